@@ -1,0 +1,143 @@
+//! Authentication extractors: a session for the portal, a bearer token for the API.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::store;
+
+/// Session key holding the signed-in user's id.
+pub const SESSION_USER_ID: &str = "user_id";
+
+/// A signed-in person, with what the policy needs to decide.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    /// User id.
+    pub id: i64,
+    /// Email.
+    pub email: String,
+    /// Global administrator.
+    pub is_admin: bool,
+    /// Names of the teams the user is a member of.
+    pub teams: Vec<String>,
+}
+
+impl CurrentUser {
+    /// True when the user is a member of `team`.
+    pub fn is_member_of(&self, team: &str) -> bool {
+        self.teams.iter().any(|t| t == team)
+    }
+
+    async fn load(state: &AppState, user_id: i64) -> Result<Option<Self>, AppError> {
+        let Some(user) = store::users::find(&state.db, user_id).await? else {
+            return Ok(None);
+        };
+        let teams = store::users::team_names(&state.db, user.id).await?;
+        Ok(Some(Self {
+            id: user.id,
+            email: user.email,
+            is_admin: user.is_admin,
+            teams,
+        }))
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        MaybeUser::from_request_parts(parts, state)
+            .await?
+            .0
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// The signed-in user, if any (the login page, the error pages).
+#[derive(Clone, Debug)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(Self(Some(user.clone())));
+        }
+        let Some(session) = parts.extensions.get::<Session>().cloned() else {
+            return Ok(Self(None));
+        };
+        let user_id: Option<i64> = session
+            .get(SESSION_USER_ID)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("reading session: {e}")))?;
+        let user = match user_id {
+            Some(id) => CurrentUser::load(state, id).await?,
+            None => None,
+        };
+        if let Some(user) = &user {
+            // Cache for later extractors of the same request.
+            parts.extensions.insert(user.clone());
+        }
+        Ok(Self(user))
+    }
+}
+
+/// An API caller authenticated by `Authorization: Bearer TOKEN`.
+#[derive(Clone, Debug)]
+pub struct ApiUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AppError::Unauthenticated)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AppError::Unauthenticated)?;
+        let user = store::tokens::authenticate(&state.db, &super::tokens::hash(token))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let user = CurrentUser::load(state, user.id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(Self(user))
+    }
+}
+
+/// The client's address as the socket saw it (`unknown` when not served over TCP, e.g. in tests).
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}

@@ -1,0 +1,9 @@
+//! Who is asking and what they may do: passwords, sessions, API tokens, CSRF and the policy.
+
+pub mod csrf;
+pub mod extract;
+pub mod password;
+pub mod policy;
+pub mod tokens;
+
+pub use extract::{ApiUser, CurrentUser, MaybeUser};

@@ -1,0 +1,284 @@
+//! The subcommands that run Slipway itself: `serve`, `run`, `migrate`, `admin`.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::app::{self, AppState};
+use crate::auth::{password, tokens};
+use crate::cluster::{self, KubeSource};
+use crate::config::{Config, SecretString};
+use crate::local::postgres::LocalPostgres;
+use crate::local::state_dir::StateDir;
+use crate::{seed, store};
+
+/// Where the local control plane writes its kubeconfig (relative to the checkout).
+pub const LOCAL_KUBECONFIG: &str = ".slipway/cluster/kubeconfig";
+
+/// `slipway serve`: configuration from the environment; starts even while the
+/// database is down and reports not ready until it is back.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    config.check()?;
+    let url = config
+        .database_url
+        .clone()
+        .context("SLIPWAY_DATABASE_URL is not set (use `slipway run` for the embedded default)")?;
+    let options = store::connect_options(url.expose())?;
+    let pool = store::lazy_pool(options.clone());
+    match store::migrate(&pool).await {
+        Ok(()) => tracing::info!(database = %store::describe(&options), "migrations are current"),
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "database not ready at start; serving and retrying")
+        }
+    }
+    let source = match &config.kubeconfig {
+        Some(path) => KubeSource::File(path.clone()),
+        None => KubeSource::Infer,
+    };
+    let cluster = cluster::Handle::start(source);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {} (SLIPWAY_LISTEN)", config.listen))?;
+    tracing::info!(address = %config.listen, "serving");
+    let state = AppState::new(pool, cluster, config);
+    app::serve(listener, state, app::shutdown_signal()).await
+}
+
+/// `slipway run`: the embedded default (private PostgreSQL, local cluster, demo team).
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
+    config.check()?;
+    let state_dir = StateDir::new(Path::new("."))?;
+    let _lock = state_dir.lock_run()?;
+    if config.secret_key.is_none() {
+        config.secret_key = Some(state_dir.secret_key()?);
+    }
+    let mut private_pg = None;
+    if config.database_url.is_none() {
+        let mut pg = tokio::task::spawn_blocking({
+            let state_dir = state_dir.clone();
+            move || LocalPostgres::prepare(&state_dir)
+        })
+        .await??;
+        pg.start()?;
+        eprintln!(
+            "slipway: private PostgreSQL running from {}",
+            pg.data_dir().display()
+        );
+        config.database_url = Some(SecretString::new(pg.url()));
+        state_dir.write_database_url(&pg.url())?;
+        private_pg = Some(pg);
+    }
+    let result = run_with_database(config, &state_dir, private_pg.as_ref()).await;
+    if let Some(pg) = private_pg {
+        eprintln!("slipway: stopping the private PostgreSQL");
+        pg.stop();
+    }
+    result
+}
+
+async fn run_with_database(
+    config: Config,
+    state_dir: &StateDir,
+    pg: Option<&LocalPostgres>,
+) -> anyhow::Result<()> {
+    if let Some(pg) = pg {
+        create_database_if_missing(&pg.maintenance_url()).await?;
+    }
+    let url = config.database_url.clone().context("database URL")?;
+    let pool = store::connect_now(store::connect_options(url.expose())?).await?;
+    store::migrate(&pool).await?;
+    let seeded =
+        seed::seed_demo(&pool, &config.admin_email, config.admin_password.as_ref()).await?;
+    let kubeconfig = config
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| state_dir.root().join("cluster").join("kubeconfig"));
+    let cluster = cluster::Handle::start(KubeSource::File(kubeconfig.clone()));
+    let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        format!(
+            "binding {} (SLIPWAY_LISTEN); is another Slipway using it?",
+            config.listen
+        )
+    })?;
+    print_welcome(&config, &seeded, &kubeconfig);
+    let state = AppState::new(pool, cluster, config);
+    app::serve(listener, state, app::shutdown_signal()).await
+}
+
+fn print_welcome(config: &Config, seeded: &seed::Seeded, kubeconfig: &Path) {
+    let url = config.public_url.trim_end_matches('/');
+    eprintln!();
+    eprintln!("  Slipway is serving at {url}");
+    eprintln!("  Sign in as {}", seeded.admin_email);
+    match (&seeded.generated_password, &config.admin_password) {
+        (Some(pw), _) => eprintln!("  Password (generated now, shown only once): {pw}"),
+        (None, Some(_)) => eprintln!("  Password: the value of SLIPWAY_ADMIN_PASSWORD"),
+        (None, None) => {
+            eprintln!("  Password: the one printed when this folder's Slipway first started")
+        }
+    }
+    eprintln!("  Cluster kubeconfig: {}", kubeconfig.display());
+    eprintln!("  Stop with Ctrl-C.");
+    eprintln!();
+}
+
+async fn create_database_if_missing(maintenance_url: &str) -> anyhow::Result<()> {
+    let pool = store::connect_now(store::connect_options(maintenance_url)?).await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(crate::local::postgres::DB_NAME)
+            .fetch_one(&pool)
+            .await?;
+    if !exists {
+        // Identifiers cannot be bound; DB_NAME is a constant.
+        sqlx::query("create database slipway")
+            .execute(&pool)
+            .await?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// The database URL for one-shot subcommands: `SLIPWAY_DATABASE_URL`, else the
+/// private instance of `slipway run` in the current folder.
+pub fn database_url_for_tools(config_url: Option<&SecretString>) -> anyhow::Result<String> {
+    if let Some(url) = config_url {
+        return Ok(url.expose().to_owned());
+    }
+    let state_dir = StateDir::new(Path::new("."))?;
+    state_dir.database_url().context(
+        "SLIPWAY_DATABASE_URL is not set and no `slipway run` instance was found in this folder",
+    )
+}
+
+/// `slipway migrate`.
+pub async fn migrate(database_url: Option<SecretString>) -> anyhow::Result<()> {
+    let pool = tool_pool(database_url.as_ref()).await?;
+    store::migrate(&pool).await?;
+    eprintln!("migrations are current");
+    Ok(())
+}
+
+async fn tool_pool(url: Option<&SecretString>) -> anyhow::Result<PgPool> {
+    let url = database_url_for_tools(url)?;
+    store::connect_now(store::connect_options(&url)?).await
+}
+
+/// `slipway admin create-user`: password from `SLIPWAY_ADMIN_PASSWORD` or stdin.
+pub async fn admin_create_user(
+    database_url: Option<SecretString>,
+    email: &str,
+    admin: bool,
+    team: Option<&str>,
+    password_env: Option<SecretString>,
+) -> anyhow::Result<()> {
+    let email = email.trim().to_lowercase();
+    if !email.contains('@') {
+        anyhow::bail!("--email: not an email address");
+    }
+    let pw = match password_env {
+        Some(p) => p.expose().to_owned(),
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the password from stdin")?;
+            s.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    if let Some(problem) = password::strength_problem(&pw, &email) {
+        anyhow::bail!("password {problem}");
+    }
+    let pool = tool_pool(database_url.as_ref()).await?;
+    let hash = password::hash(&pw)?;
+    let mut tx = pool.begin().await?;
+    let user = store::users::insert(&mut *tx, &email, &hash, admin)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some("users_email_key") => {
+                anyhow::anyhow!("--email: a user with this email exists")
+            }
+            _ => anyhow::Error::new(e),
+        })?;
+    if let Some(team) = team {
+        let team = store::teams::find_by_name(&mut *tx, team)
+            .await?
+            .with_context(|| format!("--team: no team named {team}"))?;
+        store::teams::add_member(&mut *tx, team.id, user.id).await?;
+    }
+    store::audit::record(
+        &mut *tx,
+        &store::audit::Actor::system(),
+        "user.create",
+        &email,
+        json!({"admin": admin, "via": "cli"}),
+    )
+    .await?;
+    tx.commit().await?;
+    eprintln!("created user {email}");
+    Ok(())
+}
+
+/// `slipway admin create-team`.
+pub async fn admin_create_team(
+    database_url: Option<SecretString>,
+    name: &str,
+) -> anyhow::Result<()> {
+    let pool = tool_pool(database_url.as_ref()).await?;
+    let mut tx = pool.begin().await?;
+    store::teams::insert(&mut *tx, name, name)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some("teams_name_key") => {
+                anyhow::anyhow!("--name: a team with this name exists")
+            }
+            sqlx::Error::Database(db) if db.constraint() == Some("teams_name_format") => {
+                anyhow::anyhow!("--name: use lower-case letters, digits and dashes (at most 30)")
+            }
+            _ => anyhow::Error::new(e),
+        })?;
+    store::audit::record(
+        &mut *tx,
+        &store::audit::Actor::system(),
+        "team.create",
+        name,
+        json!({"via": "cli"}),
+    )
+    .await?;
+    tx.commit().await?;
+    eprintln!("created team {name}");
+    Ok(())
+}
+
+/// `slipway admin token`: creates an API token and prints it once.
+pub async fn admin_token(
+    database_url: Option<SecretString>,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let pool = tool_pool(database_url.as_ref()).await?;
+    let email = email.trim().to_lowercase();
+    let user = store::users::find_by_email(&pool, &email)
+        .await?
+        .with_context(|| format!("--email: no user {email}"))?;
+    let token = tokens::generate();
+    store::tokens::insert(&pool, user.id, name, &tokens::hash(&token))
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some("api_tokens_user_id_name_key") => {
+                anyhow::anyhow!("--name: this user already has a token with this name")
+            }
+            _ => anyhow::Error::new(e),
+        })?;
+    println!("{token}");
+    Ok(())
+}
+
+/// Unused-path guard: the local kubeconfig path relative to a checkout.
+pub fn local_kubeconfig(base: &Path) -> PathBuf {
+    base.join(LOCAL_KUBECONFIG)
+}

@@ -1,0 +1,203 @@
+//! The connection to the managed cluster, kept up to date in the background.
+//!
+//! Slipway must start (and keep serving) when no cluster is reachable, and pick the
+//! cluster up once it appears: the local control plane may still be building when
+//! `make run` opens the portal. A background task owns connecting and probing; the
+//! rest of Slipway reads the latest [`ClusterState`] without waiting.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use tokio::sync::watch;
+
+/// Where the cluster's credentials come from.
+#[derive(Clone, Debug)]
+pub enum KubeSource {
+    /// A kubeconfig file that may not exist yet (the local control plane writes it when ready).
+    File(PathBuf),
+    /// `KUBECONFIG` or in-cluster configuration, as kube infers it.
+    Infer,
+    /// No cluster at all (tests of the portal alone).
+    Disabled,
+}
+
+/// What Slipway currently knows about the cluster.
+#[derive(Clone)]
+pub enum ClusterState {
+    /// Not configured; deploys are impossible.
+    Disabled,
+    /// Waiting for the configuration to appear (e.g. the local cluster is building).
+    Waiting(String),
+    /// Connected; the API server answered with this version.
+    Ready {
+        /// The client to use.
+        client: Client,
+        /// `gitVersion` of the API server.
+        version: String,
+    },
+    /// Configured but not answering; the reason is shown in the portal.
+    Unreachable(String),
+}
+
+impl std::fmt::Debug for ClusterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl ClusterState {
+    /// A one-line description for the portal banner and `/readyz` details.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Disabled => "no cluster configured".into(),
+            Self::Waiting(why) => why.clone(),
+            Self::Ready { version, .. } => format!("connected to Kubernetes {version}"),
+            Self::Unreachable(why) => format!("cluster unreachable: {why}"),
+        }
+    }
+
+    /// The client when connected.
+    pub fn client(&self) -> Option<&Client> {
+        match self {
+            Self::Ready { client, .. } => Some(client),
+            _ => None,
+        }
+    }
+}
+
+/// A cheap, cloneable view of the cluster connection.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    state: watch::Receiver<ClusterState>,
+    _task: Arc<TaskGuard>,
+}
+
+#[derive(Debug)]
+struct TaskGuard(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+/// How often to retry while not connected, and to re-probe while connected.
+const RETRY_EVERY: Duration = Duration::from_secs(3);
+const PROBE_EVERY: Duration = Duration::from_secs(15);
+
+impl Handle {
+    /// Starts watching the source in the background.
+    pub fn start(source: KubeSource) -> Self {
+        if matches!(source, KubeSource::Disabled) {
+            return Self::disabled();
+        }
+        let (tx, rx) = watch::channel(ClusterState::Waiting("connecting to the cluster".into()));
+        let task = tokio::spawn(async move { keep_connected(source, tx).await });
+        Self {
+            state: rx,
+            _task: Arc::new(TaskGuard(Some(task))),
+        }
+    }
+
+    /// A handle with no cluster.
+    pub fn disabled() -> Self {
+        let (_tx, rx) = watch::channel(ClusterState::Disabled);
+        Self {
+            state: rx,
+            _task: Arc::new(TaskGuard(None)),
+        }
+    }
+
+    /// The latest state.
+    pub fn state(&self) -> ClusterState {
+        self.state.borrow().clone()
+    }
+
+    /// The client, when connected.
+    pub fn client(&self) -> Option<Client> {
+        self.state.borrow().client().cloned()
+    }
+
+    /// Waits until connected or the timeout passes.
+    pub async fn wait_ready(&self, timeout: Duration) -> Option<Client> {
+        let mut rx = self.state.clone();
+        let wait = rx.wait_for(|s| matches!(s, ClusterState::Ready { .. }));
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(state)) => state.client().cloned(),
+            _ => None,
+        }
+    }
+}
+
+async fn keep_connected(source: KubeSource, tx: watch::Sender<ClusterState>) {
+    let mut logged_waiting = false;
+    loop {
+        let next = match connect(&source).await {
+            Ok((client, version)) => {
+                if !matches!(*tx.borrow(), ClusterState::Ready { .. }) {
+                    tracing::info!(%version, "connected to the cluster");
+                }
+                ClusterState::Ready { client, version }
+            }
+            Err(ConnectError::NotYet(why)) => {
+                if !logged_waiting {
+                    tracing::info!("{why}");
+                    logged_waiting = true;
+                }
+                ClusterState::Waiting(why)
+            }
+            Err(ConnectError::Failed(why)) => {
+                if !matches!(*tx.borrow(), ClusterState::Unreachable(_)) {
+                    tracing::warn!(reason = %why, "cluster unreachable; retrying");
+                }
+                ClusterState::Unreachable(why)
+            }
+        };
+        let ready = matches!(next, ClusterState::Ready { .. });
+        if tx.send(next).is_err() {
+            return; // every handle is gone
+        }
+        tokio::time::sleep(if ready { PROBE_EVERY } else { RETRY_EVERY }).await;
+    }
+}
+
+enum ConnectError {
+    NotYet(String),
+    Failed(String),
+}
+
+async fn connect(source: &KubeSource) -> Result<(Client, String), ConnectError> {
+    let config = match source {
+        KubeSource::Disabled => return Err(ConnectError::NotYet("no cluster configured".into())),
+        KubeSource::File(path) => {
+            if !path.exists() {
+                return Err(ConnectError::NotYet(format!(
+                    "waiting for the cluster: {} does not exist yet (the local cluster is still being prepared)",
+                    path.display()
+                )));
+            }
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| ConnectError::Failed(format!("reading {}: {e}", path.display())))?;
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| ConnectError::Failed(format!("loading {}: {e}", path.display())))?
+        }
+        KubeSource::Infer => Config::infer()
+            .await
+            .map_err(|e| ConnectError::NotYet(format!("no cluster configuration found: {e}")))?,
+    };
+    let mut config = config;
+    config.connect_timeout = Some(Duration::from_secs(3));
+    config.read_timeout = Some(Duration::from_secs(30));
+    let client = Client::try_from(config).map_err(|e| ConnectError::Failed(e.to_string()))?;
+    let version = tokio::time::timeout(Duration::from_secs(5), client.apiserver_version())
+        .await
+        .map_err(|_| ConnectError::Failed("the API server did not answer within 5 s".into()))?
+        .map_err(|e| ConnectError::Failed(e.to_string()))?;
+    Ok((client, version.git_version))
+}

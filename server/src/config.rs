@@ -1,0 +1,222 @@
+//! One `Config` for the whole process, read from the environment (and flags).
+//!
+//! Every variable of INTERFACES.md is a field here; nothing else in Slipway reads
+//! `std::env` for configuration. Secrets are wrapped in [`SecretString`] so a
+//! `Debug` print of the config never shows them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine as _;
+
+/// A string that must never be printed: `Debug` and `Display` redact it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call sites that use it are the ones to review.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+impl FromStr for SecretString {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// The 32-byte key that encrypts webhook secrets at rest (`SLIPWAY_SECRET_KEY`, base64).
+#[derive(Clone)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
+}
+
+impl FromStr for SecretKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map_err(|_| "must be base64".to_owned())?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "must decode to exactly 32 bytes".to_owned())?;
+        Ok(Self(key))
+    }
+}
+
+/// Log output format (`SLIPWAY_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Configuration shared by `serve` and `run`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// PostgreSQL URL. `slipway run` uses its private instance when unset.
+    #[arg(long, env = "SLIPWAY_DATABASE_URL")]
+    pub database_url: Option<SecretString>,
+
+    /// Address to bind.
+    #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// External URL of the portal; session cookies are `Secure` when it is https.
+    #[arg(
+        long,
+        env = "SLIPWAY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
+    /// 32-byte key, base64; encrypts webhook secrets at rest. `run` generates one.
+    #[arg(long, env = "SLIPWAY_SECRET_KEY")]
+    pub secret_key: Option<SecretKey>,
+
+    /// Kubeconfig of the cluster to manage (then `KUBECONFIG`, then in-cluster config).
+    #[arg(long, env = "SLIPWAY_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Email of the admin account that `run` seeds.
+    #[arg(
+        long,
+        env = "SLIPWAY_ADMIN_EMAIL",
+        default_value = "admin@slipway.local"
+    )]
+    pub admin_email: String,
+
+    /// Password of the seeded admin; generated and printed once when unset.
+    #[arg(long, env = "SLIPWAY_ADMIN_PASSWORD")]
+    pub admin_password: Option<SecretString>,
+
+    /// Tracing filter, e.g. `info` or `slipway=debug,tower_http=info`.
+    #[arg(long, env = "SLIPWAY_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log format.
+    #[arg(long, env = "SLIPWAY_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    #[arg(long, env = "SLIPWAY_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Seconds a request may take before it is answered with 408.
+    #[arg(long, env = "SLIPWAY_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Folder of static assets (htmx, CSS); defaults to `static/` here or in the source checkout.
+    #[arg(long, env = "SLIPWAY_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    #[arg(long, env = "SLIPWAY_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: defaults everywhere, the given database.
+    pub fn for_database(url: &str) -> Self {
+        Self {
+            database_url: Some(SecretString::new(url)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: "http://127.0.0.1:8080".into(),
+            secret_key: Some(SecretKey([7; 32])),
+            kubeconfig: None,
+            admin_email: "admin@slipway.local".into(),
+            admin_password: None,
+            log: "info".into(),
+            log_format: LogFormat::Pretty,
+            body_limit: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+            static_dir: None,
+        }
+    }
+
+    /// Whether cookies must carry the `Secure` attribute.
+    pub fn cookies_secure(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The folder static files are served from.
+    pub fn static_dir(&self) -> PathBuf {
+        self.static_dir
+            .clone()
+            .unwrap_or_else(crate::web::static_files::default_static_dir)
+    }
+
+    /// Request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// Checks values clap cannot check on its own, naming the variable at fault.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            anyhow::bail!("SLIPWAY_PUBLIC_URL must start with http:// or https://");
+        }
+        if self.body_limit < 1024 {
+            anyhow::bail!("SLIPWAY_BODY_LIMIT must be at least 1024 bytes");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_string_debug_is_redacted() {
+        let s = SecretString::new("hunter2");
+        assert_eq!(format!("{s:?}"), "SecretString(***)");
+    }
+
+    #[test]
+    fn secret_key_must_be_32_bytes() {
+        assert!("aGVsbG8=".parse::<SecretKey>().is_err());
+        let ok = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+        assert!(ok.parse::<SecretKey>().is_ok());
+        assert!("not base64!".parse::<SecretKey>().is_err());
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let mut c = Config::for_database("postgres://x");
+        assert!(!c.cookies_secure());
+        c.public_url = "https://slipway.example.com".into();
+        assert!(c.cookies_secure());
+    }
+
+    #[test]
+    fn public_url_without_scheme_is_rejected() {
+        let mut c = Config::for_database("postgres://x");
+        c.public_url = "slipway.example.com".into();
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("SLIPWAY_PUBLIC_URL"), "{err}");
+    }
+}

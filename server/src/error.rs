@@ -1,0 +1,193 @@
+//! The one web-facing error type, and the one place error statuses are chosen.
+//!
+//! Handlers return `Result<_, AppError>`. `IntoResponse` only records *what* went
+//! wrong (an [`ErrorReport`] extension); the `render_errors` middleware in
+//! `web::errors` turns it into an HTML page or the JSON shape of INTERFACES.md,
+//! depending on the route, adds the request id and logs internal errors once.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A field path and what is wrong with it, e.g. `spec.env[3].name: duplicate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldMessage {
+    /// Dotted path of the field.
+    pub path: String,
+    /// Plain-language message.
+    pub message: String,
+}
+
+/// Errors as the user should see them.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The thing asked for does not exist (or the caller may not know it does).
+    #[error("not found")]
+    NotFound,
+    /// No valid session or token.
+    #[error("sign in required")]
+    Unauthenticated,
+    /// Signed in, but the policy says no; the text says which rule.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// Input failed validation; every problem with its field path.
+    #[error("invalid input")]
+    Invalid(Vec<FieldMessage>),
+    /// The request conflicts with the current state (a stale revision, a taken name).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Too many attempts; try again later.
+    #[error("too many requests")]
+    TooManyRequests,
+    /// A dependency (database, cluster) is not reachable right now.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: logged with its cause, shown as "something went wrong".
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// One invalid field.
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldMessage {
+            path: path.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code of the JSON error format.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::Invalid(_) => "invalid",
+            Self::Conflict(_) => "conflict",
+            Self::TooManyRequests => "too_many_requests",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The message a user may see: never the internal cause.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::NotFound => "Not found.".into(),
+            Self::Unauthenticated => "Please sign in.".into(),
+            Self::Forbidden(rule) => format!("You may not do this: {rule}."),
+            Self::Invalid(fields) if fields.len() == 1 => {
+                format!("{}: {}", fields[0].path, fields[0].message)
+            }
+            Self::Invalid(fields) => format!("{} fields are invalid.", fields.len()),
+            Self::Conflict(msg) => msg.clone(),
+            Self::TooManyRequests => "Too many attempts; wait a minute and try again.".into(),
+            Self::Unavailable(what) => {
+                format!("{what} is unavailable right now; try again shortly.")
+            }
+            Self::Internal(_) => "Something went wrong.".into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+                Self::Unavailable("The database".into())
+            }
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// What the error-rendering middleware needs to know about a failed request.
+#[derive(Clone, Debug)]
+pub struct ErrorReport {
+    /// Machine-readable code.
+    pub code: &'static str,
+    /// Message safe to show.
+    pub message: String,
+    /// Field problems, when the input was invalid.
+    pub fields: Vec<FieldMessage>,
+    /// The internal cause, for the log only.
+    pub internal: Option<String>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let report = ErrorReport {
+            code: self.code(),
+            message: self.public_message(),
+            fields: match &self {
+                Self::Invalid(fields) => fields.clone(),
+                _ => Vec::new(),
+            },
+            internal: match &self {
+                Self::Internal(err) => Some(format!("{err:#}")),
+                _ => None,
+            },
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(report);
+        response
+    }
+}
+
+/// Adds `.on_constraint(name, f)`: maps a unique/foreign-key violation by its name.
+pub trait ResultExt<T> {
+    /// If the error is a violation of `constraint`, map it with `f`; else convert as usual.
+    fn on_constraint(self, constraint: &str, f: impl FnOnce() -> AppError) -> Result<T, AppError>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, constraint: &str, f: impl FnOnce() -> AppError) -> Result<T, AppError> {
+        self.map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.constraint() == Some(constraint) => f(),
+            _ => AppError::from(err),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_error_never_shows_its_cause() {
+        let err = AppError::Internal(anyhow::anyhow!("password=hunter2 in connection string"));
+        assert_eq!(err.public_message(), "Something went wrong.");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn row_not_found_becomes_not_found() {
+        assert!(matches!(
+            AppError::from(sqlx::Error::RowNotFound),
+            AppError::NotFound
+        ));
+    }
+
+    #[test]
+    fn invalid_with_one_field_names_it() {
+        let err = AppError::invalid("email", "required");
+        assert_eq!(err.public_message(), "email: required");
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

@@ -1,0 +1,120 @@
+//! The `slipway` binary: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use slipway::config::{Config, SecretString};
+use slipway::{cli, telemetry};
+
+/// Slipway: a self-service deployment portal for Python services on Kubernetes.
+#[derive(Parser)]
+#[command(name = "slipway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal with configuration from the environment.
+    Serve(Box<Config>),
+    /// Embedded default: private PostgreSQL, migrations, demo team, local cluster, serve.
+    Run(Box<Config>),
+    /// Apply pending migrations and exit.
+    Migrate {
+        /// PostgreSQL URL (else the private instance of `slipway run` here).
+        #[arg(long, env = "SLIPWAY_DATABASE_URL")]
+        database_url: Option<SecretString>,
+    },
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user; the password comes from SLIPWAY_ADMIN_PASSWORD or stdin.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// Make the user a global administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Add the user to this team.
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long, env = "SLIPWAY_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<SecretString>,
+        #[arg(
+            long,
+            env = "SLIPWAY_ADMIN_PASSWORD",
+            hide_env_values = true,
+            hide = true
+        )]
+        password: Option<SecretString>,
+    },
+    /// Create a team.
+    CreateTeam {
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "SLIPWAY_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<SecretString>,
+    },
+    /// Create an API token for a user and print it once.
+    Token {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "SLIPWAY_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<SecretString>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("slipway: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(config) => {
+                telemetry::init(&config.log, config.log_format);
+                cli::serve(*config).await
+            }
+            Command::Run(config) => {
+                telemetry::init(&config.log, config.log_format);
+                cli::run(*config).await
+            }
+            Command::Migrate { database_url } => cli::migrate(database_url).await,
+            Command::Admin(AdminCommand::CreateUser {
+                email,
+                admin,
+                team,
+                database_url,
+                password,
+            }) => {
+                cli::admin_create_user(database_url, &email, admin, team.as_deref(), password).await
+            }
+            Command::Admin(AdminCommand::CreateTeam { name, database_url }) => {
+                cli::admin_create_team(database_url, &name).await
+            }
+            Command::Admin(AdminCommand::Token {
+                email,
+                name,
+                database_url,
+            }) => cli::admin_token(database_url, &email, &name).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("slipway: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The append-only audit log: who did what, when, from where.
+
+use serde::Serialize;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+/// Who acted.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// The user, when a person acted.
+    pub user_id: Option<i64>,
+    /// Readable name: an email, `webhook:<id>` or `system`.
+    pub name: String,
+    /// Client address, when known.
+    pub client_addr: Option<String>,
+}
+
+impl Actor {
+    /// Slipway itself (seeding, the worker).
+    pub fn system() -> Self {
+        Self {
+            user_id: None,
+            name: "system".into(),
+            client_addr: None,
+        }
+    }
+}
+
+/// One audit entry as stored.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Entry {
+    /// Row id.
+    pub id: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Who.
+    pub actor: String,
+    /// What, as `area.verb` (e.g. `service.create`).
+    pub action: String,
+    /// On what, e.g. `shop/web`.
+    pub target: String,
+    /// Extra facts (never secret values).
+    pub detail: serde_json::Value,
+    /// From where.
+    pub client_addr: Option<String>,
+}
+
+/// Appends one entry. Call it inside the transaction of the change it records.
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into audit_log (actor_user_id, actor, action, target, detail, client_addr)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(actor.user_id)
+    .bind(&actor.name)
+    .bind(action)
+    .bind(target)
+    .bind(detail)
+    .bind(&actor.client_addr)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Filter for browsing the log.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Substring of the actor.
+    pub actor: Option<String>,
+    /// Action prefix, e.g. `service.`.
+    pub action: Option<String>,
+    /// Substring of the target.
+    pub target: Option<String>,
+    /// Entries older than this id (keyset pagination).
+    pub before_id: Option<i64>,
+}
+
+/// Newest entries first, at most `limit`.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    sqlx::query_as::<_, Entry>(
+        "select id, created_at, actor, action, target, detail, client_addr from audit_log
+         where ($1::text is null or actor ilike '%' || $1 || '%')
+           and ($2::text is null or action like $2 || '%')
+           and ($3::text is null or target ilike '%' || $3 || '%')
+           and ($4::bigint is null or id < $4)
+         order by id desc limit $5",
+    )
+    .bind(filter.actor.as_deref())
+    .bind(filter.action.as_deref())
+    .bind(filter.target.as_deref())
+    .bind(filter.before_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,70 @@
+//! Probes and metrics: `/healthz`, `/readyz`, `/metrics`.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::store;
+
+/// Probe routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// `GET /healthz`: 200 while the process runs.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: 200 when PostgreSQL answers and every migration is applied, else 503.
+/// Each call asks the database afresh, so readiness recovers by itself.
+async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    let check =
+        tokio::time::timeout(Duration::from_secs(2), store::migrations_current(&app.db)).await;
+    let (ready, database) = match check {
+        Ok(Ok(true)) => (true, "ok".to_owned()),
+        Ok(Ok(false)) => (false, "migrations pending".to_owned()),
+        Ok(Err(err)) => (
+            false,
+            format!("unreachable: {}", first_line(&err.to_string())),
+        ),
+        Err(_) => (false, "unreachable: timed out".to_owned()),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "ready": ready,
+        "database": database,
+        "cluster": app.cluster.state().describe(),
+    });
+    (status, axum::Json(body))
+}
+
+/// `GET /metrics`: Prometheus text, with pool gauges refreshed at scrape time.
+async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    metrics::gauge!("db_pool_connections").set(f64::from(app.db.size()));
+    metrics::gauge!("db_pool_idle_connections").set(app.db.num_idle() as f64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}

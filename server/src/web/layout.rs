@@ -1,0 +1,113 @@
+//! What every portal page's base layout shows: the signed-in user, the CSRF token,
+//! a flash message and the cluster banner.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::auth::{CurrentUser, MaybeUser, csrf};
+use crate::cluster::ClusterState;
+use crate::error::AppError;
+
+const FLASH_KEY: &str = "flash";
+
+/// A one-time message shown on the next page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Flash {
+    /// `ok` or `error`: the CSS class.
+    pub kind: String,
+    /// The text.
+    pub message: String,
+}
+
+/// Stores a flash message for the next page view.
+pub async fn flash(
+    session: &Session,
+    kind: &str,
+    message: impl Into<String>,
+) -> Result<(), AppError> {
+    session
+        .insert(
+            FLASH_KEY,
+            Flash {
+                kind: kind.into(),
+                message: message.into(),
+            },
+        )
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))
+}
+
+/// The base layout's data.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Who is signed in.
+    pub user: Option<CurrentUser>,
+    /// The session's CSRF token, for forms and htmx headers.
+    pub csrf: String,
+    /// Message from the previous action.
+    pub flash: Option<Flash>,
+    /// Cluster banner text when the cluster is not ready.
+    pub cluster_notice: Option<String>,
+    /// One line about the cluster, for the footer.
+    pub cluster_line: String,
+}
+
+impl Layout {
+    /// A layout with nobody signed in and no session (error pages).
+    pub fn bare() -> Self {
+        Self {
+            user: None,
+            csrf: String::new(),
+            flash: None,
+            cluster_notice: None,
+            cluster_line: String::new(),
+        }
+    }
+
+    /// The user's email, or empty.
+    pub fn email(&self) -> &str {
+        self.user
+            .as_ref()
+            .map(|u| u.email.as_str())
+            .unwrap_or_default()
+    }
+
+    /// True when an admin is signed in.
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_admin)
+    }
+}
+
+impl FromRequestParts<AppState> for Layout {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
+        let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("portal route without a session layer"))
+        })?;
+        let csrf = csrf::token(&session).await?;
+        let flash = session
+            .remove::<Flash>(FLASH_KEY)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("reading session: {e}")))?;
+        let cluster = state.cluster.state();
+        let cluster_notice = match &cluster {
+            ClusterState::Ready { .. } => None,
+            other => Some(other.describe()),
+        };
+        Ok(Self {
+            user,
+            csrf,
+            flash,
+            cluster_notice,
+            cluster_line: cluster.describe(),
+        })
+    }
+}

@@ -1,0 +1,31 @@
+//! HTTP handlers by area. Each area offers `routes()`; this module groups them by
+//! how they authenticate: the portal (session + CSRF), the API (bearer token) and
+//! open routes (probes, static files, webhooks with their own signatures).
+
+pub mod errors;
+pub mod health;
+pub mod home;
+pub mod layout;
+pub mod login;
+pub mod static_files;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+/// Routes of the HTML portal; the router wraps them in sessions and CSRF checks.
+pub fn portal_routes() -> Router<AppState> {
+    Router::new().merge(login::routes()).merge(home::routes())
+}
+
+/// Routes of the JSON API under `/api/v1`.
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+}
+
+/// Routes without a session: probes, metrics, static files.
+pub fn open_routes(static_dir: std::path::PathBuf) -> Router<AppState> {
+    Router::new()
+        .merge(health::routes())
+        .merge(static_files::routes(static_dir))
+}

@@ -1,0 +1,47 @@
+//! Static assets (vendored htmx, CSS) from the `static/` folder, with cache headers.
+
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::services::ServeDir;
+
+use crate::app::AppState;
+
+/// Where static files live when `SLIPWAY_STATIC_DIR` is unset: `static/` in the
+/// working directory, else the source checkout's (for `cargo run` and tests).
+pub fn default_static_dir() -> PathBuf {
+    let local = PathBuf::from("static");
+    if local.join("app.css").exists() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static"))
+}
+
+/// `GET /static/…`.
+pub fn routes(dir: PathBuf) -> Router<AppState> {
+    Router::new()
+        .nest_service("/static", ServeDir::new(dir))
+        .layer(middleware::from_fn(cache_headers))
+}
+
+/// Vendored files carry their version in the name and never change: cache a year.
+/// Our own CSS is not fingerprinted: an hour.
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let immutable = request.uri().path().starts_with("/static/vendor/");
+    let mut response = next.run(request).await;
+    if response.status().is_success() {
+        let value = if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "public, max-age=3600"
+        };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}

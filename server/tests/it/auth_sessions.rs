@@ -1,0 +1,259 @@
+//! Sign-in, sessions and CSRF.
+
+use sqlx::PgPool;
+
+use crate::harness::{PASSWORD, TestApp, create_user};
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn signing_in_changes_the_session_id(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &["shop"]).await;
+    let app = TestApp::spawn(pool).await;
+    let before = app.get("/login").await;
+    let anonymous_id = app
+        .session_cookie(&before)
+        .expect("anonymous session for the CSRF token");
+    let token = crate::harness::extract_csrf(&before.text().await.unwrap()).unwrap();
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let signed_in_id = app
+        .session_cookie(&res)
+        .expect("a new session cookie at login");
+    assert_ne!(
+        anonymous_id, signed_in_id,
+        "session fixation: the id must change at login"
+    );
+    assert_eq!(app.get("/").await.status(), 200);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn logout_deletes_the_session_server_side(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &["shop"]).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("ann@example.com", PASSWORD).await;
+    let home = app.get("/").await;
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    let cookie_before: i64 = sqlx::query_scalar("select count(*) from sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(cookie_before >= 1);
+    let token = crate::harness::extract_csrf(&html).unwrap();
+    let res = app
+        .client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let remaining: i64 = sqlx::query_scalar(
+        "select count(*) from sessions where data is not null and id in (select id from sessions)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(remaining, 0, "the signed-in session row is gone");
+    assert_eq!(app.get("/").await.status(), 303, "back to the login page");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn replaying_an_old_session_cookie_after_logout_is_anonymous(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &["shop"]).await;
+    let app = TestApp::spawn(pool).await;
+    let token = app.csrf_token().await;
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let stolen = app.session_cookie(&res).unwrap();
+    let html = app.get("/").await.text().await.unwrap();
+    let token = crate::harness::extract_csrf(&html).unwrap();
+    app.client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = replay
+        .get(app.url("/"))
+        .header("cookie", format!("slipway_session={stolen}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn wrong_password_and_unknown_account_get_the_same_message(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &[]).await;
+    let app = TestApp::spawn(pool).await;
+    let wrong = app
+        .post_form(
+            "/login",
+            &[("email", "ann@example.com"), ("password", "nope-nope-nope")],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let wrong = wrong.text().await.unwrap();
+    let unknown = app
+        .post_form(
+            "/login",
+            &[("email", "zed@example.com"), ("password", "nope-nope-nope")],
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let unknown = unknown.text().await.unwrap();
+    assert!(wrong.contains("Wrong email or password."));
+    assert!(unknown.contains("Wrong email or password."));
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn five_failures_throttle_the_account_even_with_the_right_password(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &[]).await;
+    let app = TestApp::spawn(pool).await;
+    for _ in 0..5 {
+        let res = app
+            .post_form(
+                "/login",
+                &[("email", "ann@example.com"), ("password", "bad-guess-123")],
+            )
+            .await;
+        assert_eq!(res.status(), 422);
+    }
+    let res = app
+        .post_form(
+            "/login",
+            &[("email", "ann@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Too many failed sign-ins")
+    );
+    // An unknown account is throttled the same way: the message reveals nothing.
+    for _ in 0..5 {
+        app.post_form(
+            "/login",
+            &[
+                ("email", "ghost@example.com"),
+                ("password", "bad-guess-123"),
+            ],
+        )
+        .await;
+    }
+    let res = app
+        .post_form(
+            "/login",
+            &[
+                ("email", "ghost@example.com"),
+                ("password", "bad-guess-123"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_post_without_the_csrf_token_is_refused(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &[]).await;
+    let app = TestApp::spawn(pool).await;
+    app.get("/login").await; // a session exists, but the token is not sent
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", "forged"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_csrf_header_is_accepted_like_the_form_field(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &[]).await;
+    let app = TestApp::spawn(pool).await;
+    let token = app.csrf_token().await;
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .header("x-csrf-token", token)
+        .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn login_never_redirects_off_site(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &[]).await;
+    let app = TestApp::spawn(pool).await;
+    let res = app
+        .post_form(
+            "/login",
+            &[
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_audit_log_refuses_updates_and_deletes(pool: PgPool) {
+    slipway::store::audit::record(
+        &pool,
+        &slipway::store::audit::Actor::system(),
+        "test.act",
+        "x",
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let upd = sqlx::query("update audit_log set actor = 'mallory'")
+        .execute(&pool)
+        .await;
+    assert!(upd.unwrap_err().to_string().contains("append-only"));
+    let del = sqlx::query("delete from audit_log").execute(&pool).await;
+    assert!(del.unwrap_err().to_string().contains("append-only"));
+}

@@ -1,0 +1,11 @@
+//! Slipway's integration tests: one binary, a module per area. They run against a
+//! real PostgreSQL (`DATABASE_URL`, a fresh database per test via `#[sqlx::test]`)
+//! and, for cluster tests, the local control plane (`SLIPWAY_TEST_KUBECONFIG`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod auth_sessions;
+mod foundation;
+mod logging;
+mod readiness;
