@@ -1,0 +1,113 @@
+//! Labels, selectors and object metadata shared by every rendered object.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::Input;
+use crate::spec::Color;
+
+/// `app.kubernetes.io/managed-by` value on everything Slipway renders; prune selects by it.
+pub const MANAGED_BY: &str = "slipway";
+/// Label naming the owning team.
+pub const LABEL_TEAM: &str = "slipway.dev/team";
+/// Label naming the environment.
+pub const LABEL_ENVIRONMENT: &str = "slipway.dev/environment";
+/// Label telling blue-green Deployments (and their pods) apart.
+pub const LABEL_COLOR: &str = "slipway.dev/color";
+/// Annotation recording the service revision.
+pub const ANNOTATION_REVISION: &str = "slipway.dev/revision";
+/// Annotation recording the deploy id.
+pub const ANNOTATION_DEPLOY_ID: &str = "slipway.dev/deploy-id";
+
+/// Labels that select this service's pods; stable for the life of a service
+/// because Deployment selectors are immutable.
+pub fn selector_labels(input: &Input<'_>) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), input.name().to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), instance(input)),
+    ])
+}
+
+/// Selector labels plus the colour, for one blue-green half.
+pub fn color_selector_labels(input: &Input<'_>, color: Option<Color>) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(input);
+    if let Some(color) = color {
+        labels.insert(LABEL_COLOR.to_owned(), color.as_str().to_owned());
+    }
+    labels
+}
+
+fn instance(input: &Input<'_>) -> String {
+    format!("{}-{}", input.name(), input.ctx.environment)
+}
+
+/// Every label an object carries.
+pub fn labels(input: &Input<'_>) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(input);
+    labels.extend([
+        (
+            "app.kubernetes.io/part-of".to_owned(),
+            input.ctx.team.clone(),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            MANAGED_BY.to_owned(),
+        ),
+        (
+            "app.kubernetes.io/component".to_owned(),
+            input.kind.as_str().to_owned(),
+        ),
+        (LABEL_TEAM.to_owned(), input.ctx.team.clone()),
+        (LABEL_ENVIRONMENT.to_owned(), input.ctx.environment.clone()),
+    ]);
+    labels
+}
+
+/// Labels of a pod (template): every label plus the colour for blue-green.
+pub fn pod_labels(input: &Input<'_>, color: Option<Color>) -> BTreeMap<String, String> {
+    let mut labels = labels(input);
+    labels.extend(color_selector_labels(input, color));
+    labels
+}
+
+/// Metadata of a top-level object named `name`, with the deploy annotations.
+pub fn object_meta(input: &Input<'_>, name: &str) -> ObjectMeta {
+    let mut annotations = BTreeMap::new();
+    if let Some(revision) = input.ctx.revision {
+        annotations.insert(ANNOTATION_REVISION.to_owned(), revision.to_string());
+    }
+    if let Some(deploy_id) = &input.ctx.deploy_id {
+        annotations.insert(ANNOTATION_DEPLOY_ID.to_owned(), deploy_id.clone());
+    }
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(input.ctx.namespace.clone()),
+        labels: Some(labels(input)),
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        ..ObjectMeta::default()
+    }
+}
+
+/// `object_meta` with extra annotations merged in.
+pub fn object_meta_annotated(
+    input: &Input<'_>,
+    name: &str,
+    extra: BTreeMap<String, String>,
+) -> ObjectMeta {
+    let mut meta = object_meta(input, name);
+    if !extra.is_empty() {
+        meta.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .extend(extra);
+    }
+    meta
+}
+
+/// A selector matching `labels` exactly.
+pub fn selector(labels: BTreeMap<String, String>) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels),
+        match_expressions: None,
+    }
+}

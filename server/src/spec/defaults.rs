@@ -1,0 +1,54 @@
+//! Every default the spec documents, in one place, so `docs/spec.md`, the
+//! renderer and the checklist cannot disagree.
+
+/// Replicas of `web` and `worker` when neither `replicas` nor autoscaling is set:
+/// two, so one pod can be drained while the other serves.
+pub const REPLICAS: u32 = 2;
+/// Replicas of `stateful` when unset: one, because a database does not scale by copying pods.
+pub const STATEFUL_REPLICAS: u32 = 1;
+/// The name of the application container in every pod.
+pub const APP_CONTAINER: &str = "app";
+/// The writable emptyDir mounted at `/tmp`, because the root filesystem is read-only.
+pub const TMP_VOLUME: &str = "tmp";
+/// The volume holding `spec.configFiles`.
+pub const CONFIG_VOLUME: &str = "config";
+/// Where config files are mounted when `configFiles.mountPath` is unset.
+pub const CONFIG_MOUNT_PATH: &str = "/app/config";
+/// Seconds between SIGTERM and SIGKILL when unset (Kubernetes' own default, made explicit).
+pub const TERMINATION_GRACE_SECONDS: u32 = 30;
+/// Seconds a `web` pod sleeps in preStop so endpoint removal reaches every proxy
+/// before the app stops accepting connections.
+pub const PRE_STOP_SLEEP_SECONDS_WEB: u32 = 5;
+/// User id of the non-root security context (the article's value).
+pub const RUN_AS_USER: i64 = 1000;
+/// Group id of the security context (the article's value).
+pub const RUN_AS_GROUP: i64 = 3000;
+/// Volume-owning group of the security context (the article's value).
+pub const FS_GROUP: i64 = 2000;
+/// The namespace ingress-nginx installs into.
+pub const INGRESS_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
+/// The Prometheus path when `metrics.path` is unset.
+pub const METRICS_PATH: &str = "/metrics";
+/// Rolling update surge when unset.
+pub const MAX_SURGE: &str = "25%";
+/// Rolling update unavailability when unset: zero, so capacity never drops during a rollout.
+pub const MAX_UNAVAILABLE: u32 = 0;
+/// The Service port of a `web` service when `service.ports` is unset.
+pub const SERVICE_PORT: u16 = 80;
+/// HPA scale-down stabilisation window when unset (Kubernetes' default, made explicit).
+pub const SCALE_DOWN_WINDOW_SECONDS: u32 = 300;
+/// HPA scale-down step when unset: at most half the pods per period.
+pub const SCALE_DOWN_PERCENT: u32 = 50;
+/// HPA scale-down period when unset.
+pub const SCALE_DOWN_PERIOD_SECONDS: u32 = 60;
+/// CronJob successful history when unset.
+pub const CRON_SUCCESSFUL_HISTORY: u32 = 3;
+/// CronJob failed history when unset.
+pub const CRON_FAILED_HISTORY: u32 = 1;
+/// Job retries when unset.
+pub const CRON_BACKOFF_LIMIT: u32 = 2;
+/// Seconds a finished Job is kept, so its logs can still be read.
+pub const JOB_TTL_SECONDS: i32 = 86_400;
+/// Longest service name: derived names (`-config`, `-green`, CronJob's Job suffix,
+/// StatefulSet pod ordinals) must stay within Kubernetes' 63-character limits.
+pub const MAX_SERVICE_NAME: usize = 45;

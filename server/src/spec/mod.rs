@@ -1,0 +1,187 @@
+//! The service spec: what a team writes to describe a Python service, how it is
+//! read (YAML or JSON), and every rule it must keep.
+//!
+//! Pure: no I/O, clock or environment. `parse` is the way in for text and
+//! `from_json_value` for the JSON API; both return a spec that has passed
+//! [`validate`], or every problem found, each with its field path.
+
+mod cron;
+pub mod defaults;
+mod model;
+pub mod names;
+pub mod presets;
+pub mod quantity;
+mod resolve;
+mod scalar;
+mod structure;
+mod suggest;
+mod validate;
+mod wiring;
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use sha2::{Digest, Sha256};
+
+pub use model::*;
+pub use resolve::merge_resources;
+pub use scalar::{IntOrPercent, PortRef, Quantity, ScalarString};
+pub use validate::{validate, validate_with_environments};
+pub use wiring::{EnvSource, EnvWiring, secret_refs};
+
+/// The spec's `apiVersion`.
+pub const API_VERSION: &str = "slipway.dev/v1";
+/// The spec's `kind`.
+pub const KIND: &str = "Service";
+/// Environments a service has unless the portal defines others.
+pub const DEFAULT_ENVIRONMENTS: [&str; 3] = ["development", "staging", "production"];
+/// Largest spec text accepted, so a pasted log file fails fast instead of slowly.
+pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
+
+/// One problem with a spec: where (`spec.env[3].secret.key`) and what (`missing`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct FieldError {
+    /// Dotted path with `[i]` indices; empty for the document as a whole.
+    pub path: String,
+    /// A plain sentence fragment saying what is wrong.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "(document): {}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// Read a spec from YAML or JSON text, check its shape and rules, and return it
+/// or every problem found.
+pub fn parse(text: &str) -> Result<ServiceSpec, Vec<FieldError>> {
+    if text.len() > MAX_SPEC_BYTES {
+        return Err(vec![FieldError::new(
+            "",
+            format!("the spec is larger than {MAX_SPEC_BYTES} bytes"),
+        )]);
+    }
+    let value = if text.trim_start().starts_with('{') {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| vec![FieldError::new("", format!("not valid JSON: {e}"))])?
+    } else {
+        serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| {
+            vec![FieldError::new(
+                "",
+                format!("not valid YAML: {}", first_line(&e.to_string())),
+            )]
+        })?
+    };
+    from_json_value(value)
+}
+
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message)
+}
+
+/// Read a spec from a JSON value (the JSON API's `spec` field), check its shape
+/// and rules, and return it or every problem found.
+pub fn from_json_value(value: serde_json::Value) -> Result<ServiceSpec, Vec<FieldError>> {
+    let problems = structure::check(&value, &SCHEMA);
+    if problems.is_empty() {
+        let spec: ServiceSpec = serde_json::from_value(value)
+            .map_err(|e| vec![FieldError::new("", format!("cannot be read: {e}"))])?;
+        let errors = validate(&spec);
+        return if errors.is_empty() {
+            Ok(spec)
+        } else {
+            Err(errors)
+        };
+    }
+    let mut errors: Vec<FieldError> = problems.iter().map(|p| p.error.clone()).collect();
+    // Shape errors alone would hide every rule violation behind one typo: drop
+    // the offending keys and, if the rest reads, report its rule violations too.
+    if problems.iter().all(|p| p.prune.is_some()) {
+        let mut pruned = value;
+        for pointer in problems.iter().filter_map(|p| p.prune.as_deref()) {
+            structure::remove(&mut pruned, pointer);
+        }
+        if let Ok(spec) = serde_json::from_value::<ServiceSpec>(pruned) {
+            let shape_paths: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
+            errors.extend(validate(&spec).into_iter().filter(|e| {
+                !shape_paths.iter().any(|p| {
+                    e.path == *p
+                        || e.path.starts_with(&format!("{p}."))
+                        || e.path.starts_with(&format!("{p}["))
+                })
+            }));
+        }
+    }
+    Err(errors)
+}
+
+/// The JSON Schema (draft 2020-12) of the spec, generated from the types.
+pub fn json_schema() -> serde_json::Value {
+    SCHEMA.clone()
+}
+
+static SCHEMA: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let mut schema = schemars::schema_for!(ServiceSpec).to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.insert(
+            "$id".into(),
+            "https://slipway.dev/schemas/service-v1.json".into(),
+        );
+        object.insert("title".into(), "Slipway Service".into());
+    }
+    schema
+});
+
+impl ServiceSpec {
+    /// Canonical YAML: fields in declaration order, maps sorted, unset fields
+    /// left out; parsing it gives back an equal spec. Stored with each revision.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self)
+            .expect("a spec is plain data with string keys and always serialises")
+    }
+
+    /// Canonical JSON, the input of [`ServiceSpec::content_hash`].
+    pub fn to_canonical_json(&self) -> String {
+        serde_json::to_string(self)
+            .expect("a spec is plain data with string keys and always serialises")
+    }
+
+    /// SHA-256 (hex) of the canonical JSON: equal specs hash equal, whatever
+    /// comments or key order their YAML had.
+    pub fn content_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.to_canonical_json().as_bytes()))
+    }
+
+    /// The workload kind, `web` when unset and no preset implies another.
+    pub fn workload_kind(&self) -> WorkloadKind {
+        self.spec
+            .kind
+            .or_else(|| self.spec.framework.map(presets::Framework::kind))
+            .unwrap_or_default()
+    }
+
+    /// The service name.
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+}
+
+#[cfg(test)]
+mod tests;

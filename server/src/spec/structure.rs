@@ -1,0 +1,391 @@
+//! The shape check: walks a JSON value against the spec's JSON Schema and
+//! reports every unknown field, missing field and wrong type with its path.
+//!
+//! serde stops at the first problem; users fixing a spec want all of them, so
+//! the document is checked against the schema schemars derives from the very
+//! types serde will read it into. Only the schema features schemars emits for
+//! our types are handled: `$ref`, `anyOf`/`oneOf`, `const`/`enum`, `type`,
+//! `properties`/`required`/`additionalProperties`, `items` and numeric bounds.
+
+use serde_json::{Map, Value};
+
+use super::FieldError;
+use super::suggest;
+
+/// One shape problem, and the JSON pointer of a mapping key whose removal
+/// would leave a readable document (none for missing fields and list items).
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// What the user sees.
+    pub error: FieldError,
+    /// The offending key, as a JSON pointer, when removing it is a fix.
+    pub prune: Option<String>,
+}
+
+/// Every shape problem of `value` (a whole spec document).
+pub fn check(value: &Value, schema: &Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if !value.is_object() {
+        problems.push(Problem {
+            error: FieldError::new(
+                "",
+                format!(
+                    "expected a mapping with apiVersion, kind, metadata and spec, found {}",
+                    describe(value)
+                ),
+            ),
+            prune: None,
+        });
+        return problems;
+    }
+    Walker { root: schema }.walk(
+        value,
+        schema,
+        &Loc {
+            path: String::new(),
+            pointer: String::new(),
+            keyed: false,
+        },
+        &mut problems,
+    );
+    problems
+}
+
+/// Remove the key at a JSON `pointer` from `value`, if it is there.
+pub fn remove(value: &mut Value, pointer: &str) {
+    let Some((parent, key)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = key.replace("~1", "/").replace("~0", "~");
+    if let Some(map) = value.pointer_mut(parent).and_then(Value::as_object_mut) {
+        map.remove(&key);
+    }
+}
+
+/// Where the walker is: the user-facing path and the JSON pointer.
+struct Loc {
+    path: String,
+    pointer: String,
+    /// Whether the last step was a mapping key (so removing it is possible).
+    keyed: bool,
+}
+
+impl Loc {
+    fn key(&self, key: &str) -> Loc {
+        Loc {
+            path: join(&self.path, key),
+            pointer: format!(
+                "{}/{}",
+                self.pointer,
+                key.replace('~', "~0").replace('/', "~1")
+            ),
+            keyed: true,
+        }
+    }
+
+    fn index(&self, i: usize) -> Loc {
+        Loc {
+            path: format!("{}[{i}]", self.path),
+            pointer: format!("{}/{i}", self.pointer),
+            keyed: false,
+        }
+    }
+
+    fn problem(&self, message: impl Into<String>) -> Problem {
+        Problem {
+            error: FieldError::new(&self.path, message),
+            prune: self.keyed.then(|| self.pointer.clone()),
+        }
+    }
+}
+
+/// `parent.key`, or `parent["odd key"]` when the key is not a plain word.
+pub fn join(parent: &str, key: &str) -> String {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (parent.is_empty(), plain) {
+        (true, true) => key.to_owned(),
+        (false, true) => format!("{parent}.{key}"),
+        (_, false) => format!("{parent}[{}]", Value::String(key.to_owned())),
+    }
+}
+
+struct Walker<'a> {
+    root: &'a Value,
+}
+
+impl<'a> Walker<'a> {
+    fn resolve(&self, schema: &'a Value) -> &'a Value {
+        let mut schema = schema;
+        // Bounded: our schemas never chain more than a couple of references.
+        for _ in 0..8 {
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let pointer = reference.trim_start_matches('#');
+                    match self.root.pointer(pointer) {
+                        Some(target) => schema = target,
+                        None => return schema,
+                    }
+                }
+                None => return schema,
+            }
+        }
+        schema
+    }
+
+    fn walk(&self, value: &Value, schema: &'a Value, at: &Loc, errors: &mut Vec<Problem>) {
+        let schema = self.resolve(schema);
+        if let Some(branches) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+        {
+            self.walk_branches(value, branches, at, errors);
+            return;
+        }
+        if let Some(expected) = schema.get("const") {
+            if value != expected {
+                errors.push(at.problem(format!("must be {}", show(expected))));
+            }
+            return;
+        }
+        if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
+            if !choices.contains(value) {
+                errors.push(at.problem(one_of(value, choices.iter())));
+            }
+            return;
+        }
+        if let Some(types) = schema.get("type")
+            && !type_matches(value, types)
+        {
+            errors.push(at.problem(format!(
+                "expected {}, found {}",
+                expected_types(types),
+                describe(value)
+            )));
+            return;
+        }
+        match value {
+            Value::Object(map) => self.walk_object(map, schema, at, errors),
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.walk(item, item_schema, &at.index(i), errors);
+                    }
+                }
+            }
+            Value::Number(_) => check_bounds(value, schema, at, errors),
+            _ => {}
+        }
+    }
+
+    fn walk_branches(
+        &self,
+        value: &Value,
+        branches: &'a [Value],
+        at: &Loc,
+        errors: &mut Vec<Problem>,
+    ) {
+        let consts: Vec<&Value> = branches
+            .iter()
+            .filter_map(|b| self.resolve(b).get("const"))
+            .collect();
+        if consts.len() == branches.len() {
+            if !consts.contains(&value) {
+                errors.push(at.problem(one_of(value, consts.into_iter())));
+            }
+            return;
+        }
+        let mut best: Option<Vec<Problem>> = None;
+        for branch in branches {
+            let branch = self.resolve(branch);
+            let only_null = branch.get("type").and_then(Value::as_str) == Some("null");
+            let mut found = Vec::new();
+            self.walk(value, branch, at, &mut found);
+            if found.is_empty() {
+                return;
+            }
+            if only_null {
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| found.len() < b.len()) {
+                best = Some(found);
+            }
+        }
+        errors.extend(best.unwrap_or_else(|| vec![at.problem("has the wrong shape")]));
+    }
+
+    fn walk_object(
+        &self,
+        map: &Map<String, Value>,
+        schema: &'a Value,
+        at: &Loc,
+        errors: &mut Vec<Problem>,
+    ) {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let additional = schema.get("additionalProperties");
+        for (key, item) in map {
+            let item_at = at.key(key);
+            if let Some(property) = properties.and_then(|p| p.get(key)) {
+                self.walk(item, property, &item_at, errors);
+            } else {
+                match additional {
+                    Some(Value::Bool(false)) => {
+                        let known = properties
+                            .map(|p| p.keys().map(String::as_str).collect::<Vec<_>>())
+                            .unwrap_or_default();
+                        errors.push(item_at.problem(unknown_field(key, &known)));
+                    }
+                    Some(additional) if additional.is_object() => {
+                        self.walk(item, additional, &item_at, errors);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for name in required.iter().filter_map(Value::as_str) {
+                if !map.contains_key(name) {
+                    errors.push(Problem {
+                        error: FieldError::new(join(&at.path, name), "missing"),
+                        prune: None,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn unknown_field(key: &str, known: &[&str]) -> String {
+    match suggest::closest(key, known.iter().copied()) {
+        Some(near) => format!("unknown field; did you mean `{near}`?"),
+        None if known.len() <= 8 => format!(
+            "unknown field; expected one of: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "unknown field (docs/spec.md lists the fields)".to_owned(),
+    }
+}
+
+fn one_of<'v>(value: &Value, choices: impl Iterator<Item = &'v Value>) -> String {
+    let choices: Vec<String> = choices.map(show).collect();
+    let near = value
+        .as_str()
+        .and_then(|s| suggest::closest(s, choices.iter().map(|c| c.trim_matches('`'))));
+    match near {
+        Some(near) => format!("{} is not allowed; did you mean `{near}`?", show(value)),
+        None => format!("{} is not one of {}", show(value), choices.join(", ")),
+    }
+}
+
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("`{s}`"),
+        other => format!("`{other}`"),
+    }
+}
+
+fn type_matches(value: &Value, types: &Value) -> bool {
+    let one = |t: &str| match t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        "number" => value.is_number(),
+        "integer" => value.is_i64() || value.is_u64(),
+        _ => true,
+    };
+    match types {
+        Value::String(t) => one(t),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(one),
+        _ => true,
+    }
+}
+
+fn expected_types(types: &Value) -> String {
+    let name = |t: &str| match t {
+        "object" => "a mapping".to_owned(),
+        "array" => "a list".to_owned(),
+        "integer" => "an integer".to_owned(),
+        "number" => "a number".to_owned(),
+        "boolean" => "true or false".to_owned(),
+        "string" => "a string".to_owned(),
+        other => other.to_owned(),
+    };
+    match types {
+        Value::String(t) => name(t),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .map(name)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "something else".to_owned(),
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing".to_owned(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("`{n}`"),
+        Value::String(s) if s.chars().count() <= 40 => format!("the string `{s}`"),
+        Value::String(_) => "a string".to_owned(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+fn check_bounds(value: &Value, schema: &Value, at: &Loc, errors: &mut Vec<Problem>) {
+    let Some(number) = value.as_f64() else { return };
+    let (format_min, format_max) = match schema.get("format").and_then(Value::as_str) {
+        Some("uint8") => (Some(0.0), Some(f64::from(u8::MAX))),
+        Some("uint16") => (Some(0.0), Some(f64::from(u16::MAX))),
+        Some("uint32" | "uint") => (Some(0.0), Some(f64::from(u32::MAX))),
+        Some("int32") => (Some(f64::from(i32::MIN)), Some(f64::from(i32::MAX))),
+        Some("uint64") => (Some(0.0), None),
+        _ => (None, None),
+    };
+    let minimum = schema.get("minimum").and_then(Value::as_f64).or(format_min);
+    let maximum = schema.get("maximum").and_then(Value::as_f64).or(format_max);
+    if let Some(min) = minimum
+        && number < min
+    {
+        let message = if min == 0.0 {
+            "must not be negative".to_owned()
+        } else {
+            format!("must be at least {min}")
+        };
+        errors.push(at.problem(message));
+    } else if let Some(max) = maximum
+        && number > max
+    {
+        errors.push(at.problem(format!("must be at most {max}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join;
+
+    #[test]
+    fn odd_keys_are_quoted_in_paths() {
+        assert_eq!(join("spec", "env"), "spec.env");
+        assert_eq!(join("", "spec"), "spec");
+        assert_eq!(
+            join("spec.configFiles.files", "settings.py"),
+            r#"spec.configFiles.files["settings.py"]"#
+        );
+    }
+}
