@@ -1,10 +1,11 @@
 //! The `slipway` binary: parses the command line and hands over to the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use slipway::config::{Config, SecretString};
-use slipway::{cli, telemetry};
+use slipway::{cli, cli_spec, telemetry};
 
 /// Slipway: a self-service deployment portal for Python services on Kubernetes.
 #[derive(Parser)]
@@ -26,6 +27,33 @@ enum Command {
         #[arg(long, env = "SLIPWAY_DATABASE_URL")]
         database_url: Option<SecretString>,
     },
+    /// Check service spec files; exit 2 with `FILE: field.path: message` lines when invalid.
+    Validate {
+        /// Spec files (YAML or JSON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the Kubernetes objects of a spec as multi-document YAML.
+    Render {
+        /// Spec file.
+        file: PathBuf,
+        /// Environment name (development, staging, production, …).
+        #[arg(long)]
+        env: String,
+        /// Image reference to deploy instead of the spec's.
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// The production-readiness checklist: PASS/WARN/FAIL per check; exit 1 on any FAIL.
+    Check {
+        /// Spec file.
+        file: PathBuf,
+        /// Environment name.
+        #[arg(long)]
+        env: String,
+    },
+    /// Print the JSON Schema of the service spec.
+    Schema,
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -73,6 +101,17 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The spec tools are pure and synchronous: no runtime, no database.
+    let spec_tool = match &cli.command {
+        Command::Validate { files } => Some(cli_spec::validate(files)),
+        Command::Render { file, env, image } => Some(cli_spec::render(file, env, image.clone())),
+        Command::Check { file, env } => Some(cli_spec::check(file, env)),
+        Command::Schema => Some(cli_spec::schema()),
+        _ => None,
+    };
+    if let Some(code) = spec_tool {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -102,6 +141,12 @@ fn main() -> ExitCode {
             }
             Command::Admin(AdminCommand::CreateTeam { name, database_url }) => {
                 cli::admin_create_team(database_url, &name).await
+            }
+            Command::Validate { .. }
+            | Command::Render { .. }
+            | Command::Check { .. }
+            | Command::Schema => {
+                unreachable!("handled before the runtime starts")
             }
             Command::Admin(AdminCommand::Token {
                 email,

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod login_attempts;
+pub mod services;
 pub mod sessions;
 pub mod teams;
 pub mod tokens;
