@@ -7,6 +7,7 @@
 //! database or a committed `.sqlx/` cache.
 
 pub mod audit;
+pub mod catalog;
 pub mod login_attempts;
 pub mod services;
 pub mod sessions;

@@ -2,11 +2,16 @@
 //! how they authenticate: the portal (session + CSRF), the API (bearer token) and
 //! open routes (probes, static files, webhooks with their own signatures).
 
+pub mod account;
+pub mod admin;
+pub mod api;
+pub mod catalog;
+pub mod diff;
 pub mod errors;
 pub mod health;
-pub mod home;
 pub mod layout;
 pub mod login;
+pub mod services;
 pub mod static_files;
 
 use axum::Router;
@@ -15,12 +20,17 @@ use crate::app::AppState;
 
 /// Routes of the HTML portal; the router wraps them in sessions and CSRF checks.
 pub fn portal_routes() -> Router<AppState> {
-    Router::new().merge(login::routes()).merge(home::routes())
+    Router::new()
+        .merge(login::routes())
+        .merge(catalog::routes())
+        .merge(services::routes())
+        .merge(admin::routes())
+        .merge(account::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(api::routes())
 }
 
 /// Routes without a session: probes, metrics, static files.

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    #[allow(dead_code, reason = "kept for tests that inspect the database")]
     pub pool: PgPool,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -69,8 +70,14 @@ impl TestApp {
 
     /// The session's CSRF token, read from a page's hidden field like a browser would.
     pub async fn csrf_token(&self) -> String {
-        let html = self.get("/login").await.text().await.unwrap();
-        extract_csrf(&html).expect("login page has a csrf_token field")
+        let login = self.get("/login").await;
+        // Signed-in users are sent on from /login; every portal page carries the token.
+        let html = if login.status() == 303 {
+            self.get("/").await.text().await.unwrap()
+        } else {
+            login.text().await.unwrap()
+        };
+        extract_csrf(&html).expect("the page has a csrf_token field")
     }
 
     /// POSTs a form with the session's CSRF token added.

@@ -9,3 +9,4 @@ mod auth_sessions;
 mod foundation;
 mod logging;
 mod readiness;
+mod services;

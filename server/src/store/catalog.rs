@@ -1,0 +1,146 @@
+//! The catalog query: one round trip per page view, whatever the page size.
+
+use serde::Deserialize;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+/// Filters of the catalog; `None` means "any".
+#[derive(Clone, Debug, Default)]
+pub struct CatalogFilter {
+    /// Teams the viewer may see; `None` for admins (everything).
+    pub visible_teams: Option<Vec<String>>,
+    /// Only this team.
+    pub team: Option<String>,
+    /// Only this workload kind.
+    pub kind: Option<String>,
+    /// Only services whose latest deploy in some environment is in this state.
+    pub state: Option<String>,
+    /// Substring of the name (case-insensitive).
+    pub query: Option<String>,
+}
+
+/// The latest deploy of a service in one environment.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LatestDeploy {
+    /// Environment name.
+    pub environment: String,
+    /// Deploy state.
+    pub state: String,
+    /// When it was requested.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// One catalog row.
+#[derive(Clone, Debug)]
+pub struct CatalogRow {
+    /// Team name.
+    pub team: String,
+    /// Service name.
+    pub name: String,
+    /// Workload kind.
+    pub kind: String,
+    /// Framework preset, or empty.
+    pub framework: String,
+    /// Current revision.
+    pub revision: i32,
+    /// Latest deploy per environment, in environment order.
+    pub deploys: Vec<LatestDeploy>,
+}
+
+/// A page of the catalog and the total number of matching services.
+#[derive(Clone, Debug)]
+pub struct CatalogPage {
+    /// The rows.
+    pub rows: Vec<CatalogRow>,
+    /// All matching services.
+    pub total: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    team: String,
+    name: String,
+    kind: String,
+    framework: String,
+    current_revision: i32,
+    deploys: sqlx::types::Json<Vec<LatestDeploy>>,
+    total: i64,
+}
+
+/// Services matching `filter`, sorted by team and name, `limit` from `offset`.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    filter: &CatalogFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<CatalogPage, sqlx::Error> {
+    // `latest` takes each service's newest deploy per environment with
+    // DISTINCT ON over the (service_id, environment_id, id) index.
+    let rows = sqlx::query_as::<_, Row>(
+        "with visible as (
+             select s.id, t.name as team, s.name, s.kind, s.framework, s.current_revision
+             from services s join teams t on t.id = s.team_id
+             where ($1::text[] is null or t.name = any($1))
+               and ($2::text is null or t.name = $2)
+               and ($3::text is null or s.kind = $3)
+               and ($4::text is null or s.name ilike '%' || $4 || '%')
+         ), latest as (
+             select distinct on (d.service_id, d.environment_id)
+                    d.service_id, e.name as environment, e.position, d.state, d.created_at
+             from deploys d join environments e on e.id = d.environment_id
+             where d.service_id in (select id from visible)
+             order by d.service_id, d.environment_id, d.id desc
+         )
+         select v.team, v.name, v.kind, v.framework, v.current_revision,
+                coalesce(json_agg(json_build_object('environment', l.environment, 'state', l.state, 'at', l.created_at)
+                                  order by l.position) filter (where l.service_id is not null), '[]') as deploys,
+                count(*) over () as total
+         from visible v left join latest l on l.service_id = v.id
+         group by v.id, v.team, v.name, v.kind, v.framework, v.current_revision
+         having ($5::text is null or bool_or(l.state = $5))
+         order by v.team, v.name
+         limit $6 offset $7",
+    )
+    .bind(filter.visible_teams.as_deref())
+    .bind(filter.team.as_deref())
+    .bind(filter.kind.as_deref())
+    .bind(filter.query.as_deref().map(escape_like))
+    .bind(filter.state.as_deref())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok(CatalogPage {
+        total,
+        rows: rows
+            .into_iter()
+            .map(|r| CatalogRow {
+                team: r.team,
+                name: r.name,
+                kind: r.kind,
+                framework: r.framework,
+                revision: r.current_revision,
+                deploys: r.deploys.0,
+            })
+            .collect(),
+    })
+}
+
+/// Escapes `%`, `_` and `\` so a search for `a_b` finds exactly that.
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
+}

@@ -1,0 +1,620 @@
+//! Service pages: create from a preset, overview with the readiness checklist,
+//! the YAML editor with inline validation, revisions, diffs and manifest previews.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::extract::ClientAddr;
+use crate::auth::{CurrentUser, policy};
+use crate::editing::{self, PreparedSpec};
+use crate::error::{AppError, FieldMessage};
+use crate::render::checklist::{self, Checklist};
+use crate::render::{self, RenderContext};
+use crate::spec::presets::{self, Framework};
+use crate::spec::{self, DEFAULT_ENVIRONMENTS, ServiceSpec};
+use crate::store;
+use crate::store::audit::Actor;
+use crate::store::services::{Revision, Service};
+use crate::web::diff::{self, DiffLine};
+use crate::web::layout::{Layout, flash};
+use tower_sessions::Session;
+
+/// Service routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/services/new", get(show_new).post(create))
+        .route("/services/{team}/{service}", get(show_service))
+        .route(
+            "/services/{team}/{service}/edit",
+            get(show_editor).post(save),
+        )
+        .route("/services/{team}/{service}/revisions", get(list_revisions))
+        .route(
+            "/services/{team}/{service}/revisions/{number}",
+            get(show_revision),
+        )
+        .route("/services/{team}/{service}/diff", get(show_diff))
+        .route("/services/{team}/{service}/manifests", get(show_manifests))
+}
+
+/// The namespace a preview renders into (deploys use the environment's pattern).
+pub fn preview_namespace(team: &str, environment: &str) -> String {
+    format!("{team}-{environment}")
+}
+
+fn actor(user: &CurrentUser, addr: ClientAddr) -> Actor {
+    Actor {
+        user_id: Some(user.id),
+        name: user.email.clone(),
+        client_addr: Some(addr.0),
+    }
+}
+
+fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+/// Loads a service the user may see.
+async fn load_service(
+    app: &AppState,
+    user: &CurrentUser,
+    team: &str,
+    name: &str,
+) -> Result<Service, AppError> {
+    policy::can_view_team(user, team)?;
+    store::services::find(&app.db, team, name)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn load_revision(
+    app: &AppState,
+    service: &Service,
+    number: i32,
+) -> Result<Revision, AppError> {
+    store::services::revision(&app.db, service.id, number)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn spec_of(revision: &Revision) -> Result<ServiceSpec, AppError> {
+    serde_json::from_value(revision.spec.clone()).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "stored revision {} unreadable: {e}",
+            revision.number
+        ))
+    })
+}
+
+fn environment_or_default(env: Option<&str>) -> String {
+    env.filter(|e| DEFAULT_ENVIRONMENTS.contains(e))
+        .unwrap_or("production")
+        .to_owned()
+}
+
+// ---------------------------------------------------------------- create
+
+/// The "new service" page.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/new.html")]
+pub struct NewServicePage {
+    layout: Layout,
+    teams: Vec<String>,
+    frameworks: Vec<(&'static str, &'static str)>,
+    team: String,
+    name: String,
+    framework: String,
+    errors: Vec<FieldMessage>,
+}
+
+/// Form of `POST /services/new`.
+#[derive(Debug, Deserialize)]
+pub struct NewServiceForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    framework: String,
+}
+
+fn framework_choices() -> Vec<(&'static str, &'static str)> {
+    presets::ALL
+        .iter()
+        .map(|f| (f.as_str(), f.label()))
+        .collect()
+}
+
+async fn creatable_teams(app: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {
+    if user.is_admin {
+        Ok(store::teams::list(&app.db)
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .collect())
+    } else {
+        Ok(user.teams.clone())
+    }
+}
+
+/// `GET /services/new`: pick a team, a name and a framework preset.
+async fn show_new(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Query(q): Query<NewServiceForm>,
+) -> Result<NewServicePage, AppError> {
+    let teams = creatable_teams(&app, &user).await?;
+    let team = if q.team.is_empty() {
+        teams.first().cloned().unwrap_or_default()
+    } else {
+        q.team
+    };
+    Ok(NewServicePage {
+        layout,
+        teams,
+        frameworks: framework_choices(),
+        team,
+        name: q.name,
+        framework: if q.framework.is_empty() {
+            "django".into()
+        } else {
+            q.framework
+        },
+        errors: Vec::new(),
+    })
+}
+
+/// `POST /services/new`: creates the service from the preset's starter spec (revision 1).
+async fn create(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    layout: Layout,
+    Form(form): Form<NewServiceForm>,
+) -> Result<Response, AppError> {
+    let mut errors = Vec::new();
+    let framework = Framework::from_name(&form.framework);
+    if framework.is_none() {
+        errors.push(FieldMessage {
+            path: "framework".into(),
+            message: "choose one of the presets".into(),
+        });
+    }
+    if let Err(e) = spec::names::dns_label(&form.name) {
+        errors.push(FieldMessage {
+            path: "name".into(),
+            message: e,
+        });
+    } else if form.name.len() > spec::defaults::MAX_SERVICE_NAME {
+        errors.push(FieldMessage {
+            path: "name".into(),
+            message: format!(
+                "must be at most {} characters",
+                spec::defaults::MAX_SERVICE_NAME
+            ),
+        });
+    }
+    let result = match (framework, errors.is_empty()) {
+        (Some(f), true) => {
+            policy::can_create_service(&user, &form.team)?;
+            let prepared =
+                editing::prepare_text(&f.starter_yaml(&form.name)).map_err(AppError::Invalid)?;
+            editing::create_service(
+                &app.db,
+                &user,
+                &actor(&user, addr),
+                &form.team,
+                &prepared,
+                "Create from the preset",
+            )
+            .await
+        }
+        _ => Err(AppError::Invalid(errors)),
+    };
+    match result {
+        Ok((service, _)) => {
+            let message = format!(
+                "Created {}/{} from the {} preset.",
+                service.team, service.name, form.framework
+            );
+            flash(&session, "ok", message).await?;
+            Ok(
+                Redirect::to(&format!("/services/{}/{}", service.team, service.name))
+                    .into_response(),
+            )
+        }
+        Err(AppError::Invalid(errors)) => {
+            let teams = creatable_teams(&app, &user).await?;
+            let page = NewServicePage {
+                layout,
+                teams,
+                frameworks: framework_choices(),
+                team: form.team,
+                name: form.name,
+                framework: form.framework,
+                errors,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+// ---------------------------------------------------------------- overview
+
+/// The service overview.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/show.html")]
+pub struct ServicePage {
+    layout: Layout,
+    service: Service,
+    revision: Revision,
+    environments: Vec<String>,
+    environment: String,
+    checklist: Checklist,
+    objects: Vec<(&'static str, String)>,
+    render_error: Option<String>,
+}
+
+/// Query naming an environment.
+#[derive(Debug, Deserialize)]
+pub struct EnvQuery {
+    env: Option<String>,
+    revision: Option<i32>,
+}
+
+/// `GET /services/{team}/{service}`: what it is, its readiness per environment.
+async fn show_service(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+    Query(q): Query<EnvQuery>,
+) -> Result<ServicePage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    let revision = load_revision(&app, &service, service.current_revision).await?;
+    let spec = spec_of(&revision)?;
+    let environment = environment_or_default(q.env.as_deref());
+    let ctx = RenderContext::new(&environment, &preview_namespace(&team, &environment), &team);
+    let checklist = checklist::check(&spec, &ctx);
+    let (objects, render_error) = match render::render(&spec, &ctx) {
+        Ok(m) => (m.kinds_and_names(), None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    Ok(ServicePage {
+        layout,
+        service,
+        revision,
+        environments: DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect(),
+        environment,
+        checklist,
+        objects,
+        render_error,
+    })
+}
+
+// ---------------------------------------------------------------- editor
+
+/// The YAML editor; the `editor` block is the htmx fragment re-rendered on save.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/edit.html")]
+pub struct EditorPage {
+    layout: Layout,
+    service: Service,
+    base_revision: i32,
+    text: String,
+    message: String,
+    errors: Vec<FieldMessage>,
+    conflict: Option<String>,
+}
+
+/// The editor fragment alone.
+#[derive(Template)]
+#[template(path = "services/edit.html", block = "editor")]
+pub struct EditorFragment {
+    layout: Layout,
+    service: Service,
+    base_revision: i32,
+    text: String,
+    message: String,
+    errors: Vec<FieldMessage>,
+    conflict: Option<String>,
+}
+
+/// `GET /services/{team}/{service}/edit`.
+async fn show_editor(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+) -> Result<EditorPage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    policy::can_edit_service(&user, &team)?;
+    let revision = load_revision(&app, &service, service.current_revision).await?;
+    Ok(EditorPage {
+        layout,
+        base_revision: revision.number,
+        text: revision.spec_yaml,
+        service,
+        message: String::new(),
+        errors: Vec::new(),
+        conflict: None,
+    })
+}
+
+/// Form of the editor.
+#[derive(Debug, Deserialize)]
+pub struct EditorForm {
+    spec: String,
+    #[serde(default)]
+    message: String,
+    base_revision: i32,
+}
+
+/// `POST /services/{team}/{service}/edit`: validates and saves a new revision.
+/// Invalid specs and conflicts re-render the editor with the text kept (422 / 409).
+async fn save(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    layout: Layout,
+    headers: HeaderMap,
+    Path((team, name)): Path<(String, String)>,
+    Form(form): Form<EditorForm>,
+) -> Result<Response, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    policy::can_edit_service(&user, &team)?;
+    let outcome = match editing::prepare_text(&form.spec) {
+        Ok(prepared) => save_prepared(&app, &user, addr, &service, &form, &prepared).await,
+        Err(errors) => Err(AppError::Invalid(errors)),
+    };
+    let (status, errors, conflict) = match outcome {
+        Ok(revision) => {
+            let target = format!(
+                "/services/{team}/{name}/diff?from={}&to={}",
+                revision.number - 1,
+                revision.number
+            );
+            flash(
+                &session,
+                "ok",
+                format!("Saved revision {}.", revision.number),
+            )
+            .await?;
+            return Ok(redirect(&headers, &target));
+        }
+        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
+        Err(AppError::Conflict(msg)) => (StatusCode::CONFLICT, Vec::new(), Some(msg)),
+        Err(other) => return Err(other),
+    };
+    let fragment = EditorFragment {
+        layout,
+        service,
+        base_revision: form.base_revision,
+        text: form.spec,
+        message: form.message,
+        errors,
+        conflict,
+    };
+    if is_htmx(&headers) {
+        let html = fragment
+            .render()
+            .map_err(|e| AppError::Internal(e.into()))?;
+        return Ok((status, axum::response::Html(html)).into_response());
+    }
+    let page = EditorPage {
+        layout: fragment.layout,
+        service: fragment.service,
+        base_revision: fragment.base_revision,
+        text: fragment.text,
+        message: fragment.message,
+        errors: fragment.errors,
+        conflict: fragment.conflict,
+    };
+    Ok((status, page).into_response())
+}
+
+async fn save_prepared(
+    app: &AppState,
+    user: &CurrentUser,
+    addr: ClientAddr,
+    service: &Service,
+    form: &EditorForm,
+    prepared: &PreparedSpec,
+) -> Result<Revision, AppError> {
+    editing::save_revision(
+        &app.db,
+        user,
+        &actor(user, addr),
+        service,
+        Some(form.base_revision),
+        prepared,
+        &form.message,
+    )
+    .await
+}
+
+/// A redirect that htmx follows as a full navigation.
+fn redirect(headers: &HeaderMap, target: &str) -> Response {
+    if is_htmx(headers) {
+        let mut res = StatusCode::OK.into_response();
+        if let Ok(v) = target.parse() {
+            res.headers_mut().insert("hx-redirect", v);
+        }
+        return res;
+    }
+    Redirect::to(target).into_response()
+}
+
+// ---------------------------------------------------------------- revisions
+
+/// The revision list.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/revisions.html")]
+pub struct RevisionsPage {
+    layout: Layout,
+    service: Service,
+    revisions: Vec<Revision>,
+}
+
+/// `GET /services/{team}/{service}/revisions`.
+async fn list_revisions(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+) -> Result<RevisionsPage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    let revisions = store::services::revisions(&app.db, service.id).await?;
+    Ok(RevisionsPage {
+        layout,
+        service,
+        revisions,
+    })
+}
+
+/// One revision's YAML.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/revision.html")]
+pub struct RevisionPage {
+    layout: Layout,
+    service: Service,
+    revision: Revision,
+}
+
+/// `GET /services/{team}/{service}/revisions/{number}`.
+async fn show_revision(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name, number)): Path<(String, String, i32)>,
+) -> Result<RevisionPage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    let revision = load_revision(&app, &service, number).await?;
+    Ok(RevisionPage {
+        layout,
+        service,
+        revision,
+    })
+}
+
+/// The diff page: spec and rendered manifests between two revisions.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/diff.html")]
+pub struct DiffPage {
+    layout: Layout,
+    service: Service,
+    numbers: Vec<i32>,
+    from: i32,
+    to: i32,
+    environments: Vec<String>,
+    environment: String,
+    spec_diff: Vec<DiffLine>,
+    manifest_diff: Vec<DiffLine>,
+}
+
+/// Query of the diff page.
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    from: Option<i32>,
+    to: Option<i32>,
+    env: Option<String>,
+}
+
+fn rendered_yaml(revision: &Revision, team: &str, environment: &str) -> String {
+    let Ok(spec) = spec_of(revision) else {
+        return String::new();
+    };
+    let ctx = RenderContext::new(environment, &preview_namespace(team, environment), team);
+    match render::render(&spec, &ctx) {
+        Ok(m) => m.to_yaml(),
+        Err(e) => format!("# cannot render: {e}\n"),
+    }
+}
+
+/// `GET /services/{team}/{service}/diff?from=&to=&env=`.
+async fn show_diff(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+    Query(q): Query<DiffQuery>,
+) -> Result<DiffPage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    let to = q.to.unwrap_or(service.current_revision);
+    let from = q.from.unwrap_or((to - 1).max(1));
+    let old = load_revision(&app, &service, from).await?;
+    let new = load_revision(&app, &service, to).await?;
+    let environment = environment_or_default(q.env.as_deref());
+    let spec_diff = diff::unified(
+        &old.spec_yaml,
+        &new.spec_yaml,
+        &format!("revision {from}"),
+        &format!("revision {to}"),
+    );
+    let manifest_diff = diff::unified(
+        &rendered_yaml(&old, &team, &environment),
+        &rendered_yaml(&new, &team, &environment),
+        &format!("revision {from} ({environment})"),
+        &format!("revision {to} ({environment})"),
+    );
+    Ok(DiffPage {
+        layout,
+        numbers: (1..=service.current_revision).rev().collect(),
+        service,
+        from,
+        to,
+        environments: DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect(),
+        environment,
+        spec_diff,
+        manifest_diff,
+    })
+}
+
+/// The manifest preview with the readiness checklist.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/manifests.html")]
+pub struct ManifestsPage {
+    layout: Layout,
+    service: Service,
+    revision: i32,
+    environments: Vec<String>,
+    environment: String,
+    yaml: String,
+    checklist: Checklist,
+}
+
+/// `GET /services/{team}/{service}/manifests?env=&revision=`.
+async fn show_manifests(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+    Query(q): Query<EnvQuery>,
+) -> Result<ManifestsPage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    let number = q.revision.unwrap_or(service.current_revision);
+    let revision = load_revision(&app, &service, number).await?;
+    let environment = environment_or_default(q.env.as_deref());
+    let spec = spec_of(&revision)?;
+    let ctx = RenderContext::new(&environment, &preview_namespace(&team, &environment), &team);
+    Ok(ManifestsPage {
+        layout,
+        yaml: rendered_yaml(&revision, &team, &environment),
+        checklist: checklist::check(&spec, &ctx),
+        service,
+        revision: number,
+        environments: DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect(),
+        environment,
+    })
+}

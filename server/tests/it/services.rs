@@ -1,0 +1,320 @@
+//! The service pages: create from a preset, edit with inline validation,
+//! revisions and diffs, concurrent saves, the catalog.
+
+use sqlx::PgPool;
+
+use crate::harness::{PASSWORD, TestApp, create_user, extract_csrf};
+
+async fn signed_in_member(pool: &PgPool) -> TestApp {
+    create_user(pool, "ann@example.com", false, &["shop"]).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("ann@example.com", PASSWORD).await;
+    app
+}
+
+async fn create_django(app: &TestApp, name: &str) {
+    let res = app
+        .post_form(
+            "/services/new",
+            &[("team", "shop"), ("name", name), ("framework", "django")],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.headers()["location"],
+        format!("/services/shop/{name}").as_str()
+    );
+}
+
+/// The editor's current text and base revision, read from the page like a browser.
+async fn editor(app: &TestApp, name: &str) -> (String, String, String) {
+    let html = app
+        .get(&format!("/services/shop/{name}/edit"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = html.find("aria-label=\"Service spec (YAML)\">").unwrap()
+        + "aria-label=\"Service spec (YAML)\">".len();
+    let end = html[start..].find("</textarea>").unwrap() + start;
+    let text = html_unescape(&html[start..end]);
+    let base_at = html.find("name=\"base_revision\" value=\"").unwrap()
+        + "name=\"base_revision\" value=\"".len();
+    let base = html[base_at..base_at + html[base_at..].find('"').unwrap()].to_owned();
+    (text, base, extract_csrf(&html).unwrap())
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_member_creates_a_django_service_from_the_preset(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "shop-web").await;
+    let page = app.get("/services/shop/shop-web").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Created shop/shop-web from the django preset."),
+        "flash shown"
+    );
+    assert!(html.contains("Production readiness"));
+    assert!(html.contains("Deployment"), "rendered objects listed");
+    let audit: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'service.create' and target = 'shop/shop-web'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audit, 1);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_bad_service_name_is_reported_on_its_field_and_kept(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    let res = app
+        .post_form(
+            "/services/new",
+            &[
+                ("team", "shop"),
+                ("name", "Shop_Web"),
+                ("framework", "django"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<code>name</code>"), "{html}");
+    assert!(html.contains("value=\"Shop_Web\""), "typed value kept");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_invalid_edit_shows_field_errors_keeps_the_text_and_saves_nothing(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "web").await;
+    let (text, base, token) = editor(&app, "web").await;
+    let broken = text.replace("replicas:", "replicaz:") + "\n  ports: nonsense\n";
+    let broken = if broken == text {
+        format!("{text}\n  replicaz: 3\n")
+    } else {
+        broken
+    };
+    let res = app
+        .client
+        .post(app.url("/services/shop/web/edit"))
+        .header("hx-request", "true")
+        .form(&[
+            ("spec", broken.as_str()),
+            ("base_revision", &base),
+            ("message", "try"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"spec-errors\""), "{html}");
+    assert!(
+        html.contains("<code>spec."),
+        "errors carry field paths: {html}"
+    );
+    assert!(
+        html_unescape(&html).contains(broken.trim_end()),
+        "the typed text is kept"
+    );
+    let revisions: i64 = sqlx::query_scalar("select count(*) from service_revisions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(revisions, 1, "nothing was saved");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_valid_edit_creates_revision_two_and_its_diff(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "web").await;
+    let (text, base, token) = editor(&app, "web").await;
+    let changed = text.replace(
+        "image: registry.example.com/web:0.1.0",
+        "image: registry.example.com/web:0.2.0",
+    );
+    assert_ne!(changed, text, "starter spec has the expected image line");
+    let res = app
+        .client
+        .post(app.url("/services/shop/web/edit"))
+        .form(&[
+            ("spec", changed.as_str()),
+            ("base_revision", &base),
+            ("message", "Bump to 0.2.0"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/services/shop/web/diff?from=1&to=2"
+    );
+    let diff = app
+        .get("/services/shop/web/diff?from=1&to=2")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        diff.contains("<span class=\"del\">-  image: registry.example.com/web:0.1.0</span>"),
+        "{diff}"
+    );
+    assert!(diff.contains("<span class=\"add\">+  image: registry.example.com/web:0.2.0</span>"));
+    assert!(diff.contains("id=\"manifest-diff\""));
+    let revisions = app
+        .get("/services/shop/web/revisions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(revisions.contains("Bump to 0.2.0"));
+    // The same text again changes nothing and creates no revision.
+    let (_, base, token) = editor(&app, "web").await;
+    let res = app
+        .client
+        .post(app.url("/services/shop/web/edit"))
+        .form(&[
+            ("spec", changed.as_str()),
+            ("base_revision", &base),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Nothing changed since revision 2")
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn two_concurrent_saves_lose_neither_edit_silently(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "web").await;
+    let (text, base, token) = editor(&app, "web").await;
+    let first = text.replace("web:0.1.0", "web:0.3.0");
+    let second = text.replace("web:0.1.0", "web:0.4.0");
+    let send = |spec: String| {
+        let app = &app;
+        let base = base.clone();
+        let token = token.clone();
+        async move {
+            app.client
+                .post(app.url("/services/shop/web/edit"))
+                .form(&[
+                    ("spec", spec.as_str()),
+                    ("base_revision", &base),
+                    ("csrf_token", &token),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(send(first.clone()), send(second.clone()));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [303, 409], "one saves, the other gets a conflict");
+    let loser = if a.status() == 409 { a } else { b };
+    let html = html_unescape(&loser.text().await.unwrap());
+    assert!(html.contains("id=\"conflict\""));
+    assert!(
+        html.contains("web:0.3.0") || html.contains("web:0.4.0"),
+        "the loser's text is kept"
+    );
+    let revisions: i64 = sqlx::query_scalar("select count(*) from service_revisions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(revisions, 2);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_member_of_another_team_can_neither_see_nor_edit(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "web").await;
+    create_user(&pool, "bob@example.com", false, &["billing"]).await;
+    let bob = TestApp::spawn(pool.clone()).await;
+    bob.login_as("bob@example.com", PASSWORD).await;
+    assert_eq!(bob.get("/services/shop/web").await.status(), 403);
+    assert_eq!(bob.get("/services/shop/web/edit").await.status(), 403);
+    let res = bob
+        .post_form(
+            "/services/shop/web/edit",
+            &[("spec", "x"), ("base_revision", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let catalog = bob.get("/").await.text().await.unwrap();
+    assert!(
+        !catalog.contains("/services/shop/web"),
+        "not listed in the catalog"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_manifest_preview_renders_production_yaml_without_secret_values(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "web").await;
+    let html = app
+        .get("/services/shop/web/manifests?env=production")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("kind: Deployment"), "{html}");
+    assert!(html.contains("namespace: shop-production"));
+    assert!(
+        html.contains("secretKeyRef"),
+        "secrets appear as references"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_catalog_filters_by_name_kind_and_team_and_htmx_gets_a_fragment(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "shop-web").await;
+    let res = app
+        .post_form(
+            "/services/new",
+            &[
+                ("team", "shop"),
+                ("name", "shop-worker"),
+                ("framework", "celery"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let all = app.get("/").await.text().await.unwrap();
+    assert!(all.contains("shop-web") && all.contains("shop-worker"));
+    assert!(all.contains("2 services"));
+    let workers = app.get("/?kind=worker").await.text().await.unwrap();
+    assert!(workers.contains("shop-worker") && !workers.contains(">shop-web<"));
+    let fragment = app
+        .client
+        .get(app.url("/?q=web"))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    let fragment = fragment.text().await.unwrap();
+    assert!(!fragment.contains("<html"), "a fragment, not a page");
+    assert!(fragment.contains("shop-web") && !fragment.contains("shop-worker"));
+    let nothing = app.get("/?q=zzz").await.text().await.unwrap();
+    assert!(nothing.contains("No services match"));
+}
