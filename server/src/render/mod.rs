@@ -366,4 +366,6 @@ impl<'a> Input<'a> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
