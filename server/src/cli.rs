@@ -1,7 +1,7 @@
 //! The subcommands that run Slipway itself: `serve`, `run`, `migrate`, `admin`.
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -15,9 +15,6 @@ use crate::config::{Config, SecretString};
 use crate::local::postgres::LocalPostgres;
 use crate::local::state_dir::StateDir;
 use crate::{seed, store};
-
-/// Where the local control plane writes its kubeconfig (relative to the checkout).
-pub const LOCAL_KUBECONFIG: &str = ".slipway/cluster/kubeconfig";
 
 /// `slipway serve`: configuration from the environment; starts even while the
 /// database is down and reports not ready until it is back.
@@ -93,11 +90,14 @@ async fn run_with_database(
     store::migrate(&pool).await?;
     let seeded =
         seed::seed_demo(&pool, &config.admin_email, config.admin_password.as_ref()).await?;
-    let kubeconfig = config
-        .kubeconfig
-        .clone()
-        .unwrap_or_else(|| state_dir.root().join("cluster").join("kubeconfig"));
-    let cluster = cluster::Handle::start(KubeSource::File(kubeconfig.clone()));
+    let (source, kubeconfig) = match &config.kubeconfig {
+        Some(path) => (KubeSource::File(path.clone()), path.clone()),
+        None => {
+            let local = state_dir.root().join("cluster").join("kubeconfig");
+            (KubeSource::Local(local.clone()), local)
+        }
+    };
+    let cluster = cluster::Handle::start(source);
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "binding {} (SLIPWAY_LISTEN); is another Slipway using it?",
@@ -276,9 +276,4 @@ pub async fn admin_token(
         })?;
     println!("{token}");
     Ok(())
-}
-
-/// Unused-path guard: the local kubeconfig path relative to a checkout.
-pub fn local_kubeconfig(base: &Path) -> PathBuf {
-    base.join(LOCAL_KUBECONFIG)
 }

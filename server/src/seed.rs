@@ -7,10 +7,33 @@ use sqlx::PgPool;
 
 use crate::auth::password;
 use crate::config::SecretString;
-use crate::store;
+use crate::store::services::NewRevision;
+use crate::{editing, store};
 
-/// Name of the demo team that `slipway run` creates.
-pub const DEMO_TEAM: &str = "demo";
+/// The example specs the demo teams start with (`examples/`), embedded so the
+/// binary seeds them wherever it runs. Each names its team in `metadata.team`.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("django.yaml", include_str!("../../examples/django.yaml")),
+    ("flask.yaml", include_str!("../../examples/flask.yaml")),
+    ("fastapi.yaml", include_str!("../../examples/fastapi.yaml")),
+    (
+        "celery-worker.yaml",
+        include_str!("../../examples/celery-worker.yaml"),
+    ),
+    ("cron.yaml", include_str!("../../examples/cron.yaml")),
+    (
+        "postgres-statefulset.yaml",
+        include_str!("../../examples/postgres-statefulset.yaml"),
+    ),
+    (
+        "external-database.yaml",
+        include_str!("../../examples/external-database.yaml"),
+    ),
+    (
+        "blue-green.yaml",
+        include_str!("../../examples/blue-green.yaml"),
+    ),
+];
 
 /// What seeding did, for the start-up message.
 #[derive(Debug)]
@@ -21,7 +44,8 @@ pub struct Seeded {
     pub generated_password: Option<String>,
 }
 
-/// Creates the admin (password from config, else generated) and the demo team, once.
+/// Creates the admin (password from config, else generated) and the demo teams
+/// with the example services, once; later runs change nothing.
 pub async fn seed_demo(
     pool: &PgPool,
     admin_email: &str,
@@ -59,25 +83,82 @@ pub async fn seed_demo(
             user
         }
     };
-    let team = match store::teams::find_by_name(&mut *tx, DEMO_TEAM).await? {
+    for (file, text) in EXAMPLES {
+        seed_example(&mut tx, &admin, file, text).await?;
+    }
+    tx.commit().await.context("committing the demo seed")?;
+    Ok(Seeded {
+        admin_email: email,
+        generated_password: generated,
+    })
+}
+
+async fn seed_example(
+    tx: &mut sqlx::PgConnection,
+    admin: &store::users::User,
+    file: &str,
+    text: &str,
+) -> anyhow::Result<()> {
+    let prepared = editing::prepare_text(text)
+        .map_err(|errors| anyhow::anyhow!("examples/{file} is invalid: {errors:?}"))?;
+    let team_name = prepared
+        .spec
+        .metadata
+        .team
+        .clone()
+        .with_context(|| format!("examples/{file} names no metadata.team"))?;
+    let system = store::audit::Actor::system();
+    let team = match store::teams::find_by_name(&mut *tx, &team_name).await? {
         Some(team) => team,
         None => {
-            let team = store::teams::insert(&mut *tx, DEMO_TEAM, "Demo team").await?;
+            let team =
+                store::teams::insert(&mut *tx, &team_name, &format!("Demo team {team_name}"))
+                    .await?;
             store::audit::record(
                 &mut *tx,
-                &store::audit::Actor::system(),
+                &system,
                 "team.create",
-                DEMO_TEAM,
-                json!({}),
+                &team_name,
+                json!({"seed": true}),
             )
             .await?;
             team
         }
     };
     store::teams::add_member(&mut *tx, team.id, admin.id).await?;
-    tx.commit().await.context("committing the demo seed")?;
-    Ok(Seeded {
-        admin_email: email,
-        generated_password: generated,
-    })
+    let name = prepared.spec.metadata.name.clone();
+    if store::services::find(&mut *tx, &team_name, &name)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let kind = editing::kind_name(&prepared.spec);
+    let framework = prepared
+        .spec
+        .spec
+        .framework
+        .map(|f| f.as_str())
+        .unwrap_or_default();
+    let message = format!("Seeded from examples/{file}");
+    let revision = NewRevision {
+        spec_yaml: &prepared.yaml,
+        spec: prepared.json.clone(),
+        hash: &prepared.hash,
+        kind: &kind,
+        framework,
+        author_id: Some(admin.id),
+        author: &admin.email,
+        message: &message,
+    };
+    store::services::create(&mut *tx, team.id, &name, &revision).await?;
+    store::audit::record(
+        &mut *tx,
+        &system,
+        "service.create",
+        &format!("{team_name}/{name}"),
+        json!({"seed": file}),
+    )
+    .await?;
+    Ok(())
 }

@@ -16,8 +16,11 @@ use tokio::sync::watch;
 /// Where the cluster's credentials come from.
 #[derive(Clone, Debug)]
 pub enum KubeSource {
-    /// A kubeconfig file that may not exist yet (the local control plane writes it when ready).
+    /// A kubeconfig file named by the operator (`SLIPWAY_KUBECONFIG`).
     File(PathBuf),
+    /// The local control plane's kubeconfig, which `e2e/cluster/up` writes when the
+    /// cluster is ready (the embedded default of `slipway run`).
+    Local(PathBuf),
     /// `KUBECONFIG` or in-cluster configuration, as kube infers it.
     Infer,
     /// No cluster at all (tests of the portal alone).
@@ -174,10 +177,15 @@ enum ConnectError {
 async fn connect(source: &KubeSource) -> Result<(Client, String), ConnectError> {
     let config = match source {
         KubeSource::Disabled => return Err(ConnectError::NotYet("no cluster configured".into())),
-        KubeSource::File(path) => {
+        KubeSource::File(path) | KubeSource::Local(path) => {
             if !path.exists() {
+                let hint = if matches!(source, KubeSource::Local(_)) {
+                    " (the local cluster is still being prepared: e2e/cluster/up)"
+                } else {
+                    " (check SLIPWAY_KUBECONFIG)"
+                };
                 return Err(ConnectError::NotYet(format!(
-                    "waiting for the cluster: {} does not exist yet (the local cluster is still being prepared)",
+                    "waiting for the cluster: {} does not exist yet{hint}",
                     path.display()
                 )));
             }

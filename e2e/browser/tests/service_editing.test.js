@@ -1,0 +1,72 @@
+// Issue 5's smoke journey: log in, create a Django service, see a validation
+// error inline, fix it, save, see revision 2 and its diff.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE, SHOTS, launch, login } from './lib.js';
+
+test('a member creates a Django service, fixes an inline error and sees revision 2 with its diff', async () => {
+  const { browser, page } = await launch();
+  try {
+    await login(page, 'dev@slipway.test', 'member-journey-pass-2');
+    assert.ok(await page.isVisible('text=Services'));
+    // htmx is served from our own /static, never a CDN.
+    const htmx = await page.evaluate(() => typeof window.htmx === 'object' && window.htmx.version);
+    assert.match(String(htmx), /^2\./);
+
+    await page.click('text=New service');
+    await page.fill('input[name=name]', 'shop-web');
+    await page.check('input[value=django]');
+    await Promise.all([page.waitForURL(`${BASE}/services/shop/shop-web`), page.click('button:has-text("Create service")')]);
+    assert.ok(await page.isVisible('text=Created shop/shop-web from the django preset.'));
+    await page.screenshot({ path: `${SHOTS}/service-overview.png`, fullPage: true });
+
+    await page.click('nav.tabs >> text=Edit spec');
+    const original = await page.inputValue('textarea[name=spec]');
+    // A typo in a field name: the editor must name the field and keep the text.
+    const broken = original.replace('image:', 'imagee:');
+    assert.notEqual(broken, original);
+    await page.fill('textarea[name=spec]', broken);
+    await page.fill('input[name=message]', 'Pin the image');
+    await page.click('button:has-text("Save revision")');
+    await page.waitForSelector('#spec-errors');
+    const errors = await page.textContent('#spec-errors');
+    assert.match(errors, /spec\.imagee/);
+    assert.equal(await page.inputValue('textarea[name=spec]'), broken, 'typed text kept');
+    await page.screenshot({ path: `${SHOTS}/editor-inline-error.png`, fullPage: true });
+
+    const fixed = original.replace(/image: (\S+):0\.1\.0/, 'image: $1:0.2.0');
+    assert.notEqual(fixed, original);
+    await page.fill('textarea[name=spec]', fixed);
+    await Promise.all([
+      page.waitForURL(`${BASE}/services/shop/shop-web/diff?from=1&to=2`),
+      page.click('button:has-text("Save revision")'),
+    ]);
+    assert.ok(await page.isVisible('text=Saved revision 2.'));
+    assert.ok(await page.isVisible('#spec-diff .add:has-text("0.2.0")'));
+    assert.ok(await page.isVisible('#spec-diff .del:has-text("0.1.0")'));
+    await page.screenshot({ path: `${SHOTS}/revision-diff.png`, fullPage: true });
+
+    await page.click('nav.tabs >> text=Revisions');
+    assert.ok(await page.isVisible('text=Pin the image'));
+    assert.equal(await page.locator('table.list tr').count(), 3, 'header + two revisions');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the catalog filters as you type and the URL reflects the filter', async () => {
+  const { browser, page } = await launch();
+  try {
+    await login(page, 'admin@slipway.test', 'browser-journey-pass-1');
+    await page.fill('input[name=q]', 'shop-w');
+    await page.waitForURL(/q=shop-w/);
+    await page.waitForSelector('table.catalog >> text=shop-web');
+    await page.fill('input[name=q]', 'zzz-nothing');
+    await page.waitForSelector('text=No services match');
+    await page.fill('input[name=q]', '');
+    await page.waitForSelector('table.catalog >> text=shop-web');
+    await page.screenshot({ path: `${SHOTS}/catalog.png`, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,44 @@
+//! The demo seed of `slipway run`.
+
+use slipway::config::SecretString;
+use sqlx::PgPool;
+
+use crate::harness::TestApp;
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_demo_seed_creates_the_admin_and_every_example_once(pool: PgPool) {
+    let pw = SecretString::new("tidal-orbit-47-lantern");
+    let first = slipway::seed::seed_demo(&pool, "Admin@Slipway.Local", Some(&pw))
+        .await
+        .unwrap();
+    assert_eq!(first.admin_email, "admin@slipway.local");
+    assert!(first.generated_password.is_none());
+    let again = slipway::seed::seed_demo(&pool, "admin@slipway.local", None)
+        .await
+        .unwrap();
+    assert!(
+        again.generated_password.is_none(),
+        "an existing admin keeps its password"
+    );
+    let services: i64 = sqlx::query_scalar("select count(*) from services")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(services, slipway::seed::EXAMPLES.len() as i64);
+    let app = TestApp::spawn(pool).await;
+    app.login_as("admin@slipway.local", "tidal-orbit-47-lantern")
+        .await;
+    let catalog = app.get("/").await.text().await.unwrap();
+    assert!(catalog.contains("/services/shop/shop-web"), "{catalog}");
+    assert!(catalog.contains("/services/pricing/pricing-api"));
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_generated_admin_password_is_returned_once_and_works(pool: PgPool) {
+    let seeded = slipway::seed::seed_demo(&pool, "admin@slipway.local", None)
+        .await
+        .unwrap();
+    let pw = seeded.generated_password.expect("generated");
+    let app = TestApp::spawn(pool).await;
+    app.login_as("admin@slipway.local", &pw).await;
+}
