@@ -1,0 +1,91 @@
+# Shared by e2e/cluster/{build,up,down,test,kubectl}. Sourced, never run.
+# shellcheck shell=bash
+
+CLUSTER_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO_ROOT="$(cd "$CLUSTER_SRC/../.." && pwd)"
+CLUSTER_DIR="${SLIPWAY_CLUSTER_DIR:-$REPO_ROOT/.slipway/cluster}"
+[[ "$CLUSTER_DIR" == /* ]] || CLUSTER_DIR="$PWD/$CLUSTER_DIR"
+CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/slipway/cluster-bin"
+
+# The binaries, in build order (small ones first, so progress shows early).
+BINARIES=(etcd kwok kube-apiserver kube-controller-manager kube-scheduler kubectl)
+
+# The version a build module pins, read from its go.mod (the only place pins live).
+pinned() { # $1 = module dir under build/, $2 = module path
+	awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$CLUSTER_SRC/build/$1/go.mod"
+}
+
+# Start of the whole command; exported so the build's progress lines continue
+# the same clock.
+export T0="${T0:-$(date +%s)}"
+
+elapsed() { # seconds since T0 as 1m05s
+	local s=$(($(date +%s) - T0))
+	if ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
+}
+
+say() { printf '[cluster %7s] %s\n' "$(elapsed)" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# The cache key: everything that decides what the binaries are (the pins, the
+# build script and the Go toolchain), so they are rebuilt only when one changes.
+cache_key() {
+	{
+		cat "$CLUSTER_SRC"/build/*/go.mod "$CLUSTER_SRC"/build/*/go.sum "$CLUSTER_SRC/lib/build.sh"
+		go env GOVERSION GOOS GOARCH
+	} | sha256sum | cut -c1-16
+}
+
+bin_dir() { echo "$CACHE_ROOT/$(cache_key)"; }
+
+bins_complete() { # $1 = dir
+	local b
+	[[ -f "$1/.complete" ]] || return 1
+	for b in "${BINARIES[@]}"; do [[ -x "$1/$b" ]] || return 1; done
+	[[ -f "$1/kwok-stages.yaml" ]]
+}
+
+# --- state: ports and pids -------------------------------------------------
+
+PID_DIR="$CLUSTER_DIR/pids"
+LOG_DIR="$CLUSTER_DIR/logs"
+PKI_DIR="$CLUSTER_DIR/pki"
+STATE_FILE="$CLUSTER_DIR/state.env"
+KUBECONFIG_FILE="$CLUSTER_DIR/kubeconfig"
+
+# Processes in start order; stopped in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+pid_of() { # prints the recorded pid when that process is alive and is ours
+	local f="$PID_DIR/$1.pid" pid
+	[[ -f "$f" ]] || return 1
+	pid="$(<"$f")"
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	# Guard against pid reuse: the process must run a binary of that name
+	# (its file may since have been replaced: "… (deleted)").
+	local exe
+	exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
+	[[ "$exe" == */"$1" || "$exe" == */"$1 (deleted)" ]] || return 1
+	echo "$pid"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# take_lock: one up/down at a time per state folder (make run and make test may
+# race). flock's lock lives as long as any process holds the open file, so a
+# holder whose recorded owner is dead is a leftover (a daemon started by an
+# older up that inherited the descriptor) and is ignored.
+take_lock() {
+	local lock="$CLUSTER_DIR/.lock" ino owner
+	exec 8>"$lock"
+	flock -n 8 && return 0
+	ino="$(stat -c %i "$lock")"
+	owner="$(awk -v ino="$ino" '$2 == "FLOCK" { split($6, a, ":"); if (a[3] == ino) { print $5; exit } }' /proc/locks)"
+	if [[ -n "$owner" ]] && ! kill -0 "$owner" 2>/dev/null; then
+		say "ignoring a stale lock on $lock"
+		return 0
+	fi
+	say "another up/down is working on $CLUSTER_DIR; waiting for it"
+	flock 8
+}
