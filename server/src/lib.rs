@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cli_spec;
 pub mod cluster;
 pub mod config;
+pub mod deployer;
 pub mod editing;
 pub mod error;
 pub mod local;

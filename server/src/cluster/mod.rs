@@ -1,5 +1,10 @@
 //! Kubernetes: the only module that talks to the API server.
 
+pub mod apply;
 pub mod connection;
+pub mod diff;
+pub mod preflight;
+pub mod retry;
+pub mod rollout;
 
 pub use connection::{ClusterState, Handle, KubeSource};

@@ -8,6 +8,8 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod deploys;
+pub mod environments;
 pub mod login_attempts;
 pub mod services;
 pub mod sessions;

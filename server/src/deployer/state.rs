@@ -1,0 +1,308 @@
+//! The deploy state machine: which event moves a deploy from which state to which.
+//!
+//! Pure: no clock, no I/O. Everything that changes a deploy's state asks [`next`]
+//! first and stores the answer with a compare-and-set on the old state, so an
+//! impossible move is an error here instead of a silent overwrite in PostgreSQL.
+//!
+//! ```text
+//! requested ─┬─► awaiting_approval ─┬─► queued ─► applying ─► progressing ─► succeeded
+//!            │                      └─► rejected     ▲  │            │
+//!            └─► queued                              └──┴── reclaim ─┘   (a lease ran out)
+//! queued / awaiting_approval ─► superseded (a newer deploy of the same service and environment)
+//! requested / queued / applying / progressing ─► failed (with a reason)
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// Where a deploy is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployState {
+    /// Stored and rendered; being routed to approval or the queue.
+    Requested,
+    /// Waiting for an administrator's decision.
+    AwaitingApproval,
+    /// Waiting for a worker.
+    Queued,
+    /// A worker is applying the objects.
+    Applying,
+    /// Applied; waiting for the rollout to finish.
+    Progressing,
+    /// The rollout finished.
+    Succeeded,
+    /// Something went wrong; the reason says what.
+    Failed,
+    /// An administrator said no.
+    Rejected,
+    /// A newer deploy of the same service and environment took its place.
+    Superseded,
+}
+
+impl DeployState {
+    /// Every state, in life order.
+    pub const ALL: [DeployState; 9] = [
+        DeployState::Requested,
+        DeployState::AwaitingApproval,
+        DeployState::Queued,
+        DeployState::Applying,
+        DeployState::Progressing,
+        DeployState::Succeeded,
+        DeployState::Failed,
+        DeployState::Rejected,
+        DeployState::Superseded,
+    ];
+
+    /// The name stored in PostgreSQL and used by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployState::Requested => "requested",
+            DeployState::AwaitingApproval => "awaiting_approval",
+            DeployState::Queued => "queued",
+            DeployState::Applying => "applying",
+            DeployState::Progressing => "progressing",
+            DeployState::Succeeded => "succeeded",
+            DeployState::Failed => "failed",
+            DeployState::Rejected => "rejected",
+            DeployState::Superseded => "superseded",
+        }
+    }
+
+    /// A label for people ("awaiting approval").
+    pub fn label(self) -> &'static str {
+        match self {
+            DeployState::AwaitingApproval => "awaiting approval",
+            other => other.as_str(),
+        }
+    }
+
+    /// True when nothing will change the deploy any more.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            DeployState::Succeeded
+                | DeployState::Failed
+                | DeployState::Rejected
+                | DeployState::Superseded
+        )
+    }
+
+    /// True while a worker holds the deploy.
+    pub fn is_running(self) -> bool {
+        matches!(self, DeployState::Applying | DeployState::Progressing)
+    }
+}
+
+impl fmt::Display for DeployState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state name that is not one of [`DeployState::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown deploy state `{0}`")]
+pub struct UnknownState(pub String);
+
+impl FromStr for DeployState {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeployState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_owned()))
+    }
+}
+
+/// Something that happens to a deploy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeployEvent {
+    /// Rendered and stored; `needs_approval` comes from the environment's policy.
+    Validated {
+        /// The environment requires an administrator's approval.
+        needs_approval: bool,
+    },
+    /// An administrator approved it.
+    Approved,
+    /// An administrator rejected it.
+    Rejected,
+    /// A newer deploy of the same service and environment was queued.
+    Superseded,
+    /// A worker took it (with a fresh lease).
+    Claimed,
+    /// Every object was applied and pruned.
+    Applied,
+    /// The rollout finished (or there is nothing to roll out, as for a CronJob).
+    RolledOut,
+    /// A worker's lease ran out and another worker takes the deploy over: it starts
+    /// again at applying, which is safe because server-side apply is idempotent.
+    Reclaimed,
+    /// It cannot go on: render, apply or rollout failed, the cluster is unreachable,
+    /// or its worker died too often.
+    Failed,
+}
+
+impl DeployEvent {
+    /// Every event, for the exhaustive table test.
+    pub const ALL: [DeployEvent; 10] = [
+        DeployEvent::Validated {
+            needs_approval: false,
+        },
+        DeployEvent::Validated {
+            needs_approval: true,
+        },
+        DeployEvent::Approved,
+        DeployEvent::Rejected,
+        DeployEvent::Superseded,
+        DeployEvent::Claimed,
+        DeployEvent::Applied,
+        DeployEvent::RolledOut,
+        DeployEvent::Reclaimed,
+        DeployEvent::Failed,
+    ];
+}
+
+/// An event that cannot happen in the deploy's current state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a deploy that is {from} cannot take the event {event:?}")]
+pub struct TransitionError {
+    /// The state the deploy is in.
+    pub from: DeployState,
+    /// The event that was refused.
+    pub event: DeployEvent,
+}
+
+/// The state after `event` happens to a deploy in `state`, or why it cannot.
+pub fn next(state: DeployState, event: DeployEvent) -> Result<DeployState, TransitionError> {
+    use DeployEvent as E;
+    use DeployState as S;
+    let to = match (state, event) {
+        (S::Requested, E::Validated { needs_approval }) => {
+            if needs_approval {
+                S::AwaitingApproval
+            } else {
+                S::Queued
+            }
+        }
+        (S::AwaitingApproval, E::Approved) => S::Queued,
+        (S::AwaitingApproval, E::Rejected) => S::Rejected,
+        (S::AwaitingApproval | S::Queued, E::Superseded) => S::Superseded,
+        (S::Queued, E::Claimed) => S::Applying,
+        (S::Applying, E::Applied) => S::Progressing,
+        (S::Progressing, E::RolledOut) => S::Succeeded,
+        (S::Applying | S::Progressing, E::Reclaimed) => S::Applying,
+        (S::Requested | S::Queued | S::Applying | S::Progressing, E::Failed) => S::Failed,
+        (from, event) => return Err(TransitionError { from, event }),
+    };
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeployEvent as E;
+    use DeployState as S;
+
+    /// Every allowed move; anything not listed must be refused.
+    const ALLOWED: &[(DeployState, DeployEvent, DeployState)] = &[
+        (
+            S::Requested,
+            E::Validated {
+                needs_approval: false,
+            },
+            S::Queued,
+        ),
+        (
+            S::Requested,
+            E::Validated {
+                needs_approval: true,
+            },
+            S::AwaitingApproval,
+        ),
+        (S::Requested, E::Failed, S::Failed),
+        (S::AwaitingApproval, E::Approved, S::Queued),
+        (S::AwaitingApproval, E::Rejected, S::Rejected),
+        (S::AwaitingApproval, E::Superseded, S::Superseded),
+        (S::Queued, E::Superseded, S::Superseded),
+        (S::Queued, E::Claimed, S::Applying),
+        (S::Queued, E::Failed, S::Failed),
+        (S::Applying, E::Applied, S::Progressing),
+        (S::Applying, E::Reclaimed, S::Applying),
+        (S::Applying, E::Failed, S::Failed),
+        (S::Progressing, E::RolledOut, S::Succeeded),
+        (S::Progressing, E::Reclaimed, S::Applying),
+        (S::Progressing, E::Failed, S::Failed),
+    ];
+
+    #[test]
+    fn every_state_and_event_pair_follows_the_table() {
+        let mut checked = 0;
+        for state in DeployState::ALL {
+            for event in DeployEvent::ALL {
+                let expected = ALLOWED
+                    .iter()
+                    .find(|(s, e, _)| *s == state && *e == event)
+                    .map(|(_, _, to)| *to);
+                match (next(state, event), expected) {
+                    (Ok(to), Some(want)) => assert_eq!(to, want, "{state} + {event:?}"),
+                    (Err(err), None) => {
+                        assert_eq!(err, TransitionError { from: state, event })
+                    }
+                    (got, want) => panic!("{state} + {event:?}: got {got:?}, want {want:?}"),
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 9 * 10);
+    }
+
+    #[test]
+    fn finished_deploys_take_no_event_at_all() {
+        for state in DeployState::ALL.into_iter().filter(|s| s.is_finished()) {
+            for event in DeployEvent::ALL {
+                assert!(next(state, event).is_err(), "{state} + {event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_approval_required_deploy_never_reaches_the_queue_without_approval() {
+        let waiting = next(
+            S::Requested,
+            E::Validated {
+                needs_approval: true,
+            },
+        )
+        .unwrap();
+        assert!(next(waiting, E::Claimed).is_err());
+        assert_eq!(next(waiting, E::Approved).unwrap(), S::Queued);
+    }
+
+    #[test]
+    fn a_running_deploy_cannot_be_superseded() {
+        assert!(next(S::Applying, E::Superseded).is_err());
+        assert!(next(S::Progressing, E::Superseded).is_err());
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in DeployState::ALL {
+            assert_eq!(state.as_str().parse::<DeployState>().unwrap(), state);
+        }
+        assert!("running".parse::<DeployState>().is_err());
+    }
+
+    #[test]
+    fn only_the_four_end_states_are_finished() {
+        let finished: Vec<_> = DeployState::ALL
+            .into_iter()
+            .filter(|s| s.is_finished())
+            .collect();
+        assert_eq!(
+            finished,
+            [S::Succeeded, S::Failed, S::Rejected, S::Superseded]
+        );
+    }
+}

@@ -1,0 +1,567 @@
+//! The deploy worker: a thin claim → apply → watch → record loop around the
+//! state machine, running inside `slipway serve` and `slipway run`.
+//!
+//! Several replicas may run one each against one database. A worker claims a
+//! queued deploy with `FOR UPDATE SKIP LOCKED` and holds it with a lease that a
+//! heartbeat extends; every state change it makes is a compare-and-set on that
+//! lease. When a worker dies, its lease runs out and another worker takes the
+//! deploy over (applying again is safe: server-side apply is idempotent) — or,
+//! after `max_attempts`, fails it with a reason. Nothing stays `applying`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{Instrument as _, instrument};
+use uuid::Uuid;
+
+use super::sha256_hex;
+use super::state::{DeployEvent, DeployState, next};
+use crate::cluster::apply::{self, Target};
+use crate::cluster::retry::{ClusterError, RetryPolicy};
+use crate::cluster::rollout::{self, Rollout, RolloutConfig};
+use crate::cluster::{self, ClusterState, diff, preflight};
+use crate::store::deploys::{self as deploys, Deploy, Transition};
+use crate::store::environments;
+
+/// How a worker behaves; the defaults suit production, tests shorten them.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerConfig {
+    /// How long a claim holds without a heartbeat.
+    pub lease: Duration,
+    /// How often the lease is extended while a deploy runs.
+    pub heartbeat: Duration,
+    /// How often to look for queued deploys and expired leases.
+    pub poll: Duration,
+    /// Claims of one deploy (first claim plus take-overs) before it is failed.
+    pub max_attempts: i32,
+    /// Deploys one worker runs at once (of different services or environments).
+    pub concurrency: usize,
+    /// Rollout deadlines.
+    pub rollout: RolloutConfig,
+    /// Retries while the API server does not answer.
+    pub retry: RetryPolicy,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            lease: Duration::from_secs(20),
+            heartbeat: Duration::from_secs(5),
+            poll: Duration::from_millis(500),
+            max_attempts: 3,
+            concurrency: 4,
+            rollout: RolloutConfig::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+struct Context {
+    id: Uuid,
+    actor: String,
+    db: PgPool,
+    cluster: cluster::Handle,
+    config: WorkerConfig,
+}
+
+impl Context {
+    fn lease_secs(&self) -> f64 {
+        self.config.lease.as_secs_f64()
+    }
+
+    /// The cluster client, waiting at most as long as the retry policy would.
+    async fn client(&self) -> Result<Client, String> {
+        if let Some(client) = self.cluster.client() {
+            return Ok(client);
+        }
+        if matches!(self.cluster.state(), ClusterState::Disabled) {
+            return Err("no cluster is configured (set SLIPWAY_KUBECONFIG)".into());
+        }
+        match self
+            .cluster
+            .wait_ready(self.config.retry.total_wait())
+            .await
+        {
+            Some(client) => Ok(client),
+            None => Err(match self.cluster.state() {
+                ClusterState::Unreachable(why) => format!(
+                    "the cluster is unreachable: {why} (gave up after {} s)",
+                    self.config.retry.total_wait().as_secs()
+                ),
+                other => format!(
+                    "the cluster is not connected: {} (gave up after {} s)",
+                    other.describe(),
+                    self.config.retry.total_wait().as_secs()
+                ),
+            }),
+        }
+    }
+}
+
+/// A running worker; dropping it stops the loop (leases then run out and other
+/// workers take its deploys over), [`Worker::shutdown`] hands them over at once.
+pub struct Worker {
+    id: Uuid,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts a worker with a fresh id on the current Tokio runtime.
+    pub fn start(db: PgPool, cluster: cluster::Handle, config: WorkerConfig) -> Self {
+        let id = Uuid::new_v4();
+        let ctx = Arc::new(Context {
+            id,
+            actor: format!("worker {}", &id.simple().to_string()[..8]),
+            db,
+            cluster,
+            config,
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let span = tracing::info_span!("deploy_worker", worker = %ctx.actor);
+        let task = tokio::spawn(run_loop(ctx, stop_rx).instrument(span));
+        tracing::info!(worker = %id, "deploy worker started");
+        Worker {
+            id,
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// This worker's lease owner id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Stops claiming, stops the running deploys and ends their leases so another
+    /// worker (or the next start) takes them over without waiting.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn run_loop(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut db_trouble = false;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let result = async {
+            sweep_expired(&ctx, &mut running).await?;
+            while running.len() < ctx.config.concurrency {
+                let Some(deploy) = claim(&ctx).await? else {
+                    break;
+                };
+                running.spawn(run_deploy(ctx.clone(), deploy));
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        match result {
+            Ok(()) if db_trouble => {
+                tracing::info!("database reachable again; claiming deploys");
+                db_trouble = false;
+            }
+            Err(err) if !db_trouble => {
+                tracing::warn!(error = %err, "cannot claim deploys; retrying");
+                db_trouble = true;
+            }
+            _ => {}
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            () = tokio::time::sleep(ctx.config.poll) => {}
+        }
+    }
+    running.abort_all();
+    while running.join_next().await.is_some() {}
+    match deploys::release_leases(&ctx.db, ctx.id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deploys = n, "handed running deploys over"),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not hand running deploys over; their leases will run out")
+        }
+    }
+    tracing::info!("deploy worker stopped");
+}
+
+async fn claim(ctx: &Context) -> Result<Option<Deploy>, sqlx::Error> {
+    let mut tx = ctx.db.begin().await?;
+    let Some(deploy) = deploys::claim_next(&mut tx, ctx.id, ctx.lease_secs(), &ctx.actor).await?
+    else {
+        // Nothing to claim, or lost a race on a unique index: the transaction is
+        // void either way.
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    tx.commit().await?;
+    tracing::info!(deploy.id = deploy.id, service = %deploy.service, environment = %deploy.environment, "claimed deploy");
+    Ok(Some(deploy))
+}
+
+/// Takes over (or, after `max_attempts`, fails) running deploys whose worker stopped renewing its lease.
+async fn sweep_expired(ctx: &Arc<Context>, running: &mut JoinSet<()>) -> Result<(), sqlx::Error> {
+    loop {
+        let mut tx = ctx.db.begin().await?;
+        let Some(deploy) = deploys::lock_expired(&mut tx).await? else {
+            tx.rollback().await?;
+            return Ok(());
+        };
+        if deploy.attempts >= ctx.config.max_attempts {
+            let reason = format!(
+                "Slipway stopped while running this deploy {} times (each time its worker's lease ran out, e.g. the process was killed); the cluster may hold part of it — check the live objects, then deploy again",
+                deploy.attempts
+            );
+            let to = next(deploy.state, DeployEvent::Failed).unwrap_or(DeployState::Failed);
+            deploys::transition(
+                &mut tx,
+                &Transition {
+                    id: deploy.id,
+                    from: deploy.state,
+                    to,
+                    actor: &ctx.actor,
+                    message: "given up: its worker stopped too often",
+                    reason: Some(&reason),
+                    lease_owner: None,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(
+                deploy.id = deploy.id,
+                attempts = deploy.attempts,
+                "deploy failed: its workers kept stopping"
+            );
+            metrics::counter!("slipway_deploys_finished_total", "state" => "failed").increment(1);
+            continue;
+        }
+        if running.len() >= ctx.config.concurrency {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        if next(deploy.state, DeployEvent::Reclaimed).is_err()
+            || !deploys::take_over(&mut tx, &deploy, ctx.id, ctx.lease_secs(), &ctx.actor).await?
+        {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        tx.commit().await?;
+        tracing::warn!(deploy.id = deploy.id, previous = ?deploy.lease_owner, "took over a deploy whose worker stopped");
+        let taken = Deploy {
+            state: DeployState::Applying,
+            lease_owner: Some(ctx.id),
+            attempts: deploy.attempts + 1,
+            ..deploy
+        };
+        running.spawn(run_deploy(ctx.clone(), taken));
+    }
+}
+
+/// How running a deploy ended.
+enum Outcome {
+    /// Rolled out; the summary.
+    Succeeded(String),
+    /// Failed in `from` with a reason for the deploy's record.
+    Failed { from: DeployState, reason: String },
+    /// The lease was lost or the database went away: another worker (or a later
+    /// attempt) finishes it; nothing more to record here.
+    Interrupted(String),
+}
+
+#[instrument(skip_all, fields(deploy.id = deploy.id, service = %deploy.service, environment = %deploy.environment))]
+async fn run_deploy(ctx: Arc<Context>, deploy: Deploy) {
+    let (lost_tx, mut lost_rx) = watch::channel(false);
+    let heartbeat = tokio::spawn(keep_lease(ctx.clone(), deploy.id, lost_tx).in_current_span());
+    let mut state = deploy.state;
+    let outcome = tokio::select! {
+        outcome = execute(&ctx, &deploy, &mut state) => outcome,
+        _ = lost_rx.wait_for(|lost| *lost) => Outcome::Interrupted("the lease was lost".into()),
+    };
+    heartbeat.abort();
+    finish(&ctx, &deploy, outcome).await;
+}
+
+/// Extends the lease until aborted; flags `lost` when another worker has it or
+/// the lease ran out while the database could not be reached.
+async fn keep_lease(ctx: Arc<Context>, id: i64, lost: watch::Sender<bool>) {
+    let mut renewed = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(ctx.config.heartbeat).await;
+        match deploys::heartbeat(&ctx.db, id, ctx.id, ctx.lease_secs()).await {
+            Ok(true) => renewed = tokio::time::Instant::now(),
+            Ok(false) => {
+                tracing::warn!("lost the lease of the deploy; stopping work on it");
+                let _ = lost.send(true);
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not renew the lease");
+                if renewed.elapsed() >= ctx.config.lease {
+                    let _ = lost.send(true);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn finish(ctx: &Context, deploy: &Deploy, outcome: Outcome) {
+    let (from, event, message, reason) = match &outcome {
+        Outcome::Succeeded(summary) => (
+            DeployState::Progressing,
+            DeployEvent::RolledOut,
+            summary.clone(),
+            None,
+        ),
+        Outcome::Failed { from, reason } => (
+            *from,
+            DeployEvent::Failed,
+            reason.clone(),
+            Some(reason.clone()),
+        ),
+        Outcome::Interrupted(why) => {
+            tracing::warn!(
+                why,
+                "deploy interrupted; it will be taken over when its lease runs out"
+            );
+            return;
+        }
+    };
+    let Ok(to) = next(from, event) else {
+        tracing::error!(%from, ?event, "the worker tried an impossible transition");
+        return;
+    };
+    let stored = async {
+        let mut tx = ctx.db.begin().await?;
+        let moved = deploys::transition(
+            &mut tx,
+            &Transition {
+                id: deploy.id,
+                from,
+                to,
+                actor: &ctx.actor,
+                message: &message,
+                reason: reason.as_deref(),
+                lease_owner: Some(ctx.id),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(moved)
+    }
+    .await;
+    match stored {
+        Ok(true) => {
+            metrics::counter!("slipway_deploys_finished_total", "state" => to.as_str())
+                .increment(1);
+            if to == DeployState::Succeeded {
+                tracing::info!("deploy succeeded");
+            } else {
+                tracing::warn!(reason = %message, "deploy failed");
+            }
+        }
+        Ok(false) => tracing::warn!("the deploy moved on without this worker (lease lost)"),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not record the deploy's end; it will be taken over")
+        }
+    }
+}
+
+fn failed(from: DeployState, reason: impl Into<String>) -> Outcome {
+    Outcome::Failed {
+        from,
+        reason: reason.into(),
+    }
+}
+
+fn db_lost(err: sqlx::Error) -> Outcome {
+    Outcome::Interrupted(format!("database error: {err}"))
+}
+
+/// Applies the stored manifests and waits for the rollout; `state` follows the deploy.
+async fn execute(ctx: &Context, deploy: &Deploy, state: &mut DeployState) -> Outcome {
+    match execute_steps(ctx, deploy, state).await {
+        Ok(outcome) => outcome,
+        Err(Step::Db(err)) => db_lost(err),
+        Err(Step::Cluster(err)) => failed(*state, err.to_string()),
+        Err(Step::Fail(reason)) => failed(*state, reason),
+        Err(Step::LeaseLost) => Outcome::Interrupted("the lease was lost".into()),
+    }
+}
+
+enum Step {
+    Db(sqlx::Error),
+    Cluster(ClusterError),
+    Fail(String),
+    LeaseLost,
+}
+
+impl From<sqlx::Error> for Step {
+    fn from(e: sqlx::Error) -> Self {
+        Step::Db(e)
+    }
+}
+
+impl From<ClusterError> for Step {
+    fn from(e: ClusterError) -> Self {
+        Step::Cluster(e)
+    }
+}
+
+async fn execute_steps(
+    ctx: &Context,
+    deploy: &Deploy,
+    state: &mut DeployState,
+) -> Result<Outcome, Step> {
+    let retry = ctx.config.retry;
+    let environment = environments::find(&ctx.db, deploy.environment_id)
+        .await?
+        .ok_or_else(|| Step::Fail("its environment no longer exists".into()))?;
+    // Approvals are bound to the revision and image decided on.
+    let approvals = deploys::approvals(&ctx.db, deploy.id).await?;
+    if approvals.iter().any(|a| {
+        a.decision == "approve"
+            && (a.revision_hash != deploy.revision_hash || a.image != deploy.image)
+    }) {
+        return Err(Step::Fail(
+            "an approval does not match the deploy's revision and image".into(),
+        ));
+    }
+    let documents = deploys::documents(&ctx.db, deploy.id).await?;
+    if sha256_hex(&documents.manifests) != deploy.manifests_hash {
+        return Err(Step::Fail(
+            "the stored manifests do not match their hash; request the deploy again".into(),
+        ));
+    }
+    let manifests = apply::parse_manifests(&documents.manifests, &deploy.namespace)?;
+    let client = ctx.client().await.map_err(Step::Fail)?;
+    let target = Target {
+        deploy_id: deploy.id,
+        team: deploy.team.clone(),
+        service: deploy.service.clone(),
+        environment: deploy.environment.clone(),
+        namespace: deploy.namespace.clone(),
+    };
+
+    if apply::ensure_namespace(&client, &target, retry).await? {
+        note(
+            ctx,
+            deploy,
+            *state,
+            &format!("created namespace {}", target.namespace),
+        )
+        .await?;
+    }
+    if environment.block_on_missing_secrets {
+        let missing = preflight::missing_secrets(&client, &target, &manifests, retry).await?;
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            return Err(Step::Fail(format!(
+                "missing Secrets in namespace {}: {} ({} blocks deploys with missing secrets; create them, then deploy again)",
+                target.namespace,
+                list.join(", "),
+                environment.name
+            )));
+        }
+    }
+
+    let diff = diff::dry_run_diff(&client, &target, &manifests, retry).await?;
+    if !deploys::set_diff(&ctx.db, deploy.id, ctx.id, &diff).await? {
+        return Err(Step::LeaseLost);
+    }
+    let changed = diff.matches("\n+++ ").count() + usize::from(diff.starts_with("+++ "));
+    note(
+        ctx,
+        deploy,
+        *state,
+        &if diff.is_empty() {
+            "dry run: nothing changes".to_owned()
+        } else {
+            format!("dry run: {changed} objects change")
+        },
+    )
+    .await?;
+
+    let applied = apply::apply_all(&client, &target, &manifests, retry).await?;
+    note(
+        ctx,
+        deploy,
+        *state,
+        &format!("applied {} objects: {}", applied.len(), applied.join(", ")),
+    )
+    .await?;
+    let pruned = apply::prune(&client, &target, &manifests, retry).await?;
+    if !pruned.is_empty() {
+        note(
+            ctx,
+            deploy,
+            *state,
+            &format!("pruned {}", pruned.join(", ")),
+        )
+        .await?;
+    }
+
+    let to = next(*state, DeployEvent::Applied).map_err(|e| Step::Fail(e.to_string()))?;
+    let mut tx = ctx.db.begin().await?;
+    let moved = deploys::transition(
+        &mut tx,
+        &Transition {
+            id: deploy.id,
+            from: *state,
+            to,
+            actor: &ctx.actor,
+            message: "waiting for the rollout",
+            reason: None,
+            lease_owner: Some(ctx.id),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if !moved {
+        return Err(Step::LeaseLost);
+    }
+    *state = to;
+
+    match rollout::wait(&client, &target, &manifests, ctx.config.rollout, retry).await? {
+        Rollout::Complete(summary) => Ok(Outcome::Succeeded(summary)),
+        Rollout::Failed(reason) => Ok(failed(*state, reason)),
+    }
+}
+
+async fn note(
+    ctx: &Context,
+    deploy: &Deploy,
+    state: DeployState,
+    message: &str,
+) -> Result<(), Step> {
+    deploys::note(&ctx.db, deploy.id, state, &ctx.actor, message).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_renews_well_within_the_lease() {
+        let c = WorkerConfig::default();
+        assert!(c.heartbeat * 3 <= c.lease);
+    }
+}
