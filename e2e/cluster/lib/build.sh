@@ -107,7 +107,7 @@ main() {
 	trap 'exit 130' INT TERM
 
 	say "building the local control plane (Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
-	say "first build only: this takes a while on a small machine; later runs reuse $OUT"
+	say "built once per set of pins (a while on a small machine); later runs reuse $OUT"
 
 	say "downloading Go modules (from the Go module proxy, or its local cache) …"
 	heartbeat "downloading Go modules"
@@ -146,6 +146,7 @@ main() {
 	built $(date -u +%Y-%m-%dT%H:%M:%SZ) in $(($(date +%s) - BUILD_T0))s
 	EOF
 	touch "$TMP/.complete"
+	chmod 755 "$TMP" # mktemp made it private
 	rm -rf "$OUT" # an incomplete leftover (cannot be complete: checked above under the lock)
 	mv "$TMP" "$OUT"
 	say "control plane binaries ready in $OUT (build took $(($(date +%s) - BUILD_T0))s)"

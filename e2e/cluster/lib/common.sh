@@ -73,19 +73,22 @@ pid_of() { # prints the recorded pid when that process is alive and is ours
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # take_lock: one up/down at a time per state folder (make run and make test may
-# race). flock's lock lives as long as any process holds the open file, so a
-# holder whose recorded owner is dead is a leftover (a daemon started by an
-# older up that inherited the descriptor) and is ignored.
+# race). The holder writes its pid next to the lock. flock's lock lives as long
+# as any process holds the open file, so when the recorded holder is gone the
+# lock is a leftover (a daemon started by an older up inherited the
+# descriptor) and is ignored.
 take_lock() {
-	local lock="$CLUSTER_DIR/.lock" ino owner
-	exec 8>"$lock"
-	flock -n 8 && return 0
-	ino="$(stat -c %i "$lock")"
-	owner="$(awk -v ino="$ino" '$2 == "FLOCK" { split($6, a, ":"); if (a[3] == ino) { print $5; exit } }' /proc/locks)"
-	if [[ -n "$owner" ]] && ! kill -0 "$owner" 2>/dev/null; then
-		say "ignoring a stale lock on $lock"
-		return 0
+	local lock="$CLUSTER_DIR/.lock" owner=""
+	exec 8>>"$lock"
+	if ! flock -w 5 8; then
+		owner="$(cat "$lock.owner" 2>/dev/null || true)"
+		if [[ "$owner" =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null &&
+			tr '\0' ' ' <"/proc/$owner/cmdline" 2>/dev/null | grep -Eq '(^|[ /])(up|down)( |$)'; then
+			say "another up/down (pid $owner) is working on $CLUSTER_DIR; waiting for it"
+			flock 8
+		else
+			say "ignoring a stale lock on $lock"
+		fi
 	fi
-	say "another up/down is working on $CLUSTER_DIR; waiting for it"
-	flock 8
+	echo "$$" >"$lock.owner"
 }
