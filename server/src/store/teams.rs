@@ -92,3 +92,17 @@ pub async fn remove_member(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The members of a team, by email.
+pub async fn members(
+    db: impl PgExecutor<'_>,
+    team_id: i64,
+) -> Result<Vec<super::users::User>, sqlx::Error> {
+    sqlx::query_as::<_, super::users::User>(
+        "select u.id, u.email, u.is_admin from team_members m join users u on u.id = m.user_id
+         where m.team_id = $1 order by u.email",
+    )
+    .bind(team_id)
+    .fetch_all(db)
+    .await
+}
