@@ -1,0 +1,93 @@
+//! The JSON API under `/api/v1`, authenticated with personal API tokens
+//! (`Authorization: Bearer TOKEN`, the `ApiUser` extractor).
+//!
+//! It applies the same `auth::policy` functions and the same validation
+//! (`editing`) as the portal. Errors are plain `AppError`s; the error middleware
+//! renders them as `{"error":{"code","message","fields":[{"path","message"}]}}`.
+//!
+//! A service of a team the caller does not belong to is `403 forbidden`, whether
+//! or not it exists: the team check comes before any lookup, so the answer never
+//! tells outsiders which services a team has.
+
+mod body;
+mod services;
+
+pub use body::ApiJson;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::auth::{ApiUser, policy};
+use crate::error::AppError;
+use crate::{spec, store};
+
+/// API routes (full paths, so the route table in the tests can see them).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/schema", get(show_schema))
+        .route("/api/v1/teams", get(list_teams))
+        .route("/api/v1/services", get(services::list_services))
+        .route(
+            "/api/v1/teams/{team}/services",
+            post(services::create_service),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}",
+            get(services::show_service).put(services::save_revision),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/revisions",
+            get(services::list_revisions),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/revisions/{number}",
+            get(services::show_revision),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/render",
+            get(services::render_service),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/check",
+            get(services::check_service),
+        )
+}
+
+/// `GET /api/v1/schema`: the spec's JSON Schema. Public: no token needed.
+async fn show_schema() -> Json<serde_json::Value> {
+    Json(spec::json_schema())
+}
+
+/// A team as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct TeamOut {
+    /// DNS-1123 name.
+    pub name: String,
+    /// Human name.
+    pub display_name: String,
+    /// Number of members.
+    pub members: i64,
+}
+
+/// `GET /api/v1/teams`: the teams whose services the caller may see
+/// (`policy::can_view_team`): their own, or all for admins.
+async fn list_teams(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<TeamOut>>, AppError> {
+    let teams = store::teams::list(&app.db).await?;
+    Ok(Json(
+        teams
+            .into_iter()
+            .filter(|t| policy::can_view_team(&user, &t.name).is_ok())
+            .map(|t| TeamOut {
+                name: t.name,
+                display_name: t.display_name,
+                members: t.members,
+            })
+            .collect(),
+    ))
+}
