@@ -14,7 +14,7 @@ use crate::cluster::{self, KubeSource};
 use crate::config::{Config, SecretString};
 use crate::local::postgres::LocalPostgres;
 use crate::local::state_dir::StateDir;
-use crate::{seed, store};
+use crate::{deployer, seed, store};
 
 /// `slipway serve`: configuration from the environment; starts even while the
 /// database is down and reports not ready until it is back.
@@ -42,7 +42,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {} (SLIPWAY_LISTEN)", config.listen))?;
     tracing::info!(address = %config.listen, "serving");
     let state = AppState::new(pool, cluster, config);
-    app::serve(listener, state, app::shutdown_signal()).await
+    serve_with_worker(listener, state).await
 }
 
 /// `slipway run`: the embedded default (private PostgreSQL, local cluster, demo team).
@@ -106,7 +106,22 @@ async fn run_with_database(
     })?;
     print_welcome(&config, &seeded, &kubeconfig);
     let state = AppState::new(pool, cluster, config);
-    app::serve(listener, state, app::shutdown_signal()).await
+    serve_with_worker(listener, state).await
+}
+
+/// Serves the portal with the deploy worker beside it; on SIGTERM the worker
+/// hands its running deploys over (ends their leases) before the pool closes.
+async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    let worker = deployer::Worker::start(
+        state.db.clone(),
+        state.cluster.clone(),
+        deployer::WorkerConfig::default(),
+    );
+    app::serve(listener, state, async move {
+        app::shutdown_signal().await;
+        worker.shutdown().await;
+    })
+    .await
 }
 
 fn print_welcome(config: &Config, seeded: &seed::Seeded, kubeconfig: &Path) {

@@ -6,7 +6,10 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod catalog;
+pub mod deploys;
+pub mod deploys_api;
 pub mod diff;
+pub mod environments;
 pub mod errors;
 pub mod health;
 pub mod layout;
@@ -24,13 +27,17 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(login::routes())
         .merge(catalog::routes())
         .merge(services::routes())
+        .merge(deploys::routes())
+        .merge(environments::routes())
         .merge(admin::routes())
         .merge(account::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    Router::new().merge(api::routes())
+    Router::new()
+        .merge(api::routes())
+        .merge(deploys_api::routes())
 }
 
 /// Routes without a session: probes, metrics, static files.

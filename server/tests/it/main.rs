@@ -6,6 +6,7 @@
 mod harness;
 
 mod auth_sessions;
+mod deploys;
 mod foundation;
 mod logging;
 mod readiness;

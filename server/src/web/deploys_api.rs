@@ -1,0 +1,466 @@
+//! The deploy part of the JSON API under `/api/v1`: request, read, approve,
+//! reject and roll back deploys, list them, read their timeline, unpin, and list
+//! environments. Same `auth::policy` rules and the same `deployer` functions as
+//! the portal; bearer tokens through [`ApiUser`].
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::app::AppState;
+use crate::auth::extract::ClientAddr;
+use crate::auth::{ApiUser, policy};
+use crate::deployer::{self, Decision, DeployRequest, DeployState, Seen};
+use crate::error::AppError;
+use crate::store::deploys::{self as deploys, Deploy, Filter, Trigger};
+use crate::store::{self};
+use crate::web::api::ApiJson;
+use crate::web::deploys::actor_of;
+
+/// Deploy API routes (full paths).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/teams/{team}/services/{service}/deploys",
+            post(create_deploy).get(list_service_deploys),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/environments/{environment}/unpin",
+            post(unpin),
+        )
+        .route("/api/v1/deploys", get(list_deploys))
+        .route("/api/v1/deploys/{id}", get(show_deploy))
+        .route("/api/v1/deploys/{id}/events", get(list_events))
+        .route("/api/v1/deploys/{id}/approve", post(approve))
+        .route("/api/v1/deploys/{id}/reject", post(reject))
+        .route("/api/v1/deploys/{id}/rollback", post(rollback))
+        .route("/api/v1/environments", get(list_environments))
+}
+
+/// A decision as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ApprovalOut {
+    /// Who decided.
+    pub approver: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Their comment.
+    pub comment: String,
+    /// The revision hash decided on.
+    pub revision_hash: String,
+    /// The image decided on.
+    pub image: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A deploy as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct DeployOut {
+    /// Number.
+    pub id: i64,
+    /// State (see INTERFACES.md).
+    pub state: DeployState,
+    /// Why it failed, was rejected or superseded (empty otherwise).
+    pub reason: String,
+    /// Team.
+    pub team: String,
+    /// Service.
+    pub service: String,
+    /// Environment.
+    pub environment: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Image.
+    pub image: String,
+    /// Revision number.
+    pub revision: i32,
+    /// Revision content hash.
+    pub revision_hash: String,
+    /// `user`, `webhook` or `rollback`.
+    pub trigger: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// The deploy a rollback restores.
+    pub rollback_of: Option<i64>,
+    /// Claims by workers so far.
+    pub attempts: i32,
+    /// sha256 of the rendered manifests.
+    pub manifests_hash: String,
+    /// Decisions.
+    pub approvals: Vec<ApprovalOut>,
+    /// When requested.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When a worker took it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    /// When it ended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+async fn deploy_out(app: &AppState, d: Deploy) -> Result<DeployOut, AppError> {
+    let approvals = deploys::approvals(&app.db, d.id).await?;
+    Ok(DeployOut {
+        id: d.id,
+        state: d.state,
+        reason: d.reason,
+        team: d.team,
+        service: d.service,
+        environment: d.environment,
+        namespace: d.namespace,
+        image: d.image,
+        revision: d.revision,
+        revision_hash: d.revision_hash,
+        trigger: d.trigger,
+        requested_by: d.requested_by,
+        rollback_of: d.rollback_of,
+        attempts: d.attempts,
+        manifests_hash: d.manifests_hash,
+        approvals: approvals
+            .into_iter()
+            .map(|a| ApprovalOut {
+                approver: a.approver,
+                decision: a.decision,
+                comment: a.comment,
+                revision_hash: a.revision_hash,
+                image: a.image,
+                created_at: a.created_at,
+            })
+            .collect(),
+        created_at: d.created_at,
+        started_at: d.started_at,
+        finished_at: d.finished_at,
+    })
+}
+
+async fn load_deploy(
+    app: &AppState,
+    user: &crate::auth::CurrentUser,
+    id: i64,
+) -> Result<Deploy, AppError> {
+    let deploy = deploys::find(&app.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    policy::can_view_team(user, &deploy.team)?;
+    Ok(deploy)
+}
+
+/// Body of `POST …/deploys`.
+#[derive(Debug, Deserialize)]
+pub struct DeployBody {
+    environment: String,
+    image: String,
+    #[serde(default)]
+    revision: Option<i32>,
+}
+
+/// `POST /api/v1/teams/{team}/services/{service}/deploys`: team members and
+/// admins (`policy::can_request_deploy`); 202 with the deploy (`id`, `state`, …).
+async fn create_deploy(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    addr: ClientAddr,
+    Path((team, name)): Path<(String, String)>,
+    ApiJson(body): ApiJson<DeployBody>,
+) -> Result<(StatusCode, Json<DeployOut>), AppError> {
+    // The team check comes before the lookup: outsiders learn nothing.
+    policy::can_request_deploy(&user, &team)?;
+    let service = store::services::find(&app.db, &team, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let deploy = deployer::request(
+        &app.db,
+        &service,
+        &actor_of(&user, addr),
+        Trigger::User,
+        &DeployRequest {
+            environment: body.environment,
+            image: body.image,
+            revision: body.revision,
+        },
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(deploy_out(&app, deploy).await?)))
+}
+
+/// Query of the deploy lists.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// `team/service` or a service name (`/api/v1/deploys` only).
+    service: Option<String>,
+    environment: Option<String>,
+    state: Option<String>,
+    /// Deploys older than this id.
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<Filter, AppError> {
+        let state = match self.state.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(
+                s.parse::<DeployState>()
+                    .map_err(|_| AppError::invalid("state", "no such state"))?,
+            ),
+        };
+        Ok(Filter {
+            environment: self.environment.clone().filter(|e| !e.is_empty()),
+            state,
+            before_id: self.before,
+            limit: self.limit.unwrap_or(50).clamp(1, 200),
+            ..Filter::default()
+        })
+    }
+}
+
+/// `GET /api/v1/teams/{team}/services/{service}/deploys`: the service's deploys,
+/// newest first (`policy::can_view_team`).
+async fn list_service_deploys(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((team, name)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<DeployOut>>, AppError> {
+    policy::can_view_team(&user, &team)?;
+    let service = store::services::find(&app.db, &team, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let filter = Filter {
+        service_id: Some(service.id),
+        ..query.filter()?
+    };
+    let mut out = Vec::new();
+    for d in deploys::list(&app.db, &filter).await? {
+        out.push(deploy_out(&app, d).await?);
+    }
+    Ok(Json(out))
+}
+
+/// `GET /api/v1/deploys`: deploys of every service the caller may see, newest
+/// first; `?service=team/name&environment=&state=&before=&limit=`.
+async fn list_deploys(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<DeployOut>>, AppError> {
+    let (team, service) = match query.service.as_deref().map(str::trim) {
+        None | Some("") => (None, None),
+        Some(s) => match s.split_once('/') {
+            Some((t, n)) => (Some(t.to_owned()), Some(n.to_owned())),
+            None => (None, Some(s.to_owned())),
+        },
+    };
+    let filter = Filter {
+        teams: (!user.is_admin).then(|| user.teams.clone()),
+        team,
+        service,
+        ..query.filter()?
+    };
+    let mut out = Vec::new();
+    for d in deploys::list(&app.db, &filter).await? {
+        out.push(deploy_out(&app, d).await?);
+    }
+    Ok(Json(out))
+}
+
+/// `GET /api/v1/deploys/{id}`: team members and admins (`policy::can_view_team`).
+async fn show_deploy(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<DeployOut>, AppError> {
+    let deploy = load_deploy(&app, &user, id).await?;
+    Ok(Json(deploy_out(&app, deploy).await?))
+}
+
+/// One timeline entry.
+#[derive(Debug, Serialize)]
+pub struct EventOut {
+    /// State before (null for the request).
+    pub from: Option<String>,
+    /// State after (equal to `from` for a note).
+    pub to: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub message: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// `GET /api/v1/deploys/{id}/events`: the timeline (`policy::can_view_team`).
+async fn list_events(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<EventOut>>, AppError> {
+    load_deploy(&app, &user, id).await?;
+    let events = deploys::events(&app.db, id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| EventOut {
+                from: e.from_state,
+                to: e.to_state,
+                actor: e.actor,
+                message: e.message,
+                at: e.created_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Body of approve and reject; `revision_hash` and `image`, when given, must be the deploy's.
+#[derive(Debug, Default, Deserialize)]
+pub struct DecisionBody {
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    revision_hash: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+}
+
+/// The decision body; an empty body is a decision without a comment.
+fn decision_body(bytes: &[u8]) -> Result<DecisionBody, AppError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(DecisionBody::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| AppError::invalid("body", format!("is not a valid decision: {e}")))
+}
+
+async fn decide(
+    app: AppState,
+    user: crate::auth::CurrentUser,
+    addr: ClientAddr,
+    id: i64,
+    decision: Decision,
+    body: DecisionBody,
+) -> Result<Json<DeployOut>, AppError> {
+    let deploy = load_deploy(&app, &user, id).await?;
+    policy::can_approve(&user, deploy.requested_by_id)?;
+    let decided = deployer::decide(
+        &app.db,
+        id,
+        &actor_of(&user, addr),
+        decision,
+        &body.comment,
+        &Seen {
+            revision_hash: body.revision_hash,
+            image: body.image,
+        },
+    )
+    .await?;
+    Ok(Json(deploy_out(&app, decided).await?))
+}
+
+/// `POST /api/v1/deploys/{id}/approve` `{"comment"}`: administrators other than
+/// the requester (`policy::can_approve`); the deploy.
+async fn approve(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    addr: ClientAddr,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<DeployOut>, AppError> {
+    decide(
+        app,
+        user,
+        addr,
+        id,
+        Decision::Approve,
+        decision_body(&body)?,
+    )
+    .await
+}
+
+/// `POST /api/v1/deploys/{id}/reject` `{"comment"}`: as approve.
+async fn reject(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    addr: ClientAddr,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<DeployOut>, AppError> {
+    decide(app, user, addr, id, Decision::Reject, decision_body(&body)?).await
+}
+
+/// `POST /api/v1/deploys/{id}/rollback`: team members and admins
+/// (`policy::can_request_deploy`); 202 with a new deploy of that deploy's
+/// revision and image, which pins the environment.
+async fn rollback(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    addr: ClientAddr,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<DeployOut>), AppError> {
+    let target = load_deploy(&app, &user, id).await?;
+    policy::can_request_deploy(&user, &target.team)?;
+    let deploy = deployer::rollback(&app.db, &target, &actor_of(&user, addr)).await?;
+    Ok((StatusCode::ACCEPTED, Json(deploy_out(&app, deploy).await?)))
+}
+
+/// Answer of unpin.
+#[derive(Debug, Serialize)]
+pub struct UnpinOut {
+    /// True when there was a pin to end.
+    pub unpinned: bool,
+}
+
+/// `POST /api/v1/teams/{team}/services/{service}/environments/{environment}/unpin`:
+/// team members and admins (`policy::can_request_deploy`).
+async fn unpin(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    addr: ClientAddr,
+    Path((team, name, environment)): Path<(String, String, String)>,
+) -> Result<Json<UnpinOut>, AppError> {
+    policy::can_request_deploy(&user, &team)?;
+    let service = store::services::find(&app.db, &team, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let unpinned = deployer::unpin(&app.db, &service, &environment, &actor_of(&user, addr)).await?;
+    Ok(Json(UnpinOut { unpinned }))
+}
+
+/// An environment as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct EnvironmentOut {
+    /// Name.
+    pub name: String,
+    /// Namespace pattern.
+    pub namespace_pattern: String,
+    /// Deploys need an approval.
+    pub requires_approval: bool,
+    /// Deploys fail when a referenced Secret key is missing.
+    pub block_on_missing_secrets: bool,
+}
+
+/// `GET /api/v1/environments`: any caller with a token.
+async fn list_environments(
+    State(app): State<AppState>,
+    ApiUser(_user): ApiUser,
+) -> Result<Json<Vec<EnvironmentOut>>, AppError> {
+    Ok(Json(
+        store::environments::list(&app.db)
+            .await?
+            .into_iter()
+            .map(|e| EnvironmentOut {
+                name: e.name,
+                namespace_pattern: e.namespace_pattern,
+                requires_approval: e.requires_approval,
+                block_on_missing_secrets: e.block_on_missing_secrets,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,945 @@
+//! Deploys without a cluster: requesting (portal and API), approvals bound to
+//! revision and image, supersession, rollback and pins, the pages, and the
+//! environments admin. The worker against the real control plane is in
+//! `deploy_worker.rs`.
+
+use serde_json::{Value, json};
+use slipway::auth::CurrentUser;
+use slipway::deployer::{self, DeployEvent, DeployRequest, DeployState, next};
+use slipway::editing;
+use slipway::store::audit::Actor;
+use slipway::store::deploys::{self, Deploy, Transition, Trigger};
+use slipway::store::services::Service;
+use slipway::store::{self};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::harness::{PASSWORD, TestApp, create_user};
+
+/// A small web service: one replica, tiny requests (fits kwok nodes many times over).
+pub fn web_yaml(team: &str, name: &str) -> String {
+    format!(
+        "apiVersion: slipway.dev/v1
+kind: Service
+metadata: {{name: {name}, team: {team}}}
+spec:
+  kind: web
+  image: registry.example.com/{team}/{name}:1.0.0
+  command: [gunicorn, app:app]
+  ports: [{{name: http, port: 8000}}]
+  resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
+  replicas: 1
+"
+    )
+}
+
+/// The cheapest service: a worker Deployment with one small replica.
+pub fn worker_yaml(team: &str, name: &str) -> String {
+    format!(
+        "apiVersion: slipway.dev/v1
+kind: Service
+metadata: {{name: {name}, team: {team}}}
+spec:
+  kind: worker
+  image: registry.example.com/{team}/{name}:1.0.0
+  command: [python, -m, worker]
+  resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
+  replicas: 1
+"
+    )
+}
+
+/// The Django example of `examples/`, moved to `team`.
+pub fn django_yaml(team: &str) -> String {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/django.yaml"
+    ))
+    .expect("examples/django.yaml");
+    text.replace("  team: shop\n", &format!("  team: {team}\n"))
+}
+
+/// The signed-in view of a stored user.
+pub async fn current_user(pool: &PgPool, email: &str) -> CurrentUser {
+    let user = store::users::find_by_email(pool, email)
+        .await
+        .unwrap()
+        .expect("user exists");
+    let teams = store::users::team_names(pool, user.id).await.unwrap();
+    CurrentUser {
+        id: user.id,
+        email: user.email,
+        is_admin: user.is_admin,
+        teams,
+    }
+}
+
+/// The audit actor of a user.
+pub fn actor(user: &CurrentUser) -> Actor {
+    Actor {
+        user_id: Some(user.id),
+        name: user.email.clone(),
+        client_addr: None,
+    }
+}
+
+/// Creates a service from YAML as `email` (a member of `team`).
+pub async fn create_service(pool: &PgPool, email: &str, team: &str, yaml: &str) -> Service {
+    let user = current_user(pool, email).await;
+    let prepared = editing::prepare_text(yaml).unwrap_or_else(|e| panic!("{e:?}"));
+    let (service, _) =
+        editing::create_service(pool, &user, &actor(&user), team, &prepared, "create")
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    service
+}
+
+/// Saves a new revision of a service from YAML.
+pub async fn save_revision(pool: &PgPool, email: &str, service: &Service, yaml: &str) -> Service {
+    let user = current_user(pool, email).await;
+    let prepared = editing::prepare_text(yaml).unwrap_or_else(|e| panic!("{e:?}"));
+    editing::save_revision(
+        pool,
+        &user,
+        &actor(&user),
+        service,
+        None,
+        &prepared,
+        "change",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    store::services::find(pool, &service.team, &service.name)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Requests a deploy as `email`.
+pub async fn request(
+    pool: &PgPool,
+    email: &str,
+    service: &Service,
+    environment: &str,
+    image: &str,
+) -> Deploy {
+    let user = current_user(pool, email).await;
+    deployer::request(
+        pool,
+        service,
+        &actor(&user),
+        Trigger::User,
+        &DeployRequest {
+            environment: environment.into(),
+            image: image.into(),
+            revision: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// A fresh team name: namespaces derived from it are unique to the test.
+pub fn unique_team() -> String {
+    format!("t{}", &Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Plays a worker that succeeds without a cluster: claim, applied, rolled out.
+async fn succeed_without_cluster(pool: &PgPool, id: i64) {
+    // Claims this very deploy (claim_next would take the oldest queued one).
+    let owner = Uuid::new_v4();
+    let claimed = sqlx::query(
+        "update deploys set state = 'applying', lease_owner = $2,
+             lease_expires_at = now() + interval '30 seconds', attempts = attempts + 1
+         where id = $1 and state = 'queued'",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(claimed.rows_affected(), 1, "deploy {id} was queued");
+    let mut state = DeployState::Applying;
+    for event in [DeployEvent::Applied, DeployEvent::RolledOut] {
+        let to = next(state, event).unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        assert!(
+            deploys::transition(
+                &mut tx,
+                &Transition {
+                    id,
+                    from: state,
+                    to,
+                    actor: "test worker",
+                    message: "",
+                    reason: None,
+                    lease_owner: Some(owner),
+                },
+            )
+            .await
+            .unwrap()
+        );
+        tx.commit().await.unwrap();
+        state = to;
+    }
+}
+
+async fn state_of(pool: &PgPool, id: i64) -> DeployState {
+    deploys::find(pool, id).await.unwrap().unwrap().state
+}
+
+async fn id_from_location(res: &reqwest::Response) -> i64 {
+    let location = res.headers()["location"].to_str().unwrap();
+    location
+        .strip_prefix("/deploys/")
+        .unwrap_or_else(|| panic!("{location}"))
+        .parse()
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_three_default_environments_are_seeded_with_production_guarded(pool: PgPool) {
+    let envs = store::environments::list(&pool).await.unwrap();
+    let summary: Vec<(&str, &str, bool, bool)> = envs
+        .iter()
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.namespace_pattern.as_str(),
+                e.requires_approval,
+                e.block_on_missing_secrets,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("development", "{team}-{environment}", false, false),
+            ("staging", "{team}-{environment}", false, false),
+            ("production", "{team}-{environment}", true, true),
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("dev@shop.io", PASSWORD).await;
+
+    let res = app
+        .post_form(
+            "/services/shop/api/deploys",
+            &[
+                ("environment", "staging"),
+                ("image", "registry.example.com/shop/api:2.0.0"),
+                ("revision", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let id = id_from_location(&res).await;
+
+    let deploy = deploys::find(&pool, id).await.unwrap().unwrap();
+    assert_eq!(deploy.state, DeployState::Queued);
+    assert_eq!(deploy.namespace, "shop-staging");
+    assert_eq!(deploy.revision, 1);
+    assert_eq!(deploy.requested_by, "dev@shop.io");
+    let docs = deploys::documents(&pool, id).await.unwrap();
+    assert!(
+        docs.manifests
+            .contains("image: registry.example.com/shop/api:2.0.0")
+    );
+    assert!(
+        docs.manifests
+            .contains(&format!("slipway.dev/deploy-id: '{id}'"))
+            || docs
+                .manifests
+                .contains(&format!("slipway.dev/deploy-id: \"{id}\"")),
+        "{}",
+        docs.manifests
+    );
+    assert_eq!(deploy.manifests_hash, deployer::sha256_hex(&docs.manifests));
+    let events = deploys::events(&pool, id).await.unwrap();
+    let moves: Vec<(Option<&str>, &str)> = events
+        .iter()
+        .map(|e| (e.from_state.as_deref(), e.to_state.as_str()))
+        .collect();
+    assert_eq!(moves, [(None, "requested"), (Some("requested"), "queued")]);
+
+    let page = app.get(&format!("/deploys/{id}")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Deploy #"), "{html}");
+    assert!(html.contains("class=\"state queued\""), "{html}");
+    assert!(
+        html.contains("hx-trigger=\"every 2s\""),
+        "a running deploy polls: {html}"
+    );
+    assert!(html.contains("registry.example.com/shop/api:2.0.0"));
+    assert!(html.contains("id=\"deploy-manifests\""));
+
+    // The live fragment alone, for htmx.
+    let fragment = app
+        .client
+        .get(app.url(&format!("/deploys/{id}")))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        fragment.trim_start().starts_with("<div id=\"deploy-live\""),
+        "{fragment}"
+    );
+    assert!(!fragment.contains("<html"), "{fragment}");
+
+    let list = app
+        .get("/deploys?environment=staging")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&format!("/deploys/{id}")), "{list}");
+    let history = app
+        .get("/services/shop/api/history")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains(&format!("/deploys/{id}")), "{history}");
+    let panel = app.get("/services/shop/api/deploy-panel").await;
+    assert_eq!(panel.status(), 200);
+    let panel = panel.text().await.unwrap();
+    assert!(panel.starts_with("<div id=\"deploy-panel\""), "{panel}");
+    assert!(panel.contains("name=\"csrf_token\""), "{panel}");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_invalid_request_names_the_field_and_stores_nothing(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("dev@shop.io", PASSWORD).await;
+    let token = app.csrf_token().await;
+
+    // htmx: the panel comes back with the message, 422.
+    let res = app
+        .client
+        .post(app.url("/services/shop/api/deploys"))
+        .header("hx-request", "true")
+        .form(&[
+            ("environment", "staging"),
+            ("image", "Not An Image!"),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("not an image reference"), "{html}");
+
+    for (env, image, revision, field) in [
+        ("qa", "x/y:1", "", "environment"),
+        ("staging", "", "", "image"),
+        ("staging", "x/y:1", "9", "revision"),
+    ] {
+        let res = app
+            .post_form(
+                "/services/shop/api/deploys",
+                &[
+                    ("environment", env),
+                    ("image", image),
+                    ("revision", revision),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{field}");
+        assert_eq!(res.headers()["location"], "/services/shop/api", "{field}");
+        let page = app
+            .get("/services/shop/api/deploy-panel")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !page.contains("state queued"),
+            "{field}: nothing was stored"
+        );
+    }
+    let count: i64 = sqlx::query_scalar("select count(*) from deploys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn outsiders_may_neither_deploy_nor_see_deploys(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "eve@billing.io", false, &["billing"]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let deploy = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("eve@billing.io", PASSWORD).await;
+    let res = app
+        .post_form(
+            "/services/shop/api/deploys",
+            &[("environment", "staging"), ("image", "x/api:2")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        app.get(&format!("/deploys/{}", deploy.id)).await.status(),
+        403
+    );
+    assert_eq!(app.get("/services/shop/api/history").await.status(), 403);
+    let list = app.get("/deploys").await.text().await.unwrap();
+    assert!(!list.contains(&format!("/deploys/{}", deploy.id)), "{list}");
+    let res = app
+        .post_form(&format!("/deploys/{}/rollback", deploy.id), &[])
+        .await;
+    assert_eq!(res.status(), 403);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn production_waits_for_an_admin_who_did_not_request_it(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "boss@shop.io", true, &["shop"]).await;
+    create_user(&pool, "ops@shop.io", true, &[]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let by_admin = request(&pool, "boss@shop.io", &service, "production", "x/api:1").await;
+    assert_eq!(by_admin.state, DeployState::AwaitingApproval);
+
+    // The requester, even an admin, may not approve; a member may not either.
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("boss@shop.io", PASSWORD).await;
+    let page = app
+        .get(&format!("/deploys/{}", by_admin.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("formaction=\"/deploys/"),
+        "no buttons for the requester"
+    );
+    assert!(
+        !page.contains("hx-trigger=\"every 2s\""),
+        "no polling while a form may be filled in"
+    );
+    let res = app
+        .post_form(
+            &format!("/deploys/{}/approve", by_admin.id),
+            &[("comment", "lgtm")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let member = TestApp::spawn(pool.clone()).await;
+    member.login_as("dev@shop.io", PASSWORD).await;
+    let res = member
+        .post_form(&format!("/deploys/{}/approve", by_admin.id), &[])
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        state_of(&pool, by_admin.id).await,
+        DeployState::AwaitingApproval
+    );
+
+    // Another admin approves exactly what they saw.
+    let ops = TestApp::spawn(pool.clone()).await;
+    ops.login_as("ops@shop.io", PASSWORD).await;
+    let page = ops
+        .get(&format!("/deploys/{}", by_admin.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("formaction=\"/deploys/{}/approve\"", by_admin.id)),
+        "{page}"
+    );
+    let stale = ops
+        .post_form(
+            &format!("/deploys/{}/approve", by_admin.id),
+            &[("revision_hash", "0000"), ("image", "x/api:1")],
+        )
+        .await;
+    assert_eq!(
+        stale.status(),
+        409,
+        "an approval of another revision is refused"
+    );
+    let res = ops
+        .post_form(
+            &format!("/deploys/{}/approve", by_admin.id),
+            &[
+                ("comment", "ship it"),
+                ("revision_hash", &by_admin.revision_hash),
+                ("image", "x/api:1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(state_of(&pool, by_admin.id).await, DeployState::Queued);
+    let approvals = deploys::approvals(&pool, by_admin.id).await.unwrap();
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0].approver, "ops@shop.io");
+    assert_eq!(approvals[0].revision_hash, by_admin.revision_hash);
+    assert_eq!(approvals[0].image, "x/api:1");
+    assert_eq!(approvals[0].comment, "ship it");
+    // Deciding twice is a conflict, not a second row.
+    let again = ops
+        .post_form(&format!("/deploys/{}/reject", by_admin.id), &[])
+        .await;
+    assert_eq!(again.status(), 409);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_rejection_ends_the_deploy_with_the_reason(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "ops@shop.io", true, &[]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let deploy = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("ops@shop.io", PASSWORD).await;
+    let res = app
+        .post_form(
+            &format!("/deploys/{}/reject", deploy.id),
+            &[("comment", "not during the sale")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let rejected = deploys::find(&pool, deploy.id).await.unwrap().unwrap();
+    assert_eq!(rejected.state, DeployState::Rejected);
+    assert_eq!(
+        rejected.reason,
+        "rejected by ops@shop.io: not during the sale"
+    );
+    assert!(rejected.finished_at.is_some());
+    let page = app
+        .get(&format!("/deploys/{}", deploy.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("not during the sale"), "{page}");
+    assert!(
+        !page.contains("hx-trigger=\"every 2s\""),
+        "a finished deploy stops polling"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_newer_queued_deploy_supersedes_older_queued_ones_of_its_environment(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let first = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    let other_env = request(&pool, "dev@shop.io", &service, "development", "x/api:1").await;
+    let second = request(&pool, "dev@shop.io", &service, "staging", "x/api:2").await;
+    let first = deploys::find(&pool, first.id).await.unwrap().unwrap();
+    assert_eq!(first.state, DeployState::Superseded);
+    assert_eq!(first.reason, format!("superseded by deploy #{}", second.id));
+    assert_eq!(state_of(&pool, second.id).await, DeployState::Queued);
+    assert_eq!(state_of(&pool, other_env.id).await, DeployState::Queued);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_running_deploy_blocks_the_next_claim_of_its_service_and_environment(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let first = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    let mut tx = pool.begin().await.unwrap();
+    let claimed = deploys::claim_next(&mut tx, Uuid::new_v4(), 30.0, "w1")
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.id, first.id);
+    assert_eq!(claimed.state, DeployState::Applying);
+    assert_eq!(claimed.attempts, 1);
+    // A newer deploy is queued behind it, and cannot be claimed while it runs.
+    let second = request(&pool, "dev@shop.io", &service, "staging", "x/api:2").await;
+    assert_eq!(second.state, DeployState::Queued);
+    let mut tx = pool.begin().await.unwrap();
+    assert!(
+        deploys::claim_next(&mut tx, Uuid::new_v4(), 30.0, "w2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.rollback().await.unwrap();
+    // The database itself refuses a second running deploy of the pair.
+    let refused = sqlx::query("update deploys set state = 'applying' where id = $1")
+        .bind(second.id)
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("deploys_one_running_key"),
+        "{refused}"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinned(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let v1 = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    succeed_without_cluster(&pool, v1.id).await;
+    let service = save_revision(
+        &pool,
+        "dev@shop.io",
+        &service,
+        &web_yaml("shop", "api").replace("replicas: 1", "replicas: 2"),
+    )
+    .await;
+    let v2 = request(&pool, "dev@shop.io", &service, "staging", "x/api:2").await;
+    succeed_without_cluster(&pool, v2.id).await;
+    assert_eq!(v2.revision, 2);
+
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("dev@shop.io", PASSWORD).await;
+    // The current deploy's page offers the one before it.
+    let page = app
+        .get(&format!("/deploys/{}", v2.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("action=\"/deploys/{}/rollback\"", v1.id)),
+        "{page}"
+    );
+    let res = app
+        .post_form(&format!("/deploys/{}/rollback", v1.id), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    let id = id_from_location(&res).await;
+    let rollback = deploys::find(&pool, id).await.unwrap().unwrap();
+    assert_eq!(rollback.trigger, "rollback");
+    assert_eq!(rollback.rollback_of, Some(v1.id));
+    assert_eq!(rollback.revision, 1);
+    assert_eq!(rollback.image, "x/api:1");
+    assert_eq!(rollback.state, DeployState::Queued);
+
+    // Pinned: a webhook deploy is held, visibly; a person may still deploy.
+    let pin = deploys::active_pin(&pool, service.id, rollback.environment_id)
+        .await
+        .unwrap()
+        .expect("pinned");
+    assert_eq!(pin.deploy_id, Some(id));
+    let hook = Actor {
+        user_id: None,
+        name: "webhook:7".into(),
+        client_addr: None,
+    };
+    let held = deployer::request(
+        &pool,
+        &service,
+        &hook,
+        Trigger::Webhook,
+        &DeployRequest {
+            environment: "staging".into(),
+            image: "x/api:3".into(),
+            revision: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(held.to_string().contains("pinned"), "{held}");
+    let history = app
+        .get("/services/shop/api/history")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains("automatic deploys are held"), "{history}");
+
+    let res = app
+        .post_form("/services/shop/api/environments/staging/unpin", &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        deploys::active_pin(&pool, service.id, rollback.environment_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    deployer::request(
+        &pool,
+        &service,
+        &hook,
+        Trigger::Webhook,
+        &DeployRequest {
+            environment: "staging".into(),
+            image: "x/api:3".into(),
+            revision: None,
+        },
+    )
+    .await
+    .expect("unpinned: webhooks deploy again");
+
+    // Only a deploy that succeeded can be rolled back to.
+    let res = app.post_form(&format!("/deploys/{id}/rollback"), &[]).await;
+    assert_eq!(res.status(), 409);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_api_requests_reads_approves_and_rolls_back(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "ops@shop.io", true, &[]).await;
+    create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let dev_token = token_for(&pool, "dev@shop.io").await;
+    let ops_token = token_for(&pool, "ops@shop.io").await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let client = reqwest::Client::new();
+
+    let res = client
+        .post(app.url("/api/v1/teams/shop/services/api/deploys"))
+        .bearer_auth(&dev_token)
+        .json(&json!({"environment": "production", "image": "x/api:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    let id = body["id"].as_i64().unwrap();
+    assert_eq!(body["state"], "awaiting_approval");
+
+    let res = client
+        .get(app.url(&format!("/api/v1/deploys/{id}")))
+        .bearer_auth(&dev_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    for key in [
+        "id",
+        "state",
+        "reason",
+        "environment",
+        "image",
+        "revision",
+        "requested_by",
+        "approvals",
+        "created_at",
+        "finished_at",
+    ] {
+        assert!(body.get(key).is_some(), "{key} missing: {body}");
+    }
+    assert_eq!(body["environment"], "production");
+    assert_eq!(body["revision"], 1);
+    assert_eq!(body["requested_by"], "dev@shop.io");
+    assert_eq!(body["finished_at"], Value::Null);
+
+    // The requester may not approve; an admin may.
+    let res = client
+        .post(app.url(&format!("/api/v1/deploys/{id}/approve")))
+        .bearer_auth(&dev_token)
+        .json(&json!({"comment": "me"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = client
+        .post(app.url(&format!("/api/v1/deploys/{id}/approve")))
+        .bearer_auth(&ops_token)
+        .json(&json!({"comment": "ok"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["state"], "queued");
+    assert_eq!(body["approvals"][0]["approver"], "ops@shop.io");
+    assert_eq!(body["approvals"][0]["decision"], "approve");
+    assert_eq!(body["approvals"][0]["image"], "x/api:1");
+
+    // Invalid input names its field.
+    let res = client
+        .post(app.url("/api/v1/teams/shop/services/api/deploys"))
+        .bearer_auth(&dev_token)
+        .json(&json!({"environment": "staging", "image": "UPPER CASE"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["path"], "image");
+
+    // Rollback through the API: a new deploy of that deploy's revision and image.
+    let staging = client
+        .post(app.url("/api/v1/teams/shop/services/api/deploys"))
+        .bearer_auth(&dev_token)
+        .json(&json!({"environment": "staging", "image": "x/api:7", "revision": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let staging_id = staging["id"].as_i64().unwrap();
+    succeed_without_cluster(&pool, staging_id).await;
+    let res = client
+        .post(app.url(&format!("/api/v1/deploys/{staging_id}/rollback")))
+        .bearer_auth(&dev_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["image"], "x/api:7");
+    assert_eq!(body["trigger"], "rollback");
+    assert_eq!(body["rollback_of"], staging_id);
+
+    // Lists and the timeline.
+    let list: Value = client
+        .get(app.url("/api/v1/deploys?environment=staging"))
+        .bearer_auth(&dev_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let events: Value = client
+        .get(app.url(&format!("/api/v1/deploys/{staging_id}/events")))
+        .bearer_auth(&dev_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["to"], "succeeded");
+
+    // Outsiders: 403 whether or not the service exists.
+    create_user(&pool, "eve@billing.io", false, &["billing"]).await;
+    let eve = token_for(&pool, "eve@billing.io").await;
+    for path in [
+        "/api/v1/teams/shop/services/api/deploys".to_owned(),
+        "/api/v1/teams/shop/services/nope/deploys".to_owned(),
+    ] {
+        let res = client
+            .post(app.url(&path))
+            .bearer_auth(&eve)
+            .json(&json!({"environment": "staging", "image": "x/api:1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{path}");
+    }
+    let res = client
+        .get(app.url(&format!("/api/v1/deploys/{id}")))
+        .bearer_auth(&eve)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+async fn token_for(pool: &PgPool, email: &str) -> String {
+    let user = store::users::find_by_email(pool, email)
+        .await
+        .unwrap()
+        .unwrap();
+    let token = slipway::auth::tokens::generate();
+    store::tokens::insert(pool, user.id, "test", &slipway::auth::tokens::hash(&token))
+        .await
+        .unwrap();
+    token
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn admins_edit_environments_and_new_deploys_follow_them(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "ops@shop.io", true, &[]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+
+    let member = TestApp::spawn(pool.clone()).await;
+    member.login_as("dev@shop.io", PASSWORD).await;
+    assert_eq!(member.get("/admin/environments").await.status(), 403);
+    let res = member
+        .post_form(
+            "/admin/environments/staging",
+            &[("namespace_pattern", "x-{environment}")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+
+    let admin = TestApp::spawn(pool.clone()).await;
+    admin.login_as("ops@shop.io", PASSWORD).await;
+    let page = admin.get("/admin/environments").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("shop-production"),
+        "example namespace shown: {html}"
+    );
+
+    let bad = admin
+        .post_form(
+            "/admin/environments/staging",
+            &[("namespace_pattern", "{team}_{env}"), ("position", "2")],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("unknown placeholder"));
+
+    let res = admin
+        .post_form(
+            "/admin/environments/staging",
+            &[
+                ("namespace_pattern", "{team}-stage"),
+                ("requires_approval", "on"),
+                ("position", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let staging = store::environments::find_by_name(&pool, "staging")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(staging.namespace_pattern, "{team}-stage");
+    assert!(staging.requires_approval);
+    assert!(!staging.block_on_missing_secrets);
+    let deploy = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    assert_eq!(deploy.namespace, "shop-stage");
+    assert_eq!(deploy.state, DeployState::AwaitingApproval);
+
+    let res = admin
+        .post_form(
+            "/admin/environments",
+            &[
+                ("name", "qa"),
+                ("namespace_pattern", "{team}-qa"),
+                ("position", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let dup = admin
+        .post_form(
+            "/admin/environments",
+            &[("name", "qa"), ("namespace_pattern", "{team}-qa")],
+        )
+        .await;
+    assert_eq!(dup.status(), 422);
+    let qa = request(&pool, "dev@shop.io", &service, "qa", "x/api:1").await;
+    assert_eq!(qa.namespace, "shop-qa");
+    let audit: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action like 'environment.%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audit, 2);
+}
