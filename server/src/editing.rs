@@ -114,24 +114,24 @@ fn finish(spec: ServiceSpec, text: Option<&str>) -> PreparedSpec {
 /// Checks that the spec belongs where it is being saved.
 fn check_identity(prepared: &PreparedSpec, team: &str, name: Option<&str>) -> Result<(), AppError> {
     let mut problems = Vec::new();
-    if let Some(name) = name {
-        if prepared.spec.metadata.name != name {
-            problems.push(FieldMessage {
-                path: "metadata.name".into(),
-                message: format!(
-                    "is `{}`, but this is service `{name}`; renaming is not supported",
-                    prepared.spec.metadata.name
-                ),
-            });
-        }
+    if let Some(name) = name
+        && prepared.spec.metadata.name != name
+    {
+        problems.push(FieldMessage {
+            path: "metadata.name".into(),
+            message: format!(
+                "is `{}`, but this is service `{name}`; renaming is not supported",
+                prepared.spec.metadata.name
+            ),
+        });
     }
-    if let Some(spec_team) = &prepared.spec.metadata.team {
-        if spec_team != team {
-            problems.push(FieldMessage {
-                path: "metadata.team".into(),
-                message: format!("is `{spec_team}`, but the service belongs to team `{team}`"),
-            });
-        }
+    if let Some(spec_team) = &prepared.spec.metadata.team
+        && spec_team != team
+    {
+        problems.push(FieldMessage {
+            path: "metadata.team".into(),
+            message: format!("is `{spec_team}`, but the service belongs to team `{team}`"),
+        });
     }
     if problems.is_empty() {
         Ok(())

@@ -35,12 +35,12 @@ pub struct LocalPostgres {
 
 /// Finds the PostgreSQL server binaries: `pg_config --bindir`, then the Debian layout.
 pub fn find_bindir() -> anyhow::Result<PathBuf> {
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        if out.status.success() {
-            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            if dir.join("initdb").exists() && dir.join("pg_ctl").exists() {
-                return Ok(dir);
-            }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() && dir.join("pg_ctl").exists() {
+            return Ok(dir);
         }
     }
     let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")

@@ -181,10 +181,10 @@ pub async fn save_revision(
     .bind(service_id)
     .fetch_one(&mut *conn)
     .await?;
-    if let Some(base) = base {
-        if base != current {
-            return Err(SaveError::Stale { base, current });
-        }
+    if let Some(base) = base
+        && base != current
+    {
+        return Err(SaveError::Stale { base, current });
     }
     if current_hash.as_deref() == Some(rev.hash) {
         return Err(SaveError::Unchanged(current));

@@ -362,6 +362,7 @@ pub struct EditorForm {
 
 /// `POST /services/{team}/{service}/edit`: validates and saves a new revision.
 /// Invalid specs and conflicts re-render the editor with the text kept (422 / 409).
+#[expect(clippy::too_many_arguments, reason = "one axum extractor per argument")]
 async fn save(
     State(app): State<AppState>,
     user: CurrentUser,
