@@ -13,12 +13,13 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
+use crate::deployer;
 use crate::editing::{self, PreparedSpec};
 use crate::error::{AppError, FieldMessage};
 use crate::render::checklist::{self, Checklist};
 use crate::render::{self, RenderContext};
 use crate::spec::presets::{self, Framework};
-use crate::spec::{self, DEFAULT_ENVIRONMENTS, ServiceSpec};
+use crate::spec::{self, ServiceSpec};
 use crate::store;
 use crate::store::audit::Actor;
 use crate::store::services::{Revision, Service};
@@ -44,9 +45,41 @@ pub fn routes() -> Router<AppState> {
         .route("/services/{team}/{service}/manifests", get(show_manifests))
 }
 
-/// The namespace a preview renders into (deploys use the environment's pattern).
-pub fn preview_namespace(team: &str, environment: &str) -> String {
-    format!("{team}-{environment}")
+/// The environments a service can be previewed in, each with the namespace its
+/// pattern gives for this service (the same namespace a deploy renders into).
+#[derive(Clone, Debug)]
+pub struct Targets {
+    /// `(environment, namespace)` in the environments' order.
+    pub list: Vec<(String, String)>,
+}
+
+impl Targets {
+    async fn load(app: &AppState, team: &str, service: &str) -> Result<Self, AppError> {
+        let environments = store::environments::list(&app.db).await?;
+        let list = environments
+            .into_iter()
+            .map(|e| {
+                let ns = deployer::namespace_for(&e.namespace_pattern, team, &e.name, service)
+                    .unwrap_or_else(|_| format!("{team}-{}", e.name));
+                (e.name, ns)
+            })
+            .collect();
+        Ok(Self { list })
+    }
+
+    /// The asked-for environment when it exists, else production, else the first.
+    fn pick(&self, asked: Option<&str>) -> (String, String) {
+        let find = |name: &str| self.list.iter().find(|(e, _)| e == name).cloned();
+        asked
+            .and_then(find)
+            .or_else(|| find("production"))
+            .or_else(|| self.list.first().cloned())
+            .unwrap_or_else(|| ("production".into(), "default-production".into()))
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.list.iter().map(|(e, _)| e.clone()).collect()
+    }
 }
 
 fn actor(user: &CurrentUser, addr: ClientAddr) -> Actor {
@@ -91,12 +124,6 @@ fn spec_of(revision: &Revision) -> Result<ServiceSpec, AppError> {
             revision.number
         ))
     })
-}
-
-fn environment_or_default(env: Option<&str>) -> String {
-    env.filter(|e| DEFAULT_ENVIRONMENTS.contains(e))
-        .unwrap_or("production")
-        .to_owned()
 }
 
 // ---------------------------------------------------------------- create
@@ -283,8 +310,9 @@ async fn show_service(
     let service = load_service(&app, &user, &team, &name).await?;
     let revision = load_revision(&app, &service, service.current_revision).await?;
     let spec = spec_of(&revision)?;
-    let environment = environment_or_default(q.env.as_deref());
-    let ctx = RenderContext::new(&environment, &preview_namespace(&team, &environment), &team);
+    let targets = Targets::load(&app, &team, &name).await?;
+    let (environment, namespace) = targets.pick(q.env.as_deref());
+    let ctx = RenderContext::new(&environment, &namespace, &team);
     let checklist = checklist::check(&spec, &ctx);
     let (objects, render_error) = match render::render(&spec, &ctx) {
         Ok(m) => (m.kinds_and_names(), None),
@@ -294,7 +322,7 @@ async fn show_service(
         layout,
         service,
         revision,
-        environments: DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect(),
+        environments: targets.names(),
         environment,
         checklist,
         objects,
@@ -532,11 +560,11 @@ pub struct DiffQuery {
     env: Option<String>,
 }
 
-fn rendered_yaml(revision: &Revision, team: &str, environment: &str) -> String {
+fn rendered_yaml(revision: &Revision, team: &str, environment: &str, namespace: &str) -> String {
     let Ok(spec) = spec_of(revision) else {
         return String::new();
     };
-    let ctx = RenderContext::new(environment, &preview_namespace(team, environment), team);
+    let ctx = RenderContext::new(environment, namespace, team);
     match render::render(&spec, &ctx) {
         Ok(m) => m.to_yaml(),
         Err(e) => format!("# cannot render: {e}\n"),
@@ -556,7 +584,8 @@ async fn show_diff(
     let from = q.from.unwrap_or((to - 1).max(1));
     let old = load_revision(&app, &service, from).await?;
     let new = load_revision(&app, &service, to).await?;
-    let environment = environment_or_default(q.env.as_deref());
+    let targets = Targets::load(&app, &team, &name).await?;
+    let (environment, namespace) = targets.pick(q.env.as_deref());
     let spec_diff = diff::unified(
         &old.spec_yaml,
         &new.spec_yaml,
@@ -564,8 +593,8 @@ async fn show_diff(
         &format!("revision {to}"),
     );
     let manifest_diff = diff::unified(
-        &rendered_yaml(&old, &team, &environment),
-        &rendered_yaml(&new, &team, &environment),
+        &rendered_yaml(&old, &team, &environment, &namespace),
+        &rendered_yaml(&new, &team, &environment, &namespace),
         &format!("revision {from} ({environment})"),
         &format!("revision {to} ({environment})"),
     );
@@ -575,7 +604,7 @@ async fn show_diff(
         service,
         from,
         to,
-        environments: DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect(),
+        environments: targets.names(),
         environment,
         spec_diff,
         manifest_diff,
@@ -592,6 +621,7 @@ pub struct ManifestsPage {
     environments: Vec<String>,
     environment: String,
     yaml: String,
+    namespace: String,
     checklist: Checklist,
 }
 
@@ -606,16 +636,18 @@ async fn show_manifests(
     let service = load_service(&app, &user, &team, &name).await?;
     let number = q.revision.unwrap_or(service.current_revision);
     let revision = load_revision(&app, &service, number).await?;
-    let environment = environment_or_default(q.env.as_deref());
+    let targets = Targets::load(&app, &team, &name).await?;
+    let (environment, namespace) = targets.pick(q.env.as_deref());
     let spec = spec_of(&revision)?;
-    let ctx = RenderContext::new(&environment, &preview_namespace(&team, &environment), &team);
+    let ctx = RenderContext::new(&environment, &namespace, &team);
     Ok(ManifestsPage {
         layout,
-        yaml: rendered_yaml(&revision, &team, &environment),
+        yaml: rendered_yaml(&revision, &team, &environment, &namespace),
+        namespace,
         checklist: checklist::check(&spec, &ctx),
         service,
         revision: number,
-        environments: DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect(),
+        environments: targets.names(),
         environment,
     })
 }
