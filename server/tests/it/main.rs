@@ -5,6 +5,10 @@
 
 mod harness;
 
+mod admin;
+mod api;
+mod authz_matrix;
+mod csrf_all_routes;
 mod auth_sessions;
 mod deploys;
 mod foundation;

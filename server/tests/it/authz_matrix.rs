@@ -1,0 +1,933 @@
+//! The authorization matrix: every route of the router × {anonymous, member of
+//! another team, member, admin} → the expected answer.
+//!
+//! axum cannot list a router's routes, so the routes come from the source: every
+//! `.route("…", get(…).post(…))` call under `server/src/web/` (read at test
+//! time). `every_route_in_the_source_has_a_decision` fails when a route has no
+//! row in [`MATRIX`], so a new route cannot ship without a decision here; rows of
+//! routes that no longer exist fail too.
+//!
+//! Seeded world: team `shop` (member ann) owns service `web`; team `billing`
+//! (member olga, "another team") owns `ledger`; root is an admin. State-changing
+//! portal requests carry a valid CSRF token, so the policy (not CSRF) decides.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use reqwest::Method;
+use serde_json::Value;
+use slipway::auth::CurrentUser;
+use slipway::store::audit::Actor;
+use sqlx::PgPool;
+
+use crate::api::{api_token, with_token};
+use crate::harness::{PASSWORD, TestApp, create_user, extract_csrf};
+
+// ---------------------------------------------------------------- the source scan
+
+/// `(METHOD, path)` of every `.route(…)` call under `server/src/web/`.
+pub fn source_routes() -> BTreeSet<(String, String)> {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web"),
+        &mut files,
+    );
+    assert!(!files.is_empty(), "no sources found under server/src/web");
+    let mut routes = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Unit tests at the bottom of a file may build throwaway routers.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code: String = code
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !code.contains(".nest("),
+            "{}: write routes with full paths (no .nest) so the route table can see them",
+            file.display()
+        );
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find(".route(") {
+            let args = balanced(&rest[at + ".route(".len()..]);
+            let (path, methods) = route_call(args)
+                .unwrap_or_else(|| panic!("{}: unreadable .route({args})", file.display()));
+            for method in methods {
+                routes.insert((method, path.clone()));
+            }
+            rest = &rest[at + ".route(".len() + args.len()..];
+        }
+    }
+    routes
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The text up to the `)` closing the call whose `(` was just before `s`.
+fn balanced(s: &str) -> &str {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string && depth == 0 => return &s[..i],
+            ')' if !in_string => depth -= 1,
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The path literal and the HTTP methods of one `.route(` call's arguments.
+fn route_call(args: &str) -> Option<(String, Vec<String>)> {
+    let start = args.find('"')? + 1;
+    let end = start + args[start..].find('"')?;
+    let path = args[start..end].to_owned();
+    let handlers = &args[end + 1..];
+    let mut methods = Vec::new();
+    for method in ["get", "post", "put", "patch", "delete", "any"] {
+        let needle = format!("{method}(");
+        let mut from = 0;
+        while let Some(at) = handlers[from..].find(&needle) {
+            let at = from + at;
+            let before = handlers[..at].chars().next_back();
+            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                methods.push(method.to_uppercase());
+            }
+            from = at + needle.len();
+        }
+    }
+    (!methods.is_empty()).then_some((path, methods))
+}
+
+#[test]
+fn the_route_scanner_reads_chained_methods_and_ignores_lookalikes() {
+    let args = "\n \"/a/{b}\",\n get(show).post(create).put(routing::put(x)) ";
+    let (path, mut methods) = route_call(args).unwrap();
+    methods.sort();
+    assert_eq!(path, "/a/{b}");
+    assert_eq!(methods, ["GET", "POST", "PUT", "PUT"]);
+    assert_eq!(
+        route_call("\"/x\", post(budget_get(y))").unwrap().1,
+        ["POST"]
+    );
+    assert_eq!(balanced("\"/x\", get(a(b)))).rest"), "\"/x\", get(a(b))");
+}
+
+// ---------------------------------------------------------------- the matrix
+
+/// What one role should get from one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Exactly this status.
+    S(u16),
+    /// 303 to `/login?next=…`: an anonymous visit to the portal.
+    Login,
+    /// 401 with the JSON error code `unauthenticated`: an anonymous API call.
+    Unauth,
+    /// 403 from the policy (the CSRF token was valid).
+    Forbidden,
+    /// Let through the authorization: not 401/403, not a login redirect, not a 5xx.
+    /// Used where the outcome (200, 303, 422) is the route owner's business.
+    Allowed,
+}
+
+use Expect::{Allowed, Forbidden, Login, S, Unauth};
+
+/// A request body; `{role}` in it is replaced by the acting role's name.
+#[derive(Clone, Copy, Debug)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// `application/x-www-form-urlencoded`.
+    Form(&'static [(&'static str, &'static str)]),
+    /// `application/json`.
+    Json(&'static str),
+}
+
+/// One row: a route as written in `.route(…)`, the concrete request, and what
+/// [anonymous, other team's member, member, admin] get.
+#[derive(Clone, Copy, Debug)]
+pub struct Case {
+    pub method: &'static str,
+    pub route: &'static str,
+    /// `{own_token}`: a spare API token of the actor; `{olga_id}`: the billing member's
+    /// user id; `{deploy}`: a shop/web deploy awaiting approval, requested by ann.
+    pub path: &'static str,
+    pub body: Body,
+    pub expect: [Expect; 4],
+}
+
+const PORTAL_ANYONE_SIGNED_IN: [Expect; 4] = [Login, S(200), S(200), S(200)];
+const PORTAL_ADMIN_PAGE: [Expect; 4] = [Login, Forbidden, Forbidden, S(200)];
+const PORTAL_ADMIN_CHANGE: [Expect; 4] = [Login, Forbidden, Forbidden, S(303)];
+const PORTAL_TEAM_PAGE: [Expect; 4] = [Login, Forbidden, S(200), S(200)];
+const API_TEAM_READ: [Expect; 4] = [Unauth, Forbidden, S(200), S(200)];
+const API_TEAM_WRITE: [Expect; 4] = [Unauth, Forbidden, S(201), S(201)];
+const API_ANYONE_WITH_TOKEN: [Expect; 4] = [Unauth, S(200), S(200), S(200)];
+const PUBLIC: [Expect; 4] = [S(200), S(200), S(200), S(200)];
+
+const EDITED_SPEC: &str = "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: web\n  team: shop\n  description: edited by {role}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/shop/web:1.0.0\n";
+
+/// Every route's decision. Keep `POST /logout` last: it ends the session.
+pub const MATRIX: &[Case] = &[
+    // probes and metrics: open
+    Case {
+        method: "GET",
+        route: "/healthz",
+        path: "/healthz",
+        body: Body::Empty,
+        expect: PUBLIC,
+    },
+    Case {
+        method: "GET",
+        route: "/readyz",
+        path: "/readyz",
+        body: Body::Empty,
+        expect: PUBLIC,
+    },
+    Case {
+        method: "GET",
+        route: "/metrics",
+        path: "/metrics",
+        body: Body::Empty,
+        expect: PUBLIC,
+    },
+    // sign-in
+    Case {
+        method: "GET",
+        route: "/login",
+        path: "/login",
+        body: Body::Empty,
+        expect: [S(200), S(303), S(303), S(303)],
+    },
+    Case {
+        method: "POST",
+        route: "/login",
+        path: "/login",
+        body: Body::Form(&[
+            ("email", "nobody@example.com"),
+            ("password", "not-the-password"),
+        ]),
+        expect: [S(422), S(422), S(422), S(422)],
+    },
+    // the catalog and the service pages (the lead's)
+    Case {
+        method: "GET",
+        route: "/",
+        path: "/",
+        body: Body::Empty,
+        expect: PORTAL_ANYONE_SIGNED_IN,
+    },
+    Case {
+        method: "GET",
+        route: "/services/new",
+        path: "/services/new",
+        body: Body::Empty,
+        expect: PORTAL_ANYONE_SIGNED_IN,
+    },
+    Case {
+        method: "POST",
+        route: "/services/new",
+        path: "/services/new",
+        body: Body::Form(&[
+            ("team", "shop"),
+            ("name", "new-{role}"),
+            ("framework", "django"),
+        ]),
+        expect: [Login, Forbidden, S(303), S(303)],
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}",
+        path: "/services/shop/web",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}",
+        path: "/services/shop/no-such-service",
+        body: Body::Empty,
+        expect: [Login, Forbidden, S(404), S(404)],
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/edit",
+        path: "/services/shop/web/edit",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/edit",
+        path: "/services/shop/web/edit",
+        body: Body::Form(&[
+            ("spec", EDITED_SPEC),
+            ("message", "matrix"),
+            ("base_revision", "1"),
+        ]),
+        expect: [Login, Forbidden, Allowed, Allowed],
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/revisions",
+        path: "/services/shop/web/revisions",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/revisions/{number}",
+        path: "/services/shop/web/revisions/1",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/diff",
+        path: "/services/shop/web/diff?from=1&to=1",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/manifests",
+        path: "/services/shop/web/manifests?env=production",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    // administration
+    Case {
+        method: "GET",
+        route: "/admin",
+        path: "/admin",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "GET",
+        route: "/admin/users",
+        path: "/admin/users",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/users",
+        path: "/admin/users",
+        body: Body::Form(&[
+            ("email", "made-by-{role}@example.com"),
+            ("password", "tidal-orbit-47-lantern"),
+            ("teams", "shop"),
+            ("is_admin", "on"),
+        ]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "GET",
+        route: "/admin/teams",
+        path: "/admin/teams",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/teams",
+        path: "/admin/teams",
+        body: Body::Form(&[("name", "team-{role}"), ("display_name", "made by {role}")]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "GET",
+        route: "/admin/teams/{team}",
+        path: "/admin/teams/shop",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/teams/{team}/members",
+        path: "/admin/teams/billing/members",
+        body: Body::Form(&[("email", "ann@example.com")]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/teams/{team}/members/{user_id}/remove",
+        path: "/admin/teams/billing/members/{olga_id}/remove",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "GET",
+        route: "/admin/audit",
+        path: "/admin/audit?action=team.",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    // one's own account and tokens
+    Case {
+        method: "GET",
+        route: "/account",
+        path: "/account",
+        body: Body::Empty,
+        expect: PORTAL_ANYONE_SIGNED_IN,
+    },
+    Case {
+        method: "POST",
+        route: "/account/tokens",
+        path: "/account/tokens",
+        body: Body::Form(&[("name", "made-in-matrix")]),
+        expect: PORTAL_ANYONE_SIGNED_IN,
+    },
+    Case {
+        method: "POST",
+        route: "/account/tokens/{id}/revoke",
+        path: "/account/tokens/{own_token}/revoke",
+        body: Body::Empty,
+        expect: [Login, S(303), S(303), S(303)],
+    },
+    // the JSON API
+    Case {
+        method: "GET",
+        route: "/api/v1/schema",
+        path: "/api/v1/schema",
+        body: Body::Empty,
+        expect: PUBLIC,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams",
+        path: "/api/v1/teams",
+        body: Body::Empty,
+        expect: API_ANYONE_WITH_TOKEN,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/services",
+        path: "/api/v1/services",
+        body: Body::Empty,
+        expect: API_ANYONE_WITH_TOKEN,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/teams/{team}/services",
+        path: "/api/v1/teams/shop/services",
+        body: Body::Json(
+            r#"{"spec": {"apiVersion": "slipway.dev/v1", "kind": "Service", "metadata": {"name": "api-{role}"}, "spec": {"framework": "fastapi", "appModule": "app.main:app", "image": "registry.example.com/shop/api:1.0.0"}}}"#,
+        ),
+        expect: API_TEAM_WRITE,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}",
+        path: "/api/v1/teams/shop/services/web",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}",
+        path: "/api/v1/teams/shop/services/no-such-service",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, S(404), S(404)],
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/teams/{team}/services/{service}",
+        path: "/api/v1/teams/shop/services/web",
+        body: Body::Json(
+            r#"{"message": "matrix", "spec": {"apiVersion": "slipway.dev/v1", "kind": "Service", "metadata": {"name": "web", "description": "put by {role}"}, "spec": {"framework": "flask", "appModule": "app:app", "image": "registry.example.com/shop/web:1.0.0"}}}"#,
+        ),
+        expect: API_TEAM_WRITE,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/revisions",
+        path: "/api/v1/teams/shop/services/web/revisions",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/revisions/{number}",
+        path: "/api/v1/teams/shop/services/web/revisions/1",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/render",
+        path: "/api/v1/teams/shop/services/web/render?environment=production",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/check",
+        path: "/api/v1/teams/shop/services/web/check?environment=production",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    // deploys and environments (the deploy engineer's); `{deploy}` awaits approval in
+    // production, requested by ann, so the admin (not the requester) may decide on it.
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/deploys",
+        path: "/services/shop/web/deploys",
+        body: Body::Form(&[
+            ("environment", "staging"),
+            ("image", "registry.example.com/shop/web:1.0.2"),
+        ]),
+        expect: [Login, Forbidden, Allowed, Allowed],
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/deploy-panel",
+        path: "/services/shop/web/deploy-panel",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/history",
+        path: "/services/shop/web/history",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/environments/{environment}/unpin",
+        path: "/services/shop/web/environments/staging/unpin",
+        body: Body::Empty,
+        expect: [Login, Forbidden, Allowed, Allowed],
+    },
+    Case {
+        method: "GET",
+        route: "/deploys",
+        path: "/deploys",
+        body: Body::Empty,
+        expect: PORTAL_ANYONE_SIGNED_IN,
+    },
+    Case {
+        method: "GET",
+        route: "/deploys/{id}",
+        path: "/deploys/{deploy}",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/deploys/{id}/approve",
+        path: "/deploys/{deploy}/approve",
+        body: Body::Form(&[("comment", "matrix")]),
+        expect: [Login, Forbidden, Forbidden, Allowed],
+    },
+    Case {
+        method: "POST",
+        route: "/deploys/{id}/reject",
+        path: "/deploys/{deploy}/reject",
+        body: Body::Form(&[("comment", "matrix")]),
+        expect: [Login, Forbidden, Forbidden, Allowed],
+    },
+    Case {
+        method: "POST",
+        route: "/deploys/{id}/rollback",
+        path: "/deploys/{deploy}/rollback",
+        body: Body::Empty,
+        expect: [Login, Forbidden, Allowed, Allowed],
+    },
+    Case {
+        method: "GET",
+        route: "/admin/environments",
+        path: "/admin/environments",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/environments",
+        path: "/admin/environments",
+        body: Body::Form(&[("name", "qa-{role}"), ("namespace_pattern", "{team}-qa")]),
+        expect: [Login, Forbidden, Forbidden, Allowed],
+    },
+    Case {
+        method: "POST",
+        route: "/admin/environments/{name}",
+        path: "/admin/environments/staging",
+        body: Body::Form(&[("namespace_pattern", "{team}-staging")]),
+        expect: [Login, Forbidden, Forbidden, Allowed],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/deploys",
+        path: "/api/v1/teams/shop/services/web/deploys",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/teams/{team}/services/{service}/deploys",
+        path: "/api/v1/teams/shop/services/web/deploys",
+        body: Body::Json(
+            r#"{"environment": "staging", "image": "registry.example.com/shop/web:1.0.3"}"#,
+        ),
+        expect: [Unauth, Forbidden, S(202), S(202)],
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/teams/{team}/services/{service}/environments/{environment}/unpin",
+        path: "/api/v1/teams/shop/services/web/environments/staging/unpin",
+        body: Body::Json("{}"),
+        expect: [Unauth, Forbidden, Allowed, Allowed],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/deploys",
+        path: "/api/v1/deploys",
+        body: Body::Empty,
+        expect: API_ANYONE_WITH_TOKEN,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/deploys/{id}",
+        path: "/api/v1/deploys/{deploy}",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/deploys/{id}/events",
+        path: "/api/v1/deploys/{deploy}/events",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/deploys/{id}/approve",
+        path: "/api/v1/deploys/{deploy}/approve",
+        body: Body::Json(r#"{"comment": "matrix"}"#),
+        expect: [Unauth, Forbidden, Forbidden, Allowed],
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/deploys/{id}/reject",
+        path: "/api/v1/deploys/{deploy}/reject",
+        body: Body::Json(r#"{"comment": "matrix"}"#),
+        expect: [Unauth, Forbidden, Forbidden, Allowed],
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/deploys/{id}/rollback",
+        path: "/api/v1/deploys/{deploy}/rollback",
+        body: Body::Json("{}"),
+        expect: [Unauth, Forbidden, Allowed, Allowed],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/environments",
+        path: "/api/v1/environments",
+        body: Body::Empty,
+        expect: API_ANYONE_WITH_TOKEN,
+    },
+    // last: it ends the session
+    Case {
+        method: "POST",
+        route: "/logout",
+        path: "/logout",
+        body: Body::Empty,
+        expect: [S(303), S(303), S(303), S(303)],
+    },
+];
+
+#[test]
+fn every_route_in_the_source_has_a_decision() {
+    let in_source = source_routes();
+    let in_matrix: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|c| (c.method.to_owned(), c.route.to_owned()))
+        .collect();
+    let missing: Vec<_> = in_source.difference(&in_matrix).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in tests/it/authz_matrix.rs MATRIX (decide who may call them): {missing:?}"
+    );
+    let stale: Vec<_> = in_matrix.difference(&in_source).collect();
+    assert!(
+        stale.is_empty(),
+        "MATRIX rows for routes that no longer exist: {stale:?}"
+    );
+}
+
+// ---------------------------------------------------------------- running it
+
+/// Who is asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Anonymous,
+    OtherTeam,
+    Member,
+    Admin,
+}
+
+impl Role {
+    fn column(self) -> usize {
+        self as usize
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::Anonymous => "anonymous",
+            Role::OtherTeam => "other",
+            Role::Member => "member",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A minimal valid spec of service `name` in team `team`.
+pub fn minimal_spec(name: &str, team: &str) -> String {
+    format!(
+        "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: {name}\n  team: {team}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/{team}/{name}:1.0.0\n"
+    )
+}
+
+/// Creates `team/name` at revision 1, authored by the admin `author`.
+pub async fn seed_service(
+    pool: &PgPool,
+    author: &slipway::store::users::User,
+    team: &str,
+    name: &str,
+) {
+    let prepared = slipway::editing::prepare_text(&minimal_spec(name, team)).unwrap();
+    let root = CurrentUser {
+        id: author.id,
+        email: author.email.clone(),
+        is_admin: true,
+        teams: Vec::new(),
+    };
+    slipway::editing::create_service(pool, &root, &Actor::system(), team, &prepared, "seed")
+        .await
+        .unwrap();
+}
+
+struct World {
+    app: TestApp,
+    token: Option<String>,
+    csrf: String,
+    own_token: i64,
+    olga_id: i64,
+    deploy: i64,
+}
+
+/// ann requests a production deploy of shop/web through the API; it awaits approval.
+async fn seed_deploy(app: &TestApp, pool: &PgPool, ann: &slipway::store::users::User) -> i64 {
+    let token = api_token(pool, ann.id, "seed-deploy").await;
+    let body = serde_json::json!({"environment": "production", "image": "registry.example.com/shop/web:1.0.1"});
+    let res = with_token(
+        app.client
+            .post(app.url("/api/v1/teams/shop/services/web/deploys")),
+        &token,
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        res.status(),
+        202,
+        "seeding a deploy: {}",
+        res.text().await.unwrap()
+    );
+    let deploy: Value = res.json().await.unwrap();
+    assert_eq!(deploy["state"], "awaiting_approval", "{deploy}");
+    deploy["id"].as_i64().unwrap()
+}
+
+async fn world(pool: &PgPool, role: Role) -> World {
+    let ann = create_user(pool, "ann@example.com", false, &["shop"]).await;
+    let olga = create_user(pool, "olga@example.com", false, &["billing"]).await;
+    let root = create_user(pool, "root@example.com", true, &[]).await;
+    seed_service(pool, &root, "shop", "web").await;
+    seed_service(pool, &root, "billing", "ledger").await;
+    let (user, email) = match role {
+        Role::Anonymous | Role::Member => (&ann, "ann@example.com"),
+        Role::OtherTeam => (&olga, "olga@example.com"),
+        Role::Admin => (&root, "root@example.com"),
+    };
+    let token = api_token(pool, user.id, "matrix").await;
+    api_token(pool, user.id, "spare").await;
+    let own_token: i64 =
+        sqlx::query_scalar("select id from api_tokens where user_id = $1 and name = 'spare'")
+            .bind(user.id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let app = TestApp::spawn(pool.clone()).await;
+    let deploy = seed_deploy(&app, pool, &ann).await;
+    let csrf_page = if role == Role::Anonymous {
+        "/login"
+    } else {
+        app.login_as(email, PASSWORD).await;
+        "/account"
+    };
+    let html = app.get(csrf_page).await.text().await.unwrap();
+    let csrf = extract_csrf(&html).expect("a CSRF token");
+    World {
+        app,
+        token: (role != Role::Anonymous).then_some(token),
+        csrf,
+        own_token,
+        olga_id: olga.id,
+        deploy,
+    }
+}
+
+async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
+    let path = case
+        .path
+        .replace("{own_token}", &world.own_token.to_string())
+        .replace("{olga_id}", &world.olga_id.to_string())
+        .replace("{deploy}", &world.deploy.to_string());
+    let method = Method::from_bytes(case.method.as_bytes()).unwrap();
+    let mut req = world
+        .app
+        .client
+        .request(method.clone(), world.app.url(&path));
+    if path.starts_with("/api/") {
+        if let Some(token) = &world.token {
+            req = with_token(req, token);
+        }
+    } else if method != Method::GET {
+        req = req.header("x-csrf-token", &world.csrf);
+    }
+    let fill = |s: &str| s.replace("{role}", role.name());
+    req = match case.body {
+        Body::Empty if method == Method::GET => req,
+        Body::Empty => req.form(&[("noop", "1")]),
+        Body::Form(fields) => {
+            let fields: Vec<(String, String)> =
+                fields.iter().map(|(k, v)| (fill(k), fill(v))).collect();
+            req.form(&fields)
+        }
+        Body::Json(json) => req.json(&serde_json::from_str::<Value>(&fill(json)).unwrap()),
+    };
+    req.send().await.unwrap()
+}
+
+async fn check(role: Role, case: &Case, res: reqwest::Response) -> Option<String> {
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = res.text().await.unwrap_or_default();
+    let expected = case.expect[role.column()];
+    let ok = match expected {
+        S(code) => status == code,
+        Login => status == 303 && location.starts_with("/login?next="),
+        Unauth => {
+            status == 401
+                && serde_json::from_str::<Value>(&body)
+                    .is_ok_and(|v| v["error"]["code"] == "unauthenticated")
+        }
+        Forbidden => status == 403 && !body.contains("CSRF token is required"),
+        Allowed => {
+            !matches!(status, 401 | 403)
+                && status < 500
+                && !(status == 303 && location.starts_with("/login"))
+        }
+    };
+    (!ok).then(|| {
+        let snippet: String = body.chars().take(300).collect();
+        format!(
+            "{:?} {} {}: expected {expected:?}, got {status} {location} {snippet}",
+            role, case.method, case.path
+        )
+    })
+}
+
+async fn run_matrix(pool: PgPool, role: Role) {
+    let world = world(&pool, role).await;
+    let mut failures = Vec::new();
+    for case in MATRIX {
+        let res = send(&world, role, case).await;
+        if let Some(failure) = check(role, case, res).await {
+            failures.push(failure);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests decided wrongly:\n{}",
+        failures.len(),
+        MATRIX.len(),
+        failures.join("\n")
+    );
+    // Whatever the role did, nothing of billing's changed but by an admin (none of the rows touch it).
+    let ledger: i32 = sqlx::query_scalar(
+        "select s.current_revision from services s join teams t on t.id = s.team_id where t.name = 'billing' and s.name = 'ledger'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger, 1);
+    // Refused roles left the shop's service untouched.
+    let web: i32 = sqlx::query_scalar(
+        "select s.current_revision from services s join teams t on t.id = s.team_id where t.name = 'shop' and s.name = 'web'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (deploys, undecided): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where state = 'awaiting_approval') from deploys",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    match role {
+        Role::Anonymous | Role::OtherTeam => {
+            assert_eq!(web, 1, "{role:?} changed shop/web");
+            assert_eq!(
+                (deploys, undecided),
+                (1, 1),
+                "{role:?} requested or decided a deploy"
+            );
+        }
+        Role::Member | Role::Admin => assert!(web > 1, "{role:?} could not change shop/web"),
+    }
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn matrix_anonymous(pool: PgPool) {
+    run_matrix(pool, Role::Anonymous).await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn matrix_member_of_another_team(pool: PgPool) {
+    run_matrix(pool, Role::OtherTeam).await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn matrix_member(pool: PgPool) {
+    run_matrix(pool, Role::Member).await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn matrix_admin(pool: PgPool) {
+    run_matrix(pool, Role::Admin).await;
+}

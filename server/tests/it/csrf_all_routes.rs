@@ -1,0 +1,106 @@
+//! CSRF: every state-changing portal route, as found in the source (see
+//! `authz_matrix::source_routes`), refuses a signed-in admin's request that
+//! carries no token or a wrong one. The API (bearer tokens) and webhooks
+//! (signatures) send no cookies worth forging and are not checked here.
+
+use sqlx::PgPool;
+
+use crate::authz_matrix::source_routes;
+use crate::harness::{PASSWORD, TestApp, create_user};
+
+/// A concrete path for a route: `{team}` → shop, `{service}` → web, any other parameter → 1.
+fn concrete(route: &str) -> String {
+    route
+        .split('/')
+        .map(|segment| match segment {
+            "{team}" => "shop",
+            "{service}" => "web",
+            s if s.starts_with('{') => "1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[test]
+fn routes_become_concrete_paths() {
+    assert_eq!(
+        concrete("/services/{team}/{service}/deploys/{id}"),
+        "/services/shop/web/deploys/1"
+    );
+    assert_eq!(concrete("/"), "/");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn every_state_changing_portal_route_refuses_a_request_without_a_valid_token(pool: PgPool) {
+    create_user(&pool, "root@example.com", true, &["shop"]).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("root@example.com", PASSWORD).await;
+    let routes: Vec<(String, String)> = source_routes()
+        .into_iter()
+        .filter(|(method, path)| {
+            method != "GET" && !path.starts_with("/api/") && !path.starts_with("/hooks/")
+        })
+        .collect();
+    assert!(
+        routes.len() >= 5,
+        "the scan found the portal's forms: {routes:?}"
+    );
+    let mut failures = Vec::new();
+    for (method, route) in &routes {
+        let path = concrete(route);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        for token in [None, Some("forged-token")] {
+            let mut fields = vec![("name", "x"), ("email", "x@example.com")];
+            if let Some(token) = token {
+                fields.push(("csrf_token", token));
+            }
+            let res = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            if status != 403 || !body.contains("CSRF token is required") {
+                failures.push(format!("{method} {path} with token {token:?}: {status}"));
+            }
+        }
+        // The htmx header is checked the same way.
+        let res = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .header("x-csrf-token", "forged-token")
+            .header("hx-request", "true")
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 403 {
+            failures.push(format!(
+                "{method} {path} with a forged X-CSRF-Token: {}",
+                res.status()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "accepted without a valid CSRF token:\n{}",
+        failures.join("\n")
+    );
+    let (teams, users): (i64, i64) =
+        sqlx::query_as("select (select count(*) from teams), (select count(*) from users)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((teams, users), (1, 1), "nothing was created");
+    let sessions: i64 = sqlx::query_scalar("select count(*) from sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        sessions >= 1,
+        "logout without a token did not end the session"
+    );
+}
