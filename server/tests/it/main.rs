@@ -7,9 +7,10 @@ mod harness;
 
 mod admin;
 mod api;
+mod auth_sessions;
 mod authz_matrix;
 mod csrf_all_routes;
-mod auth_sessions;
+mod deploy_worker;
 mod deploys;
 mod foundation;
 mod logging;

@@ -1,0 +1,883 @@
+//! The deploy worker against the real local control plane (`e2e/cluster`) and a
+//! real PostgreSQL: Django to staging, a new image, pruning the HPA, a rollout
+//! that cannot complete, rollback, two workers and twenty deploys, SIGKILL in
+//! the middle of a deploy, a lease that runs out, and an unreachable cluster.
+//!
+//! Needs `SLIPWAY_TEST_KUBECONFIG` (e.g. `.slipway/cluster/kubeconfig`); without
+//! it the cluster tests fail, because a skipped cluster test proves nothing.
+//! Each test uses a fresh team, so its namespaces are its own; they are deleted
+//! at the end.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use slipway::cluster::apply::rendered_kinds;
+use slipway::cluster::retry::RetryPolicy;
+use slipway::cluster::rollout::RolloutConfig;
+use slipway::cluster::{self, KubeSource};
+use slipway::deployer::{self, DeployState, Worker, WorkerConfig};
+use slipway::store::deploys::{self, Deploy};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::deploys::{
+    actor, create_service, current_user, django_yaml, request, save_revision, unique_team,
+    web_yaml, worker_yaml,
+};
+use crate::harness::{PASSWORD, TestApp, create_user, eventually};
+
+fn kubeconfig_path() -> PathBuf {
+    match std::env::var("SLIPWAY_TEST_KUBECONFIG") {
+        Ok(path) if !path.is_empty() => PathBuf::from(path),
+        _ => panic!(
+            "SLIPWAY_TEST_KUBECONFIG is not set: the deploy worker tests need the local control plane \
+             (start it with e2e/cluster/up and set SLIPWAY_TEST_KUBECONFIG=.slipway/cluster/kubeconfig)"
+        ),
+    }
+}
+
+async fn kube_client() -> Client {
+    let path = kubeconfig_path();
+    let kubeconfig = Kubeconfig::read_from(&path)
+        .unwrap_or_else(|e| panic!("cannot read kubeconfig {}: {e}", path.display()));
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("unusable kubeconfig {}: {e}", path.display()));
+    Client::try_from(config).expect("kube client")
+}
+
+/// A connected cluster handle, as `slipway serve` would have.
+async fn cluster_handle() -> cluster::Handle {
+    let handle = cluster::Handle::start(KubeSource::File(kubeconfig_path()));
+    handle
+        .wait_ready(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("the cluster did not answer: {:?}", handle.state()));
+    handle
+}
+
+/// Worker settings for tests: quick polls and retries, a short lease.
+fn test_config() -> WorkerConfig {
+    WorkerConfig {
+        lease: Duration::from_secs(6),
+        heartbeat: Duration::from_secs(1),
+        poll: Duration::from_millis(200),
+        max_attempts: 3,
+        concurrency: 4,
+        rollout: RolloutConfig {
+            stall_timeout: Duration::from_secs(90),
+            max_duration: Duration::from_secs(240),
+            poll: Duration::from_millis(300),
+        },
+        retry: RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(1),
+        },
+    }
+}
+
+/// Deletes the namespaces of a test's team when dropped (also when it panics).
+struct Cleanup {
+    namespaces: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let namespaces = std::mem::take(&mut self.namespaces);
+        let Ok(path) = std::env::var("SLIPWAY_TEST_KUBECONFIG") else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Runtime::new() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(kubeconfig) = Kubeconfig::read_from(&path) else {
+                    return;
+                };
+                let Ok(config) =
+                    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await
+                else {
+                    return;
+                };
+                let Ok(client) = Client::try_from(config) else {
+                    return;
+                };
+                let api: Api<Namespace> = Api::all(client);
+                for ns in namespaces {
+                    let _ = api.delete(&ns, &DeleteParams::background()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn cleanup(team: &str, environments: &[&str]) -> Cleanup {
+    Cleanup {
+        namespaces: environments.iter().map(|e| format!("{team}-{e}")).collect(),
+    }
+}
+
+/// Waits for a deploy to finish; panics with its timeline when it does not.
+async fn wait_finished(pool: &PgPool, id: i64, secs: u64) -> Deploy {
+    let finished = eventually(secs, || async {
+        deploys::find(pool, id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.state.is_finished())
+    })
+    .await;
+    let deploy = deploys::find(pool, id).await.unwrap().unwrap();
+    if !finished {
+        let events = deploys::events(pool, id).await.unwrap();
+        panic!(
+            "deploy #{id} still {} after {secs} s; timeline: {:#?}",
+            deploy.state,
+            events
+                .iter()
+                .map(|e| format!(
+                    "{:?} → {} {} ({})",
+                    e.from_state, e.to_state, e.message, e.actor
+                ))
+                .collect::<Vec<_>>()
+        );
+    }
+    deploy
+}
+
+fn assert_succeeded(deploy: &Deploy) {
+    assert_eq!(
+        deploy.state,
+        DeployState::Succeeded,
+        "deploy #{} failed: {}",
+        deploy.id,
+        deploy.reason
+    );
+}
+
+async fn container_image(client: &Client, ns: &str, name: &str) -> String {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let d = api.get(name).await.unwrap();
+    d.spec
+        .template
+        .spec
+        .and_then(|s| s.containers.into_iter().next())
+        .and_then(|c| c.image)
+        .unwrap_or_default()
+}
+
+async fn ready_pods(client: &Client, ns: &str, instance: &str) -> (usize, usize) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pods = api
+        .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={instance}")))
+        .await
+        .unwrap();
+    let live: Vec<&Pod> = pods
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect();
+    let ready = live
+        .iter()
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .count();
+    (ready, live.len())
+}
+
+/// `Kind/name` of every object Slipway manages for the service in the namespace.
+async fn managed_objects(client: &Client, ns: &str, service: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let params = ListParams::default().labels(&format!(
+        "app.kubernetes.io/managed-by=slipway,app.kubernetes.io/name={service}"
+    ));
+    for resource in rendered_kinds() {
+        let api = slipway::cluster::apply::api_for(client, ns, &resource);
+        for o in api.list(&params).await.unwrap().items {
+            if o.metadata.deletion_timestamp.is_none() {
+                out.insert(format!(
+                    "{}/{}",
+                    resource.kind,
+                    o.metadata.name.unwrap_or_default()
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn django_goes_to_staging_then_a_new_image_rolls_out_and_history_shows_both(pool: PgPool) {
+    let client = kube_client().await;
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let service = create_service(&pool, &email, &team, &django_yaml(&team)).await;
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let ns = format!("{team}-staging");
+
+    let first = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.4.2",
+    )
+    .await;
+    let first = wait_finished(&pool, first.id, 240).await;
+    assert_succeeded(&first);
+    let (ready, total) = ready_pods(&client, &ns, "shop-web-staging").await;
+    assert!(
+        ready >= 1 && ready == total,
+        "{ready} of {total} pods ready"
+    );
+    let namespace: Api<Namespace> = Api::all(client.clone());
+    let labels = namespace
+        .get(&ns)
+        .await
+        .unwrap()
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("slipway")
+    );
+    let docs = deploys::documents(&pool, first.id).await.unwrap();
+    let diff = docs.diff.expect("a dry-run diff was stored");
+    assert!(
+        diff.contains("desired Deployment/shop-web (created)"),
+        "{diff}"
+    );
+
+    let second = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.5.0",
+    )
+    .await;
+    let second = wait_finished(&pool, second.id, 240).await;
+    assert_succeeded(&second);
+    assert_eq!(
+        container_image(&client, &ns, "shop-web").await,
+        "registry.example.com/shop/web:1.5.0"
+    );
+    let diff = deploys::documents(&pool, second.id)
+        .await
+        .unwrap()
+        .diff
+        .unwrap();
+    assert!(
+        diff.contains("+        image: registry.example.com/shop/web:1.5.0"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-        image: registry.example.com/shop/web:1.4.2"),
+        "{diff}"
+    );
+    let (ready, total) = ready_pods(&client, &ns, "shop-web-staging").await;
+    assert!(
+        ready >= 1 && ready == total,
+        "{ready} of {total} pods ready after the new image"
+    );
+
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as(&email, PASSWORD).await;
+    let history = app
+        .get(&format!("/services/{team}/shop-web/history"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for d in [&first, &second] {
+        assert!(
+            history.contains(&format!("href=\"/deploys/{}\"", d.id)),
+            "{history}"
+        );
+    }
+    assert_eq!(
+        history.matches("class=\"state succeeded\"").count(),
+        2,
+        "{history}"
+    );
+    let page = app
+        .get(&format!("/deploys/{}", second.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"deploy-diff\""), "{page}");
+    worker.shutdown().await;
+}
+
+/// The Django example without any `autoscaling`.
+fn without_autoscaling(yaml: &str) -> String {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for line in yaml.lines() {
+        if line == "  autoscaling:" {
+            skipping = true;
+            continue;
+        }
+        if skipping && line.starts_with("    ") {
+            continue;
+        }
+        skipping = false;
+        if line.trim_start().starts_with("autoscaling: {") {
+            continue;
+        }
+        out.push(line);
+    }
+    out.join("\n") + "\n"
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn removing_autoscaling_prunes_the_hpa_and_nothing_else(pool: PgPool) {
+    let client = kube_client().await;
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let service = create_service(&pool, &email, &team, &django_yaml(&team)).await;
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let ns = format!("{team}-staging");
+
+    let first = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.4.2",
+    )
+    .await;
+    assert_succeeded(&wait_finished(&pool, first.id, 240).await);
+    let before = managed_objects(&client, &ns, "shop-web").await;
+    assert!(
+        before.contains("HorizontalPodAutoscaler/shop-web"),
+        "{before:?}"
+    );
+    // Let the HPA controller act first: it scales to minReplicas through the scale
+    // subresource and so becomes a manager of `spec.replicas`.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let scaled = eventually(90, || async {
+        deployments
+            .get("shop-web")
+            .await
+            .is_ok_and(|d| d.spec.replicas == Some(2))
+    })
+    .await;
+    assert!(scaled, "the HPA scaled the Deployment to its minimum");
+
+    // Without the HPA, Slipway takes `spec.replicas` back (the HPA controller set it to 2).
+    let changed = without_autoscaling(&django_yaml(&team))
+        .replace("  kind: web\n", "  kind: web\n  replicas: 3\n");
+    assert!(
+        !changed
+            .lines()
+            .any(|l| l.trim_start().starts_with("autoscaling:")),
+        "{changed}"
+    );
+    let service = save_revision(&pool, &email, &service, &changed).await;
+    let second = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.4.2",
+    )
+    .await;
+    let second = wait_finished(&pool, second.id, 240).await;
+    assert_succeeded(&second);
+
+    let after = managed_objects(&client, &ns, "shop-web").await;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        hpas.get_opt("shop-web").await.unwrap().is_none(),
+        "the HPA is gone"
+    );
+    let expected: BTreeSet<String> = before
+        .iter()
+        .filter(|o| !o.starts_with("HorizontalPodAutoscaler/"))
+        .cloned()
+        .collect();
+    assert_eq!(after, expected, "only the HPA was pruned");
+    let events = deploys::events(&pool, second.id).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.message == "pruned HorizontalPodAutoscaler/shop-web"),
+        "{events:#?}"
+    );
+    let diff = deploys::documents(&pool, second.id)
+        .await
+        .unwrap()
+        .diff
+        .unwrap();
+    assert!(diff.contains("(pruned)"), "{diff}");
+    assert_eq!(
+        deployments.get("shop-web").await.unwrap().spec.replicas,
+        Some(3)
+    );
+    worker.shutdown().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_impossible_resource_request_fails_with_the_scheduler_reason_within_its_deadline(
+    pool: PgPool,
+) {
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let yaml = web_yaml(&team, "greedy").replace("cpu: 10m", "cpu: \"500\"");
+    let service = create_service(&pool, &email, &team, &yaml).await;
+    let stall = Duration::from_secs(15);
+    let mut config = test_config();
+    config.rollout.stall_timeout = stall;
+    let worker = Worker::start(pool.clone(), cluster_handle().await, config);
+
+    let deploy = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/x/greedy:1",
+    )
+    .await;
+    let deploy = wait_finished(&pool, deploy.id, 120).await;
+    assert_eq!(deploy.state, DeployState::Failed);
+    assert!(
+        deploy.reason.contains("no progress for 15 s"),
+        "{}",
+        deploy.reason
+    );
+    assert!(
+        deploy.reason.contains("cannot be scheduled"),
+        "{}",
+        deploy.reason
+    );
+    assert!(
+        deploy.reason.contains("Insufficient cpu"),
+        "{}",
+        deploy.reason
+    );
+    let took = deploy.finished_at.unwrap() - deploy.started_at.unwrap();
+    assert!(
+        took.whole_seconds() < (stall.as_secs() + 30) as i64,
+        "failed after {took}, deadline {stall:?}"
+    );
+    worker.shutdown().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn rollback_restores_the_previous_image(pool: PgPool) {
+    let client = kube_client().await;
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let service = create_service(&pool, &email, &team, &web_yaml(&team, "api")).await;
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let ns = format!("{team}-staging");
+
+    let good = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/x/api:1.0.0",
+    )
+    .await;
+    let good = wait_finished(&pool, good.id, 120).await;
+    assert_succeeded(&good);
+    let bad = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/x/api:2.0.0",
+    )
+    .await;
+    assert_succeeded(&wait_finished(&pool, bad.id, 120).await);
+    assert_eq!(
+        container_image(&client, &ns, "api").await,
+        "registry.example.com/x/api:2.0.0"
+    );
+
+    let user = current_user(&pool, &email).await;
+    let rollback = deployer::rollback(&pool, &good, &actor(&user))
+        .await
+        .unwrap();
+    let rollback = wait_finished(&pool, rollback.id, 120).await;
+    assert_succeeded(&rollback);
+    assert_eq!(rollback.rollback_of, Some(good.id));
+    assert_eq!(
+        container_image(&client, &ns, "api").await,
+        "registry.example.com/x/api:1.0.0"
+    );
+    assert!(
+        deploys::active_pin(&pool, service.id, rollback.environment_id)
+            .await
+            .unwrap()
+            .is_some(),
+        "the rollback pinned staging"
+    );
+    worker.shutdown().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn two_workers_apply_twenty_queued_deploys_exactly_once(pool: PgPool) {
+    let client = kube_client().await;
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let name = format!("w{i:02}");
+        let service = create_service(&pool, &email, &team, &worker_yaml(&team, &name)).await;
+        let d = request(
+            &pool,
+            &email,
+            &service,
+            "staging",
+            &format!("registry.example.com/x/{name}:1"),
+        )
+        .await;
+        assert_eq!(d.state, DeployState::Queued);
+        ids.push((d.id, name));
+    }
+    let handle = cluster_handle().await;
+    let mut config = test_config();
+    config.concurrency = 3;
+    let a = Worker::start(pool.clone(), handle.clone(), config);
+    let b = Worker::start(pool.clone(), handle, config);
+
+    let mut claimers = BTreeSet::new();
+    for (id, _) in &ids {
+        assert_succeeded(&wait_finished(&pool, *id, 300).await);
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &format!("{team}-staging"));
+    for (id, name) in &ids {
+        let deploy = deploys::find(&pool, *id).await.unwrap().unwrap();
+        assert_eq!(deploy.attempts, 1, "deploy #{id} was claimed once");
+        let events = deploys::events(&pool, *id).await.unwrap();
+        let claims: Vec<_> = events
+            .iter()
+            .filter(|e| e.to_state == "applying" && e.from_state.as_deref() != Some("applying"))
+            .collect();
+        assert_eq!(claims.len(), 1, "deploy #{id}: {events:#?}");
+        claimers.insert(claims[0].actor.clone());
+        let applied = events
+            .iter()
+            .filter(|e| e.message.starts_with("applied "))
+            .count();
+        assert_eq!(applied, 1, "deploy #{id} applied once: {events:#?}");
+        let live = deployments.get(name).await.unwrap();
+        let annotations = live.metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            annotations.get("slipway.dev/deploy-id"),
+            Some(&id.to_string()),
+            "{name} carries its deploy's id"
+        );
+    }
+    assert_eq!(claimers.len(), 2, "both workers took deploys: {claimers:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_deploy_whose_lease_runs_out_is_taken_over_and_completes(pool: PgPool) {
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let service = create_service(&pool, &email, &team, &web_yaml(&team, "api")).await;
+    let deploy = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/x/api:1",
+    )
+    .await;
+    // A worker claims it with a one-second lease and dies without a word.
+    let mut tx = pool.begin().await.unwrap();
+    let dead = Uuid::new_v4();
+    let claimed = deploys::claim_next(&mut tx, dead, 1.0, "worker that dies")
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.id, deploy.id);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let done = wait_finished(&pool, deploy.id, 120).await;
+    assert_succeeded(&done);
+    assert_eq!(done.attempts, 2);
+    let events = deploys::events(&pool, deploy.id).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.message.contains(&format!(
+            "taken over after the lease of worker {dead} ran out"
+        ))),
+        "{events:#?}"
+    );
+    worker.shutdown().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_deploy_whose_workers_keep_dying_is_failed_with_a_reason_not_left_applying(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let deploy = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    // Three workers took it and died: attempts 3, lease run out.
+    sqlx::query(
+        "update deploys set state = 'progressing', attempts = 3, lease_owner = $2,
+             lease_expires_at = now() - interval '1 second' where id = $1",
+    )
+    .bind(deploy.id)
+    .bind(Uuid::new_v4())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let worker = Worker::start(pool.clone(), cluster::Handle::disabled(), test_config());
+    let done = wait_finished(&pool, deploy.id, 30).await;
+    assert_eq!(done.state, DeployState::Failed);
+    assert!(
+        done.reason
+            .contains("stopped while running this deploy 3 times"),
+        "{}",
+        done.reason
+    );
+    assert!(done.lease_owner.is_none());
+    worker.shutdown().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_unreachable_cluster_fails_the_deploy_after_bounded_retries_and_the_portal_keeps_working(
+    pool: PgPool,
+) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    // A kubeconfig naming a port where nothing listens.
+    let dir = std::env::temp_dir().join(format!("slipway-unreachable-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1
+kind: Config
+clusters: [{name: gone, cluster: {server: 'https://127.0.0.1:9', insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: gone, user: u}}]
+current-context: c
+",
+    )
+    .unwrap();
+    let handle = cluster::Handle::start(KubeSource::File(path));
+    let app = TestApp::spawn_with(pool.clone(), handle.clone(), |_| {}).await;
+    let worker = Worker::start(pool.clone(), handle, test_config());
+    let deploy = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    let done = wait_finished(&pool, deploy.id, 60).await;
+    assert_eq!(done.state, DeployState::Failed);
+    assert!(done.reason.contains("unreachable"), "{}", done.reason);
+
+    app.login_as("dev@shop.io", PASSWORD).await;
+    let page = app.get(&format!("/deploys/{}", deploy.id)).await;
+    assert_eq!(page.status(), 200, "the portal keeps working");
+    assert!(page.text().await.unwrap().contains("unreachable"));
+    worker.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The URL of the test's own database (sqlx::test makes one per test).
+async fn database_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let (prefix, rest) = base.rsplit_once('/').expect("a database URL with a path");
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{prefix}/{name}{query}")
+}
+
+/// `slipway serve` as a child process on this test's database and the local cluster.
+fn spawn_serve(url: &str, log: &std::path::Path) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let err = out.try_clone().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("serve")
+        .env("SLIPWAY_DATABASE_URL", url)
+        .env("SLIPWAY_KUBECONFIG", kubeconfig_path())
+        .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+        .env("SLIPWAY_LOG", "info")
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("slipway serve starts")
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn sigkill_in_the_middle_of_a_deploy_then_a_restart_finishes_it(pool: PgPool) {
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let service = create_service(&pool, &email, &team, &django_yaml(&team)).await;
+    let url = database_url(&pool).await;
+    let log = std::env::temp_dir().join(format!("slipway-sigkill-{team}.log"));
+
+    let mut first = spawn_serve(&url, &log);
+    let deploy = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.4.2",
+    )
+    .await;
+    let caught = eventually(60, || async {
+        deploys::find(&pool, deploy.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.state.is_running())
+    })
+    .await;
+    let state_at_kill = deploys::find(&pool, deploy.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    first.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
+    let _ = first.wait();
+    assert!(
+        caught,
+        "the child never took the deploy: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(state_at_kill.is_running(), "{state_at_kill}");
+
+    let mut second = spawn_serve(&url, &log);
+    // The default lease is 20 s: the restarted process takes the deploy over after it.
+    let done = wait_finished(&pool, deploy.id, 150).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(
+        done.state == DeployState::Succeeded
+            || (done.state == DeployState::Failed && !done.reason.is_empty()),
+        "{} {}",
+        done.state,
+        done.reason
+    );
+    assert!(done.lease_owner.is_none());
+    let events = deploys::events(&pool, deploy.id).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.message.contains("taken over after the lease")),
+        "{events:#?}"
+    );
+    let running: i64 = sqlx::query_scalar(
+        "select count(*) from deploys where state in ('applying', 'progressing')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(running, 0);
+    let _ = std::fs::remove_file(log);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_field_another_manager_owns_is_reported_as_a_conflict_and_not_forced(pool: PgPool) {
+    let client = kube_client().await;
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let service = create_service(&pool, &email, &team, &web_yaml(&team, "api")).await;
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let ns = format!("{team}-staging");
+    let first = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/x/api:1",
+    )
+    .await;
+    assert_succeeded(&wait_finished(&pool, first.id, 120).await);
+
+    // Someone takes the image over with their own field manager.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let hotfix = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": ns},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "registry.example.com/x/api:hotfix"}
+        ]}}}
+    });
+    deployments
+        .patch(
+            "api",
+            &kube::api::PatchParams::apply("ops-hotfix").force(),
+            &kube::api::Patch::Apply(&hotfix),
+        )
+        .await
+        .unwrap();
+
+    let second = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/x/api:2",
+    )
+    .await;
+    let second = wait_finished(&pool, second.id, 120).await;
+    assert_eq!(second.state, DeployState::Failed);
+    assert!(
+        second.reason.contains("Deployment/api"),
+        "{}",
+        second.reason
+    );
+    assert!(second.reason.contains("conflict"), "{}", second.reason);
+    assert!(second.reason.contains("ops-hotfix"), "{}", second.reason);
+    assert_eq!(
+        container_image(&client, &ns, "api").await,
+        "registry.example.com/x/api:hotfix",
+        "Slipway did not force the field"
+    );
+    worker.shutdown().await;
+}
