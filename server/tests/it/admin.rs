@@ -240,7 +240,7 @@ async fn a_taken_email_a_bad_email_and_a_bad_team_name_are_field_errors(pool: Pg
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains("value=\"Bad_Team\""), "name kept");
-    assert!(html.contains("field-errors"), "{html}");
+    assert!(html.contains("class=\"field-error\""), "{html}");
 
     post_signed_in(&app, "/admin/teams", &[("name", "shop")]).await;
     let res = post_signed_in(&app, "/admin/teams", &[("name", "shop")]).await;
