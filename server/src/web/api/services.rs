@@ -391,3 +391,51 @@ pub async fn check_service(
         "items": result.items,
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(spec: Option<serde_json::Value>) -> SpecBody {
+        SpecBody {
+            spec,
+            message: None,
+            base_revision: None,
+        }
+    }
+
+    fn paths(err: AppError) -> Vec<String> {
+        match err {
+            AppError::Invalid(fields) => fields.into_iter().map(|f| f.path).collect(),
+            other => panic!("not invalid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_or_null_spec_is_required() {
+        for spec in [None, Some(serde_json::Value::Null)] {
+            let err = body(spec).prepare().unwrap_err();
+            assert_eq!(err.public_message(), "spec: required");
+        }
+    }
+
+    #[test]
+    fn a_spec_that_is_not_an_object_is_refused_on_spec() {
+        let err = body(Some(json!("apiVersion: x"))).prepare().unwrap_err();
+        assert_eq!(paths(err), ["spec"]);
+    }
+
+    #[test]
+    fn the_format_parameter_wins_over_accept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/yaml"));
+        let query = |format: Option<&str>| PreviewQuery {
+            format: format.map(str::to_owned),
+            ..PreviewQuery::default()
+        };
+        assert!(wants_yaml(&query(None), &headers).unwrap());
+        assert!(!wants_yaml(&query(Some("json")), &headers).unwrap());
+        assert!(!wants_yaml(&query(None), &HeaderMap::new()).unwrap());
+        assert!(wants_yaml(&query(Some("xml")), &headers).is_err());
+    }
+}
