@@ -3,7 +3,10 @@
 //! asserts on time, since CI machines vary.
 //!
 //! Each row runs a warm-up, then repeats its operation until about a second
-//! has passed or an iteration cap is reached, whichever comes first.
+//! has passed or an iteration cap is reached, whichever comes first. Besides
+//! wall-clock rates it prints rates per second of this thread's CPU time (from
+//! Linux's `/proc/thread-self/schedstat`), which stay meaningful when other
+//! work shares the machine; the column is blank where that file is missing.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -21,22 +24,36 @@ struct Row {
     name: &'static str,
     iterations: u64,
     elapsed: Duration,
+    cpu: Option<Duration>,
+}
+
+/// CPU time this thread has run, if the kernel reports it.
+fn thread_cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
 
 fn measure(name: &'static str, mut op: impl FnMut()) -> Row {
     for _ in 0..WARM_UP {
         op();
     }
+    let cpu_start = thread_cpu_time();
     let start = Instant::now();
     let mut iterations = 0;
     while iterations < MAX_ITERATIONS && start.elapsed() < BUDGET {
         op();
         iterations += 1;
     }
+    let elapsed = start.elapsed();
+    let cpu = cpu_start
+        .zip(thread_cpu_time())
+        .map(|(a, b)| b.saturating_sub(a));
     Row {
         name,
         iterations,
-        elapsed: start.elapsed(),
+        elapsed,
+        cpu,
     }
 }
 
@@ -112,16 +129,25 @@ fn main() {
         manifests.to_yaml().len()
     );
     println!(
-        "{:<46} {:>10} {:>12} {:>10}",
-        "operation", "iterations", "per second", "µs each"
+        "{:<46} {:>10} {:>12} {:>10} {:>14}",
+        "operation", "iterations", "per second", "µs each", "per CPU second"
     );
     for row in &rows {
         let seconds = row.elapsed.as_secs_f64().max(f64::EPSILON);
         let per_second = row.iterations as f64 / seconds;
         let micros = seconds * 1e6 / row.iterations.max(1) as f64;
+        let per_cpu_second = row
+            .cpu
+            .map(|cpu| {
+                format!(
+                    "{:.0}",
+                    row.iterations as f64 / cpu.as_secs_f64().max(f64::EPSILON)
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "{:<46} {:>10} {:>12.0} {:>10.1}",
-            row.name, row.iterations, per_second, micros
+            "{:<46} {:>10} {:>12.0} {:>10.1} {:>14}",
+            row.name, row.iterations, per_second, micros, per_cpu_second
         );
     }
 }
