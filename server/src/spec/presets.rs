@@ -6,6 +6,8 @@
 //! variables are appended after the spec's own, which keeps `spec.env[i]`
 //! paths in validation messages pointing at what the user wrote.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -184,9 +186,10 @@ impl Framework {
     }
 }
 
-/// `spec` with the preset's defaults filled in; unchanged without a framework.
+/// `spec` with the preset's defaults filled in (unchanged without a
+/// framework), and without `environments`: overrides are applied separately.
 pub fn apply(spec: &Spec) -> Spec {
-    let mut out = spec.clone();
+    let mut out = clone_without_environments(spec);
     let Some(framework) = spec.framework else {
         return out;
     };
@@ -262,6 +265,83 @@ pub fn apply(spec: &Spec) -> Spec {
         }
     }
     out
+}
+
+/// A copy of `spec` without its per-environment overrides, which every caller
+/// of [`apply`] drops anyway; destructuring makes a new field a compile error here.
+fn clone_without_environments(spec: &Spec) -> Spec {
+    let Spec {
+        kind,
+        framework,
+        app_module,
+        image,
+        command,
+        args,
+        working_dir,
+        replicas,
+        ports,
+        service,
+        env,
+        env_from,
+        config_files,
+        resources,
+        probes,
+        init_containers,
+        sidecars,
+        volumes,
+        ingress,
+        external_services,
+        autoscaling,
+        disruption_budget,
+        network_policy,
+        placement,
+        security,
+        service_account,
+        metrics,
+        logging,
+        strategy,
+        termination_grace_period_seconds,
+        pre_stop_sleep_seconds,
+        cron,
+        stateful,
+        environments: _,
+    } = spec;
+    Spec {
+        kind: *kind,
+        framework: *framework,
+        app_module: app_module.clone(),
+        image: image.clone(),
+        command: command.clone(),
+        args: args.clone(),
+        working_dir: working_dir.clone(),
+        replicas: *replicas,
+        ports: ports.clone(),
+        service: service.clone(),
+        env: env.clone(),
+        env_from: env_from.clone(),
+        config_files: config_files.clone(),
+        resources: resources.clone(),
+        probes: probes.clone(),
+        init_containers: init_containers.clone(),
+        sidecars: sidecars.clone(),
+        volumes: volumes.clone(),
+        ingress: ingress.clone(),
+        external_services: external_services.clone(),
+        autoscaling: autoscaling.clone(),
+        disruption_budget: disruption_budget.clone(),
+        network_policy: network_policy.clone(),
+        placement: placement.clone(),
+        security: security.clone(),
+        service_account: service_account.clone(),
+        metrics: metrics.clone(),
+        logging: logging.clone(),
+        strategy: strategy.clone(),
+        termination_grace_period_seconds: *termination_grace_period_seconds,
+        pre_stop_sleep_seconds: *pre_stop_sleep_seconds,
+        cron: cron.clone(),
+        stateful: stateful.clone(),
+        environments: BTreeMap::new(),
+    }
 }
 
 #[cfg(test)]

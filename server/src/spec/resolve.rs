@@ -11,7 +11,6 @@ impl ServiceSpec {
     /// An environment without overrides (or unknown to the spec) gets the base spec.
     pub fn for_environment(&self, environment: &str) -> ServiceSpec {
         let mut spec = presets::apply(&self.spec);
-        spec.environments.clear();
         if let Some(o) = self.spec.environments.get(environment) {
             if let Some(replicas) = o.replicas {
                 // Fixed replicas in one environment mean "no autoscaler here".

@@ -45,7 +45,7 @@ fn ports(c: &mut Check<'_>) {
     let spec = c.spec;
     for (i, port) in spec.ports.iter().enumerate() {
         c.result(
-            format!("spec.ports[{i}].name"),
+            || format!("spec.ports[{i}].name"),
             names::port_name(&port.name),
         );
         if port.port == 0 {
@@ -55,7 +55,7 @@ fn ports(c: &mut Check<'_>) {
             );
         }
     }
-    for (i, j) in duplicates(&spec.ports, |p| p.name.clone()) {
+    for (i, j) in duplicates(&spec.ports, |p| p.name.as_str()) {
         c.err(
             format!("spec.ports[{i}].name"),
             format!(
@@ -84,7 +84,7 @@ fn ports(c: &mut Check<'_>) {
 pub(super) fn env_list(c: &mut Check<'_>, path: &str, env: &[EnvVar]) {
     for (i, var) in env.iter().enumerate() {
         let at = format!("{path}[{i}]");
-        c.result(format!("{at}.name"), names::env_name(&var.name));
+        c.result(|| format!("{at}.name"), names::env_name(&var.name));
         let sources = [
             var.value.is_some(),
             var.secret.is_some(),
@@ -104,13 +104,16 @@ pub(super) fn env_list(c: &mut Check<'_>, path: &str, env: &[EnvVar]) {
         }
         for (what, reference) in [("secret", &var.secret), ("configMap", &var.config_map)] {
             if let Some(r) = reference {
-                c.result(format!("{at}.{what}.name"), names::dns_subdomain(&r.name));
+                c.result(
+                    || format!("{at}.{what}.name"),
+                    names::dns_subdomain(&r.name),
+                );
                 let key = if r.key.is_empty() {
                     Err("must not be empty".to_owned())
                 } else {
                     names::config_key(&r.key)
                 };
-                c.result(format!("{at}.{what}.key"), key);
+                c.result(|| format!("{at}.{what}.key"), key);
             }
         }
         if let Some(field) = &var.field {
@@ -128,7 +131,7 @@ pub(super) fn env_list(c: &mut Check<'_>, path: &str, env: &[EnvVar]) {
             }
         }
     }
-    for (i, j) in duplicates(env, |v| v.name.clone()) {
+    for (i, j) in duplicates(env, |v| v.name.as_str()) {
         c.err(
             format!("{path}[{i}].name"),
             format!("`{}` is already set by {path}[{j}]", env[i].name),
@@ -140,8 +143,10 @@ fn env_from_list(c: &mut Check<'_>, path: &str, list: &[EnvFrom]) {
     for (i, from) in list.iter().enumerate() {
         let at = format!("{path}[{i}]");
         match (&from.config_map, &from.secret) {
-            (Some(name), None) => c.result(format!("{at}.configMap"), names::dns_subdomain(name)),
-            (None, Some(name)) => c.result(format!("{at}.secret"), names::dns_subdomain(name)),
+            (Some(name), None) => {
+                c.result(|| format!("{at}.configMap"), names::dns_subdomain(name))
+            }
+            (None, Some(name)) => c.result(|| format!("{at}.secret"), names::dns_subdomain(name)),
             (None, None) => c.err(&at, "set one of `configMap` or `secret`"),
             (Some(_), Some(_)) => c.err(&at, "set only one of `configMap` or `secret`"),
         }
@@ -165,7 +170,7 @@ fn config_files(c: &mut Check<'_>) {
     }
     for name in files.files.keys() {
         let path = crate::spec::structure::join("spec.configFiles.files", name);
-        c.result(path, names::config_key(name));
+        c.result(|| path, names::config_key(name));
     }
     let size: usize = files.files.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_CONFIG_BYTES {
@@ -175,7 +180,7 @@ fn config_files(c: &mut Check<'_>) {
         );
     }
     if let Some(mount) = &files.mount_path {
-        c.result("spec.configFiles.mountPath", mount_path(mount));
+        c.result(|| "spec.configFiles.mountPath", mount_path(mount));
     }
 }
 
@@ -346,7 +351,7 @@ fn containers(c: &mut Check<'_>) {
 
 fn container(c: &mut Check<'_>, at: &str, container: &Container, sidecar: bool) {
     match &container.image {
-        Some(image) => c.result(format!("{at}.image"), names::image(image).map(|_| ())),
+        Some(image) => c.result(|| format!("{at}.image"), names::image(image).map(|_| ())),
         None if sidecar => c.err(
             format!("{at}.image"),
             "missing; a sidecar runs its own image",
@@ -369,7 +374,10 @@ fn container(c: &mut Check<'_>, at: &str, container: &Container, sidecar: bool) 
             };
             c.err(format!("{path}.name"), message);
         }
-        c.result(format!("{path}.mountPath"), mount_path(&mount.mount_path));
+        c.result(
+            || format!("{path}.mountPath"),
+            mount_path(&mount.mount_path),
+        );
     }
     for (j, k) in duplicates(&container.volume_mounts, |m| {
         m.mount_path.trim_end_matches('/').to_owned()
@@ -388,7 +396,7 @@ fn volumes(c: &mut Check<'_>) {
     let spec = c.spec;
     for (i, volume) in spec.volumes.iter().enumerate() {
         let at = format!("spec.volumes[{i}]");
-        c.result(format!("{at}.name"), names::dns_label(&volume.name));
+        c.result(|| format!("{at}.name"), names::dns_label(&volume.name));
         if volume.name == defaults::TMP_VOLUME || volume.name == defaults::CONFIG_VOLUME {
             c.err(
                 format!("{at}.name"),
@@ -396,15 +404,17 @@ fn volumes(c: &mut Check<'_>) {
             );
         }
         if let Some(path) = &volume.mount_path {
-            c.result(format!("{at}.mountPath"), mount_path(path));
+            c.result(|| format!("{at}.mountPath"), mount_path(path));
         }
         if let Some(limit) = &volume.size_limit {
             c.positive_quantity(&format!("{at}.sizeLimit"), limit);
         }
         match (&volume.config_map, &volume.secret) {
             (Some(_), Some(_)) => c.err(&at, "set at most one of `configMap` or `secret`"),
-            (Some(name), None) => c.result(format!("{at}.configMap"), names::dns_subdomain(name)),
-            (None, Some(name)) => c.result(format!("{at}.secret"), names::dns_subdomain(name)),
+            (Some(name), None) => {
+                c.result(|| format!("{at}.configMap"), names::dns_subdomain(name))
+            }
+            (None, Some(name)) => c.result(|| format!("{at}.secret"), names::dns_subdomain(name)),
             (None, None) => {}
         }
         if (volume.config_map.is_some() || volume.secret.is_some())
@@ -427,7 +437,7 @@ fn volumes(c: &mut Check<'_>) {
             c.err(&at, format!("`{}` is not mounted by any container; set `mountPath` or mount it in a sidecar", volume.name));
         }
     }
-    for (i, j) in duplicates(&spec.volumes, |v| v.name.clone()) {
+    for (i, j) in duplicates(&spec.volumes, |v| v.name.as_str()) {
         c.err(
             format!("spec.volumes[{i}].name"),
             format!(
@@ -462,7 +472,7 @@ fn app_mount_paths(c: &mut Check<'_>) {
             ));
         }
     }
-    for (i, j) in duplicates(&mounts, |(p, _)| p.trim_end_matches('/').to_owned()) {
+    for (i, j) in duplicates(&mounts, |(p, _)| p.trim_end_matches('/')) {
         let (path, at) = mounts[i].clone();
         let other = mounts[j].1.clone();
         c.err(at, format!("`{path}` is already mounted by {other}"));

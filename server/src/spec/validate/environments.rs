@@ -76,9 +76,9 @@ fn one(c: &mut Check<'_>, at: &str, o: &EnvironmentOverride) {
             );
         }
         for (i, host) in o.hosts.iter().enumerate() {
-            c.result(format!("{at}.hosts[{i}]"), names::host(host));
+            c.result(|| format!("{at}.hosts[{i}]"), names::host(host));
         }
-        for (i, j) in super::duplicates(&o.hosts, Clone::clone) {
+        for (i, j) in super::duplicates(&o.hosts, String::as_str) {
             c.err(
                 format!("{at}.hosts[{i}]"),
                 format!("`{}` is already listed at {at}.hosts[{j}]", o.hosts[i]),
@@ -87,7 +87,7 @@ fn one(c: &mut Check<'_>, at: &str, o: &EnvironmentOverride) {
     }
     for name in o.env.keys() {
         let path = crate::spec::structure::join(&format!("{at}.env"), name);
-        c.result(&path, names::env_name(name));
+        c.result(|| path.clone(), names::env_name(name));
         if let Some(base) = spec.env.iter().find(|e| &e.name == name) {
             let source = if base.secret.is_some() {
                 Some("a Secret")

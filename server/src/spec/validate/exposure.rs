@@ -37,7 +37,7 @@ fn service(c: &mut Check<'_>) {
             c.err(format!("{at}.port"), "must be between 1 and 65535");
         }
         if let Some(name) = &port.name {
-            c.result(format!("{at}.name"), names::port_name(name));
+            c.result(|| format!("{at}.name"), names::port_name(name));
         }
         match &port.target_port {
             Some(target) => c.require_declared_port(&format!("{at}.targetPort"), target),
@@ -85,7 +85,7 @@ fn service(c: &mut Check<'_>) {
                 );
             }
         }
-        for (i, j) in duplicates(&names, Clone::clone) {
+        for (i, j) in duplicates(&names, Option::as_deref) {
             if names[i].is_some() {
                 c.err(
                     format!("spec.service.ports[{i}].name"),
@@ -119,9 +119,9 @@ fn ingress(c: &mut Check<'_>) {
         c.err("spec.ingress.hosts", "list at least one host");
     }
     for (i, host) in ingress.hosts.iter().enumerate() {
-        c.result(format!("spec.ingress.hosts[{i}]"), names::host(host));
+        c.result(|| format!("spec.ingress.hosts[{i}]"), names::host(host));
     }
-    for (i, j) in duplicates(&ingress.hosts, Clone::clone) {
+    for (i, j) in duplicates(&ingress.hosts, String::as_str) {
         c.err(
             format!("spec.ingress.hosts[{i}]"),
             format!(
@@ -138,7 +138,7 @@ fn ingress(c: &mut Check<'_>) {
             );
         }
     }
-    for (i, j) in duplicates(&ingress.paths, |p| p.path.clone()) {
+    for (i, j) in duplicates(&ingress.paths, |p| p.path.as_str()) {
         c.err(
             format!("spec.ingress.paths[{i}].path"),
             format!(
@@ -148,7 +148,7 @@ fn ingress(c: &mut Check<'_>) {
         );
     }
     if let Some(class) = &ingress.class_name {
-        c.result("spec.ingress.className", names::dns_subdomain(class));
+        c.result(|| "spec.ingress.className", names::dns_subdomain(class));
     }
     if let Some(port) = &ingress.service_port {
         let service_ports = c
@@ -182,13 +182,13 @@ fn ingress(c: &mut Check<'_>) {
     }
     for key in ingress.annotations.keys() {
         c.result(
-            crate::spec::structure::join("spec.ingress.annotations", key),
+            || crate::spec::structure::join("spec.ingress.annotations", key),
             names::qualified_name(key),
         );
     }
     if let Some(tls) = &ingress.tls {
         c.result(
-            "spec.ingress.tls.secretName",
+            || "spec.ingress.tls.secretName",
             names::dns_subdomain(&tls.secret_name),
         );
         for (i, host) in tls.hosts.iter().enumerate() {
@@ -211,7 +211,7 @@ fn ingress(c: &mut Check<'_>) {
         ] {
             if let Some(issuer) = issuer {
                 c.result(
-                    format!("spec.ingress.tls.{what}"),
+                    || format!("spec.ingress.tls.{what}"),
                     names::dns_subdomain(issuer),
                 );
             }
@@ -223,7 +223,7 @@ fn external_services(c: &mut Check<'_>) {
     let spec = c.spec;
     for (i, external) in spec.external_services.iter().enumerate() {
         let at = format!("spec.externalServices[{i}]");
-        c.result(format!("{at}.name"), names::dns_label(&external.name));
+        c.result(|| format!("{at}.name"), names::dns_label(&external.name));
         if external.external_name.parse::<std::net::IpAddr>().is_ok() {
             c.err(
                 format!("{at}.externalName"),
@@ -239,7 +239,7 @@ fn external_services(c: &mut Check<'_>) {
             );
         } else {
             c.result(
-                format!("{at}.externalName"),
+                || format!("{at}.externalName"),
                 names::dns_subdomain(&external.external_name),
             );
         }
@@ -249,7 +249,7 @@ fn external_services(c: &mut Check<'_>) {
             }
         }
     }
-    for (i, j) in duplicates(&spec.external_services, |e| e.name.clone()) {
+    for (i, j) in duplicates(&spec.external_services, |e| e.name.as_str()) {
         c.err(
             format!("spec.externalServices[{i}].name"),
             format!(
@@ -266,7 +266,7 @@ fn network_policy(c: &mut Check<'_>) {
     };
     if let Some(namespace) = &policy.ingress_controller_namespace {
         c.result(
-            "spec.networkPolicy.ingressControllerNamespace",
+            || "spec.networkPolicy.ingressControllerNamespace",
             names::dns_label(namespace),
         );
     }
@@ -277,11 +277,11 @@ fn network_policy(c: &mut Check<'_>) {
     ] {
         for (i, name) in list.iter().enumerate() {
             c.result(
-                format!("spec.networkPolicy.{field}[{i}]"),
+                || format!("spec.networkPolicy.{field}[{i}]"),
                 names::dns_label(name),
             );
         }
-        for (i, j) in duplicates(list, Clone::clone) {
+        for (i, j) in duplicates(list, String::as_str) {
             c.err(
                 format!("spec.networkPolicy.{field}[{i}]"),
                 format!(
@@ -293,7 +293,7 @@ fn network_policy(c: &mut Check<'_>) {
     }
     for (i, rule) in policy.egress_cidrs.iter().enumerate() {
         c.result(
-            format!("spec.networkPolicy.egressCidrs[{i}].cidr"),
+            || format!("spec.networkPolicy.egressCidrs[{i}].cidr"),
             names::cidr(&rule.cidr),
         );
         for (j, port) in rule.ports.iter().enumerate() {

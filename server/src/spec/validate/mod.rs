@@ -60,10 +60,15 @@ impl<'a> Check<'a> {
         self.errors.push(FieldError::new(path, message));
     }
 
-    /// Record `result`'s message, if any, at `path`.
-    pub fn result(&mut self, path: impl Into<String>, result: Result<(), String>) {
+    /// Record `result`'s message, if any, at the path `path` builds (only on
+    /// error: most checks pass, and formatting every path showed in profiles).
+    pub fn result<P: Into<String>>(
+        &mut self,
+        path: impl FnOnce() -> P,
+        result: Result<(), String>,
+    ) {
         if let Err(message) = result {
-            self.err(path, message);
+            self.err(path(), message);
         }
     }
 
@@ -138,7 +143,7 @@ impl<'a> Check<'a> {
             Ok(()) => {}
         }
         if let Some(team) = &doc.metadata.team {
-            self.result("metadata.team", names::dns_label(team));
+            self.result(|| "metadata.team", names::dns_label(team));
         }
         if doc
             .metadata
@@ -149,7 +154,7 @@ impl<'a> Check<'a> {
             self.err("metadata.description", "must be at most 300 characters");
         }
         let spec = self.spec;
-        self.result("spec.image", names::image(&spec.image).map(|_| ()));
+        self.result(|| "spec.image", names::image(&spec.image).map(|_| ()));
         if let Some(module) = &spec.app_module {
             let ok = !module.is_empty()
                 // Parentheses allow gunicorn's application factories: `app:create_app()`.
@@ -163,7 +168,7 @@ impl<'a> Check<'a> {
             }
         }
         if let Some(dir) = &spec.working_dir {
-            self.result("spec.workingDir", names::absolute_path(dir));
+            self.result(|| "spec.workingDir", names::absolute_path(dir));
         }
         if let Some(replicas) = spec.replicas
             && replicas > 1000
@@ -189,19 +194,29 @@ impl<'a> Check<'a> {
     }
 }
 
-/// Paths of duplicates in `items` keyed by `key`: for every repeat, its index
-/// and the index of the first occurrence.
-pub(super) fn duplicates<T, K: std::hash::Hash + Eq>(
-    items: &[T],
-    key: impl Fn(&T) -> K,
+/// Duplicates in `items` by `key`: for every repeat, its index and the index
+/// of the first occurrence. Keys may borrow from the items; short lists (the
+/// usual case) are scanned directly instead of hashed.
+pub(super) fn duplicates<'a, T, K: std::hash::Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
 ) -> Vec<(usize, usize)> {
-    let mut first: HashMap<K, usize> = HashMap::new();
+    let keys: Vec<K> = items.iter().map(key).collect();
     let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match first.get(&key(item)) {
+    if keys.len() <= 32 {
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(j) = keys[..i].iter().position(|earlier| earlier == k) {
+                out.push((i, j));
+            }
+        }
+        return out;
+    }
+    let mut first: HashMap<&K, usize> = HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        match first.get(k) {
             Some(&j) => out.push((i, j)),
             None => {
-                first.insert(key(item), i);
+                first.insert(k, i);
             }
         }
     }

@@ -238,7 +238,7 @@ fn strategy(c: &mut Check<'_>) {
         ] {
             if let Some(image) = image {
                 c.result(
-                    format!("spec.strategy.blueGreen.{what}"),
+                    || format!("spec.strategy.blueGreen.{what}"),
                     names::image(image).map(|_| ()),
                 );
             }
@@ -254,7 +254,7 @@ fn strategy(c: &mut Check<'_>) {
 
 fn cron_job(c: &mut Check<'_>) {
     let Some(cron) = &c.spec.cron else { return };
-    c.result("spec.cron.schedule", cron::check(&cron.schedule));
+    c.result(|| "spec.cron.schedule", cron::check(&cron.schedule));
     if let Some(zone) = &cron.time_zone {
         let ok = !zone.is_empty()
             && zone.len() <= 64
@@ -307,7 +307,7 @@ fn stateful(c: &mut Check<'_>) {
     };
     for (i, claim) in stateful.volume_claims.iter().enumerate() {
         let at = format!("spec.stateful.volumeClaims[{i}]");
-        c.result(format!("{at}.name"), names::dns_label(&claim.name));
+        c.result(|| format!("{at}.name"), names::dns_label(&claim.name));
         if spec.volumes.iter().any(|v| v.name == claim.name)
             || [
                 crate::spec::defaults::TMP_VOLUME,
@@ -321,13 +321,13 @@ fn stateful(c: &mut Check<'_>) {
             );
         }
         c.result(
-            format!("{at}.mountPath"),
+            || format!("{at}.mountPath"),
             names::absolute_path(&claim.mount_path),
         );
         c.positive_quantity(&format!("{at}.size"), &claim.size);
         if let Some(class) = &claim.storage_class_name {
             c.result(
-                format!("{at}.storageClassName"),
+                || format!("{at}.storageClassName"),
                 names::dns_subdomain(class),
             );
         }
@@ -338,7 +338,7 @@ fn stateful(c: &mut Check<'_>) {
             );
         }
     }
-    for (i, j) in duplicates(&stateful.volume_claims, |v| v.name.clone()) {
+    for (i, j) in duplicates(&stateful.volume_claims, |v| v.name.as_str()) {
         c.err(
             format!("spec.stateful.volumeClaims[{i}].name"),
             format!(
@@ -372,7 +372,7 @@ fn security(c: &mut Check<'_>) {
     if let Some(account) = &spec.service_account {
         for key in account.annotations.keys() {
             c.result(
-                crate::spec::structure::join("spec.serviceAccount.annotations", key),
+                || crate::spec::structure::join("spec.serviceAccount.annotations", key),
                 names::qualified_name(key),
             );
         }
@@ -380,7 +380,7 @@ fn security(c: &mut Check<'_>) {
     if let Some(placement) = &spec.placement {
         for (key, value) in &placement.node_selector {
             let at = crate::spec::structure::join("spec.placement.nodeSelector", key);
-            c.result(&at, names::qualified_name(key));
+            c.result(|| at.clone(), names::qualified_name(key));
             if !names::label_value(value) {
                 c.err(at, format!("`{value}` is not a valid label value"));
             }
