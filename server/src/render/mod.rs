@@ -256,11 +256,12 @@ pub fn render(spec: &ServiceSpec, ctx: &RenderContext) -> Result<Manifests, Rend
     check_context(ctx)?;
     let mut environments: Vec<&str> = DEFAULT_ENVIRONMENTS.to_vec();
     environments.push(&ctx.environment);
-    let errors = spec::validate_with_environments(spec, &environments);
+    let base = spec::presets::apply(&spec.spec);
+    let errors = spec::validate_applied(spec, &base, &environments);
     if !errors.is_empty() {
         return Err(RenderError::InvalidSpec(errors));
     }
-    let effective = spec.for_environment(&ctx.environment);
+    let effective = spec.resolve_applied(base, &ctx.environment);
     let input = Input::new(&effective, ctx);
     let mut objects = vec![Object::ServiceAccount(config::service_account(&input))];
     if let Some(config_map) = config::config_map(&input) {

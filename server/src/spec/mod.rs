@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 pub use model::*;
 pub use resolve::merge_resources;
 pub use scalar::{IntOrPercent, PortRef, Quantity, ScalarString};
+pub(crate) use validate::validate_applied;
 pub use validate::{validate, validate_with_environments};
 pub use wiring::{EnvSource, EnvWiring, secret_refs};
 

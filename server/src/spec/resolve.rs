@@ -1,7 +1,7 @@
 //! One environment's effective spec: the preset filled in, then that
 //! environment's overrides applied.
 
-use super::model::{EnvVar, ResourceList, Resources, ServiceSpec};
+use super::model::{EnvVar, ResourceList, Resources, ServiceSpec, Spec};
 use super::presets;
 
 impl ServiceSpec {
@@ -10,7 +10,14 @@ impl ServiceSpec {
     ///
     /// An environment without overrides (or unknown to the spec) gets the base spec.
     pub fn for_environment(&self, environment: &str) -> ServiceSpec {
-        let mut spec = presets::apply(&self.spec);
+        self.resolve_applied(presets::apply(&self.spec), environment)
+    }
+
+    /// [`ServiceSpec::for_environment`] from `spec`, which must be
+    /// `presets::apply(&self.spec)`: the renderer computes it once for
+    /// validation and resolution both.
+    pub(crate) fn resolve_applied(&self, spec: Spec, environment: &str) -> ServiceSpec {
+        let mut spec = spec;
         if let Some(o) = self.spec.environments.get(environment) {
             if let Some(replicas) = o.replicas {
                 // Fixed replicas in one environment mean "no autoscaler here".

@@ -26,8 +26,17 @@ pub fn validate(spec: &ServiceSpec) -> Vec<FieldError> {
 /// Every rule violation of `spec`, with overrides allowed for `environments`
 /// (for portals that define environments beyond the default three).
 pub fn validate_with_environments(spec: &ServiceSpec, environments: &[&str]) -> Vec<FieldError> {
-    let effective = presets::apply(&spec.spec);
-    let mut check = Check::new(&effective);
+    validate_applied(spec, &presets::apply(&spec.spec), environments)
+}
+
+/// [`validate_with_environments`] for a caller that already holds
+/// `presets::apply(&spec.spec)` (the renderer), so it is not computed twice.
+pub(crate) fn validate_applied(
+    spec: &ServiceSpec,
+    effective: &Spec,
+    environments: &[&str],
+) -> Vec<FieldError> {
+    let mut check = Check::new(effective);
     check.document(spec);
     containers::check(&mut check);
     exposure::check(&mut check);
