@@ -15,4 +15,6 @@ mod deploys;
 mod foundation;
 mod logging;
 mod readiness;
+mod render_cluster;
+mod seed;
 mod services;
