@@ -1,0 +1,299 @@
+//! `make bench`: how long a deploy of the Django example takes, from the request
+//! to a finished rollout, beside `kubectl apply --server-side` + `kubectl rollout
+//! status` of the very same objects in the same run. Prints a table; never
+//! asserts on time.
+//!
+//! Needs `DATABASE_URL` (a PostgreSQL server; a scratch database is created and
+//! dropped) and `SLIPWAY_TEST_KUBECONFIG` (the local control plane). kubectl is
+//! `SLIPWAY_KUBECTL`, else `e2e/cluster/kubectl`, else `kubectl` on the PATH.
+//!
+//! Slipway's figure includes what a deploy does beyond kubectl: rendering and
+//! storing the manifests, the worker noticing the queued deploy (it polls every
+//! 500 ms), the namespace check, the dry-run diff, pruning and recording each
+//! step in PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use kube::api::{Api, DeleteParams};
+use slipway::auth::CurrentUser;
+use slipway::cluster::{self, KubeSource};
+use slipway::deployer::{self, DeployRequest, Worker, WorkerConfig};
+use slipway::store::audit::Actor;
+use slipway::store::deploys::{self, Trigger};
+use slipway::{editing, store};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+/// Images deployed one after the other: the first creates everything, the
+/// others are image changes (a rolling update).
+const IMAGES: [&str; 3] = [
+    "registry.example.com/shop/web:1.4.2",
+    "registry.example.com/shop/web:1.4.3",
+    "registry.example.com/shop/web:1.4.4",
+];
+const DEADLINE: Duration = Duration::from_secs(300);
+
+struct Row {
+    case: String,
+    slipway: Duration,
+    kubectl: Duration,
+}
+
+fn main() {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bench deploy: no Tokio runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = runtime.block_on(run()) {
+        eprintln!("bench deploy: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let server_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
+    let kubeconfig = PathBuf::from(
+        std::env::var("SLIPWAY_TEST_KUBECONFIG").context("SLIPWAY_TEST_KUBECONFIG is not set")?,
+    );
+    let suffix = format!("{:08x}", rand_u32());
+    let db_name = format!("slipway_bench_deploy_{suffix}");
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&server_url)
+        .await
+        .context("connecting to DATABASE_URL")?;
+    // Identifiers cannot be bound; the name is made of hex digits here.
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}")))
+        .execute(&admin)
+        .await?;
+    let url = with_database(&server_url, &db_name)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect(&url)
+        .await?;
+    let team = format!("bench{suffix}");
+    let result = measure(&pool, &kubeconfig, &team).await;
+    pool.close().await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {db_name} with (force)"
+    )))
+    .execute(&admin)
+    .await;
+    delete_namespaces(
+        &kubeconfig,
+        &[format!("{team}-staging"), format!("{team}-kubectl")],
+    )
+    .await;
+    let rows = result?;
+
+    println!(
+        "Django example to staging: request → rollout complete, PostgreSQL + local control plane"
+    );
+    println!(
+        "{:<28} {:>12} {:>26} {:>8}",
+        "case", "slipway (s)", "kubectl --server-side (s)", "ratio"
+    );
+    for row in &rows {
+        let ratio = row.slipway.as_secs_f64() / row.kubectl.as_secs_f64().max(1e-3);
+        println!(
+            "{:<28} {:>12.2} {:>26.2} {:>8.2}",
+            row.case,
+            row.slipway.as_secs_f64(),
+            row.kubectl.as_secs_f64(),
+            ratio
+        );
+    }
+    println!(
+        "(slipway: render, store, worker claim (500 ms poll), dry-run diff, apply, prune, rollout watch, records;"
+    );
+    println!(" kubectl: apply --server-side of the same objects, then rollout status)");
+    Ok(())
+}
+
+fn rand_u32() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let (prefix, rest) = url
+        .rsplit_once('/')
+        .context("DATABASE_URL has no database path")?;
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    Ok(format!("{prefix}/{name}{query}"))
+}
+
+async fn measure(pool: &PgPool, kubeconfig: &Path, team: &str) -> anyhow::Result<Vec<Row>> {
+    store::migrate(pool).await?;
+    let email = format!("bench@{team}.io");
+    let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
+    store::teams::insert(pool, team, team).await?;
+    let current = CurrentUser {
+        id: user.id,
+        email: email.clone(),
+        is_admin: true,
+        teams: vec![team.to_owned()],
+    };
+    let actor = Actor {
+        user_id: Some(user.id),
+        name: email,
+        client_addr: None,
+    };
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/django.yaml");
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {path}"))?
+        .replace("  team: shop\n", &format!("  team: {team}\n"));
+    let prepared = editing::prepare_text(&text).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (service, _) = editing::create_service(pool, &current, &actor, team, &prepared, "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the service: {e}"))?;
+
+    let handle = cluster::Handle::start(KubeSource::File(kubeconfig.to_owned()));
+    if handle.wait_ready(Duration::from_secs(30)).await.is_none() {
+        bail!("the cluster did not answer: {:?}", handle.state());
+    }
+    let worker = Worker::start(pool.clone(), handle, WorkerConfig::default());
+    let kubectl_ns = format!("{team}-kubectl");
+    let mut rows = Vec::new();
+    for (i, image) in IMAGES.iter().enumerate() {
+        let started = Instant::now();
+        let deploy = deployer::request(
+            pool,
+            &service,
+            &actor,
+            Trigger::User,
+            &DeployRequest {
+                environment: "staging".into(),
+                image: (*image).into(),
+                revision: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("requesting the deploy: {e}"))?;
+        let done = loop {
+            let d = deploys::find(pool, deploy.id)
+                .await?
+                .context("the deploy vanished")?;
+            if d.state.is_finished() {
+                break d;
+            }
+            if started.elapsed() > DEADLINE {
+                bail!("deploy #{} still {} after {DEADLINE:?}", d.id, d.state);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        let slipway = started.elapsed();
+        if done.state != deployer::DeployState::Succeeded {
+            bail!("deploy #{} {}: {}", done.id, done.state, done.reason);
+        }
+
+        // The same objects, into a namespace of their own, with kubectl.
+        let manifests = deploys::documents(pool, deploy.id)
+            .await?
+            .manifests
+            .replace(
+                &format!("namespace: {}", done.namespace),
+                &format!("namespace: {kubectl_ns}"),
+            );
+        let file = std::env::temp_dir().join(format!("slipway-bench-{team}-{i}.yaml"));
+        std::fs::write(&file, manifests)?;
+        if i == 0 {
+            kubectl(kubeconfig, &["create", "namespace", &kubectl_ns])?;
+        }
+        let started = Instant::now();
+        kubectl(
+            kubeconfig,
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=kubectl-bench",
+                "-f",
+                &file.to_string_lossy(),
+            ],
+        )?;
+        kubectl(
+            kubeconfig,
+            &[
+                "-n",
+                &kubectl_ns,
+                "rollout",
+                "status",
+                "deployment/shop-web",
+                "--timeout=300s",
+            ],
+        )?;
+        let kubectl_time = started.elapsed();
+        let _ = std::fs::remove_file(&file);
+        rows.push(Row {
+            case: if i == 0 {
+                "first deploy".to_owned()
+            } else {
+                format!("new image ({i})")
+            },
+            slipway,
+            kubectl: kubectl_time,
+        });
+    }
+    worker.shutdown().await;
+    Ok(rows)
+}
+
+/// kubectl: `SLIPWAY_KUBECTL`, else the pinned one of `e2e/cluster`, else the PATH's.
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let wrapper = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/cluster/kubectl");
+    let mut command = match std::env::var("SLIPWAY_KUBECTL") {
+        Ok(bin) if !bin.is_empty() => {
+            let mut c = Command::new(bin);
+            c.arg("--kubeconfig").arg(kubeconfig);
+            c
+        }
+        _ if wrapper.exists() => Command::new(wrapper),
+        _ => {
+            let mut c = Command::new("kubectl");
+            c.arg("--kubeconfig").arg(kubeconfig);
+            c
+        }
+    };
+    let out = command
+        .args(args)
+        .output()
+        .with_context(|| format!("running kubectl {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "kubectl {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+async fn delete_namespaces(kubeconfig: &Path, names: &[String]) {
+    let Ok(kc) = kube::config::Kubeconfig::read_from(kubeconfig) else {
+        return;
+    };
+    let Ok(config) =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await
+    else {
+        return;
+    };
+    let Ok(client) = kube::Client::try_from(config) else {
+        return;
+    };
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    for name in names {
+        let _ = api.delete(name, &DeleteParams::background()).await;
+    }
+}
