@@ -456,14 +456,17 @@ async fn panel_for(
 }
 
 /// `GET /services/{team}/{service}/deploy-panel`: the panel fragment (team members and admins).
+/// It reads the CSRF token from the session itself: the `Layout` extractor would
+/// consume a flash message meant for the page around it.
 async fn show_deploy_panel(
     State(app): State<AppState>,
     user: CurrentUser,
-    layout: Layout,
+    session: Session,
     Path((team, name)): Path<(String, String)>,
 ) -> Result<DeployPanel, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    panel_for(&app, &user, &service, layout.csrf).await
+    let csrf = crate::auth::csrf::token(&session).await?;
+    panel_for(&app, &user, &service, csrf).await
 }
 
 // ---------------------------------------------------------------- history

@@ -881,3 +881,84 @@ async fn a_field_another_manager_owns_is_reported_as_a_conflict_and_not_forced(p
     );
     worker.shutdown().await;
 }
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_environment_that_blocks_on_missing_secrets_names_them_then_deploys_once_they_exist(
+    pool: PgPool,
+) {
+    let client = kube_client().await;
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let service = create_service(&pool, &email, &team, &django_yaml(&team)).await;
+    let staging = slipway::store::environments::find_by_name(&pool, "staging")
+        .await
+        .unwrap()
+        .unwrap();
+    slipway::store::environments::update_policy(
+        &pool,
+        "staging",
+        &slipway::store::environments::EnvironmentPolicy {
+            namespace_pattern: &staging.namespace_pattern,
+            requires_approval: false,
+            block_on_missing_secrets: true,
+            position: staging.position,
+        },
+    )
+    .await
+    .unwrap();
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let ns = format!("{team}-staging");
+
+    let blocked = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.4.2",
+    )
+    .await;
+    let blocked = wait_finished(&pool, blocked.id, 120).await;
+    assert_eq!(blocked.state, DeployState::Failed);
+    assert!(
+        blocked.reason.contains("missing Secrets")
+            && blocked.reason.contains("shop-db-credentials/url")
+            && blocked.reason.contains("shop-django/secret-key"),
+        "{}",
+        blocked.reason
+    );
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        deployments.get_opt("shop-web").await.unwrap().is_none(),
+        "nothing was applied"
+    );
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
+    for (name, key) in [
+        ("shop-db-credentials", "url"),
+        ("shop-django", "secret-key"),
+    ] {
+        let secret: k8s_openapi::api::core::v1::Secret =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": ns},
+                "stringData": {key: "not-a-real-value"}
+            }))
+            .unwrap();
+        secrets
+            .create(&kube::api::PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let again = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.4.2",
+    )
+    .await;
+    assert_succeeded(&wait_finished(&pool, again.id, 240).await);
+    worker.shutdown().await;
+}
