@@ -31,12 +31,12 @@ pub struct RolloutConfig {
 }
 
 impl Default for RolloutConfig {
-    /// 120 s without progress, 30 minutes at most, a look every second.
+    /// 120 s without progress, 30 minutes at most, a look every half second.
     fn default() -> Self {
         RolloutConfig {
             stall_timeout: Duration::from_secs(120),
             max_duration: Duration::from_secs(30 * 60),
-            poll: Duration::from_secs(1),
+            poll: Duration::from_millis(500),
         }
     }
 }

@@ -134,6 +134,7 @@ async fn move_deploy(
         )));
     }
     if to == DeployState::Queued {
+        deploys::announce_queued(&mut *conn).await?;
         deploys::supersede_older(
             conn,
             deploy.service_id,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use kube::Client;
 use sqlx::PgPool;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument as _, instrument};
 use uuid::Uuid;
@@ -156,6 +156,8 @@ impl Drop for Worker {
 }
 
 async fn run_loop(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let wake = Arc::new(Notify::new());
+    let listener = tokio::spawn(listen_for_queued(ctx.db.clone(), wake.clone()).in_current_span());
     let mut running: JoinSet<()> = JoinSet::new();
     let mut db_trouble = false;
     loop {
@@ -187,9 +189,11 @@ async fn run_loop(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.changed() => {}
             Some(_) = running.join_next(), if !running.is_empty() => {}
+            () = wake.notified() => {}
             () = tokio::time::sleep(ctx.config.poll) => {}
         }
     }
+    listener.abort();
     running.abort_all();
     while running.join_next().await.is_some() {}
     match deploys::release_leases(&ctx.db, ctx.id).await {
@@ -200,6 +204,28 @@ async fn run_loop(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         }
     }
     tracing::info!("deploy worker stopped");
+}
+
+/// Wakes the loop when a deploy is queued anywhere (PostgreSQL NOTIFY), so a
+/// claim does not wait for the next poll; polling still covers a lost listener.
+async fn listen_for_queued(db: PgPool, wake: Arc<Notify>) {
+    loop {
+        match deploys::listen_queued(&db).await {
+            Ok(mut listener) => loop {
+                match listener.recv().await {
+                    Ok(_) => wake.notify_one(),
+                    Err(err) => {
+                        tracing::debug!(error = %err, "queued-deploy listener lost; polling meanwhile");
+                        break;
+                    }
+                }
+            },
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot listen for queued deploys; polling meanwhile")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
 }
 
 async fn claim(ctx: &Context) -> Result<Option<Deploy>, sqlx::Error> {

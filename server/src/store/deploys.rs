@@ -393,6 +393,27 @@ pub async fn supersede_older(
     Ok(ids)
 }
 
+/// The channel on which a newly queued deploy is announced to workers, so they
+/// claim it at once instead of at their next poll.
+pub const QUEUED_CHANNEL: &str = "slipway_deploy_queued";
+
+/// Announces a queued deploy to listening workers (delivered when the caller's
+/// transaction commits).
+pub async fn announce_queued(db: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_notify($1, '')")
+        .bind(QUEUED_CHANNEL)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A connection listening for [`QUEUED_CHANNEL`] (it keeps one pool connection).
+pub async fn listen_queued(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(QUEUED_CHANNEL).await?;
+    Ok(listener)
+}
+
 /// Serialises deploy requests of one service and environment for the rest of the
 /// caller's transaction, so "supersede the older ones" sees every older one.
 pub async fn lock_pair(
