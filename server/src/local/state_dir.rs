@@ -29,9 +29,13 @@ impl StateDir {
         let base = if base.is_absolute() {
             base.to_owned()
         } else {
-            std::env::current_dir()
-                .context("reading the current folder")?
-                .join(base)
+            let cwd = std::env::current_dir().context("reading the current folder")?;
+            // `./.slipway` would print as `/work/x/./.slipway`; keep paths clean.
+            if base == Path::new(".") {
+                cwd
+            } else {
+                cwd.join(base)
+            }
         };
         let root = base.join(".slipway");
         fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
