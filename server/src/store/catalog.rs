@@ -75,32 +75,42 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<CatalogPage, sqlx::Error> {
-    // `latest` takes each service's newest deploy per environment with
-    // DISTINCT ON over the (service_id, environment_id, id) index.
+    // Page first, then look up the newest deploy per environment for the page's
+    // services only: one index probe per (service, environment) on
+    // deploys(service_id, environment_id, id desc). Aggregating the newest deploy
+    // of every service before paging cost ~400 ms with 10,000 services.
+    // The state filter needs the probe for every candidate, in an EXISTS.
     let rows = sqlx::query_as::<_, Row>(
-        "with visible as (
-             select s.id, t.name as team, s.name, s.kind, s.framework, s.current_revision
+        "with page as (
+             select s.id, t.name as team, s.name, s.kind, s.framework, s.current_revision,
+                    count(*) over () as total
              from services s join teams t on t.id = s.team_id
              where ($1::text[] is null or t.name = any($1))
                and ($2::text is null or t.name = $2)
                and ($3::text is null or s.kind = $3)
                and ($4::text is null or s.name ilike '%' || $4 || '%')
-         ), latest as (
-             select distinct on (d.service_id, d.environment_id)
-                    d.service_id, e.name as environment, e.position, d.state, d.created_at
-             from deploys d join environments e on e.id = d.environment_id
-             where d.service_id in (select id from visible)
-             order by d.service_id, d.environment_id, d.id desc
+               and ($5::text is null or exists (
+                   select 1 from environments e
+                   cross join lateral (
+                       select d.state from deploys d
+                       where d.service_id = s.id and d.environment_id = e.id
+                       order by d.id desc limit 1) latest
+                   where latest.state = $5))
+             order by t.name, s.name
+             limit $6 offset $7
          )
-         select v.team, v.name, v.kind, v.framework, v.current_revision,
-                coalesce(json_agg(json_build_object('environment', l.environment, 'state', l.state, 'at', l.created_at)
-                                  order by l.position) filter (where l.service_id is not null), '[]') as deploys,
-                count(*) over () as total
-         from visible v left join latest l on l.service_id = v.id
-         group by v.id, v.team, v.name, v.kind, v.framework, v.current_revision
-         having ($5::text is null or bool_or(l.state = $5))
-         order by v.team, v.name
-         limit $6 offset $7",
+         select p.team, p.name, p.kind, p.framework, p.current_revision, p.total,
+                coalesce((
+                    select json_agg(json_build_object('environment', e.name, 'state', latest.state,
+                                                      'at', latest.created_at) order by e.position)
+                    from environments e
+                    cross join lateral (
+                        select d.state, d.created_at from deploys d
+                        where d.service_id = p.id and d.environment_id = e.id
+                        order by d.id desc limit 1) latest
+                ), '[]') as deploys
+         from page p
+         order by p.team, p.name",
     )
     .bind(filter.visible_teams.as_deref())
     .bind(filter.team.as_deref())

@@ -318,3 +318,61 @@ async fn the_catalog_filters_by_name_kind_and_team_and_htmx_gets_a_fragment(pool
     let nothing = app.get("/?q=zzz").await.text().await.unwrap();
     assert!(nothing.contains("No services match"));
 }
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_state(
+    pool: PgPool,
+) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "shop-web").await;
+    let res = app
+        .post_form(
+            "/services/new",
+            &[
+                ("team", "shop"),
+                ("name", "shop-api"),
+                ("framework", "flask"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // shop-web: staging failed then succeeded (newest wins); shop-api: development failed.
+    for (service, environment, state) in [
+        ("shop-web", "staging", "failed"),
+        ("shop-web", "staging", "succeeded"),
+        ("shop-api", "development", "failed"),
+    ] {
+        sqlx::query(
+            "insert into deploys (service_id, environment_id, revision, revision_id, revision_hash, image,
+                                  namespace, state, trigger, requested_by)
+             select s.id, e.id, 1, r.id, r.hash, 'registry.example.com/x:1', 'ns', $3, 'user', 'test'
+             from services s join service_revisions r on r.service_id = s.id and r.number = 1,
+                  environments e
+             where s.name = $1 and e.name = $2",
+        )
+        .bind(service)
+        .bind(environment)
+        .bind(state)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let all = app.get("/").await.text().await.unwrap();
+    assert!(all.contains("staging · succeeded"), "{all}");
+    assert!(
+        !all.contains("staging · failed"),
+        "an older deploy is not shown"
+    );
+    assert!(all.contains("development · failed"));
+    let failed = app.get("/?state=failed").await.text().await.unwrap();
+    assert!(failed.contains(">shop-api<") || failed.contains("/services/shop/shop-api"));
+    assert!(
+        !failed.contains("/services/shop/shop-web\""),
+        "its newest staging deploy succeeded"
+    );
+    let succeeded = app.get("/?state=succeeded").await.text().await.unwrap();
+    assert!(
+        succeeded.contains("/services/shop/shop-web")
+            && !succeeded.contains("/services/shop/shop-api")
+    );
+}
