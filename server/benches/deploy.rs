@@ -8,9 +8,9 @@
 //! `SLIPWAY_KUBECTL`, else `e2e/cluster/kubectl`, else `kubectl` on the PATH.
 //!
 //! Slipway's figure includes what a deploy does beyond kubectl: rendering and
-//! storing the manifests, the worker noticing the queued deploy (it polls every
-//! 500 ms), the namespace check, the dry-run diff, pruning and recording each
-//! step in PostgreSQL.
+//! storing the manifests, the worker claiming it (woken by PostgreSQL NOTIFY),
+//! the namespace check, the dry-run diff, pruning, polling the rollout every
+//! 500 ms and recording each step in PostgreSQL.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,7 +110,7 @@ async fn run() -> anyhow::Result<()> {
         );
     }
     println!(
-        "(slipway: render, store, worker claim (500 ms poll), dry-run diff, apply, prune, rollout watch, records;"
+        "(slipway: render, store, worker claim (woken by NOTIFY), dry-run diff, apply, prune, rollout watch, records;"
     );
     println!(" kubectl: apply --server-side of the same objects, then rollout status)");
     Ok(())
