@@ -29,8 +29,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::deploys::{
-    actor, create_service, current_user, django_yaml, request, save_revision, unique_team,
-    web_yaml, worker_yaml,
+    actor, create_service, current_user, django_yaml, example_yaml, request, save_revision,
+    unique_team, web_yaml, worker_yaml,
 };
 use crate::harness::{PASSWORD, TestApp, create_user, eventually};
 
@@ -975,5 +975,59 @@ async fn an_environment_that_blocks_on_missing_secrets_names_them_then_deploys_o
     )
     .await;
     assert_succeeded(&wait_finished(&pool, again.id, 240).await);
+    worker.shutdown().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_statefulset_rolls_out_and_a_cronjob_succeeds_once_applied(pool: PgPool) {
+    let client = kube_client().await;
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["development"]);
+    let email = format!("dev@{team}.io");
+    create_user(&pool, &email, false, &[&team]).await;
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let ns = format!("{team}-development");
+
+    let postgres = create_service(
+        &pool,
+        &email,
+        &team,
+        &example_yaml("postgres-statefulset", &team),
+    )
+    .await;
+    let deploy = request(&pool, &email, &postgres, "development", "postgres:16.4").await;
+    let deploy = wait_finished(&pool, deploy.id, 240).await;
+    assert_succeeded(&deploy);
+    let events = deploys::events(&pool, deploy.id).await.unwrap();
+    let last = events.last().unwrap();
+    assert!(
+        last.message.contains("StatefulSet shop-postgres"),
+        "{events:#?}"
+    );
+    let sets: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let set = sets.get("shop-postgres").await.unwrap();
+    let status = set.status.unwrap();
+    assert_eq!(status.update_revision, status.current_revision);
+
+    let cron = create_service(&pool, &email, &team, &example_yaml("cron", &team)).await;
+    let deploy = request(
+        &pool,
+        &email,
+        &cron,
+        "development",
+        "registry.example.com/shop/web:1.4.2",
+    )
+    .await;
+    let deploy = wait_finished(&pool, deploy.id, 120).await;
+    assert_succeeded(&deploy);
+    let events = deploys::events(&pool, deploy.id).await.unwrap();
+    assert!(
+        events
+            .last()
+            .unwrap()
+            .message
+            .contains("CronJob runs on its schedule"),
+        "{events:#?}"
+    );
     worker.shutdown().await;
 }

@@ -49,6 +49,14 @@ spec:
     )
 }
 
+/// An example of `examples/` (by file stem), moved to `team`.
+pub fn example_yaml(stem: &str, team: &str) -> String {
+    let path = format!("{}/../examples/{stem}.yaml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .replace("  team: shop\n", &format!("  team: {team}\n"))
+}
+
 /// The Django example of `examples/`, moved to `team`.
 pub fn django_yaml(team: &str) -> String {
     let text = std::fs::read_to_string(concat!(
