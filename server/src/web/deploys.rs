@@ -701,9 +701,9 @@ async fn load_live(
     let can_decide = deploy.state == DeployState::AwaitingApproval
         && !decided
         && policy::can_approve(user, deploy.requested_by_id).is_ok();
-    // On a deploy that succeeded: restore it, unless it is what runs now, in which
-    // case offer the one before it.
-    let rollback = if deploy.state.is_finished() {
+    // A deploy that succeeded: restore it, unless it is what runs now, in which
+    // case offer the one before it. A failed deploy: restore the last good one.
+    let rollback = if matches!(deploy.state, DeployState::Succeeded | DeployState::Failed) {
         let latest_ok = deploys::list(
             &app.db,
             &Filter {
@@ -728,16 +728,9 @@ async fn load_live(
                 .await?
             }
             Some(_) if deploy.state == DeployState::Succeeded => Some(deploy.clone()),
-            Some(latest) => {
-                deploys::previous_succeeded(
-                    &app.db,
-                    deploy.service_id,
-                    deploy.environment_id,
-                    latest.id,
-                )
-                .await?
-            }
-            None => None,
+            // Only when this failure came after the last good deploy.
+            Some(latest) if latest.id < deploy.id => Some(latest),
+            _ => None,
         };
         target.map(|t| RollbackOffer {
             target: t.id,

@@ -695,6 +695,37 @@ async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinne
     // Only a deploy that succeeded can be rolled back to.
     let res = app.post_form(&format!("/deploys/{id}/rollback"), &[]).await;
     assert_eq!(res.status(), 409);
+
+    // A failed deploy's page offers the last good one.
+    let mut tx = pool.begin().await.unwrap();
+    let rb = deploys::find(&mut *tx, id).await.unwrap().unwrap();
+    assert!(
+        deploys::transition(
+            &mut tx,
+            &Transition {
+                id,
+                from: rb.state,
+                to: DeployState::Failed,
+                actor: "test",
+                message: "",
+                reason: Some("boom"),
+                lease_owner: None,
+            },
+        )
+        .await
+        .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let page = app
+        .get(&format!("/deploys/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("action=\"/deploys/{}/rollback\"", v2.id)),
+        "{page}"
+    );
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
