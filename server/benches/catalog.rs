@@ -156,7 +156,8 @@ async fn main() {
         .text()
         .await
         .unwrap();
-    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 26;
+    let marker = "name=\"csrf_token\" value=\"";
+    let at = page.find(marker).unwrap() + marker.len();
     let token = &page[at..at + page[at..].find('"').unwrap()];
     let res = client
         .post(format!("http://{addr}/login"))
