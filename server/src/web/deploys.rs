@@ -28,6 +28,7 @@ use crate::store::services::Service;
 use crate::store::{self};
 use crate::web::diff::DiffLine;
 use crate::web::layout::{Layout, flash};
+use crate::web::services::load_service;
 
 /// Deploy routes of the portal.
 pub fn routes() -> Router<AppState> {
@@ -242,18 +243,6 @@ pub async fn load_history(
         can_deploy: policy::can_request_deploy(user, &service.team).is_ok(),
         environments,
     })
-}
-
-async fn load_service(
-    app: &AppState,
-    user: &CurrentUser,
-    team: &str,
-    name: &str,
-) -> Result<Service, AppError> {
-    policy::can_view_team(user, team)?;
-    store::services::find(&app.db, team, name)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 async fn load_deploy(app: &AppState, user: &CurrentUser, id: i64) -> Result<Deploy, AppError> {

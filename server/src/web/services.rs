@@ -94,8 +94,9 @@ fn is_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request")
 }
 
-/// Loads a service the user may see.
-async fn load_service(
+/// Loads a service the user may see: the team check comes first, so outsiders get
+/// 403 whether or not the service exists (shared by the portal and the API).
+pub(crate) async fn load_service(
     app: &AppState,
     user: &CurrentUser,
     team: &str,

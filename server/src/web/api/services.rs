@@ -18,6 +18,7 @@ use crate::render::{self, Manifests, RenderContext, RenderError, checklist};
 use crate::spec::ServiceSpec;
 use crate::store::{self, services::Revision, services::Service};
 use crate::web::admin::audit_actor;
+use crate::web::services::load_service;
 
 /// A service in lists: `GET /api/v1/services`.
 #[derive(Debug, Serialize)]
@@ -104,19 +105,6 @@ impl SpecBody {
     fn message(&self) -> &str {
         self.message.as_deref().unwrap_or_default()
     }
-}
-
-/// Loads a service the caller may see; the team check comes first (see the module docs).
-async fn load_service(
-    app: &AppState,
-    user: &CurrentUser,
-    team: &str,
-    name: &str,
-) -> Result<Service, AppError> {
-    policy::can_view_team(user, team)?;
-    store::services::find(&app.db, team, name)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 /// Revision `number` of `service`, or its current one.
