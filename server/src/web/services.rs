@@ -333,23 +333,11 @@ async fn show_service(
 
 // ---------------------------------------------------------------- editor
 
-/// The YAML editor; the `editor` block is the htmx fragment re-rendered on save.
+/// The YAML editor; `as_editor()` renders only its `editor` block, the htmx
+/// fragment re-rendered on save.
 #[derive(Template, WebTemplate)]
-#[template(path = "services/edit.html")]
+#[template(path = "services/edit.html", blocks = ["editor"])]
 pub struct EditorPage {
-    layout: Layout,
-    service: Service,
-    base_revision: i32,
-    text: String,
-    message: String,
-    errors: Vec<FieldMessage>,
-    conflict: Option<String>,
-}
-
-/// The editor fragment alone.
-#[derive(Template)]
-#[template(path = "services/edit.html", block = "editor")]
-pub struct EditorFragment {
     layout: Layout,
     service: Service,
     base_revision: i32,
@@ -427,7 +415,7 @@ async fn save(
         Err(AppError::Conflict(msg)) => (StatusCode::CONFLICT, Vec::new(), Some(msg)),
         Err(other) => return Err(other),
     };
-    let fragment = EditorFragment {
+    let page = EditorPage {
         layout,
         service,
         base_revision: form.base_revision,
@@ -437,20 +425,12 @@ async fn save(
         conflict,
     };
     if is_htmx(&headers) {
-        let html = fragment
+        let html = page
+            .as_editor()
             .render()
             .map_err(|e| AppError::Internal(e.into()))?;
         return Ok((status, axum::response::Html(html)).into_response());
     }
-    let page = EditorPage {
-        layout: fragment.layout,
-        service: fragment.service,
-        base_revision: fragment.base_revision,
-        text: fragment.text,
-        message: fragment.message,
-        errors: fragment.errors,
-        conflict: fragment.conflict,
-    };
     Ok((status, page).into_response())
 }
 
