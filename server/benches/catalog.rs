@@ -18,6 +18,10 @@ use slipway::store;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+/// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SERVICES: i64 = 10_000;
 const WARMUP: usize = 20;
 const SAMPLES: usize = 300;

@@ -27,6 +27,10 @@ use slipway::{editing, store};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+/// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Images deployed one after the other: the first creates everything, the
 /// others are image changes (a rolling update).
 const IMAGES: [&str; 3] = [

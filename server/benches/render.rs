@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use slipway::render::{self, RenderContext};
 use slipway::spec;
 
+/// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Time spent measuring each row.
 const BUDGET: Duration = Duration::from_secs(1);
 /// Upper bound on iterations per row, so a fast row cannot run away.
@@ -57,6 +61,12 @@ fn measure(name: &'static str, mut op: impl FnMut()) -> Row {
     }
 }
 
+/// [`measure`] when `name` matches one of `filter`'s words, or `filter` is empty.
+fn measure_if(filter: &[String], name: &'static str, op: impl FnMut()) -> Option<Row> {
+    let selected = filter.is_empty() || filter.iter().any(|word| name.contains(word.as_str()));
+    selected.then(|| measure(name, op))
+}
+
 fn main() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/django.yaml");
     let text = match std::fs::read_to_string(path) {
@@ -90,35 +100,45 @@ fn main() {
         }
     };
 
+    // `cargo bench --bench render -- <word>` measures only rows whose name
+    // contains the word (handy under a profiler); cargo itself passes `--bench`.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
     let rows = [
-        measure("baseline: serde_json of the rendered objects", || {
-            black_box(
-                serde_json::to_vec(&manifests.objects())
-                    .map(|v| v.len())
-                    .unwrap_or_default(),
-            );
-        }),
-        measure("parse + validate spec (YAML)", || {
+        measure_if(
+            &filter,
+            "baseline: serde_json of the rendered objects",
+            || {
+                black_box(
+                    serde_json::to_vec(&manifests.objects())
+                        .map(|v| v.len())
+                        .unwrap_or_default(),
+                );
+            },
+        ),
+        measure_if(&filter, "parse + validate spec (YAML)", || {
             black_box(spec::parse(black_box(&text)).is_ok());
         }),
-        measure("validate spec", || {
+        measure_if(&filter, "validate spec", || {
             black_box(spec::validate(black_box(&spec)).len());
         }),
-        measure("render (typed objects)", || {
+        measure_if(&filter, "render (typed objects)", || {
             black_box(
                 render::render(black_box(&spec), &ctx)
                     .map(|m| m.len())
                     .unwrap_or_default(),
             );
         }),
-        measure("render + multi-document YAML", || {
+        measure_if(&filter, "render + multi-document YAML", || {
             black_box(
                 render::render(black_box(&spec), &ctx)
                     .map(|m| m.to_yaml().len())
                     .unwrap_or_default(),
             );
         }),
-        measure("production checklist", || {
+        measure_if(&filter, "production checklist", || {
             black_box(render::checklist::check(black_box(&spec), &ctx).score);
         }),
     ];
@@ -132,7 +152,7 @@ fn main() {
         "{:<46} {:>10} {:>12} {:>10} {:>14}",
         "operation", "iterations", "per second", "µs each", "per CPU second"
     );
-    for row in &rows {
+    for row in rows.iter().flatten() {
         let seconds = row.elapsed.as_secs_f64().max(f64::EPSILON);
         let per_second = row.iterations as f64 / seconds;
         let micros = seconds * 1e6 / row.iterations.max(1) as f64;

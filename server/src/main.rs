@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use slipway::config::{Config, SecretString};
 use slipway::{cli, cli_spec, telemetry};
 
+/// mimalloc rather than glibc's malloc: rendering and serving build many small
+/// strings and maps, and glibc's allocator spent over half the renderer's time
+/// in malloc and free (measured with `perf` on `make bench`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Slipway: a self-service deployment portal for Python services on Kubernetes.
 #[derive(Parser)]
 #[command(name = "slipway", version, about)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::Input;
+use super::{Input, RenderContext};
 use crate::spec::Color;
 
 /// `app.kubernetes.io/managed-by` value on everything Slipway renders; prune selects by it.
@@ -23,10 +23,7 @@ pub const ANNOTATION_DEPLOY_ID: &str = "slipway.dev/deploy-id";
 /// Labels that select this service's pods; stable for the life of a service
 /// because Deployment selectors are immutable.
 pub fn selector_labels(input: &Input<'_>) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), input.name().to_owned()),
-        ("app.kubernetes.io/instance".to_owned(), instance(input)),
-    ])
+    input.labels.selector.clone()
 }
 
 /// Selector labels plus the colour, for one blue-green half.
@@ -38,36 +35,54 @@ pub fn color_selector_labels(input: &Input<'_>, color: Option<Color>) -> BTreeMa
     labels
 }
 
-fn instance(input: &Input<'_>) -> String {
-    format!("{}-{}", input.name(), input.ctx.environment)
-}
-
 /// Every label an object carries.
 pub fn labels(input: &Input<'_>) -> BTreeMap<String, String> {
-    let mut labels = selector_labels(input);
-    labels.extend([
-        (
-            "app.kubernetes.io/part-of".to_owned(),
-            input.ctx.team.clone(),
-        ),
-        (
-            "app.kubernetes.io/managed-by".to_owned(),
-            MANAGED_BY.to_owned(),
-        ),
-        (
-            "app.kubernetes.io/component".to_owned(),
-            input.kind.as_str().to_owned(),
-        ),
-        (LABEL_TEAM.to_owned(), input.ctx.team.clone()),
-        (LABEL_ENVIRONMENT.to_owned(), input.ctx.environment.clone()),
-    ]);
-    labels
+    input.labels.all.clone()
+}
+
+/// The label maps of one render, built once: every object carries them, and
+/// building them per object (formatting the instance name, inserting seven
+/// keys) was a tenth of the renderer's time.
+pub(crate) struct RenderLabels {
+    /// [`selector_labels`].
+    selector: BTreeMap<String, String>,
+    /// [`labels`].
+    all: BTreeMap<String, String>,
+}
+
+impl RenderLabels {
+    pub(crate) fn new(name: &str, kind: crate::spec::WorkloadKind, ctx: &RenderContext) -> Self {
+        let selector = BTreeMap::from([
+            ("app.kubernetes.io/name".to_owned(), name.to_owned()),
+            (
+                "app.kubernetes.io/instance".to_owned(),
+                format!("{name}-{}", ctx.environment),
+            ),
+        ]);
+        let mut all = selector.clone();
+        all.extend([
+            ("app.kubernetes.io/part-of".to_owned(), ctx.team.clone()),
+            (
+                "app.kubernetes.io/managed-by".to_owned(),
+                MANAGED_BY.to_owned(),
+            ),
+            (
+                "app.kubernetes.io/component".to_owned(),
+                kind.as_str().to_owned(),
+            ),
+            (LABEL_TEAM.to_owned(), ctx.team.clone()),
+            (LABEL_ENVIRONMENT.to_owned(), ctx.environment.clone()),
+        ]);
+        RenderLabels { selector, all }
+    }
 }
 
 /// Labels of a pod (template): every label plus the colour for blue-green.
 pub fn pod_labels(input: &Input<'_>, color: Option<Color>) -> BTreeMap<String, String> {
     let mut labels = labels(input);
-    labels.extend(color_selector_labels(input, color));
+    if let Some(color) = color {
+        labels.insert(LABEL_COLOR.to_owned(), color.as_str().to_owned());
+    }
     labels
 }
 

@@ -331,16 +331,20 @@ pub(crate) struct Input<'a> {
     pub ctx: &'a RenderContext,
     /// The image being deployed.
     pub image: &'a str,
+    /// Labels every object carries, built once per render.
+    pub labels: meta::RenderLabels,
 }
 
 impl<'a> Input<'a> {
     fn new(doc: &'a ServiceSpec, ctx: &'a RenderContext) -> Self {
+        let kind = doc.workload_kind();
         Input {
             doc,
             spec: &doc.spec,
-            kind: doc.workload_kind(),
+            kind,
             ctx,
             image: ctx.image.as_deref().unwrap_or(&doc.spec.image),
+            labels: meta::RenderLabels::new(&doc.metadata.name, kind, ctx),
         }
     }
 
