@@ -175,10 +175,15 @@ async fn main() {
         .unwrap();
     assert_eq!(res.status(), 303);
 
-    let cases: [(&str, String, bool); 5] = [
+    let cases: [(&str, String, bool); 6] = [
         (
             "baseline: GET /healthz",
             format!("http://{addr}/healthz"),
+            false,
+        ),
+        (
+            "baseline: signed-in page, no catalog",
+            format!("http://{addr}/account"),
             false,
         ),
         (

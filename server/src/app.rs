@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
 
     let portal = web::portal_routes()
         .layer(middleware::from_fn(auth::csrf::require_token))
+        .layer(middleware::from_fn(auth::activity::keep_alive))
         .layer(sessions);
 
     let body_limit = state.config.body_limit;

@@ -1,5 +1,6 @@
 //! Who is asking and what they may do: passwords, sessions, API tokens, CSRF and the policy.
 
+pub mod activity;
 pub mod csrf;
 pub mod extract;
 pub mod password;

@@ -1,7 +1,7 @@
 //! The catalog query: one round trip per page view, whatever the page size.
 
 use serde::Deserialize;
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 /// Filters of the catalog; `None` means "any".
@@ -68,6 +68,43 @@ struct Row {
     total: i64,
 }
 
+/// Appends the `where` conditions of `filter` over `services s`, only those
+/// that are set. Teams match on `services.team_name`, the copy a migration keeps
+/// in step with `teams`. Each combination of filters is its own statement text, so
+/// PostgreSQL's cached generic plan fits it: a catch-all `($1 is null or …)`
+/// form got a generic plan that expected one row and nested-looped over all
+/// 10,000 services (~30 ms instead of ~3 ms) from the sixth request on.
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &CatalogFilter) {
+    query.push(" where true");
+    if let Some(teams) = &filter.visible_teams {
+        query
+            .push(" and s.team_name = any(")
+            .push_bind(teams.clone())
+            .push(")");
+    }
+    if let Some(team) = &filter.team {
+        query.push(" and s.team_name = ").push_bind(team.clone());
+    }
+    if let Some(kind) = &filter.kind {
+        query.push(" and s.kind = ").push_bind(kind.clone());
+    }
+    if let Some(text) = &filter.query {
+        // Service names are lowercase DNS labels, so a lowercased search text
+        // and a plain substring test (`strpos`, no LIKE wildcards to escape)
+        // match what `ilike` would, at a fraction of its cost per row.
+        query
+            .push(" and strpos(s.name, ")
+            .push_bind(text.to_lowercase())
+            .push(") > 0");
+    }
+    if let Some(state) = &filter.state {
+        query
+            .push(" and s.id in (select l.service_id from latest_deploys l where l.state = ")
+            .push_bind(state.clone())
+            .push(")");
+    }
+}
+
 /// Services matching `filter`, sorted by team and name, `limit` from `offset`.
 pub async fn page(
     db: impl PgExecutor<'_>,
@@ -75,52 +112,41 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<CatalogPage, sqlx::Error> {
-    // Page first, then look up the newest deploy per environment for the page's
-    // services only: one index probe per (service, environment) on
-    // deploys(service_id, environment_id, id desc). Aggregating the newest deploy
-    // of every service before paging cost ~400 ms with 10,000 services.
-    // The state filter needs the probe for every candidate, in an EXISTS.
-    let rows = sqlx::query_as::<_, Row>(
+    // One statement: the page (a walk of services_team_name_name_idx that
+    // stops at offset + limit, no sort), the count of every match (a scan that
+    // counts without sorting; a `count(*) over ()` on the page forced a sort of
+    // all matches, ~15 ms at 10,000), and the latest deploy per environment
+    // from `latest_deploys`, which a trigger keeps.
+    let mut query = QueryBuilder::new(
         "with page as (
-             select s.id, t.name as team, s.name, s.kind, s.framework, s.current_revision,
-                    count(*) over () as total
-             from services s join teams t on t.id = s.team_id
-             where ($1::text[] is null or t.name = any($1))
-               and ($2::text is null or t.name = $2)
-               and ($3::text is null or s.kind = $3)
-               and ($4::text is null or s.name ilike '%' || $4 || '%')
-               and ($5::text is null or exists (
-                   select 1 from environments e
-                   cross join lateral (
-                       select d.state from deploys d
-                       where d.service_id = s.id and d.environment_id = e.id
-                       order by d.id desc limit 1) latest
-                   where latest.state = $5))
-             order by t.name, s.name
-             limit $6 offset $7
-         )
-         select p.team, p.name, p.kind, p.framework, p.current_revision, p.total,
+             select s.id, s.team_name as team, s.name, s.kind, s.framework, s.current_revision
+             from services s",
+    );
+    push_filter(&mut query, filter);
+    query
+        .push(" order by s.team_name, s.name limit ")
+        .push_bind(limit)
+        .push(" offset ")
+        .push_bind(offset)
+        .push(
+            ")
+         select p.team, p.name, p.kind, p.framework, p.current_revision,
+                (select count(*) from services s",
+        );
+    push_filter(&mut query, filter);
+    query.push(
+        ") as total,
                 coalesce((
-                    select json_agg(json_build_object('environment', e.name, 'state', latest.state,
-                                                      'at', latest.created_at) order by e.position)
-                    from environments e
-                    cross join lateral (
-                        select d.state, d.created_at from deploys d
-                        where d.service_id = p.id and d.environment_id = e.id
-                        order by d.id desc limit 1) latest
+                    select json_agg(json_build_object('environment', e.name, 'state', l.state,
+                                                      'at', l.created_at) order by e.position)
+                    from latest_deploys l join environments e on e.id = l.environment_id
+                    where l.service_id = p.id
                 ), '[]') as deploys
          from page p
          order by p.team, p.name",
-    )
-    .bind(filter.visible_teams.as_deref())
-    .bind(filter.team.as_deref())
-    .bind(filter.kind.as_deref())
-    .bind(filter.query.as_deref().map(escape_like))
-    .bind(filter.state.as_deref())
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await?;
+    );
+    let rows = query.build_query_as::<Row>().fetch_all(db).await?;
+    // A page past the end has no row to carry the count; it shows as empty.
     let total = rows.first().map_or(0, |r| r.total);
     Ok(CatalogPage {
         total,
@@ -136,21 +162,4 @@ pub async fn page(
             })
             .collect(),
     })
-}
-
-/// Escapes `%`, `_` and `\` so a search for `a_b` finds exactly that.
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
-    }
 }

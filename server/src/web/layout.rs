@@ -93,10 +93,18 @@ impl FromRequestParts<AppState> for Layout {
             AppError::Internal(anyhow::anyhow!("portal route without a session layer"))
         })?;
         let csrf = csrf::token(&session).await?;
+        // Read first and remove only a flash that is there: a removal marks the
+        // session modified, and a modified session is written back to PostgreSQL.
         let flash = session
-            .remove::<Flash>(FLASH_KEY)
+            .get::<Flash>(FLASH_KEY)
             .await
             .map_err(|e| AppError::Internal(anyhow::anyhow!("reading session: {e}")))?;
+        if flash.is_some() {
+            session
+                .remove::<Flash>(FLASH_KEY)
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))?;
+        }
         let cluster = state.cluster.state();
         let cluster_notice = match &cluster {
             ClusterState::Ready { .. } => None,

@@ -12,6 +12,7 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use crate::app::AppState;
+use crate::auth::activity::LAST_SEEN_KEY;
 use crate::auth::extract::{ClientAddr, SESSION_USER_ID};
 use crate::auth::{MaybeUser, password};
 use crate::error::AppError;
@@ -146,6 +147,13 @@ async fn login(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("cycling session id: {e}")))?;
     session
         .insert(SESSION_USER_ID, user_id)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))?;
+    session
+        .insert(
+            LAST_SEEN_KEY,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))?;
     let actor = store::audit::Actor {

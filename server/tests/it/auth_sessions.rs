@@ -67,6 +67,83 @@ async fn logout_deletes_the_session_server_side(pool: PgPool) {
     assert_eq!(app.get("/").await.status(), 303, "back to the login page");
 }
 
+/// The signed-in session row: (data, expiry), to see whether a request wrote it.
+async fn session_row(pool: &PgPool) -> (Vec<u8>, time::OffsetDateTime) {
+    sqlx::query_as(
+        "select data, expiry_date from sessions
+         where created_at = (select max(created_at) from sessions)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn page_views_do_not_write_the_session_until_a_minute_has_passed(pool: PgPool) {
+    use std::str::FromStr;
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::Id;
+
+    create_user(&pool, "ann@example.com", false, &["shop"]).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.login_as("ann@example.com", PASSWORD).await;
+    assert_eq!(app.get("/").await.status(), 200);
+    let after_first = session_row(&pool).await;
+    for path in ["/", "/account", "/"] {
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+    }
+    assert_eq!(
+        session_row(&pool).await,
+        after_first,
+        "reading pages must not rewrite the session"
+    );
+
+    // Age the last-seen time by two minutes, as if the user had paused: the
+    // next request moves the expiry (the idle timeout restarts) and records it.
+    let id: String = sqlx::query_scalar(
+        "select id from sessions where created_at = (select max(created_at) from sessions)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let store = slipway::store::sessions::PgSessionStore::new(pool.clone());
+    let mut record = store
+        .load(&Id::from_str(&id).unwrap())
+        .await
+        .unwrap()
+        .expect("the signed-in session");
+    let seen = record.data[slipway::auth::activity::LAST_SEEN_KEY]
+        .as_i64()
+        .expect("login records the last-seen time");
+    record.data.insert(
+        slipway::auth::activity::LAST_SEEN_KEY.to_owned(),
+        serde_json::json!(seen - 120),
+    );
+    record.expiry_date -= time::Duration::minutes(2);
+    store.save(&record).await.unwrap();
+    let aged = session_row(&pool).await;
+
+    assert_eq!(app.get("/").await.status(), 200);
+    let refreshed = session_row(&pool).await;
+    assert!(
+        refreshed.1 > aged.1,
+        "the expiry moves forward: {:?} -> {:?}",
+        aged.1,
+        refreshed.1
+    );
+    let record = store
+        .load(&Id::from_str(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        record.data[slipway::auth::activity::LAST_SEEN_KEY]
+            .as_i64()
+            .unwrap()
+            >= seen
+    );
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn replaying_an_old_session_cookie_after_logout_is_anonymous(pool: PgPool) {
     create_user(&pool, "ann@example.com", false, &["shop"]).await;

@@ -317,6 +317,19 @@ async fn the_catalog_filters_by_name_kind_and_team_and_htmx_gets_a_fragment(pool
     assert!(fragment.contains("shop-web") && !fragment.contains("shop-worker"));
     let nothing = app.get("/?q=zzz").await.text().await.unwrap();
     assert!(nothing.contains("No services match"));
+    // Names are lowercase, so the search is case-insensitive; LIKE wildcards
+    // are plain characters, which no service name contains.
+    let upper = app.get("/?q=WORK").await.text().await.unwrap();
+    assert!(upper.contains("shop-worker") && !upper.contains(">shop-web<"));
+    for wildcard in ["%25", "_", "shop%25web"] {
+        let page = app
+            .get(&format!("/?q={wildcard}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("No services match"), "q={wildcard}");
+    }
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
@@ -374,5 +387,58 @@ async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_
     assert!(
         succeeded.contains("/services/shop/shop-web")
             && !succeeded.contains("/services/shop/shop-api")
+    );
+
+    // State changes reach the catalog: the newest deploy's does, an older one's does not.
+    sqlx::query(
+        "update deploys set state = 'succeeded'
+         where service_id = (select id from services where name = 'shop-api')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update deploys set state = 'rejected'
+         where id = (select min(id) from deploys
+                     where service_id = (select id from services where name = 'shop-web'))",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let all = app.get("/").await.text().await.unwrap();
+    assert!(all.contains("development · succeeded"), "{all}");
+    assert!(all.contains("staging · succeeded") && !all.contains("staging · rejected"));
+    let failed = app.get("/?state=failed").await.text().await.unwrap();
+    assert!(failed.contains("No services match"), "{failed}");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_catalogs_copy_of_the_team_name_follows_the_team(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "shop-web").await;
+    // A writer that sets team_name wrongly is corrected by the trigger.
+    sqlx::query(
+        "insert into services (team_id, team_name, name, kind)
+         select id, 'not-shop', 'shop-api', 'web' from teams where name = 'shop'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // A rename of the team reaches its services through the foreign key.
+    sqlx::query("update teams set name = 'store' where name = 'shop'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let names: Vec<(String, String)> =
+        sqlx::query_as("select name, team_name from services order by name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        names,
+        [
+            ("shop-api".to_owned(), "store".to_owned()),
+            ("shop-web".to_owned(), "store".to_owned())
+        ]
     );
 }
