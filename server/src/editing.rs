@@ -85,17 +85,10 @@ pub fn prepare_text(text: &str) -> Result<PreparedSpec, Vec<FieldMessage>> {
     Ok(finish(spec, Some(text)))
 }
 
-/// Reads the API's `spec` JSON object.
+/// Reads the API's `spec` JSON object. Problems carry the document's own paths
+/// (`metadata.name`, `spec.env[3].secret.key`), as in the editor and the CLI.
 pub fn prepare_json(value: serde_json::Value) -> Result<PreparedSpec, Vec<FieldMessage>> {
-    let spec = spec::from_json_value(value).map_err(|errors| {
-        to_field_messages(errors)
-            .into_iter()
-            .map(|mut f| {
-                f.path = format!("spec.{}", f.path).replace("spec.spec", "spec");
-                f
-            })
-            .collect::<Vec<_>>()
-    })?;
+    let spec = spec::from_json_value(value).map_err(to_field_messages)?;
     Ok(finish(spec, None))
 }
 

@@ -83,8 +83,9 @@ fn ports(c: &mut Check<'_>) {
 /// Rules for a list of environment variables at `path`.
 pub(super) fn env_list(c: &mut Check<'_>, path: &str, env: &[EnvVar]) {
     for (i, var) in env.iter().enumerate() {
-        let at = format!("{path}[{i}]");
-        c.result(|| format!("{at}.name"), names::env_name(&var.name));
+        // Paths are built only for problems: this runs for every variable of every render.
+        let at = || format!("{path}[{i}]");
+        c.result(|| format!("{}.name", at()), names::env_name(&var.name));
         let sources = [
             var.value.is_some(),
             var.secret.is_some(),
@@ -95,17 +96,17 @@ pub(super) fn env_list(c: &mut Check<'_>, path: &str, env: &[EnvVar]) {
         .filter(|s| **s)
         .count();
         match sources {
-            0 => c.err(&at, "set one of `value`, `secret`, `configMap` or `field`"),
+            0 => c.err(at(), "set one of `value`, `secret`, `configMap` or `field`"),
             1 => {}
             _ => c.err(
-                &at,
+                at(),
                 "set only one of `value`, `secret`, `configMap` or `field`",
             ),
         }
         for (what, reference) in [("secret", &var.secret), ("configMap", &var.config_map)] {
             if let Some(r) = reference {
                 c.result(
-                    || format!("{at}.{what}.name"),
+                    || format!("{}.{what}.name", at()),
                     names::dns_subdomain(&r.name),
                 );
                 let key = if r.key.is_empty() {
@@ -113,7 +114,7 @@ pub(super) fn env_list(c: &mut Check<'_>, path: &str, env: &[EnvVar]) {
                 } else {
                     names::config_key(&r.key)
                 };
-                c.result(|| format!("{at}.{what}.key"), key);
+                c.result(|| format!("{}.{what}.key", at()), key);
             }
         }
         if let Some(field) = &var.field {
@@ -122,7 +123,7 @@ pub(super) fn env_list(c: &mut Check<'_>, path: &str, env: &[EnvVar]) {
                 .any(|p| field.starts_with(p) && field.ends_with("']"));
             if !FIELD_PATHS.contains(&field.as_str()) && !labelled {
                 c.err(
-                    format!("{at}.field"),
+                    format!("{}.field", at()),
                     format!(
                         "`{field}` is not a pod field; use one of {}",
                         FIELD_PATHS.join(", ")
@@ -169,8 +170,10 @@ fn config_files(c: &mut Check<'_>) {
         c.err("spec.configFiles.files", "list at least one file");
     }
     for name in files.files.keys() {
-        let path = crate::spec::structure::join("spec.configFiles.files", name);
-        c.result(|| path, names::config_key(name));
+        c.result(
+            || crate::spec::structure::join("spec.configFiles.files", name),
+            names::config_key(name),
+        );
     }
     let size: usize = files.files.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_CONFIG_BYTES {
@@ -197,26 +200,24 @@ fn mount_path(path: &str) -> Result<(), String> {
 
 /// Rules for requests and limits at `path`: positive quantities, limits not below requests.
 pub(super) fn resources(c: &mut Check<'_>, path: &str, r: &Resources) {
-    let mut values: BTreeMap<(&str, &str), f64> = BTreeMap::new();
-    for (side, list) in [("requests", &r.requests), ("limits", &r.limits)] {
+    const RESOURCES: [&str; 3] = ["cpu", "memory", "ephemeralStorage"];
+    // values[side][resource]: requests are side 0, limits side 1.
+    let mut values = [[None::<f64>; 3]; 2];
+    for (side_index, (side, list)) in [("requests", &r.requests), ("limits", &r.limits)]
+        .into_iter()
+        .enumerate()
+    {
         let Some(list) = list else { continue };
-        for (what, q) in [
-            ("cpu", &list.cpu),
-            ("memory", &list.memory),
-            ("ephemeralStorage", &list.ephemeral_storage),
-        ] {
-            if let Some(q) = q
-                && let Some(v) = c.positive_quantity(&format!("{path}.{side}.{what}"), q)
-            {
-                values.insert((side, what), v);
+        for (what_index, what) in RESOURCES.into_iter().enumerate() {
+            if let Some(q) = get(list, what) {
+                values[side_index][what_index] =
+                    c.positive_quantity(|| format!("{path}.{side}.{what}"), q);
             }
         }
     }
-    for what in ["cpu", "memory", "ephemeralStorage"] {
-        if let (Some(request), Some(limit)) = (
-            values.get(&("requests", what)),
-            values.get(&("limits", what)),
-        ) && limit < request
+    for (what_index, what) in RESOURCES.into_iter().enumerate() {
+        if let (Some(request), Some(limit)) = (values[0][what_index], values[1][what_index])
+            && limit < request
         {
             let text = |list: &Option<ResourceList>| {
                 list.as_ref()
@@ -407,7 +408,7 @@ fn volumes(c: &mut Check<'_>) {
             c.result(|| format!("{at}.mountPath"), mount_path(path));
         }
         if let Some(limit) = &volume.size_limit {
-            c.positive_quantity(&format!("{at}.sizeLimit"), limit);
+            c.positive_quantity(|| format!("{at}.sizeLimit"), limit);
         }
         match (&volume.config_map, &volume.secret) {
             (Some(_), Some(_)) => c.err(&at, "set at most one of `configMap` or `secret`"),

@@ -86,8 +86,8 @@ fn one(c: &mut Check<'_>, at: &str, o: &EnvironmentOverride) {
         }
     }
     for name in o.env.keys() {
-        let path = crate::spec::structure::join(&format!("{at}.env"), name);
-        c.result(|| path.clone(), names::env_name(name));
+        let path = || crate::spec::structure::join(&format!("{at}.env"), name);
+        c.result(path, names::env_name(name));
         if let Some(base) = spec.env.iter().find(|e| &e.name == name) {
             let source = if base.secret.is_some() {
                 Some("a Secret")
@@ -99,7 +99,7 @@ fn one(c: &mut Check<'_>, at: &str, o: &EnvironmentOverride) {
                 None
             };
             if let Some(source) = source {
-                c.err(path, format!("`{name}` comes from {source} in spec.env; an override only sets literal values"));
+                c.err(path(), format!("`{name}` comes from {source} in spec.env; an override only sets literal values"));
             }
         }
     }

@@ -82,15 +82,20 @@ impl<'a> Check<'a> {
     }
 
     /// The value of a quantity that must be positive, recording a problem otherwise.
-    pub fn positive_quantity(&mut self, path: &str, q: &Quantity) -> Option<f64> {
+    /// The path is built only on error, like [`Self::result`]'s.
+    pub fn positive_quantity<P: Into<String>>(
+        &mut self,
+        path: impl FnOnce() -> P,
+        q: &Quantity,
+    ) -> Option<f64> {
         match quantity::parse(q.as_str()) {
             Ok(v) if v > 0.0 => Some(v),
             Ok(_) => {
-                self.err(path, "must be greater than zero");
+                self.err(path(), "must be greater than zero");
                 None
             }
             Err(message) => {
-                self.err(path, message);
+                self.err(path(), message);
                 None
             }
         }

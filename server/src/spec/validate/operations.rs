@@ -324,7 +324,7 @@ fn stateful(c: &mut Check<'_>) {
             || format!("{at}.mountPath"),
             names::absolute_path(&claim.mount_path),
         );
-        c.positive_quantity(&format!("{at}.size"), &claim.size);
+        c.positive_quantity(|| format!("{at}.size"), &claim.size);
         if let Some(class) = &claim.storage_class_name {
             c.result(
                 || format!("{at}.storageClassName"),
