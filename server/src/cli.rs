@@ -2,6 +2,7 @@
 
 use std::io::Read as _;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -98,6 +99,7 @@ async fn run_with_database(
         }
     };
     let cluster = cluster::Handle::start(source);
+    prepare_demo_namespaces(pool.clone(), cluster.clone());
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "binding {} (SLIPWAY_LISTEN); is another Slipway using it?",
@@ -107,6 +109,25 @@ async fn run_with_database(
     print_welcome(&config, &seeded, &kubeconfig);
     let state = AppState::new(pool, cluster, config);
     serve_with_worker(listener, state).await
+}
+
+/// Once the cluster answers, creates the namespaces the seeded services deploy
+/// into, so `slipway render … | kubectl apply --dry-run=server -f -` works on the
+/// local cluster before anyone deploys. In the background: the portal starts
+/// at once, and a cluster that never answers only means no namespaces yet.
+fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
+    tokio::spawn(async move {
+        let Some(client) = cluster.wait_ready(Duration::from_secs(120)).await else {
+            return;
+        };
+        match deployer::prepare_namespaces(&pool, &client).await {
+            Ok(created) if !created.is_empty() => {
+                tracing::info!(namespaces = %created.join(", "), "created the demo services' namespaces");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not prepare the demo services' namespaces"),
+        }
+    });
 }
 
 /// Serves the portal with the deploy worker beside it; on SIGTERM the worker
@@ -126,8 +147,12 @@ async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Re
 
 fn print_welcome(config: &Config, seeded: &seed::Seeded, kubeconfig: &Path) {
     let url = config.public_url.trim_end_matches('/');
+    let listening = format!("http://{}", config.listen);
     eprintln!();
-    eprintln!("  Slipway is serving at {url}");
+    eprintln!("  Slipway is serving at {listening}");
+    if url != listening {
+        eprintln!("  Public URL (SLIPWAY_PUBLIC_URL): {url}");
+    }
     eprintln!("  Sign in as {}", seeded.admin_email);
     match (&seeded.generated_password, &config.admin_password) {
         (Some(pw), _) => eprintln!("  Password (generated now, shown only once): {pw}"),

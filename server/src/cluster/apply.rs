@@ -159,34 +159,53 @@ fn refused(object: String) -> impl FnOnce(kube::Error) -> ClusterError {
     }
 }
 
-/// Creates the namespace, labelled as Slipway's, when it does not exist; true when created.
-/// An existing namespace is left exactly as it is.
+/// Creates the deploy's namespace, labelled as Slipway's, when it does not exist;
+/// true when created. An existing namespace is left exactly as it is.
 #[instrument(skip_all, fields(deploy.id = target.deploy_id, service = %target.service, environment = %target.environment))]
 pub async fn ensure_namespace(
     client: &Client,
     target: &Target,
     retry: RetryPolicy,
 ) -> Result<bool, ClusterError> {
+    ensure_team_namespace(
+        client,
+        &target.namespace,
+        &target.team,
+        &target.environment,
+        retry,
+    )
+    .await
+}
+
+/// Creates `namespace` for `team` in `environment`, labelled as Slipway's, when
+/// it does not exist; true when created. An existing namespace is left as it is.
+pub async fn ensure_team_namespace(
+    client: &Client,
+    namespace: &str,
+    team: &str,
+    environment: &str,
+    retry: RetryPolicy,
+) -> Result<bool, ClusterError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let what = format!("Namespace/{}", target.namespace);
+    let what = format!("Namespace/{namespace}");
     let existing = with_retry(
         retry,
         "reading the namespace",
-        || api.get_opt(&target.namespace),
+        || api.get_opt(namespace),
         refused(what.clone()),
     )
     .await?;
     if existing.is_some() {
         return Ok(false);
     }
-    let namespace = Namespace {
+    let object = Namespace {
         metadata: ObjectMeta {
-            name: Some(target.namespace.clone()),
+            name: Some(namespace.to_owned()),
             labels: Some(
                 [
                     (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
-                    (LABEL_TEAM.to_owned(), target.team.clone()),
-                    (LABEL_ENVIRONMENT.to_owned(), target.environment.clone()),
+                    (LABEL_TEAM.to_owned(), team.to_owned()),
+                    (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
                 ]
                 .into(),
             ),
@@ -198,7 +217,7 @@ pub async fn ensure_namespace(
         retry,
         "creating the namespace",
         || async {
-            match api.create(&PostParams::default(), &namespace).await {
+            match api.create(&PostParams::default(), &object).await {
                 Ok(_) => Ok(true),
                 // Another deploy created it a moment ago: that is what we wanted.
                 Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(false),
@@ -209,7 +228,7 @@ pub async fn ensure_namespace(
     )
     .await?;
     if created {
-        tracing::info!(namespace = %target.namespace, "namespace created");
+        tracing::info!(namespace, "namespace created");
     }
     Ok(created)
 }

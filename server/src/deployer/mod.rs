@@ -36,6 +36,54 @@ pub struct DeployRequest {
     pub revision: Option<i32>,
 }
 
+/// The namespaces every service needs, one per (service, environment) as the
+/// environments' patterns give them, without repeats: `(namespace, team, environment)`.
+pub async fn service_namespaces(db: &PgPool) -> Result<Vec<(String, String, String)>, AppError> {
+    let services = store::services::list_visible(db, None).await?;
+    let environments = store::environments::list(db).await?;
+    let mut namespaces: Vec<(String, String, String)> = Vec::new();
+    for service in &services {
+        for environment in &environments {
+            // A pattern that gives no valid name is reported when someone deploys.
+            if let Ok(namespace) = namespace_for(
+                &environment.namespace_pattern,
+                &service.team,
+                &environment.name,
+                &service.name,
+            ) && !namespaces.iter().any(|(n, _, _)| *n == namespace)
+            {
+                namespaces.push((namespace, service.team.clone(), environment.name.clone()));
+            }
+        }
+    }
+    Ok(namespaces)
+}
+
+/// Creates the namespaces of [`service_namespaces`] that do not exist, so that
+/// on `slipway run`'s local cluster the demo services can be applied (or
+/// dry-run with `kubectl`) before their first deploy. Returns those created.
+pub async fn prepare_namespaces(
+    db: &PgPool,
+    client: &kube::Client,
+) -> Result<Vec<String>, AppError> {
+    let mut created = Vec::new();
+    for (namespace, team, environment) in service_namespaces(db).await? {
+        if crate::cluster::apply::ensure_team_namespace(
+            client,
+            &namespace,
+            &team,
+            &environment,
+            crate::cluster::retry::RetryPolicy::default(),
+        )
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("namespace {namespace}: {e}")))?
+        {
+            created.push(namespace);
+        }
+    }
+    Ok(created)
+}
+
 /// The placeholders a namespace pattern may use.
 pub const NAMESPACE_PLACEHOLDERS: [&str; 3] = ["{team}", "{environment}", "{service}"];
 

@@ -378,3 +378,54 @@ fn volume_for(
         status: None,
     }
 }
+
+/// `slipway run` prepares the namespaces of the services it finds, labelled as
+/// Slipway's, once: a second pass creates nothing.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_namespaces_of_every_service_are_prepared_once(pool: sqlx::PgPool) {
+    let client = client().await;
+    let team = format!("it{}", std::process::id());
+    sqlx::query("insert into teams (name) values ($1)")
+        .bind(&team)
+        .execute(&pool)
+        .await
+        .unwrap();
+    for service in ["web", "worker"] {
+        sqlx::query(
+            "insert into services (team_id, name, kind) select id, $2, 'web' from teams where name = $1",
+        )
+        .bind(&team)
+        .bind(service)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let expected: Vec<String> = ["development", "staging", "production"]
+        .iter()
+        .map(|env| format!("{team}-{env}"))
+        .collect();
+
+    let created = slipway::deployer::prepare_namespaces(&pool, &client)
+        .await
+        .unwrap();
+    let again = slipway::deployer::prepare_namespaces(&pool, &client)
+        .await
+        .unwrap();
+    let production = Api::<Namespace>::all(client.clone())
+        .get(&expected[2])
+        .await
+        .unwrap();
+    for name in &expected {
+        delete_namespace(&client, name).await;
+    }
+
+    assert_eq!(created, expected, "one per environment, not per service");
+    assert!(
+        again.is_empty(),
+        "existing namespaces are left alone: {again:?}"
+    );
+    let labels = production.metadata.labels.unwrap_or_default();
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "slipway");
+    assert_eq!(labels["slipway.dev/team"], team);
+    assert_eq!(labels["slipway.dev/environment"], "production");
+}
