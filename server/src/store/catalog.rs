@@ -1,7 +1,7 @@
 //! The catalog query: one round trip per page view, whatever the page size.
 
 use serde::Deserialize;
-use sqlx::{PgExecutor, Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 /// Filters of the catalog; `None` means "any".
@@ -107,7 +107,7 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &CatalogFilter) {
 
 /// Services matching `filter`, sorted by team and name, `limit` from `offset`.
 pub async fn page(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     filter: &CatalogFilter,
     limit: i64,
     offset: i64,
@@ -146,8 +146,13 @@ pub async fn page(
          order by p.team, p.name",
     );
     let rows = query.build_query_as::<Row>().fetch_all(db).await?;
-    // A page past the end has no row to carry the count; it shows as empty.
-    let total = rows.first().map_or(0, |r| r.total);
+    let total = match rows.first() {
+        Some(row) => row.total,
+        // A page past the end (a stale link, a hand-typed `?page=`) has no row
+        // to carry the count; count again so the page can say how many there are.
+        None if offset > 0 => Box::pin(page(db, filter, 1, 0)).await?.total,
+        None => 0,
+    };
     Ok(CatalogPage {
         total,
         rows: rows

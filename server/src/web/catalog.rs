@@ -132,8 +132,14 @@ async fn show_catalog(
         state: non_empty(&q.state),
         query: non_empty(&q.q),
     };
-    let page = q.page.unwrap_or(1).max(1);
-    let result = catalog::page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    let mut page = q.page.unwrap_or(1).max(1);
+    let mut result = catalog::page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    let last_page = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    if result.rows.is_empty() && page > last_page {
+        // A stale link or a hand-typed page past the end shows the last page.
+        page = last_page;
+        result = catalog::page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    }
     let now = OffsetDateTime::now_utc();
     let rows = result
         .rows

@@ -303,6 +303,12 @@ async fn the_catalog_filters_by_name_kind_and_team_and_htmx_gets_a_fragment(pool
     let all = app.get("/").await.text().await.unwrap();
     assert!(all.contains("shop-web") && all.contains("shop-worker"));
     assert!(all.contains("2 services"));
+    // A page past the end (a stale link) shows the last page, not an empty one.
+    let past = app.get("/?page=7").await.text().await.unwrap();
+    assert!(
+        past.contains("shop-web") && past.contains("page 1 of 1"),
+        "{past}"
+    );
     let workers = app.get("/?kind=worker").await.text().await.unwrap();
     assert!(workers.contains("shop-worker") && !workers.contains(">shop-web<"));
     let fragment = app
