@@ -85,6 +85,14 @@ test('an admin onboards a team and a member, who ships a first service', async (
     assert.ok(await page.locator('table.checklist tr').count() >= 8, 'the checklist lists its checks');
     await page.screenshot({ path: `${SHOTS}/manifests-production.png`, fullPage: true });
 
+    // The Secrets tab: DATABASE_URL comes from a Secret nobody has created yet.
+    await page.click('nav.tabs >> text=Secrets');
+    await page.waitForSelector('table.wiring');
+    const wiring = page.locator('table.wiring tr', { hasText: 'DATABASE_URL' });
+    assert.match(await wiring.textContent(), /payments-api-db/);
+    assert.match(await wiring.textContent(), /missing|unknown/);
+    await page.screenshot({ path: `${SHOTS}/secrets-wiring.png`, fullPage: true });
+
     // The member cannot reach the administration pages.
     const res = await page.goto(`${BASE}/admin/users`);
     assert.equal(res.status(), 403);

@@ -6,5 +6,6 @@ pub mod diff;
 pub mod preflight;
 pub mod retry;
 pub mod rollout;
+pub mod wiring;
 
 pub use connection::{ClusterState, Handle, KubeSource};

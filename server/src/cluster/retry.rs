@@ -57,6 +57,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// One attempt, no retry: for a page view, which should answer quickly.
+    pub fn none() -> Self {
+        RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
     /// The delay before attempt `n + 1` (n counted from 1).
     pub fn delay_after(&self, n: u32) -> Duration {
         let factor = 2u32.saturating_pow(n.saturating_sub(1));

@@ -28,7 +28,9 @@ pub use resolve::merge_resources;
 pub use scalar::{IntOrPercent, PortRef, Quantity, ScalarString};
 pub(crate) use validate::validate_applied;
 pub use validate::{validate, validate_with_environments};
-pub use wiring::{EnvSource, EnvWiring, secret_refs};
+pub use wiring::{
+    EnvSource, EnvWiring, Presence, WiringState, referenced_objects, secret_refs, wiring_state,
+};
 
 /// The spec's `apiVersion`.
 pub const API_VERSION: &str = "slipway.dev/v1";

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod login;
 pub mod services;
 pub mod static_files;
+pub mod wiring;
 
 use axum::Router;
 
@@ -31,6 +32,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(environments::routes())
         .merge(admin::routes())
         .merge(account::routes())
+        .merge(wiring::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.
@@ -38,6 +40,7 @@ pub fn api_routes() -> Router<AppState> {
     Router::new()
         .merge(api::routes())
         .merge(deploys_api::routes())
+        .merge(wiring::api_routes())
 }
 
 /// Routes without a session: probes, metrics, static files.

@@ -54,7 +54,7 @@ pub struct Targets {
 }
 
 impl Targets {
-    async fn load(app: &AppState, team: &str, service: &str) -> Result<Self, AppError> {
+    pub(crate) async fn load(app: &AppState, team: &str, service: &str) -> Result<Self, AppError> {
         let environments = store::environments::list(&app.db).await?;
         let list = environments
             .into_iter()
@@ -68,7 +68,7 @@ impl Targets {
     }
 
     /// The asked-for environment when it exists, else production, else the first.
-    fn pick(&self, asked: Option<&str>) -> (String, String) {
+    pub(crate) fn pick(&self, asked: Option<&str>) -> (String, String) {
         let find = |name: &str| self.list.iter().find(|(e, _)| e == name).cloned();
         asked
             .and_then(find)
@@ -77,7 +77,7 @@ impl Targets {
             .unwrap_or_else(|| ("production".into(), "default-production".into()))
     }
 
-    fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.list.iter().map(|(e, _)| e.clone()).collect()
     }
 }
@@ -108,7 +108,7 @@ pub(crate) async fn load_service(
         .ok_or(AppError::NotFound)
 }
 
-async fn load_revision(
+pub(crate) async fn load_revision(
     app: &AppState,
     service: &Service,
     number: i32,
@@ -118,7 +118,7 @@ async fn load_revision(
         .ok_or(AppError::NotFound)
 }
 
-fn spec_of(revision: &Revision) -> Result<ServiceSpec, AppError> {
+pub(crate) fn spec_of(revision: &Revision) -> Result<ServiceSpec, AppError> {
     serde_json::from_value(revision.spec.clone()).map_err(|e| {
         AppError::Internal(anyhow::anyhow!(
             "stored revision {} unreadable: {e}",

@@ -309,6 +309,13 @@ pub const MATRIX: &[Case] = &[
         body: Body::Empty,
         expect: PORTAL_TEAM_PAGE,
     },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/wiring",
+        path: "/services/shop/web/wiring?env=production",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
     // administration
     Case {
         method: "GET",
@@ -479,6 +486,13 @@ pub const MATRIX: &[Case] = &[
         method: "GET",
         route: "/api/v1/teams/{team}/services/{service}/check",
         path: "/api/v1/teams/shop/services/web/check?environment=production",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/wiring",
+        path: "/api/v1/teams/shop/services/web/wiring?environment=production",
         body: Body::Empty,
         expect: API_TEAM_READ,
     },

@@ -44,7 +44,7 @@ fn kubeconfig_path() -> PathBuf {
     }
 }
 
-async fn kube_client() -> Client {
+pub(crate) async fn kube_client() -> Client {
     let path = kubeconfig_path();
     let kubeconfig = Kubeconfig::read_from(&path)
         .unwrap_or_else(|e| panic!("cannot read kubeconfig {}: {e}", path.display()));
@@ -55,7 +55,7 @@ async fn kube_client() -> Client {
 }
 
 /// A connected cluster handle, as `slipway serve` would have.
-async fn cluster_handle() -> cluster::Handle {
+pub(crate) async fn cluster_handle() -> cluster::Handle {
     let handle = cluster::Handle::start(KubeSource::File(kubeconfig_path()));
     handle
         .wait_ready(Duration::from_secs(30))

@@ -18,3 +18,4 @@ mod readiness;
 mod render_cluster;
 mod seed;
 mod services;
+mod wiring;
