@@ -34,6 +34,13 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// Read from a request body (a Secret value written through the portal or the API).
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
 impl FromStr for SecretString {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

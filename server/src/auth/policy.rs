@@ -51,6 +51,13 @@ pub fn can_request_deploy(user: &CurrentUser, team: &str) -> Decision {
     )
 }
 
+/// Writing a Secret value for a service: administrators only. Values are
+/// write-only (nobody reads them back through Slipway), but whoever writes them
+/// decides what production connects to.
+pub fn can_write_secret(user: &CurrentUser) -> Decision {
+    allow_if(user.is_admin, "only administrators may write Secret values")
+}
+
 /// Approving or rejecting a deploy: admins, and never the person who requested it.
 pub fn can_approve(user: &CurrentUser, requested_by: Option<i64>) -> Decision {
     if requested_by == Some(user.id) {

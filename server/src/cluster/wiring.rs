@@ -5,12 +5,100 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
+use crate::config::SecretString;
 use crate::spec::Presence;
+
+/// Label on Secrets Slipway created to hold written values. Deliberately not
+/// `app.kubernetes.io/managed-by`: prune deletes what carries that label and was
+/// not rendered, and these Secrets are never rendered.
+pub const WRITTEN_BY_LABEL: &str = "slipway.dev/written-by";
+
+/// Where a Secret value goes.
+#[derive(Debug, Clone)]
+pub struct SecretKeyTarget<'a> {
+    /// Namespace of the environment.
+    pub namespace: &'a str,
+    /// Owning team (labels the namespace if it has to be created).
+    pub team: &'a str,
+    /// Environment (labels the namespace if it has to be created).
+    pub environment: &'a str,
+    /// Secret name.
+    pub secret: &'a str,
+    /// Key in the Secret.
+    pub key: &'a str,
+}
+
+/// Sets one key of a Secret, creating the namespace and the Secret when
+/// missing; the Secret's other keys are kept. The value goes to the API server
+/// and nowhere else: not into an error message, a log line or the database.
+pub async fn write_secret_key(
+    client: &Client,
+    target: &SecretKeyTarget<'_>,
+    value: &SecretString,
+    retry: RetryPolicy,
+) -> Result<(), ClusterError> {
+    super::apply::ensure_team_namespace(
+        client,
+        target.namespace,
+        target.team,
+        target.environment,
+        retry,
+    )
+    .await?;
+    let api: Api<Secret> = Api::namespaced(client.clone(), target.namespace);
+    let what = format!("Secret/{}", target.secret);
+    let refused = |e: kube::Error| ClusterError::Refused {
+        object: what.clone(),
+        message: one_line(&e),
+    };
+    let encoded = ByteString(value.expose().as_bytes().to_vec());
+    let existing = with_retry(
+        retry,
+        "reading the Secret",
+        || api.get_opt(target.secret),
+        refused,
+    )
+    .await?;
+    if existing.is_none() {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(target.secret.to_owned()),
+                namespace: Some(target.namespace.to_owned()),
+                labels: Some(BTreeMap::from([(
+                    WRITTEN_BY_LABEL.to_owned(),
+                    "slipway".to_owned(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            data: Some(BTreeMap::from([(target.key.to_owned(), encoded.clone())])),
+            ..Secret::default()
+        };
+        match api.create(&PostParams::default(), &secret).await {
+            Ok(_) => return Ok(()),
+            // Someone created it a moment ago: fall through and patch the key in.
+            Err(kube::Error::Api(status)) if status.is_already_exists() => {}
+            Err(e) => return Err(refused(e)),
+        }
+    }
+    // A merge patch of one key keeps every other key of the Secret.
+    let patch = Patch::Merge(serde_json::json!({ "data": { target.key: encoded } }));
+    let params = PatchParams::default();
+    with_retry(
+        retry,
+        "writing the Secret key",
+        || api.patch(target.secret, &params, &patch),
+        refused,
+    )
+    .await?;
+    Ok(())
+}
 
 /// Presence of each named Secret in `namespace`.
 pub async fn secrets(

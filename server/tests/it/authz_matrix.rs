@@ -178,6 +178,10 @@ const API_TEAM_READ: [Expect; 4] = [Unauth, Forbidden, S(200), S(200)];
 const API_TEAM_WRITE: [Expect; 4] = [Unauth, Forbidden, S(201), S(201)];
 const API_ANYONE_WITH_TOKEN: [Expect; 4] = [Unauth, S(200), S(200), S(200)];
 const PUBLIC: [Expect; 4] = [S(200), S(200), S(200), S(200)];
+/// Writing a Secret value: administrators only. `web` references no Secret, so
+/// the admin, past the policy, gets the validation answer (the value is never
+/// written anywhere); `tests/it/wiring.rs` writes real values on the cluster.
+const API_ADMIN_SECRET_WRITE: [Expect; 4] = [Unauth, Forbidden, Forbidden, S(422)];
 
 const EDITED_SPEC: &str = "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: web\n  team: shop\n  description: edited by {role}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/shop/web:1.0.0\n";
 
@@ -315,6 +319,18 @@ pub const MATRIX: &[Case] = &[
         path: "/services/shop/web/wiring?env=production",
         body: Body::Empty,
         expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/wiring",
+        path: "/services/shop/web/wiring",
+        body: Body::Form(&[
+            ("env", "production"),
+            ("secret", "web-db"),
+            ("key", "url"),
+            ("value", "not-written"),
+        ]),
+        expect: PORTAL_ADMIN_CHANGE,
     },
     // administration
     Case {
@@ -495,6 +511,13 @@ pub const MATRIX: &[Case] = &[
         path: "/api/v1/teams/shop/services/web/wiring?environment=production",
         body: Body::Empty,
         expect: API_TEAM_READ,
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/teams/{team}/services/{service}/secrets/{secret}/{key}",
+        path: "/api/v1/teams/shop/services/web/secrets/web-db/url?environment=production",
+        body: Body::Json(r#"{"value": "not-written"}"#),
+        expect: API_ADMIN_SECRET_WRITE,
     },
     // deploys and environments (the deploy engineer's); `{deploy}` awaits approval in
     // production, requested by ann, so the admin (not the requester) may decide on it.

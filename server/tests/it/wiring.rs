@@ -212,3 +212,191 @@ async fn without_a_cluster_every_reference_is_unknown_and_the_page_says_why(pool
         .unwrap();
     assert!(html.contains("The cluster could not be asked"), "{html}");
 }
+
+async fn put_value(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+    with_token(app.client.put(app.url(path)), token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_admin_writes_secret_values_that_only_the_cluster_keeps(pool: PgPool) {
+    const PASSWORD_VALUE: &str = "pw-4f1c-never-stored";
+    const DSN_VALUE: &str = "https://dsn-9d2e-never-stored@sentry.example.com/1";
+    let team = unique_team();
+    let namespace = format!("{team}-production");
+    let ann = create_user(&pool, "ann@example.com", false, &[&team]).await;
+    let root = create_user(&pool, "root@example.com", true, &[]).await;
+    let ann_token = api_token(&pool, ann.id, "test").await;
+    let root_token = api_token(&pool, root.id, "test").await;
+    let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
+    let res = with_token(
+        app.client
+            .post(app.url(&format!("/api/v1/teams/{team}/services"))),
+        &ann_token,
+    )
+    .json(&json!({"spec": spec(&team), "message": "wiring"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let secrets = format!("/api/v1/teams/{team}/services/api/secrets");
+    let member = put_value(
+        &app,
+        &ann_token,
+        &format!("{secrets}/db/password?environment=production"),
+        json!({"value": PASSWORD_VALUE}),
+    )
+    .await;
+    let written_password = put_value(
+        &app,
+        &root_token,
+        &format!("{secrets}/db/password?environment=production"),
+        json!({"value": PASSWORD_VALUE}),
+    )
+    .await;
+    let written_url = put_value(
+        &app,
+        &root_token,
+        &format!("{secrets}/db/url?environment=production"),
+        json!({"value": SECRET_VALUE}),
+    )
+    .await;
+    let unreferenced = put_value(
+        &app,
+        &root_token,
+        &format!("{secrets}/other/key?environment=production"),
+        json!({"value": "x"}),
+    )
+    .await;
+    let empty = put_value(
+        &app,
+        &root_token,
+        &format!("{secrets}/db/url?environment=production"),
+        json!({"value": ""}),
+    )
+    .await;
+    let no_environment = put_value(
+        &app,
+        &root_token,
+        &format!("{secrets}/db/url"),
+        json!({"value": "x"}),
+    )
+    .await;
+
+    // The portal form, as an admin: the Secret and the namespace do not exist yet.
+    app.login_as("root@example.com", PASSWORD).await;
+    let form = app
+        .post_form(
+            &format!("/services/{team}/api/wiring"),
+            &[
+                ("env", "production"),
+                ("secret", "sentry"),
+                ("key", "dsn"),
+                ("value", DSN_VALUE),
+            ],
+        )
+        .await;
+    let form_status = form.status();
+    let page = app
+        .get(&format!("/services/{team}/api/wiring?env=production"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let wiring: Vec<Value> = with_token(
+        app.client.get(app.url(&format!(
+            "/api/v1/teams/{team}/services/api/wiring?environment=production"
+        ))),
+        &root_token,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+
+    let kube = kube_client().await;
+    let secrets_api = Api::<Secret>::namespaced(kube.clone(), &namespace);
+    let db = secrets_api.get("db").await;
+    let sentry = secrets_api.get("sentry").await;
+    let stored: String = sqlx::query_scalar(
+        "select coalesce(string_agg(action || ' ' || target || ' ' || detail::text, ' | '), '')
+         from audit_log where action = 'secret.write'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let _ = Api::<Namespace>::all(kube)
+        .delete(&namespace, &DeleteParams::default())
+        .await;
+
+    assert_eq!(member.status(), 403, "members may not write values");
+    assert_eq!(written_password.status(), 204);
+    assert_eq!(written_url.status(), 204);
+    assert!(
+        written_url.text().await.unwrap().is_empty(),
+        "the value never comes back"
+    );
+    let paths = |v: Value| -> Vec<String> {
+        v["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(unreferenced.status(), 422);
+    assert_eq!(paths(unreferenced.json().await.unwrap()), ["key"]);
+    assert_eq!(empty.status(), 422);
+    assert_eq!(paths(empty.json().await.unwrap()), ["value"]);
+    assert_eq!(no_environment.status(), 422);
+    assert_eq!(paths(no_environment.json().await.unwrap()), ["environment"]);
+
+    let db = db.expect("Secret db created");
+    let data = db.data.unwrap_or_default();
+    assert_eq!(
+        data["password"].0,
+        PASSWORD_VALUE.as_bytes(),
+        "first key kept"
+    );
+    assert_eq!(data["url"].0, SECRET_VALUE.as_bytes());
+    let labels = db.metadata.labels.unwrap_or_default();
+    assert_eq!(labels["slipway.dev/written-by"], "slipway");
+    assert!(
+        !labels.contains_key("app.kubernetes.io/managed-by"),
+        "prune must never select a written Secret"
+    );
+    assert_eq!(form_status, 303);
+    assert_eq!(
+        sentry
+            .expect("Secret sentry created")
+            .data
+            .unwrap_or_default()["dsn"]
+            .0,
+        DSN_VALUE.as_bytes()
+    );
+    assert!(
+        page.contains("Set key dsn of Secret sentry in production."),
+        "{page}"
+    );
+    let state = |name: &str| {
+        wiring
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state("DATABASE_URL").as_deref(), Some("present"));
+    assert_eq!(state("DATABASE_PASSWORD").as_deref(), Some("present"));
+    assert_eq!(state("SENTRY_DSN").as_deref(), Some("present"));
+
+    assert_eq!(stored.matches("secret.write").count(), 3, "{stored}");
+    for value in [PASSWORD_VALUE, SECRET_VALUE, DSN_VALUE] {
+        assert!(!stored.contains(value), "no value in the audit log");
+        assert!(!page.contains(value), "no value on the page");
+    }
+}
