@@ -33,6 +33,8 @@ pub struct AppState {
     pub db: PgPool,
     /// The managed cluster.
     pub cluster: cluster::Handle,
+    /// Live status of what Slipway manages, from watches.
+    pub status: cluster::status::StatusCache,
     /// Configuration.
     pub config: Arc<Config>,
     /// Prometheus exposition.
@@ -44,6 +46,7 @@ impl AppState {
     pub fn new(db: PgPool, cluster: cluster::Handle, config: Config) -> Self {
         Self {
             db,
+            status: cluster::status::StatusCache::start(cluster.clone()),
             cluster,
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),

@@ -93,6 +93,22 @@ test('an admin onboards a team and a member, who ships a first service', async (
     assert.match(await wiring.textContent(), /missing|unknown/);
     await page.screenshot({ path: `${SHOTS}/secrets-wiring.png`, fullPage: true });
 
+    // Deploy to development and watch the live status fill in from the cluster.
+    await page.goto(`${BASE}/services/payments/payments-api?env=development`);
+    await page.selectOption('#deploy-panel select[name=environment]', 'development');
+    // The deploy page follows the request; the deploy must succeed first (a pod
+    // left by an earlier run of this journey must not pass for this one's).
+    await Promise.all([
+      page.waitForURL(/\/deploys\/\d+$/),
+      page.click('#deploy-panel button:has-text("Deploy")'),
+    ]);
+    await page.waitForSelector('#deploy-state.succeeded', { timeout: 90000 });
+    await page.goto(`${BASE}/services/payments/payments-api?env=development`);
+    await page.waitForSelector('#live-status .pods .state.ready', { timeout: 30000 });
+    assert.match(await page.textContent('#live-status'), /Live status · development/);
+    assert.match(await page.textContent('#live-status .replicas'), /ready/);
+    await page.screenshot({ path: `${SHOTS}/live-status.png`, fullPage: true });
+
     // The member cannot reach the administration pages.
     const res = await page.goto(`${BASE}/admin/users`);
     assert.equal(res.status(), 403);

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod preflight;
 pub mod retry;
 pub mod rollout;
+pub mod status;
 pub mod wiring;
 
 pub use connection::{ClusterState, Handle, KubeSource};

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod login;
 pub mod services;
 pub mod static_files;
+pub mod status;
 pub mod wiring;
 
 use axum::Router;
@@ -33,6 +34,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(account::routes())
         .merge(wiring::routes())
+        .merge(status::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.
@@ -41,6 +43,7 @@ pub fn api_routes() -> Router<AppState> {
         .merge(api::routes())
         .merge(deploys_api::routes())
         .merge(wiring::api_routes())
+        .merge(status::api_routes())
 }
 
 /// Routes without a session: probes, metrics, static files.

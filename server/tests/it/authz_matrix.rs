@@ -321,6 +321,13 @@ pub const MATRIX: &[Case] = &[
         expect: PORTAL_TEAM_PAGE,
     },
     Case {
+        method: "GET",
+        route: "/services/{team}/{service}/status",
+        path: "/services/shop/web/status?env=production",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
         method: "POST",
         route: "/services/{team}/{service}/wiring",
         path: "/services/shop/web/wiring",
@@ -509,6 +516,13 @@ pub const MATRIX: &[Case] = &[
         method: "GET",
         route: "/api/v1/teams/{team}/services/{service}/wiring",
         path: "/api/v1/teams/shop/services/web/wiring?environment=production",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/status",
+        path: "/api/v1/teams/shop/services/web/status?environment=production",
         body: Body::Empty,
         expect: API_TEAM_READ,
     },

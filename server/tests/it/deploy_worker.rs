@@ -1031,3 +1031,83 @@ async fn a_statefulset_rolls_out_and_a_cronjob_succeeds_once_applied(pool: PgPoo
     );
     worker.shutdown().await;
 }
+
+/// Live status comes from the watch cache: after a deploy, the API and the
+/// portal fragment show the replicas and the pod, without a list call per view.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn live_status_shows_replicas_and_pods_of_a_deployed_service(pool: PgPool) {
+    let team = unique_team();
+    let _cleanup = cleanup(&team, &["staging"]);
+    let email = format!("dev@{team}.io");
+    let user = create_user(&pool, &email, false, &[&team]).await;
+    let token = crate::api::api_token(&pool, user.id, "status").await;
+    let yaml = web_yaml(&team, "status-web").replace("replicas: 1", "replicas: 2");
+    let service = create_service(&pool, &email, &team, &yaml).await;
+    let worker = Worker::start(pool.clone(), cluster_handle().await, test_config());
+    let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
+    let url = app.url(&format!(
+        "/api/v1/teams/{team}/services/status-web/status?environment=staging"
+    ));
+    let status = |app: &TestApp, url: String, token: String| {
+        let client = app.client.clone();
+        async move {
+            crate::api::with_token(client.get(url), &token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = status(&app, url.clone(), token.clone()).await;
+
+    let deploy = request(
+        &pool,
+        &email,
+        &service,
+        "staging",
+        "registry.example.com/shop/web:1.0.0",
+    )
+    .await;
+    assert_succeeded(&wait_finished(&pool, deploy.id, 240).await);
+    // Bounded: at most 60 s of polling.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (mut settled, mut last) = (false, serde_json::Value::Null);
+    while !settled && tokio::time::Instant::now() < deadline {
+        last = status(&app, url.clone(), token.clone()).await;
+        settled = last["stale"] == false
+            && last["replicas"]["desired"] == 2
+            && last["replicas"]["ready"] == 2
+            && last["pods"].as_array().is_some_and(|p| {
+                p.len() == 2
+                    && p.iter()
+                        .all(|p| p["ready"] == true && p["node"].is_string())
+            });
+        if !settled {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    app.login_as(&email, PASSWORD).await;
+    let fragment = app
+        .get(&format!("/services/{team}/status-web/status?env=staging"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    worker.shutdown().await;
+
+    assert_eq!(
+        before["replicas"]["desired"], 0,
+        "nothing before the deploy: {before}"
+    );
+    assert!(settled, "status never showed 2 of 2 ready pods: {last}");
+    assert!(
+        fragment.contains("<strong>2</strong>/2 ready"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("status-web-"),
+        "pod names listed: {fragment}"
+    );
+}
