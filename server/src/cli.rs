@@ -114,11 +114,14 @@ async fn run_with_database(
 /// Once the cluster answers, creates the namespaces the seeded services deploy
 /// into, so `slipway render … | kubectl apply --dry-run=server -f -` works on the
 /// local cluster before anyone deploys. In the background: the portal starts
-/// at once, and a cluster that never answers only means no namespaces yet.
+/// at once, and the first `make run` may build the control plane for half an
+/// hour, so this waits as long as that takes.
 fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
     tokio::spawn(async move {
-        let Some(client) = cluster.wait_ready(Duration::from_secs(120)).await else {
-            return;
+        let client = loop {
+            if let Some(client) = cluster.wait_ready(Duration::from_secs(3600)).await {
+                break client;
+            }
         };
         match deployer::prepare_namespaces(&pool, &client).await {
             Ok(created) if !created.is_empty() => {
