@@ -2,7 +2,6 @@
 
 use std::io::Read as _;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -118,10 +117,8 @@ async fn run_with_database(
 /// hour, so this waits as long as that takes.
 fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
     tokio::spawn(async move {
-        let client = loop {
-            if let Some(client) = cluster.wait_ready(Duration::from_secs(3600)).await {
-                break client;
-            }
+        let Some(client) = cluster.wait_until_ready().await else {
+            return;
         };
         match deployer::prepare_namespaces(&pool, &client).await {
             Ok(created) if !created.is_empty() => {

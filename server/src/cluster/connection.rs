@@ -126,6 +126,20 @@ impl Handle {
         self.state.borrow().client().cloned()
     }
 
+    /// Waits until connected, however long that takes (the first local cluster
+    /// is built from source and may take half an hour); `None` for a disabled handle.
+    pub async fn wait_until_ready(&self) -> Option<Client> {
+        if matches!(self.state(), ClusterState::Disabled) {
+            return None;
+        }
+        let mut rx = self.state.clone();
+        let ready = rx
+            .wait_for(|s| matches!(s, ClusterState::Ready { .. }))
+            .await
+            .ok()?;
+        ready.client().cloned()
+    }
+
     /// Waits until connected or the timeout passes.
     pub async fn wait_ready(&self, timeout: Duration) -> Option<Client> {
         let mut rx = self.state.clone();

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -100,18 +99,11 @@ impl StatusCache {
     /// Starts the watches once `cluster` answers; until then every status is stale.
     pub fn start(cluster: Handle) -> Self {
         let cache = StatusCache::default();
-        if matches!(cluster.state(), super::ClusterState::Disabled) {
-            return cache;
-        }
         let stores = cache.stores.clone();
         tokio::spawn(async move {
-            // Waits as long as it takes: the cluster may come up long after the portal.
-            let client = loop {
-                if let Some(client) = cluster.wait_ready(Duration::from_secs(3600)).await {
-                    break client;
-                }
-            };
-            let _ = stores.set(watch_all(client));
+            if let Some(client) = cluster.wait_until_ready().await {
+                let _ = stores.set(watch_all(client));
+            }
         });
         cache
     }

@@ -107,24 +107,12 @@ pub async fn secrets(
     names: &BTreeSet<String>,
     retry: RetryPolicy,
 ) -> Result<BTreeMap<String, Presence>, ClusterError> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let mut out = BTreeMap::new();
-    for name in names {
-        let secret = read(retry, "Secret", name, || api.get_opt(name)).await?;
-        let presence = match secret {
-            None => Presence::Missing,
-            Some(secret) => Presence::Keys(
-                secret
-                    .data
-                    .into_iter()
-                    .flat_map(BTreeMap::into_keys)
-                    .chain(secret.string_data.into_iter().flat_map(BTreeMap::into_keys))
-                    .collect(),
-            ),
-        };
-        out.insert(name.clone(), presence);
-    }
-    Ok(out)
+    presence(client, namespace, names, retry, |secret: Secret| {
+        let data = secret.data.into_iter().flat_map(BTreeMap::into_keys);
+        data.chain(secret.string_data.into_iter().flat_map(BTreeMap::into_keys))
+            .collect()
+    })
+    .await
 }
 
 /// Presence of each named ConfigMap in `namespace`.
@@ -134,46 +122,51 @@ pub async fn config_maps(
     names: &BTreeSet<String>,
     retry: RetryPolicy,
 ) -> Result<BTreeMap<String, Presence>, ClusterError> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let mut out = BTreeMap::new();
-    for name in names {
-        let config_map = read(retry, "ConfigMap", name, || api.get_opt(name)).await?;
-        let presence = match config_map {
-            None => Presence::Missing,
-            Some(config_map) => Presence::Keys(
-                config_map
-                    .data
-                    .into_iter()
-                    .flat_map(BTreeMap::into_keys)
-                    .chain(
-                        config_map
-                            .binary_data
-                            .into_iter()
-                            .flat_map(BTreeMap::into_keys),
-                    )
-                    .collect(),
-            ),
-        };
-        out.insert(name.clone(), presence);
-    }
-    Ok(out)
-}
-
-async fn read<T, F, Fut>(
-    retry: RetryPolicy,
-    kind: &str,
-    name: &str,
-    get: F,
-) -> Result<Option<T>, ClusterError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>, kube::Error>>,
-{
-    with_retry(retry, "reading a referenced object", get, |e| {
-        ClusterError::Refused {
-            object: format!("{kind}/{name}"),
-            message: one_line(&e),
-        }
+    presence(client, namespace, names, retry, |config_map: ConfigMap| {
+        let data = config_map.data.into_iter().flat_map(BTreeMap::into_keys);
+        data.chain(
+            config_map
+                .binary_data
+                .into_iter()
+                .flat_map(BTreeMap::into_keys),
+        )
+        .collect()
     })
     .await
+}
+
+/// Reads each named object of kind `K` and keeps only its key names: `keys`
+/// consumes the object, so its values are dropped right here.
+async fn presence<K>(
+    client: &Client,
+    namespace: &str,
+    names: &BTreeSet<String>,
+    retry: RetryPolicy,
+    keys: impl Fn(K) -> BTreeSet<String>,
+) -> Result<BTreeMap<String, Presence>, ClusterError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let mut out = BTreeMap::new();
+    for name in names {
+        let object = with_retry(
+            retry,
+            "reading a referenced object",
+            || api.get_opt(name),
+            |e| ClusterError::Refused {
+                object: format!("{}/{name}", K::kind(&())),
+                message: one_line(&e),
+            },
+        )
+        .await?;
+        out.insert(
+            name.clone(),
+            object.map_or(Presence::Missing, |o| Presence::Keys(keys(o))),
+        );
+    }
+    Ok(out)
 }

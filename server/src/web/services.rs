@@ -77,6 +77,20 @@ impl Targets {
             .unwrap_or_else(|| ("production".into(), "default-production".into()))
     }
 
+    /// Like [`Self::pick`], but an asked-for environment that does not exist is a
+    /// field error on `environment` instead of falling back to production.
+    pub(crate) fn resolve(&self, asked: Option<&str>) -> Result<(String, String), AppError> {
+        if let Some(asked) = asked
+            && !self.list.iter().any(|(e, _)| e == asked)
+        {
+            return Err(AppError::invalid(
+                "environment",
+                format!("unknown environment `{asked}`"),
+            ));
+        }
+        Ok(self.pick(asked))
+    }
+
     pub(crate) fn names(&self) -> Vec<String> {
         self.list.iter().map(|(e, _)| e.clone()).collect()
     }
@@ -291,6 +305,24 @@ pub struct ServicePage {
     checklist: Checklist,
     objects: Vec<(&'static str, String)>,
     render_error: Option<String>,
+}
+
+/// Query naming an environment: `env` in the portal (the env picker), `environment`
+/// in the API; either is accepted, an empty one means none.
+#[derive(Debug, Default, Deserialize)]
+pub struct EnvironmentParam {
+    env: Option<String>,
+    environment: Option<String>,
+}
+
+impl EnvironmentParam {
+    /// The environment asked for, if any.
+    pub fn get(&self) -> Option<&str> {
+        self.environment
+            .as_deref()
+            .or(self.env.as_deref())
+            .filter(|e| !e.is_empty())
+    }
 }
 
 /// Query naming an environment.

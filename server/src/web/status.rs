@@ -7,14 +7,13 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::{ApiUser, CurrentUser};
 use crate::cluster::status::ServiceStatus;
 use crate::error::AppError;
 use crate::store::services::Service;
-use crate::web::services::{Targets, load_service};
+use crate::web::services::{EnvironmentParam, Targets, load_service};
 
 /// The portal fragment.
 pub fn routes() -> Router<AppState> {
@@ -29,34 +28,14 @@ pub fn api_routes() -> Router<AppState> {
     )
 }
 
-/// Query of both routes: the portal says `env`, the API `environment`.
-#[derive(Debug, Default, Deserialize)]
-pub struct StatusQuery {
-    env: Option<String>,
-    environment: Option<String>,
-}
-
 /// The status of `service` in the asked-for environment (production when none).
 async fn status_of(
     app: &AppState,
     service: &Service,
-    q: &StatusQuery,
+    q: &EnvironmentParam,
 ) -> Result<(String, ServiceStatus), AppError> {
-    let asked = q
-        .environment
-        .as_deref()
-        .or(q.env.as_deref())
-        .filter(|e| !e.is_empty());
     let targets = Targets::load(app, &service.team, &service.name).await?;
-    if let Some(asked) = asked
-        && !targets.names().iter().any(|e| e == asked)
-    {
-        return Err(AppError::invalid(
-            "environment",
-            format!("unknown environment `{asked}`"),
-        ));
-    }
-    let (environment, namespace) = targets.pick(asked);
+    let (environment, namespace) = targets.resolve(q.get())?;
     let status = app.status.service(&namespace, &service.name, &environment);
     Ok((environment, status))
 }
@@ -75,7 +54,7 @@ async fn show_status(
     State(app): State<AppState>,
     user: CurrentUser,
     Path((team, name)): Path<(String, String)>,
-    Query(q): Query<StatusQuery>,
+    Query(q): Query<EnvironmentParam>,
 ) -> Result<StatusFragment, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
     let (environment, status) = status_of(&app, &service, &q).await?;
@@ -91,7 +70,7 @@ async fn api_status(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     Path((team, name)): Path<(String, String)>,
-    Query(q): Query<StatusQuery>,
+    Query(q): Query<EnvironmentParam>,
 ) -> Result<Json<ServiceStatus>, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
     let (_, status) = status_of(&app, &service, &q).await?;

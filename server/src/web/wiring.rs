@@ -26,7 +26,7 @@ use crate::store::services::Service;
 use crate::web::api::ApiJson;
 use crate::web::deploys::actor_of;
 use crate::web::layout::{Layout, flash};
-use crate::web::services::{Targets, load_revision, load_service, spec_of};
+use crate::web::services::{EnvironmentParam, Targets, load_revision, load_service, spec_of};
 
 /// Largest Secret value accepted; a whole Secret is limited to 1 MiB by etcd.
 const MAX_VALUE_BYTES: usize = 512 * 1024;
@@ -99,15 +99,7 @@ async fn wiring(
     let revision = load_revision(app, service, service.current_revision).await?;
     let spec = spec_of(&revision)?;
     let targets = Targets::load(app, &service.team, &service.name).await?;
-    if let Some(asked) = environment
-        && !targets.names().iter().any(|e| e == asked)
-    {
-        return Err(AppError::Invalid(vec![FieldMessage {
-            path: "environment".into(),
-            message: format!("unknown environment `{asked}`"),
-        }]));
-    }
-    let (environment, namespace) = targets.pick(environment);
+    let (environment, namespace) = targets.resolve(environment)?;
     let entries = spec::secret_refs(&spec, &environment);
     let (secret_names, config_map_names) = spec::referenced_objects(&entries);
     let mut cluster_problem = None;
@@ -168,22 +160,6 @@ fn row(entry: &EnvWiring, state: WiringState) -> WiringRow {
     }
 }
 
-/// Query of both routes: the portal's env picker says `env`, the API `environment`.
-#[derive(Debug, Default, Deserialize)]
-pub struct WiringQuery {
-    env: Option<String>,
-    environment: Option<String>,
-}
-
-impl WiringQuery {
-    fn environment(&self) -> Option<&str> {
-        self.environment
-            .as_deref()
-            .or(self.env.as_deref())
-            .filter(|e| !e.is_empty())
-    }
-}
-
 /// The Secrets tab.
 #[derive(Template, WebTemplate)]
 #[template(path = "services/wiring.html")]
@@ -206,10 +182,10 @@ async fn show_wiring(
     user: CurrentUser,
     layout: Layout,
     Path((team, name)): Path<(String, String)>,
-    Query(q): Query<WiringQuery>,
+    Query(q): Query<EnvironmentParam>,
 ) -> Result<WiringPage, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let wiring = wiring(&app, &service, q.environment()).await?;
+    let wiring = wiring(&app, &service, q.get()).await?;
     Ok(WiringPage {
         can_write: policy::can_write_secret(&user).is_ok(),
         layout,
@@ -228,10 +204,10 @@ async fn api_wiring(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     Path((team, name)): Path<(String, String)>,
-    Query(q): Query<WiringQuery>,
+    Query(q): Query<EnvironmentParam>,
 ) -> Result<Json<Vec<WiringRow>>, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let wiring = wiring(&app, &service, q.environment()).await?;
+    let wiring = wiring(&app, &service, q.get()).await?;
     Ok(Json(wiring.rows))
 }
 
@@ -257,13 +233,7 @@ async fn write_value(
         return Err(AppError::invalid("environment", "required"));
     };
     let targets = Targets::load(app, &service.team, &service.name).await?;
-    if !targets.names().iter().any(|e| e == environment) {
-        return Err(AppError::invalid(
-            "environment",
-            format!("unknown environment `{environment}`"),
-        ));
-    }
-    let (environment, namespace) = targets.pick(Some(environment));
+    let (environment, namespace) = targets.resolve(Some(environment))?;
     let revision = load_revision(app, service, service.current_revision).await?;
     let entries = spec::secret_refs(&spec_of(&revision)?, &environment);
     let referenced = entries.iter().any(|e| {
@@ -401,12 +371,6 @@ pub struct WriteValueBody {
     value: SecretString,
 }
 
-/// Query of the API call.
-#[derive(Debug, Deserialize)]
-pub struct EnvironmentQuery {
-    environment: Option<String>,
-}
-
 /// `PUT /api/v1/teams/{team}/services/{service}/secrets/{secret}/{key}?environment=E`
 /// with `{"value"}`: 204, and the value never comes back.
 async fn api_write_value(
@@ -414,7 +378,7 @@ async fn api_write_value(
     ApiUser(user): ApiUser,
     addr: ClientAddr,
     Path((team, name, secret, key)): Path<(String, String, String, String)>,
-    Query(q): Query<EnvironmentQuery>,
+    Query(q): Query<EnvironmentParam>,
     ApiJson(body): ApiJson<WriteValueBody>,
 ) -> Result<StatusCode, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
@@ -423,7 +387,7 @@ async fn api_write_value(
         &user,
         addr,
         &service,
-        q.environment.as_deref().filter(|e| !e.is_empty()),
+        q.get(),
         &secret,
         &key,
         &body.value,

@@ -48,6 +48,20 @@ fn spec(team: &str) -> Value {
     })
 }
 
+/// Creates service `api` of [`spec`] in `team` through the API.
+async fn create_api(app: &TestApp, token: &str, team: &str) {
+    let res = with_token(
+        app.client
+            .post(app.url(&format!("/api/v1/teams/{team}/services"))),
+        token,
+    )
+    .json(&json!({"spec": spec(team), "message": "wiring"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn wiring_shows_each_variables_source_and_whether_its_key_exists(pool: PgPool) {
     let team = unique_team();
@@ -92,16 +106,7 @@ async fn wiring_shows_each_variables_source_and_whether_its_key_exists(pool: PgP
     let ann = create_user(&pool, "ann@example.com", false, &[&team]).await;
     let token = api_token(&pool, ann.id, "test").await;
     let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
-    let res = with_token(
-        app.client
-            .post(app.url(&format!("/api/v1/teams/{team}/services"))),
-        &token,
-    )
-    .json(&json!({"spec": spec(&team), "message": "wiring"}))
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    create_api(&app, &token, &team).await;
 
     let base = format!("/api/v1/teams/{team}/services/api/wiring");
     let res = with_token(
@@ -179,16 +184,7 @@ async fn without_a_cluster_every_reference_is_unknown_and_the_page_says_why(pool
     let ann = create_user(&pool, "ann@example.com", false, &[&team]).await;
     let token = api_token(&pool, ann.id, "test").await;
     let app = TestApp::spawn(pool.clone()).await;
-    let res = with_token(
-        app.client
-            .post(app.url(&format!("/api/v1/teams/{team}/services"))),
-        &token,
-    )
-    .json(&json!({"spec": spec(&team), "message": "wiring"}))
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 201);
+    create_api(&app, &token, &team).await;
     let rows: Vec<Value> = with_token(
         app.client.get(app.url(&format!(
             "/api/v1/teams/{team}/services/api/wiring?environment=staging"
@@ -232,16 +228,7 @@ async fn an_admin_writes_secret_values_that_only_the_cluster_keeps(pool: PgPool)
     let ann_token = api_token(&pool, ann.id, "test").await;
     let root_token = api_token(&pool, root.id, "test").await;
     let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
-    let res = with_token(
-        app.client
-            .post(app.url(&format!("/api/v1/teams/{team}/services"))),
-        &ann_token,
-    )
-    .json(&json!({"spec": spec(&team), "message": "wiring"}))
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 201);
+    create_api(&app, &ann_token, &team).await;
 
     let secrets = format!("/api/v1/teams/{team}/services/api/secrets");
     let member = put_value(
