@@ -27,6 +27,15 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// The user as the audit log records them, acting from `addr`.
+    pub fn actor(&self, addr: ClientAddr) -> crate::store::audit::Actor {
+        crate::store::audit::Actor {
+            user_id: Some(self.id),
+            name: self.email.clone(),
+            client_addr: Some(addr.0),
+        }
+    }
+
     /// True when the user is a member of `team`.
     pub fn is_member_of(&self, team: &str) -> bool {
         self.teams.iter().any(|t| t == team)

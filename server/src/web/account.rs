@@ -21,7 +21,7 @@ use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy, tokens};
 use crate::error::{AppError, FieldMessage, ResultExt as _};
 use crate::store::{self, audit::Actor};
-use crate::web::admin::{Problems, audit_actor, display_time};
+use crate::web::admin::{Problems, display_time};
 use crate::web::layout::{Layout, flash};
 
 /// Longest token name.
@@ -137,7 +137,7 @@ async fn create_token(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     policy::can_manage_own_tokens(&user)?;
-    let actor = audit_actor(&user, addr);
+    let actor = user.actor(addr);
     let created = insert_token(&app.db, &actor, &user, &form.name).await;
     let mut page = AccountPage::load(&app, layout, user).await?;
     match created {
@@ -168,7 +168,7 @@ async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     policy::can_manage_own_tokens(&user)?;
-    let actor = audit_actor(&user, addr);
+    let actor = user.actor(addr);
     let message = match revoke_own_token(&app.db, &actor, &user, id).await? {
         Some(name) => {
             format!("Revoked token {name}. Programs using it can no longer call the API.")

@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
 use crate::error::{AppError, FieldMessage};
-use crate::store::{self, audit, audit::Actor, teams::Team};
+use crate::store::{self, audit, teams::Team};
 use crate::web::layout::{Layout, flash};
 
 /// Audit entries per page of `/admin/audit`.
@@ -40,15 +40,6 @@ pub fn routes() -> Router<AppState> {
             post(remove_member),
         )
         .route("/admin/audit", get(show_audit))
-}
-
-/// The audit actor for a signed-in person acting from `addr` (portal and API alike).
-pub fn audit_actor(user: &CurrentUser, addr: ClientAddr) -> Actor {
-    Actor {
-        user_id: Some(user.id),
-        name: user.email.clone(),
-        client_addr: Some(addr.0),
-    }
 }
 
 /// A time as pages show it: `2026-11-26 14:03 UTC`.
@@ -209,7 +200,7 @@ async fn create_user(
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
     let form = UserForm::from_pairs(pairs);
-    match actions::create_user(&app.db, &audit_actor(&user, addr), &form).await {
+    match actions::create_user(&app.db, &user.actor(addr), &form).await {
         Ok(created) => {
             flash(&session, "ok", format!("Created user {}.", created.email)).await?;
             Ok(Redirect::to("/admin/users").into_response())
@@ -263,7 +254,7 @@ async fn create_team(
     Form(form): Form<TeamForm>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    match actions::create_team(&app.db, &audit_actor(&user, addr), &form).await {
+    match actions::create_team(&app.db, &user.actor(addr), &form).await {
         Ok(team) => {
             flash(&session, "ok", format!("Created team {}.", team.name)).await?;
             Ok(Redirect::to(&format!("/admin/teams/{}", team.name)).into_response())
@@ -349,7 +340,7 @@ async fn add_member(
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
     let team = find_team(&app, &team).await?;
-    match actions::add_member(&app.db, &audit_actor(&user, addr), &team, &form).await {
+    match actions::add_member(&app.db, &user.actor(addr), &team, &form).await {
         Ok(member) => {
             let message = format!("Added {} to {}.", member.email, team.name);
             flash(&session, "ok", message).await?;
@@ -373,8 +364,7 @@ async fn remove_member(
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
     let team = find_team(&app, &team).await?;
-    let removed =
-        actions::remove_member(&app.db, &audit_actor(&user, addr), &team, user_id).await?;
+    let removed = actions::remove_member(&app.db, &user.actor(addr), &team, user_id).await?;
     let message = format!("Removed {} from {}.", removed.email, team.name);
     flash(&session, "ok", message).await?;
     Ok(Redirect::to(&format!("/admin/teams/{}", team.name)).into_response())

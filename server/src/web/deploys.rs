@@ -21,7 +21,6 @@ use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
 use crate::deployer::{self, Decision, DeployRequest, DeployState, Seen};
 use crate::error::{AppError, FieldMessage};
-use crate::store::audit::Actor;
 use crate::store::deploys::{self as deploys, Deploy, Filter, Pin, Trigger};
 use crate::store::environments::Environment;
 use crate::store::services::Service;
@@ -54,15 +53,6 @@ pub fn routes() -> Router<AppState> {
 pub const PAGE: i64 = 50;
 /// Deploys per environment on a service's history.
 pub const HISTORY_PER_ENVIRONMENT: i64 = 20;
-
-/// The audit actor of a signed-in person.
-pub fn actor_of(user: &CurrentUser, addr: ClientAddr) -> Actor {
-    Actor {
-        user_id: Some(user.id),
-        name: user.email.clone(),
-        client_addr: Some(addr.0),
-    }
-}
 
 /// `2026-11-26 14:03:07 UTC`.
 pub fn display_time(t: OffsetDateTime) -> String {
@@ -305,7 +295,7 @@ async fn create_deploy(
             deployer::request(
                 &app.db,
                 &service,
-                &actor_of(&user, addr),
+                &user.actor(addr),
                 Trigger::User,
                 &request,
             )
@@ -821,7 +811,7 @@ async fn decide(
     let decided = deployer::decide(
         &app.db,
         id,
-        &actor_of(&user, addr),
+        &user.actor(addr),
         decision,
         &form.comment,
         &seen,
@@ -872,7 +862,7 @@ async fn rollback(
 ) -> Result<Response, AppError> {
     let target = load_deploy(&app, &user, id).await?;
     policy::can_request_deploy(&user, &target.team)?;
-    let deploy = deployer::rollback(&app.db, &target, &actor_of(&user, addr)).await?;
+    let deploy = deployer::rollback(&app.db, &target, &user.actor(addr)).await?;
     flash(
         &session,
         "ok",
@@ -897,7 +887,7 @@ async fn unpin(
 ) -> Result<Response, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
     policy::can_request_deploy(&user, &service.team)?;
-    let done = deployer::unpin(&app.db, &service, &environment, &actor_of(&user, addr)).await?;
+    let done = deployer::unpin(&app.db, &service, &environment, &user.actor(addr)).await?;
     let message = if done {
         format!("Unpinned {team}/{name} in {environment}: automatic deploys go ahead again.")
     } else {

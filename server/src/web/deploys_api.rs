@@ -19,7 +19,6 @@ use crate::error::AppError;
 use crate::store::deploys::{self as deploys, Deploy, Filter, Trigger};
 use crate::store::{self};
 use crate::web::api::ApiJson;
-use crate::web::deploys::actor_of;
 
 /// Deploy API routes (full paths).
 pub fn routes() -> Router<AppState> {
@@ -178,7 +177,7 @@ async fn create_deploy(
     let deploy = deployer::request(
         &app.db,
         &service,
-        &actor_of(&user, addr),
+        &user.actor(addr),
         Trigger::User,
         &DeployRequest {
             environment: body.environment,
@@ -352,7 +351,7 @@ async fn decide(
     let decided = deployer::decide(
         &app.db,
         id,
-        &actor_of(&user, addr),
+        &user.actor(addr),
         decision,
         &body.comment,
         &Seen {
@@ -406,7 +405,7 @@ async fn rollback(
 ) -> Result<(StatusCode, Json<DeployOut>), AppError> {
     let target = load_deploy(&app, &user, id).await?;
     policy::can_request_deploy(&user, &target.team)?;
-    let deploy = deployer::rollback(&app.db, &target, &actor_of(&user, addr)).await?;
+    let deploy = deployer::rollback(&app.db, &target, &user.actor(addr)).await?;
     Ok((StatusCode::ACCEPTED, Json(deploy_out(&app, deploy).await?)))
 }
 
@@ -429,7 +428,7 @@ async fn unpin(
     let service = store::services::find(&app.db, &team, &name)
         .await?
         .ok_or(AppError::NotFound)?;
-    let unpinned = deployer::unpin(&app.db, &service, &environment, &actor_of(&user, addr)).await?;
+    let unpinned = deployer::unpin(&app.db, &service, &environment, &user.actor(addr)).await?;
     Ok(Json(UnpinOut { unpinned }))
 }
 

@@ -21,7 +21,7 @@ use crate::render::MAX_ENVIRONMENT_NAME;
 use crate::spec::names;
 use crate::store::environments::{Environment, EnvironmentPolicy};
 use crate::store::{self};
-use crate::web::deploys::{actor_of, display_time};
+use crate::web::deploys::display_time;
 use crate::web::layout::{Layout, flash};
 
 /// Environment administration routes.
@@ -177,7 +177,7 @@ async fn create_environment(
         })?;
     store::audit::record(
         &mut *tx,
-        &actor_of(&user, addr),
+        &user.actor(addr),
         "environment.create",
         &name,
         json!({"namespace_pattern": policy.namespace_pattern,
@@ -235,7 +235,7 @@ async fn update_environment(
         .ok_or(AppError::NotFound)?;
     store::audit::record(
         &mut *tx,
-        &actor_of(&user, addr),
+        &user.actor(addr),
         "environment.update",
         &name,
         json!({"namespace_pattern": policy.namespace_pattern,

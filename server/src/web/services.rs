@@ -21,7 +21,6 @@ use crate::render::{self, RenderContext};
 use crate::spec::presets::{self, Framework};
 use crate::spec::{self, ServiceSpec};
 use crate::store;
-use crate::store::audit::Actor;
 use crate::store::services::{Revision, Service};
 use crate::web::diff::{self, DiffLine};
 use crate::web::layout::{Layout, flash};
@@ -93,14 +92,6 @@ impl Targets {
 
     pub(crate) fn names(&self) -> Vec<String> {
         self.list.iter().map(|(e, _)| e.clone()).collect()
-    }
-}
-
-fn actor(user: &CurrentUser, addr: ClientAddr) -> Actor {
-    Actor {
-        user_id: Some(user.id),
-        name: user.email.clone(),
-        client_addr: Some(addr.0),
     }
 }
 
@@ -253,7 +244,7 @@ async fn create(
             editing::create_service(
                 &app.db,
                 &user,
-                &actor(&user, addr),
+                &user.actor(addr),
                 &form.team,
                 &prepared,
                 "Create from the preset",
@@ -477,7 +468,7 @@ async fn save_prepared(
     editing::save_revision(
         &app.db,
         user,
-        &actor(user, addr),
+        &user.actor(addr),
         service,
         Some(form.base_revision),
         prepared,

@@ -24,7 +24,6 @@ use crate::spec::{self, EnvSource, EnvWiring, WiringState};
 use crate::store;
 use crate::store::services::Service;
 use crate::web::api::ApiJson;
-use crate::web::deploys::actor_of;
 use crate::web::layout::{Layout, flash};
 use crate::web::services::{EnvironmentParam, Targets, load_revision, load_service, spec_of};
 
@@ -292,7 +291,7 @@ async fn write_value(
         })?;
     store::audit::record(
         &app.db,
-        &actor_of(user, addr),
+        &user.actor(addr),
         "secret.write",
         &format!("{}/{}", service.team, service.name),
         json!({"environment": environment, "namespace": namespace, "secret": secret, "key": key}),

@@ -17,7 +17,6 @@ use crate::error::{AppError, FieldMessage};
 use crate::render::{self, Manifests, RenderContext, RenderError, checklist};
 use crate::spec::ServiceSpec;
 use crate::store::{self, services::Revision, services::Service};
-use crate::web::admin::audit_actor;
 use crate::web::services::load_service;
 
 /// A service in lists: `GET /api/v1/services`.
@@ -155,7 +154,7 @@ pub async fn create_service(
 ) -> Result<Response, AppError> {
     policy::can_create_service(&user, &team)?;
     let prepared = body.prepare()?;
-    let actor = audit_actor(&user, addr);
+    let actor = user.actor(addr);
     let (service, revision) =
         editing::create_service(&app.db, &user, &actor, &team, &prepared, body.message()).await?;
     let out = json!({"team": service.team, "name": service.name, "revision": revision.number});
@@ -175,7 +174,7 @@ pub async fn save_revision(
     policy::can_edit_service(&user, &team)?;
     let service = load_service(&app, &user, &team, &name).await?;
     let prepared = body.prepare()?;
-    let actor = audit_actor(&user, addr);
+    let actor = user.actor(addr);
     let revision = editing::save_revision(
         &app.db,
         &user,
