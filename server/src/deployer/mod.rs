@@ -42,6 +42,7 @@ pub async fn service_namespaces(db: &PgPool) -> Result<Vec<(String, String, Stri
     let services = store::services::list_visible(db, None).await?;
     let environments = store::environments::list(db).await?;
     let mut namespaces: Vec<(String, String, String)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for service in &services {
         for environment in &environments {
             // A pattern that gives no valid name is reported when someone deploys.
@@ -50,7 +51,7 @@ pub async fn service_namespaces(db: &PgPool) -> Result<Vec<(String, String, Stri
                 &service.team,
                 &environment.name,
                 &service.name,
-            ) && !namespaces.iter().any(|(n, _, _)| *n == namespace)
+            ) && seen.insert(namespace.clone())
             {
                 namespaces.push((namespace, service.team.clone(), environment.name.clone()));
             }
