@@ -20,10 +20,12 @@ use anyhow::{Context as _, bail};
 use kube::api::{Api, DeleteParams};
 use slipway::auth::CurrentUser;
 use slipway::cluster::{self, KubeSource};
-use slipway::deployer::{self, DeployRequest, Worker, WorkerConfig};
+use slipway::deployer::{self, Worker, WorkerConfig};
+use slipway::domain::deploys::{self as domain, DeployRequest};
+use slipway::domain::services as editing;
+use slipway::store;
 use slipway::store::audit::Actor;
 use slipway::store::deploys::{self, Trigger};
-use slipway::{editing, store};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
@@ -173,7 +175,7 @@ async fn measure(pool: &PgPool, kubeconfig: &Path, team: &str) -> anyhow::Result
     let mut rows = Vec::new();
     for (i, image) in IMAGES.iter().enumerate() {
         let started = Instant::now();
-        let deploy = deployer::request(
+        let deploy = domain::request(
             pool,
             &service,
             &actor,

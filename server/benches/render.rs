@@ -139,7 +139,14 @@ fn main() {
             );
         }),
         measure_if(&filter, "production checklist", || {
-            black_box(render::checklist::check(black_box(&spec), &ctx).score);
+            black_box(
+                render::checklist::check(
+                    black_box(&spec),
+                    &ctx,
+                    render::checklist::Rules::Production,
+                )
+                .score,
+            );
         }),
     ];
 

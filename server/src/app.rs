@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -18,10 +18,8 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::config::Config;
+use crate::telemetry::REQUEST_ID;
 use crate::{auth, cluster, store, telemetry, web};
-
-/// Header carrying the request id (set when absent, echoed in the response).
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Minutes of inactivity after which a session ends.
 pub const SESSION_IDLE_MINUTES: i64 = 120;
@@ -39,6 +37,20 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
+/// take it through `FromRef`, so `auth` does not depend on `AppState`.
+impl axum::extract::FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for cluster::Handle {
+    fn from_ref(state: &AppState) -> Self {
+        state.cluster.clone()
+    }
 }
 
 impl AppState {

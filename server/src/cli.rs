@@ -4,16 +4,18 @@ use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use serde_json::json;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
-use crate::auth::{password, tokens};
 use crate::cluster::{self, KubeSource};
-use crate::config::{Config, SecretString};
+use crate::config::Config;
+use crate::domain::accounts::{self, TeamInput, UserInput};
+use crate::error::AppError;
 use crate::local::postgres::LocalPostgres;
 use crate::local::state_dir::StateDir;
+use crate::secret::SecretString;
+use crate::store::audit::Actor;
 use crate::{deployer, seed, store};
 
 /// `slipway serve`: configuration from the environment; starts even while the
@@ -120,7 +122,7 @@ fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
         let Some(client) = cluster.wait_until_ready().await else {
             return;
         };
-        match deployer::prepare_namespaces(&pool, &client).await {
+        match seed::prepare_namespaces(&pool, &client).await {
             Ok(created) if !created.is_empty() => {
                 tracing::info!(namespaces = %created.join(", "), "created the demo services' namespaces");
             }
@@ -208,7 +210,24 @@ async fn tool_pool(url: Option<&SecretString>) -> anyhow::Result<PgPool> {
     store::connect_now(store::connect_options(&url)?).await
 }
 
+/// An action's refusal as the CLI prints it: each field problem on its own
+/// line, naming the flag (`--email: is not an email address`).
+fn cli_error(err: AppError, flag_of: impl Fn(&str) -> &'static str) -> anyhow::Error {
+    match err {
+        AppError::Invalid(fields) => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", flag_of(&f.path), f.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::anyhow!("{}", other.public_message()),
+    }
+}
+
 /// `slipway admin create-user`: password from `SLIPWAY_ADMIN_PASSWORD` or stdin.
+/// The same action and rules as the admin page, audited as the system.
 pub async fn admin_create_user(
     database_url: Option<SecretString>,
     email: &str,
@@ -216,11 +235,7 @@ pub async fn admin_create_user(
     team: Option<&str>,
     password_env: Option<SecretString>,
 ) -> anyhow::Result<()> {
-    let email = email.trim().to_lowercase();
-    if !email.contains('@') {
-        anyhow::bail!("--email: not an email address");
-    }
-    let pw = match password_env {
+    let password = match password_env {
         Some(p) => p.expose().to_owned(),
         None => {
             let mut s = String::new();
@@ -230,90 +245,66 @@ pub async fn admin_create_user(
             s.trim_end_matches(['\n', '\r']).to_owned()
         }
     };
-    if let Some(problem) = password::strength_problem(&pw, &email) {
-        anyhow::bail!("password {problem}");
-    }
+    let input = UserInput {
+        email: email.to_owned(),
+        password,
+        is_admin: admin,
+        teams: team.map(str::to_owned).into_iter().collect(),
+    };
     let pool = tool_pool(database_url.as_ref()).await?;
-    let hash = password::hash(&pw)?;
-    let mut tx = pool.begin().await?;
-    let user = store::users::insert(&mut *tx, &email, &hash, admin)
+    let user = accounts::create_user(&pool, &Actor::system(), &input)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.constraint() == Some("users_email_key") => {
-                anyhow::anyhow!("--email: a user with this email exists")
-            }
-            _ => anyhow::Error::new(e),
+        .map_err(|e| {
+            cli_error(e, |path| match path {
+                "email" => "--email",
+                "teams" => "--team",
+                _ => "password",
+            })
         })?;
-    if let Some(team) = team {
-        let team = store::teams::find_by_name(&mut *tx, team)
-            .await?
-            .with_context(|| format!("--team: no team named {team}"))?;
-        store::teams::add_member(&mut *tx, team.id, user.id).await?;
-    }
-    store::audit::record(
-        &mut *tx,
-        &store::audit::Actor::system(),
-        "user.create",
-        &email,
-        json!({"admin": admin, "via": "cli"}),
-    )
-    .await?;
-    tx.commit().await?;
-    eprintln!("created user {email}");
+    eprintln!("created user {}", user.email);
     Ok(())
 }
 
-/// `slipway admin create-team`.
+/// `slipway admin create-team`: the same action and rules as the admin page.
 pub async fn admin_create_team(
     database_url: Option<SecretString>,
     name: &str,
 ) -> anyhow::Result<()> {
     let pool = tool_pool(database_url.as_ref()).await?;
-    let mut tx = pool.begin().await?;
-    store::teams::insert(&mut *tx, name, name)
+    let input = TeamInput {
+        name: name.to_owned(),
+        display_name: String::new(),
+    };
+    let team = accounts::create_team(&pool, &Actor::system(), &input)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.constraint() == Some("teams_name_key") => {
-                anyhow::anyhow!("--name: a team with this name exists")
-            }
-            sqlx::Error::Database(db) if db.constraint() == Some("teams_name_format") => {
-                anyhow::anyhow!("--name: use lower-case letters, digits and dashes (at most 30)")
-            }
-            _ => anyhow::Error::new(e),
+        .map_err(|e| {
+            cli_error(e, |path| match path {
+                "name" => "--name",
+                _ => "--display-name",
+            })
         })?;
-    store::audit::record(
-        &mut *tx,
-        &store::audit::Actor::system(),
-        "team.create",
-        name,
-        json!({"via": "cli"}),
-    )
-    .await?;
-    tx.commit().await?;
-    eprintln!("created team {name}");
+    eprintln!("created team {}", team.name);
     Ok(())
 }
 
-/// `slipway admin token`: creates an API token and prints it once.
+/// `slipway admin token`: creates an API token and prints it once; the same
+/// action as the account page (name checked, audited as `token.create`).
 pub async fn admin_token(
     database_url: Option<SecretString>,
     email: &str,
     name: &str,
 ) -> anyhow::Result<()> {
     let pool = tool_pool(database_url.as_ref()).await?;
-    let email = email.trim().to_lowercase();
-    let user = store::users::find_by_email(&pool, &email)
-        .await?
-        .with_context(|| format!("--email: no user {email}"))?;
-    let token = tokens::generate();
-    store::tokens::insert(&pool, user.id, name, &tokens::hash(&token))
+    let flag_of = |path: &str| match path {
+        "email" => "--email",
+        _ => "--name",
+    };
+    let owner = accounts::user_by_email(&pool, email)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.constraint() == Some("api_tokens_user_id_name_key") => {
-                anyhow::anyhow!("--name: this user already has a token with this name")
-            }
-            _ => anyhow::Error::new(e),
-        })?;
-    println!("{token}");
+        .map_err(|e| cli_error(e, flag_of))?;
+    let token = accounts::create_token(&pool, &Actor::system(), &owner, name)
+        .await
+        .map_err(|e| cli_error(e, flag_of))?;
+    println!("{}", token.value);
     Ok(())
 }

@@ -78,17 +78,32 @@ pub fn render_to(
 
 /// `slipway check FILE --env NAME`: one line per check, `PASS|WARN|FAIL id:
 /// message`, then the score; exit 1 when any check fails, 2 for an invalid spec.
-pub fn check(file: &Path, env: &str) -> i32 {
+pub fn check(file: &Path, env: &str, rules: Option<checklist::Rules>) -> i32 {
     check_to(
         file,
         env,
+        rules,
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
     )
 }
 
+/// The rules `slipway check` applies when `--rules` is not given. A spec file
+/// has no environment registry to ask, so the CLI assumes production rules for
+/// an environment named `production`, as the seeded one has; the portal reads
+/// the environment's own `production_rules` setting instead.
+pub fn default_rules(env: &str) -> checklist::Rules {
+    checklist::Rules::production_if(env == "production")
+}
+
 /// [`check`] writing to `out` and `err`.
-pub fn check_to(file: &Path, env: &str, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn check_to(
+    file: &Path,
+    env: &str,
+    rules: Option<checklist::Rules>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let spec = match load(file) {
         Ok(spec) => spec,
         Err(lines) => return report(err, &lines),
@@ -97,7 +112,7 @@ pub fn check_to(file: &Path, env: &str, out: &mut dyn Write, err: &mut dyn Write
     if let Err(error) = render::render(&spec, &ctx) {
         return report(err, &[format!("{}: {error}", file.display())]);
     }
-    let result = checklist::check(&spec, &ctx);
+    let result = checklist::check(&spec, &ctx, rules.unwrap_or_else(|| default_rules(env)));
     for item in &result.items {
         let _ = writeln!(out, "{} {}: {}", item.level, item.id, item.message);
     }
@@ -271,7 +286,7 @@ mod tests {
     #[test]
     fn check_passes_the_django_example_in_production() {
         let file = examples().join("django.yaml");
-        let (code, out, _) = run(|out, err| check_to(&file, "production", out, err));
+        let (code, out, _) = run(|out, err| check_to(&file, "production", None, out, err));
         assert_eq!(code, EXIT_OK, "{out}");
         assert!(
             out.lines()
@@ -284,7 +299,7 @@ mod tests {
     #[test]
     fn check_exits_one_when_a_check_fails() {
         let file = examples().join("django.yaml");
-        let (code, out, _) = run(|out, err| check_to(&file, "development", out, err));
+        let (code, out, _) = run(|out, err| check_to(&file, "development", None, out, err));
         assert_eq!(code, EXIT_CHECK_FAILED, "{out}");
         assert!(out.contains("FAIL disruption-budget: "));
     }

@@ -4,72 +4,11 @@
 //! `std::env` for configuration. Secrets are wrapped in [`SecretString`] so a
 //! `Debug` print of the config never shows them.
 
-use std::fmt;
+pub use crate::secret::{SecretKey, SecretString};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
-
-use base64::Engine as _;
-
-/// A string that must never be printed: `Debug` and `Display` redact it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call sites that use it are the ones to review.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString(***)")
-    }
-}
-
-/// Read from a request body (a Secret value written through the portal or the API).
-impl<'de> serde::Deserialize<'de> for SecretString {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
-    }
-}
-
-impl FromStr for SecretString {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-/// The 32-byte key that encrypts webhook secrets at rest (`SLIPWAY_SECRET_KEY`, base64).
-#[derive(Clone)]
-pub struct SecretKey(pub [u8; 32]);
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(***)")
-    }
-}
-
-impl FromStr for SecretKey {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(s.trim())
-            .map_err(|_| "must be base64".to_owned())?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "must decode to exactly 32 bytes".to_owned())?;
-        Ok(Self(key))
-    }
-}
 
 /// Log output format (`SLIPWAY_LOG_FORMAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -171,9 +110,7 @@ impl Config {
 
     /// The folder static files are served from.
     pub fn static_dir(&self) -> PathBuf {
-        self.static_dir
-            .clone()
-            .unwrap_or_else(crate::web::static_files::default_static_dir)
+        self.static_dir.clone().unwrap_or_else(default_static_dir)
     }
 
     /// Request timeout as a duration.
@@ -183,6 +120,9 @@ impl Config {
 
     /// Checks values clap cannot check on its own, naming the variable at fault.
     pub fn check(&self) -> anyhow::Result<()> {
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            anyhow::bail!("SLIPWAY_LOG is not a valid filter: {err}");
+        }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             anyhow::bail!("SLIPWAY_PUBLIC_URL must start with http:// or https://");
         }
@@ -193,23 +133,19 @@ impl Config {
     }
 }
 
+/// Where static files live when `SLIPWAY_STATIC_DIR` is unset: `static/` in the
+/// working directory, else the source checkout's (for `cargo run` and tests).
+pub fn default_static_dir() -> PathBuf {
+    let local = PathBuf::from("static");
+    if local.join("app.css").exists() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_string_debug_is_redacted() {
-        let s = SecretString::new("hunter2");
-        assert_eq!(format!("{s:?}"), "SecretString(***)");
-    }
-
-    #[test]
-    fn secret_key_must_be_32_bytes() {
-        assert!("aGVsbG8=".parse::<SecretKey>().is_err());
-        let ok = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
-        assert!(ok.parse::<SecretKey>().is_ok());
-        assert!("not base64!".parse::<SecretKey>().is_err());
-    }
 
     #[test]
     fn https_public_url_makes_cookies_secure() {
@@ -217,6 +153,14 @@ mod tests {
         assert!(!c.cookies_secure());
         c.public_url = "https://slipway.example.com".into();
         assert!(c.cookies_secure());
+    }
+
+    #[test]
+    fn an_invalid_log_filter_is_refused_by_name() {
+        let mut c = Config::for_database("postgres://x");
+        c.log = "info,[".into();
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("SLIPWAY_LOG"), "{err}");
     }
 
     #[test]

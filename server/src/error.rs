@@ -7,16 +7,10 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
-/// A field path and what is wrong with it, e.g. `spec.env[3].name: duplicate`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FieldMessage {
-    /// Dotted path of the field.
-    pub path: String,
-    /// Plain-language message.
-    pub message: String,
-}
+/// A field path and what is wrong with it, e.g. `spec.env[3].name: duplicate`:
+/// the one field-error type from spec validation to the response.
+pub use crate::spec::FieldError;
 
 /// Errors as the user should see them.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +26,7 @@ pub enum AppError {
     Forbidden(&'static str),
     /// Input failed validation; every problem with its field path.
     #[error("invalid input")]
-    Invalid(Vec<FieldMessage>),
+    Invalid(Vec<FieldError>),
     /// The request conflicts with the current state (a stale revision, a taken name).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -50,10 +44,23 @@ pub enum AppError {
 impl AppError {
     /// One invalid field.
     pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![FieldMessage {
-            path: path.into(),
-            message: message.into(),
-        }])
+        Self::Invalid(vec![FieldError::new(path, message)])
+    }
+
+    /// Field problems of a document; one about the document as a whole (an
+    /// empty path) is reported on `whole` (`spec`, `revision`, `environment`).
+    pub fn invalid_fields(errors: impl IntoIterator<Item = FieldError>, whole: &str) -> Self {
+        Self::Invalid(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if e.path.is_empty() {
+                        e.path = whole.to_owned();
+                    }
+                    e
+                })
+                .collect(),
+        )
     }
 
     /// The HTTP status for this error.
@@ -104,6 +111,26 @@ impl AppError {
     }
 }
 
+impl From<crate::render::RenderError> for AppError {
+    /// A spec that does not render is a problem of the spec; a context that does
+    /// not (a bad namespace or image) is a problem of the environment.
+    fn from(err: crate::render::RenderError) -> Self {
+        match err {
+            crate::render::RenderError::InvalidSpec(errors) => Self::invalid_fields(errors, "spec"),
+            crate::render::RenderError::InvalidContext(errors) => {
+                Self::invalid_fields(errors, "environment")
+            }
+        }
+    }
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    /// The session store failed: nothing the user can fix.
+    fn from(err: tower_sessions::session::Error) -> Self {
+        Self::Internal(anyhow::anyhow!("session: {err}"))
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match err {
@@ -124,7 +151,7 @@ pub struct ErrorReport {
     /// Message safe to show.
     pub message: String,
     /// Field problems, when the input was invalid.
-    pub fields: Vec<FieldMessage>,
+    pub fields: Vec<FieldError>,
     /// The internal cause, for the log only.
     pub internal: Option<String>,
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use slipway::config::{Config, SecretString};
+use slipway::render::checklist::Rules;
 use slipway::{cli, cli_spec, telemetry};
 
 /// mimalloc rather than glibc's malloc: rendering and serving build many small
@@ -57,6 +58,10 @@ enum Command {
         /// Environment name.
         #[arg(long)]
         env: String,
+        /// Rules to apply: `production` or `standard` (default: production for an
+        /// environment named `production`, standard otherwise).
+        #[arg(long, value_parser = parse_rules)]
+        rules: Option<Rules>,
     },
     /// Print the JSON Schema of the service spec.
     Schema,
@@ -105,13 +110,21 @@ enum AdminCommand {
     },
 }
 
+fn parse_rules(value: &str) -> Result<Rules, String> {
+    match value {
+        "production" => Ok(Rules::Production),
+        "standard" => Ok(Rules::Standard),
+        _ => Err("must be `production` or `standard`".into()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The spec tools are pure and synchronous: no runtime, no database.
     let spec_tool = match &cli.command {
         Command::Validate { files } => Some(cli_spec::validate(files)),
         Command::Render { file, env, image } => Some(cli_spec::render(file, env, image.clone())),
-        Command::Check { file, env } => Some(cli_spec::check(file, env)),
+        Command::Check { file, env, rules } => Some(cli_spec::check(file, env, *rules)),
         Command::Schema => Some(cli_spec::schema()),
         _ => None,
     };

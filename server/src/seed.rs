@@ -1,4 +1,5 @@
-//! Seeding of the embedded default: the admin account and the demo team.
+//! Seeding of the embedded default: the admin account, the demo teams and
+//! their services, and (once the local cluster answers) their namespaces.
 
 use anyhow::Context as _;
 use rand::RngCore as _;
@@ -6,9 +7,11 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::auth::password;
-use crate::config::SecretString;
+use crate::domain::{namespaces, services as editing};
+use crate::error::AppError;
+use crate::secret::SecretString;
 use crate::store::services::NewRevision;
-use crate::{editing, store};
+use crate::{cluster, store};
 
 /// The example specs the demo teams start with (`examples/`), embedded so the
 /// binary seeds them wherever it runs. Each names its team in `metadata.team`.
@@ -133,7 +136,7 @@ async fn seed_example(
     {
         return Ok(());
     }
-    let kind = editing::kind_name(&prepared.spec);
+    let kind = prepared.spec.workload_kind().as_str();
     let framework = prepared
         .spec
         .spec
@@ -145,7 +148,7 @@ async fn seed_example(
         spec_yaml: &prepared.yaml,
         spec: prepared.json.clone(),
         hash: &prepared.hash,
-        kind: &kind,
+        kind,
         framework,
         author_id: Some(admin.id),
         author: &admin.email,
@@ -161,4 +164,49 @@ async fn seed_example(
     )
     .await?;
     Ok(())
+}
+/// The namespaces every service needs, one per (service, environment) as the
+/// environments' patterns give them, without repeats: `(namespace, team, environment)`.
+pub async fn service_namespaces(db: &PgPool) -> Result<Vec<(String, String, String)>, AppError> {
+    let services = store::services::list_visible(db, None).await?;
+    let environments = store::environments::list(db).await?;
+    let mut namespaces: Vec<(String, String, String)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for service in &services {
+        for environment in &environments {
+            // A pattern that gives no valid name is reported when someone deploys.
+            if let Ok(namespace) =
+                namespaces::namespace_in(environment, &service.team, &service.name)
+                && seen.insert(namespace.clone())
+            {
+                namespaces.push((namespace, service.team.clone(), environment.name.clone()));
+            }
+        }
+    }
+    Ok(namespaces)
+}
+
+/// Creates the namespaces of [`service_namespaces`] that do not exist, so that
+/// on `slipway run`'s local cluster the demo services can be applied (or
+/// dry-run with `kubectl`) before their first deploy. Returns those created.
+pub async fn prepare_namespaces(
+    db: &PgPool,
+    client: &kube::Client,
+) -> Result<Vec<String>, AppError> {
+    let mut created = Vec::new();
+    for (namespace, team, environment) in service_namespaces(db).await? {
+        if cluster::apply::ensure_team_namespace(
+            client,
+            &namespace,
+            &team,
+            &environment,
+            cluster::retry::RetryPolicy::default(),
+        )
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("namespace {namespace}: {e}")))?
+        {
+            created.push(namespace);
+        }
+    }
+    Ok(created)
 }

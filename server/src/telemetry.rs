@@ -1,13 +1,27 @@
-//! Tracing setup, done once per process.
+//! Tracing setup, done once per process, and the request-observing middleware
+//! (request id, span, metrics).
 
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument as _;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
 
+/// Header carrying the request id (set when absent, echoed in the response).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// Installs the global subscriber: filter from `SLIPWAY_LOG`, JSON lines when asked.
 ///
-/// Request logs never include headers (see `app::trace_layer`), so cookies and
-/// `Authorization` values cannot reach the output.
+/// Request logs never include headers (see [`observe_request`]), so cookies and
+/// `Authorization` values cannot reach the output. `Config::check` has refused
+/// an invalid filter before this runs.
 pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
@@ -25,15 +39,6 @@ pub fn init(filter: &str, format: LogFormat) {
     // A second init (tests) keeps the first subscriber; that is fine.
     let _ = result;
 }
-
-use std::sync::OnceLock;
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing::Instrument as _;
 
 /// Latency histogram buckets, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -78,7 +83,7 @@ pub async fn observe_request(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_owned());
     let request_id = request
         .headers()
-        .get(crate::app::REQUEST_ID)
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();

@@ -26,20 +26,13 @@ pub const HEADER: &str = "x-csrf-token";
 
 /// The session's token, created on first use.
 pub async fn token(session: &Session) -> Result<String, AppError> {
-    if let Some(existing) = session
-        .get::<String>(SESSION_KEY)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("reading session: {e}")))?
-    {
+    if let Some(existing) = session.get::<String>(SESSION_KEY).await? {
         return Ok(existing);
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let fresh = hex::encode(bytes);
-    session
-        .insert(SESSION_KEY, &fresh)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))?;
+    session.insert(SESSION_KEY, &fresh).await?;
     Ok(fresh)
 }
 

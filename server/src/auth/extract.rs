@@ -2,11 +2,11 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use sqlx::PgPool;
 use tower_sessions::Session;
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::store;
 
@@ -41,11 +41,21 @@ impl CurrentUser {
         self.teams.iter().any(|t| t == team)
     }
 
-    async fn load(state: &AppState, user_id: i64) -> Result<Option<Self>, AppError> {
-        let Some(user) = store::users::find(&state.db, user_id).await? else {
+    /// The user as stored (id, email, admin flag).
+    pub fn as_user(&self) -> store::users::User {
+        store::users::User {
+            id: self.id,
+            email: self.email.clone(),
+            is_admin: self.is_admin,
+        }
+    }
+
+    /// Loads what the policy needs about user `user_id`; `None` when there is no such user.
+    pub async fn load(db: &PgPool, user_id: i64) -> Result<Option<Self>, AppError> {
+        let Some(user) = store::users::find(db, user_id).await? else {
             return Ok(None);
         };
-        let teams = store::users::team_names(&state.db, user.id).await?;
+        let teams = store::users::team_names(db, user.id).await?;
         Ok(Some(Self {
             id: user.id,
             email: user.email,
@@ -55,13 +65,14 @@ impl CurrentUser {
     }
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    PgPool: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         MaybeUser::from_request_parts(parts, state)
             .await?
             .0
@@ -73,25 +84,23 @@ impl FromRequestParts<AppState> for CurrentUser {
 #[derive(Clone, Debug)]
 pub struct MaybeUser(pub Option<CurrentUser>);
 
-impl FromRequestParts<AppState> for MaybeUser {
+impl<S> FromRequestParts<S> for MaybeUser
+where
+    PgPool: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(Self(Some(user.clone())));
         }
         let Some(session) = parts.extensions.get::<Session>().cloned() else {
             return Ok(Self(None));
         };
-        let user_id: Option<i64> = session
-            .get(SESSION_USER_ID)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("reading session: {e}")))?;
+        let user_id: Option<i64> = session.get(SESSION_USER_ID).await?;
         let user = match user_id {
-            Some(id) => CurrentUser::load(state, id).await?,
+            Some(id) => CurrentUser::load(&PgPool::from_ref(state), id).await?,
             None => None,
         };
         if let Some(user) = &user {
@@ -106,13 +115,14 @@ impl FromRequestParts<AppState> for MaybeUser {
 #[derive(Clone, Debug)]
 pub struct ApiUser(pub CurrentUser);
 
-impl FromRequestParts<AppState> for ApiUser {
+impl<S> FromRequestParts<S> for ApiUser
+where
+    PgPool: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -123,10 +133,11 @@ impl FromRequestParts<AppState> for ApiUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AppError::Unauthenticated)?;
-        let user = store::tokens::authenticate(&state.db, &super::tokens::hash(token))
+        let db = PgPool::from_ref(state);
+        let user = store::tokens::authenticate(&db, &super::tokens::hash(token))
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let user = CurrentUser::load(state, user.id)
+        let user = CurrentUser::load(&db, user.id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         Ok(Self(user))

@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
-use crate::config::SecretString;
+use crate::secret::SecretString;
 use crate::spec::Presence;
 
 /// Label on Secrets Slipway created to hold written values. Deliberately not

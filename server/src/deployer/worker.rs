@@ -24,8 +24,10 @@ use crate::cluster::apply::{self, Target};
 use crate::cluster::retry::{ClusterError, RetryPolicy};
 use crate::cluster::rollout::{self, Rollout, RolloutConfig};
 use crate::cluster::{self, ClusterState, diff, preflight};
+use crate::deploy_model::Decision;
 use crate::store::deploys::{self as deploys, Deploy, Transition};
 use crate::store::environments;
+use crate::store::{approvals, deploy_leases};
 
 /// How a worker behaves; the defaults suit production, tests shorten them.
 #[derive(Clone, Copy, Debug)]
@@ -196,7 +198,7 @@ async fn run_loop(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     listener.abort();
     running.abort_all();
     while running.join_next().await.is_some() {}
-    match deploys::release_leases(&ctx.db, ctx.id).await {
+    match deploy_leases::release_leases(&ctx.db, ctx.id).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(deploys = n, "handed running deploys over"),
         Err(err) => {
@@ -210,7 +212,7 @@ async fn run_loop(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
 /// claim does not wait for the next poll; polling still covers a lost listener.
 async fn listen_for_queued(db: PgPool, wake: Arc<Notify>) {
     loop {
-        match deploys::listen_queued(&db).await {
+        match deploy_leases::listen_queued(&db).await {
             Ok(mut listener) => loop {
                 match listener.recv().await {
                     Ok(_) => wake.notify_one(),
@@ -230,7 +232,8 @@ async fn listen_for_queued(db: PgPool, wake: Arc<Notify>) {
 
 async fn claim(ctx: &Context) -> Result<Option<Deploy>, sqlx::Error> {
     let mut tx = ctx.db.begin().await?;
-    let Some(deploy) = deploys::claim_next(&mut tx, ctx.id, ctx.lease_secs(), &ctx.actor).await?
+    let Some(deploy) =
+        deploy_leases::claim_next(&mut tx, ctx.id, ctx.lease_secs(), &ctx.actor).await?
     else {
         // Nothing to claim, or lost a race on a unique index: the transaction is
         // void either way.
@@ -246,7 +249,7 @@ async fn claim(ctx: &Context) -> Result<Option<Deploy>, sqlx::Error> {
 async fn sweep_expired(ctx: &Arc<Context>, running: &mut JoinSet<()>) -> Result<(), sqlx::Error> {
     loop {
         let mut tx = ctx.db.begin().await?;
-        let Some(deploy) = deploys::lock_expired(&mut tx).await? else {
+        let Some(deploy) = deploy_leases::lock_expired(&mut tx).await? else {
             tx.rollback().await?;
             return Ok(());
         };
@@ -283,7 +286,8 @@ async fn sweep_expired(ctx: &Arc<Context>, running: &mut JoinSet<()>) -> Result<
             return Ok(());
         }
         if next(deploy.state, DeployEvent::Reclaimed).is_err()
-            || !deploys::take_over(&mut tx, &deploy, ctx.id, ctx.lease_secs(), &ctx.actor).await?
+            || !deploy_leases::take_over(&mut tx, &deploy, ctx.id, ctx.lease_secs(), &ctx.actor)
+                .await?
         {
             tx.rollback().await?;
             return Ok(());
@@ -330,7 +334,7 @@ async fn keep_lease(ctx: Arc<Context>, id: i64, lost: watch::Sender<bool>) {
     let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(ctx.config.heartbeat).await;
-        match deploys::heartbeat(&ctx.db, id, ctx.id, ctx.lease_secs()).await {
+        match deploy_leases::heartbeat(&ctx.db, id, ctx.id, ctx.lease_secs()).await {
             Ok(true) => renewed = tokio::time::Instant::now(),
             Ok(false) => {
                 tracing::warn!("lost the lease of the deploy; stopping work on it");
@@ -461,9 +465,9 @@ async fn execute_steps(
         .await?
         .ok_or_else(|| Step::Fail("its environment no longer exists".into()))?;
     // Approvals are bound to the revision and image decided on.
-    let approvals = deploys::approvals(&ctx.db, deploy.id).await?;
+    let approvals = approvals::for_deploy(&ctx.db, deploy.id).await?;
     if approvals.iter().any(|a| {
-        a.decision == "approve"
+        a.decision == Decision::Approve
             && (a.revision_hash != deploy.revision_hash || a.image != deploy.image)
     }) {
         return Err(Step::Fail(

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use rand::RngCore as _;
 
-use crate::config::SecretKey;
+use crate::secret::SecretKey;
 
 /// The folder everything of `slipway run` lives in.
 #[derive(Clone, Debug)]

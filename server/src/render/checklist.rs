@@ -51,8 +51,8 @@ pub struct CheckItem {
     pub message: String,
 }
 
-/// All checks and a score.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// All checks and a score (empty, scoring 0, when nothing could be checked).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Checklist {
     /// The checks, in a fixed order.
     pub items: Vec<CheckItem>,
@@ -78,8 +78,29 @@ const SECRET_WORDS: [&str; 7] = [
     "PASSWD",
 ];
 
-/// Run every check for `spec` as rendered for `ctx`.
-pub fn check(spec: &ServiceSpec, ctx: &RenderContext) -> Checklist {
+/// Which rules the checklist applies: an environment's property
+/// (`production_rules`), not its name, since environments are admin-defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// Everything acceptable outside production passes or warns.
+    Standard,
+    /// Production: e.g. DEBUG on is a failure.
+    Production,
+}
+
+impl Rules {
+    /// Production rules when `production` is true.
+    pub fn production_if(production: bool) -> Self {
+        if production {
+            Rules::Production
+        } else {
+            Rules::Standard
+        }
+    }
+}
+
+/// Run every check for `spec` as rendered for `ctx`, under `rules`.
+pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist {
     let doc = spec.for_environment(&ctx.environment);
     let s = &doc.spec;
     let kind = doc.workload_kind();
@@ -94,7 +115,7 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext) -> Checklist {
         },
         |a| a.min_replicas,
     );
-    let production = ctx.environment == "production";
+    let production = rules == Rules::Production;
     let mut items = Vec::new();
     let mut add = |id: &'static str, level: Level, message: String| {
         items.push(CheckItem { id, level, message })
@@ -483,6 +504,10 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext) -> Checklist {
 mod tests {
     use super::*;
 
+    fn rules_for(environment: &str) -> Rules {
+        Rules::production_if(environment == "production")
+    }
+
     fn example(name: &str) -> ServiceSpec {
         let path = format!("{}/../examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("example exists");
@@ -497,7 +522,7 @@ mod tests {
             "production",
             Some("registry.example.com/shop/web:1.4.2".into()),
         );
-        let checklist = check(&spec, &ctx);
+        let checklist = check(&spec, &ctx, rules_for(&ctx.environment));
         let not_passing: Vec<_> = checklist
             .items
             .iter()
@@ -515,7 +540,7 @@ mod tests {
             "production",
             Some("registry.example.com/shop/web:latest".into()),
         );
-        let item = check(&spec, &ctx)
+        let item = check(&spec, &ctx, rules_for(&ctx.environment))
             .items
             .into_iter()
             .find(|i| i.id == "image-pinned")
@@ -527,7 +552,7 @@ mod tests {
     fn one_replica_in_development_fails_the_disruption_budget_check() {
         let spec = example("django");
         let ctx = RenderContext::for_cli(&spec, "development", None);
-        let checklist = check(&spec, &ctx);
+        let checklist = check(&spec, &ctx, rules_for(&ctx.environment));
         let item = checklist
             .items
             .iter()
@@ -550,7 +575,7 @@ mod tests {
         });
         let level = |env: &str| {
             let ctx = RenderContext::for_cli(&spec, env, None);
-            check(&spec, &ctx)
+            check(&spec, &ctx, rules_for(&ctx.environment))
                 .items
                 .into_iter()
                 .find(|i| i.id == "debug-off")
@@ -571,7 +596,7 @@ mod tests {
             field: None,
         });
         let ctx = RenderContext::for_cli(&spec, "production", None);
-        let item = check(&spec, &ctx)
+        let item = check(&spec, &ctx, rules_for(&ctx.environment))
             .items
             .into_iter()
             .find(|i| i.id == "secrets-by-reference")

@@ -111,7 +111,7 @@ fn exercise(spec: &ServiceSpec) {
             spec.to_yaml()
         );
         let _ = manifests.map(|m| m.to_yaml());
-        let _ = checklist::check(spec, &ctx);
+        let _ = checklist::check(spec, &ctx, checklist::Rules::Production);
         let _ = spec::secret_refs(spec, environment);
     }
     assert_eq!(
@@ -156,7 +156,11 @@ proptest! {
             let _ = spec::validate(&unchecked);
             for environment in ["production", "qa", "Bad Env"] {
                 let _ = render(&unchecked, &RenderContext::new(environment, "ns", "team"));
-                let _ = checklist::check(&unchecked, &RenderContext::new(environment, "ns", "team"));
+                let _ = checklist::check(
+                    &unchecked,
+                    &RenderContext::new(environment, "ns", "team"),
+                    checklist::Rules::Production,
+                );
             }
         }
     }

@@ -1,42 +1,24 @@
-//! Deploys, their timeline, approvals and environment pins.
+//! Deploys and their timeline. Leases and claims are in [`super::deploy_leases`],
+//! decisions in [`super::approvals`], environment pins in [`super::pins`].
 //!
-//! Every state change goes through [`transition`], a compare-and-set on the old
-//! state (and, for a worker, on its lease) that records the timeline event in
-//! the same statement's transaction. Which moves are legal is decided by the pure
-//! state machine in `deployer::state`, whose [`DeployState`] type this module
-//! stores (a plain data type: the store still never calls the deployer).
+//! Every state change a person or the deployer makes goes through [`transition`],
+//! a compare-and-set on the old state (and, for a worker, on its lease) that
+//! records the timeline event in the same transaction. Three writes set `state`
+//! directly because they are claims or bulk moves with their own guard in the
+//! `where` clause: `deploy_leases::claim_next`, `deploy_leases::take_over` and
+//! [`supersede_older`]; each records its timeline event too. Which moves are legal
+//! is decided by the pure state machine in `deployer::state`.
 
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::deployer::state::DeployState;
-
-/// How a deploy came about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// A person, in the portal or through the API.
-    User,
-    /// A git push webhook.
-    Webhook,
-    /// A rollback to an earlier deploy.
-    Rollback,
-}
-
-impl Trigger {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::User => "user",
-            Trigger::Webhook => "webhook",
-            Trigger::Rollback => "rollback",
-        }
-    }
-}
+use crate::deploy_model::DeployState;
+pub use crate::deploy_model::Trigger;
 
 /// A deploy with its service, team and environment names (without the large
 /// manifests and diff: see [`documents`]).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Deploy {
     /// Row id, the deploy's number.
     pub id: i64,
@@ -61,11 +43,13 @@ pub struct Deploy {
     /// Target namespace.
     pub namespace: String,
     /// Current state.
+    #[sqlx(try_from = "String")]
     pub state: DeployState,
     /// Why it failed, was rejected or superseded.
     pub reason: String,
-    /// `user`, `webhook` or `rollback`.
-    pub trigger: String,
+    /// How it came about.
+    #[sqlx(try_from = "String")]
+    pub trigger: Trigger,
     /// Requesting user's id, when a person asked.
     pub requested_by_id: Option<i64>,
     /// Requesting user's email, `webhook:<id>` or `system`.
@@ -100,74 +84,6 @@ impl Deploy {
         let end = self.finished_at.unwrap_or(now);
         (end - start).whole_seconds().max(0)
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct DeployRow {
-    id: i64,
-    service_id: i64,
-    service: String,
-    team: String,
-    environment_id: i64,
-    environment: String,
-    revision: i32,
-    revision_id: i64,
-    revision_hash: String,
-    image: String,
-    namespace: String,
-    state: String,
-    reason: String,
-    trigger: String,
-    requested_by_id: Option<i64>,
-    requested_by: String,
-    rollback_of: Option<i64>,
-    manifests_hash: String,
-    lease_owner: Option<Uuid>,
-    lease_expires_at: Option<OffsetDateTime>,
-    attempts: i32,
-    created_at: OffsetDateTime,
-    started_at: Option<OffsetDateTime>,
-    finished_at: Option<OffsetDateTime>,
-}
-
-impl TryFrom<DeployRow> for Deploy {
-    type Error = sqlx::Error;
-    fn try_from(r: DeployRow) -> Result<Self, Self::Error> {
-        let state = r
-            .state
-            .parse::<DeployState>()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        Ok(Deploy {
-            id: r.id,
-            service_id: r.service_id,
-            service: r.service,
-            team: r.team,
-            environment_id: r.environment_id,
-            environment: r.environment,
-            revision: r.revision,
-            revision_id: r.revision_id,
-            revision_hash: r.revision_hash,
-            image: r.image,
-            namespace: r.namespace,
-            state,
-            reason: r.reason,
-            trigger: r.trigger,
-            requested_by_id: r.requested_by_id,
-            requested_by: r.requested_by,
-            rollback_of: r.rollback_of,
-            manifests_hash: r.manifests_hash,
-            lease_owner: r.lease_owner,
-            lease_expires_at: r.lease_expires_at,
-            attempts: r.attempts,
-            created_at: r.created_at,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-        })
-    }
-}
-
-fn to_deploys(rows: Vec<DeployRow>) -> Result<Vec<Deploy>, sqlx::Error> {
-    rows.into_iter().map(Deploy::try_from).collect()
 }
 
 const SELECT: &str =
@@ -276,7 +192,7 @@ pub async fn set_diff(
     Ok(done.rows_affected() == 1)
 }
 
-async fn record_event(
+pub(super) async fn record_event(
     db: impl PgExecutor<'_>,
     deploy_id: i64,
     from: Option<DeployState>,
@@ -393,27 +309,6 @@ pub async fn supersede_older(
     Ok(ids)
 }
 
-/// The channel on which a newly queued deploy is announced to workers, so they
-/// claim it at once instead of at their next poll.
-pub const QUEUED_CHANNEL: &str = "slipway_deploy_queued";
-
-/// Announces a queued deploy to listening workers (delivered when the caller's
-/// transaction commits).
-pub async fn announce_queued(db: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_notify($1, '')")
-        .bind(QUEUED_CHANNEL)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-/// A connection listening for [`QUEUED_CHANNEL`] (it keeps one pool connection).
-pub async fn listen_queued(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen(QUEUED_CHANNEL).await?;
-    Ok(listener)
-}
-
 /// Serialises deploy requests of one service and environment for the rest of the
 /// caller's transaction, so "supersede the older ones" sees every older one.
 pub async fn lock_pair(
@@ -431,162 +326,12 @@ pub async fn lock_pair(
     Ok(())
 }
 
-/// Claims the oldest queued deploy whose service and environment has no deploy
-/// running: `applying`, leased to `owner` for `lease_secs`, attempts + 1, with a
-/// timeline event. `None` when there is nothing to claim (or another worker won
-/// a race for the same service and environment: the caller rolls back and retries).
-pub async fn claim_next(
-    conn: &mut PgConnection,
-    owner: Uuid,
-    lease_secs: f64,
-    actor: &str,
-) -> Result<Option<Deploy>, sqlx::Error> {
-    // SKIP LOCKED: concurrent workers each take a different row instead of queueing
-    // behind one another; the unique index deploys_one_running_key makes sure two
-    // of them never run two deploys of one service and environment.
-    let claimed: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
-        "with candidate as (
-             select d.id from deploys d
-             where d.state = 'queued'
-               and not exists (select 1 from deploys r
-                               where r.service_id = d.service_id and r.environment_id = d.environment_id
-                                 and r.state in ('applying', 'progressing'))
-             order by d.id
-             limit 1
-             for update skip locked
-         )
-         update deploys d set state = 'applying', lease_owner = $1,
-             lease_expires_at = now() + make_interval(secs => $2),
-             attempts = d.attempts + 1, started_at = coalesce(d.started_at, now()), updated_at = now()
-         from candidate where d.id = candidate.id
-         returning d.id",
-    )
-    .bind(owner)
-    .bind(lease_secs)
-    .fetch_optional(&mut *conn)
-    .await;
-    let id = match claimed {
-        Ok(Some(id)) => id,
-        Ok(None) => return Ok(None),
-        Err(sqlx::Error::Database(db)) if db.constraint() == Some("deploys_one_running_key") => {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    record_event(
-        &mut *conn,
-        id,
-        Some(DeployState::Queued),
-        DeployState::Applying,
-        actor,
-        "claimed by a worker",
-    )
-    .await?;
-    find(&mut *conn, id).await
-}
-
-/// Locks one running deploy whose lease ran out, if any (its worker died).
-pub async fn lock_expired(conn: &mut PgConnection) -> Result<Option<Deploy>, sqlx::Error> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "select id from deploys
-         where state in ('applying', 'progressing') and lease_expires_at < now()
-         order by lease_expires_at limit 1
-         for update skip locked",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    match id {
-        Some(id) => find(&mut *conn, id).await,
-        None => Ok(None),
-    }
-}
-
-/// Gives a running deploy whose lease ran out to `owner`: back to `applying`,
-/// attempts + 1, a fresh lease, and a timeline event naming the lost worker.
-pub async fn take_over(
-    conn: &mut PgConnection,
-    deploy: &Deploy,
-    owner: Uuid,
-    lease_secs: f64,
-    actor: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "update deploys set state = 'applying', lease_owner = $3,
-             lease_expires_at = now() + make_interval(secs => $4),
-             attempts = attempts + 1, updated_at = now()
-         where id = $1 and state = $2 and lease_owner is not distinct from $5
-           and lease_expires_at < now()",
-    )
-    .bind(deploy.id)
-    .bind(deploy.state.as_str())
-    .bind(owner)
-    .bind(lease_secs)
-    .bind(deploy.lease_owner)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
-    }
-    let message = format!(
-        "taken over after the lease of worker {} ran out (attempt {})",
-        deploy
-            .lease_owner
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| "?".into()),
-        deploy.attempts + 1
-    );
-    record_event(
-        &mut *conn,
-        deploy.id,
-        Some(deploy.state),
-        DeployState::Applying,
-        actor,
-        &message,
-    )
-    .await?;
-    Ok(true)
-}
-
-/// Extends the lease of a deploy `owner` still holds; false when it lost it.
-pub async fn heartbeat(
-    db: impl PgExecutor<'_>,
-    id: i64,
-    owner: Uuid,
-    lease_secs: f64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "update deploys set lease_expires_at = now() + make_interval(secs => $3)
-         where id = $1 and lease_owner = $2 and state in ('applying', 'progressing')",
-    )
-    .bind(id)
-    .bind(owner)
-    .bind(lease_secs)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Ends `owner`'s leases now, so another worker takes its deploys over at once
-/// (a graceful shutdown in the middle of a deploy).
-pub async fn release_leases(db: impl PgExecutor<'_>, owner: Uuid) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "update deploys set lease_expires_at = now() - interval '1 second'
-         where lease_owner = $1 and state in ('applying', 'progressing')",
-    )
-    .bind(owner)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
-}
-
 /// One deploy.
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Deploy>, sqlx::Error> {
-    sqlx::query_as::<_, DeployRow>(sqlx::AssertSqlSafe(format!("{SELECT} where d.id = $1")))
+    sqlx::query_as::<_, Deploy>(sqlx::AssertSqlSafe(format!("{SELECT} where d.id = $1")))
         .bind(id)
         .fetch_optional(db)
-        .await?
-        .map(Deploy::try_from)
-        .transpose()
+        .await
 }
 
 /// The large texts of a deploy.
@@ -629,7 +374,7 @@ pub struct Filter {
 
 /// Deploys matching `filter`, newest first.
 pub async fn list(db: impl PgExecutor<'_>, filter: &Filter) -> Result<Vec<Deploy>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, DeployRow>(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, Deploy>(sqlx::AssertSqlSafe(format!(
         "{SELECT}
          where ($1::text[] is null or t.name = any($1))
            and ($2::text is null or t.name = $2)
@@ -650,8 +395,7 @@ pub async fn list(db: impl PgExecutor<'_>, filter: &Filter) -> Result<Vec<Deploy
     .bind(filter.before_id)
     .bind(filter.limit.clamp(1, 500))
     .fetch_all(db)
-    .await?;
-    to_deploys(rows)
+    .await
 }
 
 /// The latest deploy of a service in each environment that has one.
@@ -659,7 +403,7 @@ pub async fn latest_per_environment(
     db: impl PgExecutor<'_>,
     service_id: i64,
 ) -> Result<Vec<Deploy>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, DeployRow>(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, Deploy>(sqlx::AssertSqlSafe(format!(
         "{SELECT}
          where d.id in (select distinct on (environment_id) id from deploys
                         where service_id = $1 order by environment_id, id desc)
@@ -667,8 +411,7 @@ pub async fn latest_per_environment(
     )))
     .bind(service_id)
     .fetch_all(db)
-    .await?;
-    to_deploys(rows)
+    .await
 }
 
 /// The latest succeeded deploy of a service in an environment before `before_id`.
@@ -678,7 +421,7 @@ pub async fn previous_succeeded(
     environment_id: i64,
     before_id: i64,
 ) -> Result<Option<Deploy>, sqlx::Error> {
-    sqlx::query_as::<_, DeployRow>(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, Deploy>(sqlx::AssertSqlSafe(format!(
         "{SELECT}
          where d.service_id = $1 and d.environment_id = $2 and d.id < $3 and d.state = 'succeeded'
          order by d.id desc limit 1"
@@ -687,21 +430,19 @@ pub async fn previous_succeeded(
     .bind(environment_id)
     .bind(before_id)
     .fetch_optional(db)
-    .await?
-    .map(Deploy::try_from)
-    .transpose()
+    .await
 }
 
 /// One entry of a deploy's timeline.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Event {
     /// Row id.
     pub id: i64,
     /// State before (none for the request itself).
-    pub from_state: Option<String>,
-    /// State after.
-    pub to_state: String,
-    /// Who.
+    pub from_state: Option<DeployState>,
+    /// State after; equal to `from_state` for a note.
+    pub to_state: DeployState,
+    /// Who: an email, `worker:<uuid>` or `system`.
     pub actor: String,
     /// What happened.
     pub message: String,
@@ -709,15 +450,54 @@ pub struct Event {
     pub created_at: OffsetDateTime,
 }
 
+impl Event {
+    /// A note that did not change the state.
+    pub fn is_note(&self) -> bool {
+        self.from_state == Some(self.to_state)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    from_state: Option<String>,
+    to_state: String,
+    actor: String,
+    message: String,
+    created_at: OffsetDateTime,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = sqlx::Error;
+    fn try_from(r: EventRow) -> Result<Self, Self::Error> {
+        let decode = |e| sqlx::Error::Decode(Box::new(e));
+        Ok(Event {
+            id: r.id,
+            from_state: r
+                .from_state
+                .map(|s| s.parse())
+                .transpose()
+                .map_err(decode)?,
+            to_state: r.to_state.parse().map_err(decode)?,
+            actor: r.actor,
+            message: r.message,
+            created_at: r.created_at,
+        })
+    }
+}
+
 /// A deploy's timeline, oldest first.
 pub async fn events(db: impl PgExecutor<'_>, deploy_id: i64) -> Result<Vec<Event>, sqlx::Error> {
-    sqlx::query_as::<_, Event>(
+    sqlx::query_as::<_, EventRow>(
         "select id, from_state, to_state, actor, message, created_at
          from deploy_events where deploy_id = $1 order by id",
     )
     .bind(deploy_id)
     .fetch_all(db)
-    .await
+    .await?
+    .into_iter()
+    .map(Event::try_from)
+    .collect()
 }
 
 /// A note on the timeline that does not change the state (e.g. "applied 9 objects").
@@ -729,182 +509,4 @@ pub async fn note(
     message: &str,
 ) -> Result<(), sqlx::Error> {
     record_event(db, deploy_id, Some(state), state, actor, message).await
-}
-
-/// An approval or rejection as stored.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Approval {
-    /// Row id.
-    pub id: i64,
-    /// The deploy.
-    pub deploy_id: i64,
-    /// The deciding user.
-    pub user_id: Option<i64>,
-    /// Their email.
-    pub approver: String,
-    /// `approve` or `reject`.
-    pub decision: String,
-    /// Their comment.
-    pub comment: String,
-    /// The revision hash decided on.
-    pub revision_hash: String,
-    /// The image decided on.
-    pub image: String,
-    /// When.
-    pub created_at: OffsetDateTime,
-}
-
-/// What an approval records.
-#[derive(Clone, Debug)]
-pub struct NewApproval<'a> {
-    /// The deploy.
-    pub deploy_id: i64,
-    /// The deciding user.
-    pub user_id: i64,
-    /// Their email.
-    pub approver: &'a str,
-    /// `approve` or `reject`.
-    pub decision: &'a str,
-    /// Their comment.
-    pub comment: &'a str,
-    /// The revision hash decided on.
-    pub revision_hash: &'a str,
-    /// The image decided on.
-    pub image: &'a str,
-}
-
-/// Constraint that makes a user decide a deploy at most once.
-pub const APPROVAL_UNIQUE: &str = "approvals_deploy_id_user_id_key";
-
-/// Records a decision.
-pub async fn insert_approval(
-    db: impl PgExecutor<'_>,
-    a: &NewApproval<'_>,
-) -> Result<Approval, sqlx::Error> {
-    sqlx::query_as::<_, Approval>(
-        "insert into approvals (deploy_id, user_id, approver, decision, comment, revision_hash, image)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         returning id, deploy_id, user_id, approver, decision, comment, revision_hash, image, created_at",
-    )
-    .bind(a.deploy_id)
-    .bind(a.user_id)
-    .bind(a.approver)
-    .bind(a.decision)
-    .bind(a.comment)
-    .bind(a.revision_hash)
-    .bind(a.image)
-    .fetch_one(db)
-    .await
-}
-
-/// A deploy's decisions, oldest first.
-pub async fn approvals(
-    db: impl PgExecutor<'_>,
-    deploy_id: i64,
-) -> Result<Vec<Approval>, sqlx::Error> {
-    sqlx::query_as::<_, Approval>(
-        "select id, deploy_id, user_id, approver, decision, comment, revision_hash, image, created_at
-         from approvals where deploy_id = $1 order by id",
-    )
-    .bind(deploy_id)
-    .fetch_all(db)
-    .await
-}
-
-/// An active pin of a service in an environment.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Pin {
-    /// Row id.
-    pub id: i64,
-    /// The service.
-    pub service_id: i64,
-    /// The environment.
-    pub environment_id: i64,
-    /// Environment name.
-    pub environment: String,
-    /// The rollback that pinned it.
-    pub deploy_id: Option<i64>,
-    /// Who pinned it.
-    pub pinned_by: String,
-    /// Why.
-    pub reason: String,
-    /// Since when.
-    pub created_at: OffsetDateTime,
-}
-
-const PIN_SELECT: &str = "select p.id, p.service_id, p.environment_id, e.name as environment,
-        p.deploy_id, p.pinned_by, p.reason, p.created_at
-     from environment_pins p join environments e on e.id = p.environment_id";
-
-/// Pins a service in an environment (or moves an existing pin to `deploy_id`).
-pub async fn pin(
-    db: impl PgExecutor<'_>,
-    service_id: i64,
-    environment_id: i64,
-    deploy_id: i64,
-    pinned_by: &str,
-    reason: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into environment_pins (service_id, environment_id, deploy_id, pinned_by, reason)
-         values ($1, $2, $3, $4, $5)
-         on conflict (service_id, environment_id) where unpinned_at is null
-         do update set deploy_id = excluded.deploy_id, pinned_by = excluded.pinned_by,
-                       reason = excluded.reason, created_at = now()",
-    )
-    .bind(service_id)
-    .bind(environment_id)
-    .bind(deploy_id)
-    .bind(pinned_by)
-    .bind(reason)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Ends the active pin; false when there was none.
-pub async fn unpin(
-    db: impl PgExecutor<'_>,
-    service_id: i64,
-    environment_id: i64,
-    unpinned_by: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "update environment_pins set unpinned_at = now(), unpinned_by = $3
-         where service_id = $1 and environment_id = $2 and unpinned_at is null",
-    )
-    .bind(service_id)
-    .bind(environment_id)
-    .bind(unpinned_by)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The active pin of a service in an environment, if any.
-pub async fn active_pin(
-    db: impl PgExecutor<'_>,
-    service_id: i64,
-    environment_id: i64,
-) -> Result<Option<Pin>, sqlx::Error> {
-    sqlx::query_as::<_, Pin>(sqlx::AssertSqlSafe(format!(
-        "{PIN_SELECT} where p.service_id = $1 and p.environment_id = $2 and p.unpinned_at is null"
-    )))
-    .bind(service_id)
-    .bind(environment_id)
-    .fetch_optional(db)
-    .await
-}
-
-/// Every active pin of a service.
-pub async fn active_pins(
-    db: impl PgExecutor<'_>,
-    service_id: i64,
-) -> Result<Vec<Pin>, sqlx::Error> {
-    sqlx::query_as::<_, Pin>(sqlx::AssertSqlSafe(format!(
-        "{PIN_SELECT} where p.service_id = $1 and p.unpinned_at is null order by e.position, e.name"
-    )))
-    .bind(service_id)
-    .fetch_all(db)
-    .await
 }

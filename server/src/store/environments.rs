@@ -18,6 +18,8 @@ pub struct Environment {
     pub requires_approval: bool,
     /// Deploys fail before applying when a referenced Secret key is missing.
     pub block_on_missing_secrets: bool,
+    /// The readiness checklist applies production rules here.
+    pub production_rules: bool,
     /// The cluster targeted (`default`: the configured one).
     pub cluster: String,
     /// When created.
@@ -35,12 +37,14 @@ pub struct EnvironmentPolicy<'a> {
     pub requires_approval: bool,
     /// Block on missing secrets.
     pub block_on_missing_secrets: bool,
+    /// Production rules in the readiness checklist.
+    pub production_rules: bool,
     /// Listing order.
     pub position: i32,
 }
 
 const COLUMNS: &str = "id, name, position, namespace_pattern, requires_approval, \
-     block_on_missing_secrets, cluster, created_at, updated_at";
+     block_on_missing_secrets, production_rules, cluster, created_at, updated_at";
 
 /// Every environment, in listing order.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<Environment>, sqlx::Error> {
@@ -81,14 +85,16 @@ pub async fn insert(
     policy: &EnvironmentPolicy<'_>,
 ) -> Result<Environment, sqlx::Error> {
     sqlx::query_as::<_, Environment>(sqlx::AssertSqlSafe(format!(
-        "insert into environments (name, namespace_pattern, requires_approval, block_on_missing_secrets, position)
-         values ($1, $2, $3, $4, $5) returning {COLUMNS}"
+        "insert into environments (name, namespace_pattern, requires_approval,
+             block_on_missing_secrets, position, production_rules)
+         values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
     )))
     .bind(name)
     .bind(policy.namespace_pattern)
     .bind(policy.requires_approval)
     .bind(policy.block_on_missing_secrets)
     .bind(policy.position)
+    .bind(policy.production_rules)
     .fetch_one(db)
     .await
 }
@@ -101,7 +107,8 @@ pub async fn update_policy(
 ) -> Result<Option<Environment>, sqlx::Error> {
     sqlx::query_as::<_, Environment>(sqlx::AssertSqlSafe(format!(
         "update environments set namespace_pattern = $2, requires_approval = $3,
-                block_on_missing_secrets = $4, position = $5, updated_at = now()
+                block_on_missing_secrets = $4, position = $5, production_rules = $6,
+                updated_at = now()
          where name = $1 returning {COLUMNS}"
     )))
     .bind(name)
@@ -109,6 +116,7 @@ pub async fn update_policy(
     .bind(policy.requires_approval)
     .bind(policy.block_on_missing_secrets)
     .bind(policy.position)
+    .bind(policy.production_rules)
     .fetch_optional(db)
     .await
 }

@@ -6,11 +6,14 @@
 //! PostgreSQL) instead of the compile-time macros, so building never needs a
 //! database or a committed `.sqlx/` cache.
 
+pub mod approvals;
 pub mod audit;
 pub mod catalog;
+pub mod deploy_leases;
 pub mod deploys;
 pub mod environments;
 pub mod login_attempts;
+pub mod pins;
 pub mod services;
 pub mod sessions;
 pub mod teams;

@@ -12,20 +12,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use serde_json::json;
-use sqlx::PgPool;
 use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
-use crate::auth::{CurrentUser, policy, tokens};
-use crate::error::{AppError, FieldMessage, ResultExt as _};
-use crate::store::{self, audit::Actor};
-use crate::web::admin::{Problems, display_time};
+use crate::auth::{CurrentUser, policy};
+use crate::domain::accounts::{self, NewToken};
+use crate::error::AppError;
+use crate::store;
+use crate::web::format::display_time;
+use crate::web::forms::Problems;
 use crate::web::layout::{Layout, flash};
-
-/// Longest token name.
-pub const MAX_TOKEN_NAME: usize = 64;
 
 /// Account routes.
 pub fn routes() -> Router<AppState> {
@@ -62,24 +59,6 @@ impl From<store::tokens::TokenInfo> for TokenRow {
                 .unwrap_or_else(|| "never".into()),
             revoked: t.revoked_at.map(display_time),
         }
-    }
-}
-
-/// A token just created: the only time its value is shown.
-#[derive(Clone)]
-pub struct NewToken {
-    /// Its name.
-    pub name: String,
-    /// The token.
-    pub value: String,
-}
-
-impl std::fmt::Debug for NewToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewToken")
-            .field("name", &self.name)
-            .field("value", &"***")
-            .finish()
     }
 }
 
@@ -137,8 +116,8 @@ async fn create_token(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     policy::can_manage_own_tokens(&user)?;
-    let actor = user.actor(addr);
-    let created = insert_token(&app.db, &actor, &user, &form.name).await;
+    let owner = user.as_user();
+    let created = accounts::create_token(&app.db, &user.actor(addr), &owner, &form.name).await;
     let mut page = AccountPage::load(&app, layout, user).await?;
     match created {
         Ok(new_token) => {
@@ -168,8 +147,8 @@ async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     policy::can_manage_own_tokens(&user)?;
-    let actor = user.actor(addr);
-    let message = match revoke_own_token(&app.db, &actor, &user, id).await? {
+    let owner = user.as_user();
+    let message = match accounts::revoke_token(&app.db, &user.actor(addr), &owner, id).await? {
         Some(name) => {
             format!("Revoked token {name}. Programs using it can no longer call the API.")
         }
@@ -177,101 +156,4 @@ async fn revoke_token(
     };
     flash(&session, "ok", message).await?;
     Ok(Redirect::to("/account").into_response())
-}
-
-fn check_token_name(raw: &str) -> Result<String, Vec<FieldMessage>> {
-    let name = raw.trim();
-    let problem = if name.is_empty() {
-        "required"
-    } else if name.chars().count() > MAX_TOKEN_NAME {
-        "must be at most 64 characters"
-    } else if name.chars().any(char::is_control) {
-        "must not contain control characters"
-    } else {
-        return Ok(name.to_owned());
-    };
-    Err(vec![FieldMessage {
-        path: "name".into(),
-        message: problem.into(),
-    }])
-}
-
-/// Creates a token for `user`; audited as `token.create` (the name, never the value).
-async fn insert_token(
-    db: &PgPool,
-    actor: &Actor,
-    user: &CurrentUser,
-    raw_name: &str,
-) -> Result<NewToken, AppError> {
-    let name = check_token_name(raw_name).map_err(AppError::Invalid)?;
-    let value = tokens::generate();
-    let mut tx = db.begin().await?;
-    let id = store::tokens::insert(&mut *tx, user.id, &name, &tokens::hash(&value))
-        .await
-        .on_constraint("api_tokens_user_id_name_key", || {
-            AppError::invalid("name", "you already have a token with this name")
-        })?;
-    store::audit::record(
-        &mut *tx,
-        actor,
-        "token.create",
-        &user.email,
-        json!({"token": name, "id": id}),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(token_id = id, "API token created");
-    Ok(NewToken { name, value })
-}
-
-/// Revokes one of `user`'s tokens; `Some(name)` when it was live, `None` when
-/// already revoked; audited as `token.revoke`.
-async fn revoke_own_token(
-    db: &PgPool,
-    actor: &Actor,
-    user: &CurrentUser,
-    id: i64,
-) -> Result<Option<String>, AppError> {
-    let mut tx = db.begin().await?;
-    let token = store::tokens::list_for_user(&mut *tx, user.id)
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or(AppError::NotFound)?;
-    if !store::tokens::revoke(&mut *tx, user.id, id).await? {
-        return Ok(None);
-    }
-    store::audit::record(
-        &mut *tx,
-        actor,
-        "token.revoke",
-        &user.email,
-        json!({"token": token.name, "id": id}),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(token_id = id, "API token revoked");
-    Ok(Some(token.name))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_names_are_trimmed_and_required() {
-        assert_eq!(check_token_name("  ci  ").unwrap(), "ci");
-        assert_eq!(check_token_name("   ").unwrap_err()[0].message, "required");
-        assert!(check_token_name(&"x".repeat(65)).is_err());
-        assert!(check_token_name("a\u{7}b").is_err());
-    }
-
-    #[test]
-    fn a_new_token_never_shows_in_debug_output() {
-        let t = NewToken {
-            name: "ci".into(),
-            value: "slw_secret".into(),
-        };
-        assert!(!format!("{t:?}").contains("slw_secret"));
-    }
 }

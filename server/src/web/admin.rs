@@ -1,9 +1,7 @@
 //! Administration pages: users, teams, memberships and the audit log.
 //!
 //! Every handler calls `policy::can_administer` first; every change goes through
-//! [`actions`], which writes its audit entry in the change's own transaction.
-
-pub mod actions;
+//! `domain::accounts`, which writes its audit entry in the change's own transaction.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,15 +11,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use self::actions::{MemberForm, TeamForm, UserForm};
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
-use crate::error::{AppError, FieldMessage};
+use crate::domain::accounts::{self, MemberInput, TeamInput, UserInput};
+use crate::error::{AppError, FieldError};
 use crate::store::{self, audit, teams::Team};
+use crate::web::format::{display_time, iso_time};
+use crate::web::forms::Problems;
 use crate::web::layout::{Layout, flash};
 
 /// Audit entries per page of `/admin/audit`.
@@ -40,33 +39,6 @@ pub fn routes() -> Router<AppState> {
             post(remove_member),
         )
         .route("/admin/audit", get(show_audit))
-}
-
-/// A time as pages show it: `2026-11-26 14:03 UTC`.
-pub fn display_time(t: OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
-}
-
-/// Field problems of a form, looked up by field name in templates.
-#[derive(Clone, Debug, Default)]
-pub struct Problems(pub Vec<FieldMessage>);
-
-impl Problems {
-    /// The first message for `path`, if any.
-    pub fn get(&self, path: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|f| f.path == path)
-            .map(|f| f.message.as_str())
-    }
-
-    /// True when there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// One audit entry as the pages show it.
@@ -99,10 +71,7 @@ impl From<audit::Entry> for AuditRow {
         Self {
             id: e.id,
             when: display_time(e.created_at),
-            when_iso: e
-                .created_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            when_iso: iso_time(e.created_at),
             actor: e.actor,
             action: e.action,
             target: e.target,
@@ -156,7 +125,7 @@ pub struct UsersPage {
     layout: Layout,
     users: Vec<store::users::UserWithTeams>,
     teams: Vec<String>,
-    form: UserForm,
+    form: UserInput,
     errors: Problems,
 }
 
@@ -164,8 +133,8 @@ impl UsersPage {
     async fn load(
         app: &AppState,
         layout: Layout,
-        form: UserForm,
-        errors: Vec<FieldMessage>,
+        form: UserInput,
+        errors: Vec<FieldError>,
     ) -> Result<Self, AppError> {
         let users = store::users::list(&app.db).await?;
         let teams = store::teams::list(&app.db).await?;
@@ -186,7 +155,7 @@ async fn list_users(
     layout: Layout,
 ) -> Result<UsersPage, AppError> {
     policy::can_administer(&user)?;
-    UsersPage::load(&app, layout, UserForm::default(), Vec::new()).await
+    UsersPage::load(&app, layout, UserInput::default(), Vec::new()).await
 }
 
 /// `POST /admin/users`: creates a user; problems come back inline with 422. Admins only.
@@ -199,14 +168,14 @@ async fn create_user(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    let form = UserForm::from_pairs(pairs);
-    match actions::create_user(&app.db, &user.actor(addr), &form).await {
+    let form = UserInput::from_pairs(pairs);
+    match accounts::create_user(&app.db, &user.actor(addr), &form).await {
         Ok(created) => {
             flash(&session, "ok", format!("Created user {}.", created.email)).await?;
             Ok(Redirect::to("/admin/users").into_response())
         }
         Err(AppError::Invalid(errors)) => {
-            let form = UserForm {
+            let form = UserInput {
                 password: String::new(),
                 ..form
             };
@@ -225,7 +194,7 @@ async fn create_user(
 pub struct TeamsPage {
     layout: Layout,
     teams: Vec<store::teams::TeamSummary>,
-    form: TeamForm,
+    form: TeamInput,
     errors: Problems,
 }
 
@@ -239,7 +208,7 @@ async fn list_teams(
     Ok(TeamsPage {
         layout,
         teams: store::teams::list(&app.db).await?,
-        form: TeamForm::default(),
+        form: TeamInput::default(),
         errors: Problems::default(),
     })
 }
@@ -251,10 +220,10 @@ async fn create_team(
     addr: ClientAddr,
     session: Session,
     layout: Layout,
-    Form(form): Form<TeamForm>,
+    Form(form): Form<TeamInput>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    match actions::create_team(&app.db, &user.actor(addr), &form).await {
+    match accounts::create_team(&app.db, &user.actor(addr), &form).await {
         Ok(team) => {
             flash(&session, "ok", format!("Created team {}.", team.name)).await?;
             Ok(Redirect::to(&format!("/admin/teams/{}", team.name)).into_response())
@@ -290,7 +259,7 @@ impl TeamPage {
         layout: Layout,
         team: Team,
         email: String,
-        errors: Vec<FieldMessage>,
+        errors: Vec<FieldError>,
     ) -> Result<Self, AppError> {
         let members = store::teams::members(&app.db, team.id).await?;
         let candidates = store::users::list(&app.db)
@@ -336,11 +305,11 @@ async fn add_member(
     session: Session,
     layout: Layout,
     Path(team): Path<String>,
-    Form(form): Form<MemberForm>,
+    Form(form): Form<MemberInput>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
     let team = find_team(&app, &team).await?;
-    match actions::add_member(&app.db, &user.actor(addr), &team, &form).await {
+    match accounts::add_member(&app.db, &user.actor(addr), &team, &form).await {
         Ok(member) => {
             let message = format!("Added {} to {}.", member.email, team.name);
             flash(&session, "ok", message).await?;
@@ -364,7 +333,7 @@ async fn remove_member(
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
     let team = find_team(&app, &team).await?;
-    let removed = actions::remove_member(&app.db, &user.actor(addr), &team, user_id).await?;
+    let removed = accounts::remove_member(&app.db, &user.actor(addr), &team, user_id).await?;
     let message = format!("Removed {} from {}.", removed.email, team.name);
     flash(&session, "ok", message).await?;
     Ok(Redirect::to(&format!("/admin/teams/{}", team.name)).into_response())
@@ -431,18 +400,28 @@ pub struct AuditPage {
 /// Actions Slipway records, offered as suggestions in the filter.
 const KNOWN_ACTIONS: &[&str] = &[
     "user.",
-    "user.create",
+    accounts::actions::USER_CREATE,
     "user.login",
     "team.",
-    "team.create",
-    "team.member.add",
-    "team.member.remove",
-    "token.create",
-    "token.revoke",
+    accounts::actions::TEAM_CREATE,
+    accounts::actions::MEMBER_ADD,
+    accounts::actions::MEMBER_REMOVE,
+    "token.",
+    accounts::actions::TOKEN_CREATE,
+    accounts::actions::TOKEN_REVOKE,
+    "environment.",
+    crate::domain::environments::actions::CREATE,
+    crate::domain::environments::actions::UPDATE,
     "service.",
-    "service.create",
-    "service.revise",
+    crate::domain::services::actions::SERVICE_CREATE,
+    crate::domain::services::actions::SERVICE_REVISE,
+    crate::domain::secrets::actions::SECRET_WRITE,
     "deploy.",
+    crate::domain::deploys::actions::REQUEST,
+    crate::domain::deploys::actions::APPROVE,
+    crate::domain::deploys::actions::REJECT,
+    crate::domain::deploys::actions::ROLLBACK,
+    crate::domain::deploys::actions::UNPIN,
 ];
 
 /// `GET /admin/audit`: newest first, filtered by actor, action prefix and target,
@@ -504,11 +483,5 @@ mod tests {
         .filter();
         assert!(f.actor.is_none() && f.action.is_none() && f.target.is_none());
         assert!(f.before_id.is_none());
-    }
-
-    #[test]
-    fn times_are_shown_in_utc_to_the_minute() {
-        let t = time::macros::datetime!(2026-11-26 14:03:59 +02:00);
-        assert_eq!(display_time(t), "2026-11-26 12:03 UTC");
     }
 }

@@ -22,6 +22,11 @@ pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> Vec<Diff
         .context_radius(3)
         .header(old_name, new_name)
         .to_string();
+    lines(&text)
+}
+
+/// The lines of a unified diff already in text form (a deploy's stored dry-run diff).
+pub fn lines(text: &str) -> Vec<DiffLine> {
     text.lines()
         .map(|line| DiffLine {
             class: classify(line),
@@ -45,6 +50,15 @@ fn classify(line: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_diff_lines_are_classified() {
+        let classes: Vec<&str> = lines("--- live\n+++ desired\n@@ -1 +1 @@\n-a\n+b\n c\n")
+            .iter()
+            .map(|l| l.class)
+            .collect();
+        assert_eq!(classes, ["hunk", "hunk", "hunk", "del", "add", "ctx"]);
+    }
 
     #[test]
     fn equal_texts_have_no_diff() {

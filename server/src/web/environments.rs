@@ -1,5 +1,6 @@
 //! `/admin/environments`: administrators edit where deploys go (namespace
-//! pattern) and under which policy (approval, missing secrets), and add environments.
+//! pattern) and under which policy (approval, missing secrets, production
+//! rules), and add environments. Changes go through `domain::environments`.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,19 +10,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use serde_json::json;
 use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
-use crate::deployer;
-use crate::error::{AppError, FieldMessage, ResultExt as _};
-use crate::render::MAX_ENVIRONMENT_NAME;
-use crate::spec::names;
-use crate::store::environments::{Environment, EnvironmentPolicy};
+use crate::domain::environments::{self, PolicyInput};
+use crate::domain::namespaces;
+use crate::error::{AppError, FieldError};
+use crate::store::environments::Environment;
 use crate::store::{self};
-use crate::web::deploys::display_time;
+use crate::web::format::display_time;
 use crate::web::layout::{Layout, flash};
 
 /// Environment administration routes.
@@ -42,6 +41,7 @@ pub struct EnvironmentRow {
     example_namespace: String,
     requires_approval: bool,
     block_on_missing_secrets: bool,
+    production_rules: bool,
     cluster: String,
     updated: String,
 }
@@ -49,18 +49,14 @@ pub struct EnvironmentRow {
 impl EnvironmentRow {
     fn of(e: &Environment) -> Self {
         EnvironmentRow {
-            example_namespace: deployer::namespace_for(
-                &e.namespace_pattern,
-                "shop",
-                &e.name,
-                "web",
-            )
-            .unwrap_or_else(|why| why),
+            example_namespace: namespaces::namespace_in(e, "shop", "web")
+                .unwrap_or_else(|why| why.to_string()),
             name: e.name.clone(),
             position: e.position,
             namespace_pattern: e.namespace_pattern.clone(),
             requires_approval: e.requires_approval,
             block_on_missing_secrets: e.block_on_missing_secrets,
+            production_rules: e.production_rules,
             cluster: e.cluster.clone(),
             updated: display_time(e.updated_at),
         }
@@ -73,7 +69,7 @@ impl EnvironmentRow {
 pub struct EnvironmentsPage {
     layout: Layout,
     environments: Vec<EnvironmentRow>,
-    errors: Vec<FieldMessage>,
+    errors: Vec<FieldError>,
     new_name: String,
 }
 
@@ -89,45 +85,27 @@ pub struct EnvironmentForm {
     #[serde(default)]
     block_on_missing_secrets: Option<String>,
     #[serde(default)]
+    production_rules: Option<String>,
+    #[serde(default)]
     position: String,
 }
 
 impl EnvironmentForm {
-    fn policy(&self) -> Result<EnvironmentPolicy<'_>, AppError> {
-        let mut errors = Vec::new();
-        let pattern = self.namespace_pattern.trim();
-        if let Err(why) = deployer::check_namespace_pattern(pattern) {
-            errors.push(FieldMessage {
-                path: "namespace_pattern".into(),
-                message: why,
-            });
-        }
-        let position = match self.position.trim() {
-            "" => 0,
-            p => p.parse::<i32>().unwrap_or_else(|_| {
-                errors.push(FieldMessage {
-                    path: "position".into(),
-                    message: "must be a whole number".into(),
-                });
-                0
-            }),
-        };
-        if !errors.is_empty() {
-            return Err(AppError::Invalid(errors));
-        }
-        Ok(EnvironmentPolicy {
-            namespace_pattern: pattern,
+    fn input(&self) -> PolicyInput {
+        PolicyInput {
+            namespace_pattern: self.namespace_pattern.clone(),
             requires_approval: self.requires_approval.is_some(),
             block_on_missing_secrets: self.block_on_missing_secrets.is_some(),
-            position,
-        })
+            production_rules: self.production_rules.is_some(),
+            position: self.position.clone(),
+        }
     }
 }
 
 async fn page(
     app: &AppState,
     layout: Layout,
-    errors: Vec<FieldMessage>,
+    errors: Vec<FieldError>,
     new_name: String,
 ) -> Result<EnvironmentsPage, AppError> {
     let environments = store::environments::list(&app.db).await?;
@@ -149,7 +127,8 @@ async fn list_environments(
     page(&app, layout, Vec::new(), String::new()).await
 }
 
-/// `POST /admin/environments`: adds an environment (`policy::can_administer`).
+/// `POST /admin/environments`: adds an environment (`policy::can_administer`);
+/// problems come back on the page with 422.
 async fn create_environment(
     State(app): State<AppState>,
     user: CurrentUser,
@@ -160,50 +139,22 @@ async fn create_environment(
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
     let name = form.name.trim().to_owned();
-    let checked = check_name(&name).and_then(|()| form.policy());
-    let policy = match checked {
-        Ok(p) => p,
+    match environments::create_environment(&app.db, &user.actor(addr), &name, &form.input()).await {
+        Ok(_) => {
+            flash(&session, "ok", format!("Environment {name} added.")).await?;
+            Ok(Redirect::to("/admin/environments").into_response())
+        }
         Err(AppError::Invalid(errors)) => {
             let page = page(&app, layout, errors, name).await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-        Err(e) => return Err(e),
-    };
-    let mut tx = app.db.begin().await?;
-    store::environments::insert(&mut *tx, &name, &policy)
-        .await
-        .on_constraint("environments_name_key", || {
-            AppError::invalid("name", "an environment with this name exists")
-        })?;
-    store::audit::record(
-        &mut *tx,
-        &user.actor(addr),
-        "environment.create",
-        &name,
-        json!({"namespace_pattern": policy.namespace_pattern,
-               "requires_approval": policy.requires_approval,
-               "block_on_missing_secrets": policy.block_on_missing_secrets}),
-    )
-    .await?;
-    tx.commit().await?;
-    flash(&session, "ok", format!("Environment {name} added.")).await?;
-    Ok(Redirect::to("/admin/environments").into_response())
-}
-
-fn check_name(name: &str) -> Result<(), AppError> {
-    names::dns_label(name).map_err(|why| AppError::invalid("name", why))?;
-    if name.len() > MAX_ENVIRONMENT_NAME {
-        return Err(AppError::invalid(
-            "name",
-            format!("must be at most {MAX_ENVIRONMENT_NAME} characters"),
-        ));
+        Err(other) => Err(other),
     }
-    Ok(())
 }
 
 /// `POST /admin/environments/{name}`: replaces an environment's namespace pattern
-/// and policy (`policy::can_administer`). Deploys already requested keep the
-/// namespace they were rendered for.
+/// and policy (`policy::can_administer`); problems are shown under the
+/// environment's name with 422.
 async fn update_environment(
     State(app): State<AppState>,
     user: CurrentUser,
@@ -214,37 +165,19 @@ async fn update_environment(
     Form(form): Form<EnvironmentForm>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    let policy = match form.policy() {
-        Ok(p) => p,
+    match environments::update_environment(&app.db, &user.actor(addr), &name, &form.input()).await {
+        Ok(_) => {
+            flash(&session, "ok", format!("Environment {name} saved.")).await?;
+            Ok(Redirect::to("/admin/environments").into_response())
+        }
         Err(AppError::Invalid(errors)) => {
             let errors = errors
                 .into_iter()
-                .map(|mut e| {
-                    e.path = format!("{name}.{}", e.path);
-                    e
-                })
+                .map(|e| FieldError::new(format!("{name}.{}", e.path), e.message))
                 .collect();
             let page = page(&app, layout, errors, String::new()).await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-        Err(e) => return Err(e),
-    };
-    let mut tx = app.db.begin().await?;
-    store::environments::update_policy(&mut *tx, &name, &policy)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    store::audit::record(
-        &mut *tx,
-        &user.actor(addr),
-        "environment.update",
-        &name,
-        json!({"namespace_pattern": policy.namespace_pattern,
-               "requires_approval": policy.requires_approval,
-               "block_on_missing_secrets": policy.block_on_missing_secrets,
-               "position": policy.position}),
-    )
-    .await?;
-    tx.commit().await?;
-    flash(&session, "ok", format!("Environment {name} saved.")).await?;
-    Ok(Redirect::to("/admin/environments").into_response())
+        Err(other) => Err(other),
+    }
 }

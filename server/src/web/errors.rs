@@ -8,8 +8,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use crate::app::REQUEST_ID;
-use crate::error::{AppError, ErrorReport, FieldMessage};
+use crate::error::{AppError, ErrorReport, FieldError};
+use crate::telemetry::REQUEST_ID;
 use crate::web::layout::Layout;
 
 /// The HTML error page.
@@ -25,7 +25,7 @@ pub struct ErrorPage {
     /// What happened, safe to show.
     pub message: String,
     /// Field problems.
-    pub fields: Vec<FieldMessage>,
+    pub fields: Vec<FieldError>,
     /// The request id, to quote when reporting a problem.
     pub request_id: String,
 }

@@ -1,14 +1,14 @@
 //! What every portal page's base layout shows: the signed-in user, the CSRF token,
 //! a flash message and the cluster banner.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use tower_sessions::Session;
 
-use crate::app::AppState;
 use crate::auth::{CurrentUser, MaybeUser, csrf};
-use crate::cluster::ClusterState;
+use crate::cluster::{self, ClusterState};
 use crate::error::AppError;
 
 const FLASH_KEY: &str = "flash";
@@ -36,8 +36,8 @@ pub async fn flash(
                 message: message.into(),
             },
         )
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))
+        .await?;
+    Ok(())
 }
 
 /// The base layout's data.
@@ -81,13 +81,15 @@ impl Layout {
     }
 }
 
-impl FromRequestParts<AppState> for Layout {
+impl<S> FromRequestParts<S> for Layout
+where
+    PgPool: FromRef<S>,
+    cluster::Handle: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
         let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("portal route without a session layer"))
@@ -95,17 +97,11 @@ impl FromRequestParts<AppState> for Layout {
         let csrf = csrf::token(&session).await?;
         // Read first and remove only a flash that is there: a removal marks the
         // session modified, and a modified session is written back to PostgreSQL.
-        let flash = session
-            .get::<Flash>(FLASH_KEY)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("reading session: {e}")))?;
+        let flash = session.get::<Flash>(FLASH_KEY).await?;
         if flash.is_some() {
-            session
-                .remove::<Flash>(FLASH_KEY)
-                .await
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))?;
+            session.remove::<Flash>(FLASH_KEY).await?;
         }
-        let cluster = state.cluster.state();
+        let cluster = cluster::Handle::from_ref(state).state();
         let cluster_notice = match &cluster {
             ClusterState::Ready { .. } => None,
             other => Some(other.describe()),

@@ -145,17 +145,13 @@ async fn login(
         .cycle_id()
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("cycling session id: {e}")))?;
-    session
-        .insert(SESSION_USER_ID, user_id)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))?;
+    session.insert(SESSION_USER_ID, user_id).await?;
     session
         .insert(
             LAST_SEEN_KEY,
             time::OffsetDateTime::now_utc().unix_timestamp(),
         )
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing session: {e}")))?;
+        .await?;
     let actor = store::audit::Actor {
         user_id: Some(user_id),
         name: email.clone(),

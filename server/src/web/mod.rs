@@ -1,18 +1,22 @@
 //! HTTP handlers by area. Each area offers `routes()`; this module groups them by
-//! how they authenticate: the portal (session + CSRF), the API (bearer token) and
-//! open routes (probes, static files, webhooks with their own signatures).
+//! how they authenticate: the portal (session + CSRF), the API under `api/`
+//! (bearer token) and open routes (probes, metrics, static files). Handlers
+//! extract, authorize (`auth::policy`), call one `domain` action and render.
 
 pub mod account;
 pub mod admin;
 pub mod api;
 pub mod catalog;
 pub mod deploys;
-pub mod deploys_api;
 pub mod diff;
 pub mod environments;
 pub mod errors;
+pub mod format;
+pub mod forms;
 pub mod health;
+pub mod htmx;
 pub mod layout;
+pub mod loaders;
 pub mod login;
 pub mod services;
 pub mod static_files;
@@ -39,11 +43,7 @@ pub fn portal_routes() -> Router<AppState> {
 
 /// Routes of the JSON API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .merge(api::routes())
-        .merge(deploys_api::routes())
-        .merge(wiring::api_routes())
-        .merge(status::api_routes())
+    api::routes()
 }
 
 /// Routes without a session: probes, metrics, static files.

@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -13,17 +13,19 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
-use crate::deployer;
-use crate::editing::{self, PreparedSpec};
-use crate::error::{AppError, FieldMessage};
-use crate::render::checklist::{self, Checklist};
+use crate::domain::namespaces::Target;
+use crate::domain::services::{self as editing, PreparedSpec, revision as load_revision, spec_of};
+use crate::error::{AppError, FieldError};
+use crate::render::checklist::{self, Checklist, Rules};
 use crate::render::{self, RenderContext};
+use crate::spec;
 use crate::spec::presets::{self, Framework};
-use crate::spec::{self, ServiceSpec};
 use crate::store;
 use crate::store::services::{Revision, Service};
 use crate::web::diff::{self, DiffLine};
+use crate::web::htmx::{self, HxRequest};
 use crate::web::layout::{Layout, flash};
+use crate::web::loaders::load_service;
 use tower_sessions::Session;
 
 /// Service routes.
@@ -44,94 +46,6 @@ pub fn routes() -> Router<AppState> {
         .route("/services/{team}/{service}/manifests", get(show_manifests))
 }
 
-/// The environments a service can be previewed in, each with the namespace its
-/// pattern gives for this service (the same namespace a deploy renders into).
-#[derive(Clone, Debug)]
-pub struct Targets {
-    /// `(environment, namespace)` in the environments' order.
-    pub list: Vec<(String, String)>,
-}
-
-impl Targets {
-    pub(crate) async fn load(app: &AppState, team: &str, service: &str) -> Result<Self, AppError> {
-        let environments = store::environments::list(&app.db).await?;
-        let list = environments
-            .into_iter()
-            .map(|e| {
-                let ns = deployer::namespace_for(&e.namespace_pattern, team, &e.name, service)
-                    .unwrap_or_else(|_| format!("{team}-{}", e.name));
-                (e.name, ns)
-            })
-            .collect();
-        Ok(Self { list })
-    }
-
-    /// The asked-for environment when it exists, else production, else the first.
-    pub(crate) fn pick(&self, asked: Option<&str>) -> (String, String) {
-        let find = |name: &str| self.list.iter().find(|(e, _)| e == name).cloned();
-        asked
-            .and_then(find)
-            .or_else(|| find("production"))
-            .or_else(|| self.list.first().cloned())
-            .unwrap_or_else(|| ("production".into(), "default-production".into()))
-    }
-
-    /// Like [`Self::pick`], but an asked-for environment that does not exist is a
-    /// field error on `environment` instead of falling back to production.
-    pub(crate) fn resolve(&self, asked: Option<&str>) -> Result<(String, String), AppError> {
-        if let Some(asked) = asked
-            && !self.list.iter().any(|(e, _)| e == asked)
-        {
-            return Err(AppError::invalid(
-                "environment",
-                format!("unknown environment `{asked}`"),
-            ));
-        }
-        Ok(self.pick(asked))
-    }
-
-    pub(crate) fn names(&self) -> Vec<String> {
-        self.list.iter().map(|(e, _)| e.clone()).collect()
-    }
-}
-
-fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.contains_key("hx-request")
-}
-
-/// Loads a service the user may see: the team check comes first, so outsiders get
-/// 403 whether or not the service exists (shared by the portal and the API).
-pub(crate) async fn load_service(
-    app: &AppState,
-    user: &CurrentUser,
-    team: &str,
-    name: &str,
-) -> Result<Service, AppError> {
-    policy::can_view_team(user, team)?;
-    store::services::find(&app.db, team, name)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-pub(crate) async fn load_revision(
-    app: &AppState,
-    service: &Service,
-    number: i32,
-) -> Result<Revision, AppError> {
-    store::services::revision(&app.db, service.id, number)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-pub(crate) fn spec_of(revision: &Revision) -> Result<ServiceSpec, AppError> {
-    serde_json::from_value(revision.spec.clone()).map_err(|e| {
-        AppError::Internal(anyhow::anyhow!(
-            "stored revision {} unreadable: {e}",
-            revision.number
-        ))
-    })
-}
-
 // ---------------------------------------------------------------- create
 
 /// The "new service" page.
@@ -144,7 +58,7 @@ pub struct NewServicePage {
     team: String,
     name: String,
     framework: String,
-    errors: Vec<FieldMessage>,
+    errors: Vec<FieldError>,
 }
 
 /// Form of `POST /services/new`.
@@ -217,30 +131,23 @@ async fn create(
     let mut errors = Vec::new();
     let framework = Framework::from_name(&form.framework);
     if framework.is_none() {
-        errors.push(FieldMessage {
-            path: "framework".into(),
-            message: "choose one of the presets".into(),
-        });
+        errors.push(FieldError::new("framework", "choose one of the presets"));
     }
     if let Err(e) = spec::names::dns_label(&form.name) {
-        errors.push(FieldMessage {
-            path: "name".into(),
-            message: e,
-        });
+        errors.push(FieldError::new("name", e));
     } else if form.name.len() > spec::defaults::MAX_SERVICE_NAME {
-        errors.push(FieldMessage {
-            path: "name".into(),
-            message: format!(
+        errors.push(FieldError::new(
+            "name",
+            format!(
                 "must be at most {} characters",
                 spec::defaults::MAX_SERVICE_NAME
             ),
-        });
+        ));
     }
     let result = match (framework, errors.is_empty()) {
         (Some(f), true) => {
             policy::can_create_service(&user, &form.team)?;
-            let prepared =
-                editing::prepare_text(&f.starter_yaml(&form.name)).map_err(AppError::Invalid)?;
+            let prepared = editing::prepare_text(&f.starter_yaml(&form.name))?;
             editing::create_service(
                 &app.db,
                 &user,
@@ -284,6 +191,32 @@ async fn create(
 
 // ---------------------------------------------------------------- overview
 
+/// Where a page renders a service: the context and the checklist's rules, or
+/// why it cannot be rendered there.
+type PageContext = Result<(RenderContext, Rules), String>;
+
+/// The environment a page shows (see `Targets::pick`) and the context to
+/// render it in, or why it cannot be rendered there (its namespace pattern
+/// gives no valid name for this service). No namespace is ever invented.
+fn page_target(
+    targets: &crate::domain::namespaces::Targets,
+    asked: Option<&str>,
+    team: &str,
+) -> Result<(Target, PageContext), AppError> {
+    let target = targets
+        .pick(asked)
+        .cloned()
+        .ok_or_else(|| AppError::invalid("environment", "no environments are configured"))?;
+    let context = match &target.namespace {
+        Ok(namespace) => Ok((
+            RenderContext::new(&target.environment, namespace, team),
+            Rules::production_if(target.production_rules),
+        )),
+        Err(why) => Err(format!("namespace pattern {why}")),
+    };
+    Ok((target, context))
+}
+
 /// The service overview.
 #[derive(Template, WebTemplate)]
 #[template(path = "services/show.html")]
@@ -296,24 +229,6 @@ pub struct ServicePage {
     checklist: Checklist,
     objects: Vec<(&'static str, String)>,
     render_error: Option<String>,
-}
-
-/// Query naming an environment: `env` in the portal (the env picker), `environment`
-/// in the API; either is accepted, an empty one means none.
-#[derive(Debug, Default, Deserialize)]
-pub struct EnvironmentParam {
-    env: Option<String>,
-    environment: Option<String>,
-}
-
-impl EnvironmentParam {
-    /// The environment asked for, if any.
-    pub fn get(&self) -> Option<&str> {
-        self.environment
-            .as_deref()
-            .or(self.env.as_deref())
-            .filter(|e| !e.is_empty())
-    }
 }
 
 /// Query naming an environment.
@@ -332,22 +247,25 @@ async fn show_service(
     Query(q): Query<EnvQuery>,
 ) -> Result<ServicePage, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let revision = load_revision(&app, &service, service.current_revision).await?;
-    let spec = spec_of(&revision)?;
-    let targets = Targets::load(&app, &team, &name).await?;
-    let (environment, namespace) = targets.pick(q.env.as_deref());
-    let ctx = RenderContext::new(&environment, &namespace, &team);
-    let checklist = checklist::check(&spec, &ctx);
-    let (objects, render_error) = match render::render(&spec, &ctx) {
-        Ok(m) => (m.kinds_and_names(), None),
-        Err(e) => (Vec::new(), Some(e.to_string())),
+    let (revision, spec) = editing::current_spec(&app.db, &service).await?;
+    let targets = editing::targets(&app.db, &service).await?;
+    let (target, context) = page_target(&targets, q.env.as_deref(), &team)?;
+    let (checklist, objects, render_error) = match context {
+        Ok((ctx, rules)) => {
+            let checklist = checklist::check(&spec, &ctx, rules);
+            match render::render(&spec, &ctx) {
+                Ok(m) => (checklist, m.kinds_and_names(), None),
+                Err(e) => (checklist, Vec::new(), Some(e.to_string())),
+            }
+        }
+        Err(why) => (Checklist::default(), Vec::new(), Some(why)),
     };
     Ok(ServicePage {
         layout,
         service,
         revision,
         environments: targets.names(),
-        environment,
+        environment: target.environment,
         checklist,
         objects,
         render_error,
@@ -366,7 +284,7 @@ pub struct EditorPage {
     base_revision: i32,
     text: String,
     message: String,
-    errors: Vec<FieldMessage>,
+    errors: Vec<FieldError>,
     conflict: Option<String>,
 }
 
@@ -379,7 +297,7 @@ async fn show_editor(
 ) -> Result<EditorPage, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
     policy::can_edit_service(&user, &team)?;
-    let revision = load_revision(&app, &service, service.current_revision).await?;
+    let revision = load_revision(&app.db, &service, service.current_revision).await?;
     Ok(EditorPage {
         layout,
         base_revision: revision.number,
@@ -409,7 +327,7 @@ async fn save(
     addr: ClientAddr,
     session: Session,
     layout: Layout,
-    headers: HeaderMap,
+    hx: HxRequest,
     Path((team, name)): Path<(String, String)>,
     Form(form): Form<EditorForm>,
 ) -> Result<Response, AppError> {
@@ -417,7 +335,7 @@ async fn save(
     policy::can_edit_service(&user, &team)?;
     let outcome = match editing::prepare_text(&form.spec) {
         Ok(prepared) => save_prepared(&app, &user, addr, &service, &form, &prepared).await,
-        Err(errors) => Err(AppError::Invalid(errors)),
+        Err(invalid) => Err(invalid),
     };
     let (status, errors, conflict) = match outcome {
         Ok(revision) => {
@@ -432,7 +350,7 @@ async fn save(
                 format!("Saved revision {}.", revision.number),
             )
             .await?;
-            return Ok(redirect(&headers, &target));
+            return Ok(htmx::redirect(hx, &target));
         }
         Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
         Err(AppError::Conflict(msg)) => (StatusCode::CONFLICT, Vec::new(), Some(msg)),
@@ -447,7 +365,7 @@ async fn save(
         errors,
         conflict,
     };
-    if is_htmx(&headers) {
+    if hx.0 {
         let html = page
             .as_editor()
             .render()
@@ -475,18 +393,6 @@ async fn save_prepared(
         &form.message,
     )
     .await
-}
-
-/// A redirect that htmx follows as a full navigation.
-fn redirect(headers: &HeaderMap, target: &str) -> Response {
-    if is_htmx(headers) {
-        let mut res = StatusCode::OK.into_response();
-        if let Ok(v) = target.parse() {
-            res.headers_mut().insert("hx-redirect", v);
-        }
-        return res;
-    }
-    Redirect::to(target).into_response()
 }
 
 // ---------------------------------------------------------------- revisions
@@ -533,7 +439,7 @@ async fn show_revision(
     Path((team, name, number)): Path<(String, String, i32)>,
 ) -> Result<RevisionPage, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let revision = load_revision(&app, &service, number).await?;
+    let revision = load_revision(&app.db, &service, number).await?;
     Ok(RevisionPage {
         layout,
         service,
@@ -564,15 +470,15 @@ pub struct DiffQuery {
     env: Option<String>,
 }
 
-fn rendered_yaml(revision: &Revision, team: &str, environment: &str, namespace: &str) -> String {
-    let Ok(spec) = spec_of(revision) else {
-        return String::new();
-    };
-    let ctx = RenderContext::new(environment, namespace, team);
-    match render::render(&spec, &ctx) {
-        Ok(m) => m.to_yaml(),
-        Err(e) => format!("# cannot render: {e}\n"),
-    }
+fn rendered_yaml(revision: &Revision, context: &PageContext) -> Result<String, AppError> {
+    let spec = spec_of(revision)?;
+    Ok(match context {
+        Ok((ctx, _)) => match render::render(&spec, ctx) {
+            Ok(m) => m.to_yaml(),
+            Err(e) => format!("# cannot render: {e}\n"),
+        },
+        Err(why) => format!("# cannot render: {why}\n"),
+    })
 }
 
 /// `GET /services/{team}/{service}/diff?from=&to=&env=`.
@@ -586,10 +492,11 @@ async fn show_diff(
     let service = load_service(&app, &user, &team, &name).await?;
     let to = q.to.unwrap_or(service.current_revision);
     let from = q.from.unwrap_or((to - 1).max(1));
-    let old = load_revision(&app, &service, from).await?;
-    let new = load_revision(&app, &service, to).await?;
-    let targets = Targets::load(&app, &team, &name).await?;
-    let (environment, namespace) = targets.pick(q.env.as_deref());
+    let old = load_revision(&app.db, &service, from).await?;
+    let new = load_revision(&app.db, &service, to).await?;
+    let targets = editing::targets(&app.db, &service).await?;
+    let (target, context) = page_target(&targets, q.env.as_deref(), &team)?;
+    let environment = target.environment;
     let spec_diff = diff::unified(
         &old.spec_yaml,
         &new.spec_yaml,
@@ -597,8 +504,8 @@ async fn show_diff(
         &format!("revision {to}"),
     );
     let manifest_diff = diff::unified(
-        &rendered_yaml(&old, &team, &environment, &namespace),
-        &rendered_yaml(&new, &team, &environment, &namespace),
+        &rendered_yaml(&old, &context)?,
+        &rendered_yaml(&new, &context)?,
         &format!("revision {from} ({environment})"),
         &format!("revision {to} ({environment})"),
     );
@@ -639,19 +546,22 @@ async fn show_manifests(
 ) -> Result<ManifestsPage, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
     let number = q.revision.unwrap_or(service.current_revision);
-    let revision = load_revision(&app, &service, number).await?;
-    let targets = Targets::load(&app, &team, &name).await?;
-    let (environment, namespace) = targets.pick(q.env.as_deref());
+    let revision = load_revision(&app.db, &service, number).await?;
+    let targets = editing::targets(&app.db, &service).await?;
+    let (target, context) = page_target(&targets, q.env.as_deref(), &team)?;
     let spec = spec_of(&revision)?;
-    let ctx = RenderContext::new(&environment, &namespace, &team);
+    let checklist = match &context {
+        Ok((ctx, rules)) => checklist::check(&spec, ctx, *rules),
+        Err(_) => Checklist::default(),
+    };
     Ok(ManifestsPage {
         layout,
-        yaml: rendered_yaml(&revision, &team, &environment, &namespace),
-        namespace,
-        checklist: checklist::check(&spec, &ctx),
+        yaml: rendered_yaml(&revision, &context)?,
+        namespace: target.namespace.clone().unwrap_or_default(),
+        checklist,
         service,
         revision: number,
         environments: targets.names(),
-        environment,
+        environment: target.environment,
     })
 }

@@ -11,16 +11,6 @@ use tower_http::services::ServeDir;
 
 use crate::app::AppState;
 
-/// Where static files live when `SLIPWAY_STATIC_DIR` is unset: `static/` in the
-/// working directory, else the source checkout's (for `cargo run` and tests).
-pub fn default_static_dir() -> PathBuf {
-    let local = PathBuf::from("static");
-    if local.join("app.css").exists() {
-        return local;
-    }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static"))
-}
-
 /// `GET /static/…`.
 pub fn routes(dir: PathBuf) -> Router<AppState> {
     Router::new()

@@ -4,40 +4,36 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use axum::{Json, Router};
 
 use crate::app::AppState;
-use crate::auth::{ApiUser, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::cluster::status::ServiceStatus;
+use crate::domain::services::targets;
 use crate::error::AppError;
 use crate::store::services::Service;
-use crate::web::services::{EnvironmentParam, Targets, load_service};
+use crate::web::loaders::{EnvironmentParam, load_service};
 
 /// The portal fragment.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/services/{team}/{service}/status", get(show_status))
 }
 
-/// The JSON API route.
-pub fn api_routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/teams/{team}/services/{service}/status",
-        get(api_status),
-    )
-}
-
-/// The status of `service` in the asked-for environment (production when none).
-async fn status_of(
+/// The status of `service` in the asked-for environment (the production-rules
+/// one when none); shared with the API.
+pub(crate) async fn status_of(
     app: &AppState,
     service: &Service,
-    q: &EnvironmentParam,
+    environment: Option<&str>,
 ) -> Result<(String, ServiceStatus), AppError> {
-    let targets = Targets::load(app, &service.team, &service.name).await?;
-    let (environment, namespace) = targets.resolve(q.get())?;
-    let status = app.status.service(&namespace, &service.name, &environment);
-    Ok((environment, status))
+    let targets = targets(&app.db, service).await?;
+    let target = targets.resolve(environment)?;
+    let status = app
+        .status
+        .service(target.namespace()?, &service.name, &target.environment);
+    Ok((target.environment.clone(), status))
 }
 
 /// The status fragment of the overview page.
@@ -57,22 +53,10 @@ async fn show_status(
     Query(q): Query<EnvironmentParam>,
 ) -> Result<StatusFragment, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let (environment, status) = status_of(&app, &service, &q).await?;
+    let (environment, status) = status_of(&app, &service, q.get()).await?;
     Ok(StatusFragment {
         service,
         environment,
         status,
     })
-}
-
-/// `GET /api/v1/teams/{team}/services/{service}/status?environment=E`.
-async fn api_status(
-    State(app): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((team, name)): Path<(String, String)>,
-    Query(q): Query<EnvironmentParam>,
-) -> Result<Json<ServiceStatus>, AppError> {
-    let service = load_service(&app, &user, &team, &name).await?;
-    let (_, status) = status_of(&app, &service, &q).await?;
-    Ok(Json(status))
 }

@@ -1,8 +1,8 @@
 //! The JSON API under `/api/v1`, authenticated with personal API tokens
 //! (`Authorization: Bearer TOKEN`, the `ApiUser` extractor).
 //!
-//! It applies the same `auth::policy` functions and the same validation
-//! (`editing`) as the portal. Errors are plain `AppError`s; the error middleware
+//! It applies the same `auth::policy` functions and calls the same `domain`
+//! actions as the portal, through the same loaders (`web::loaders`). Errors are plain `AppError`s; the error middleware
 //! renders them as `{"error":{"code","message","fields":[{"path","message"}]}}`.
 //!
 //! A service of a team the caller does not belong to is `403 forbidden`, whether
@@ -10,12 +10,16 @@
 //! tells outsiders which services a team has.
 
 mod body;
+mod deploys;
+mod environments;
 mod services;
+mod status;
+mod wiring;
 
 pub use body::ApiJson;
 
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 
@@ -53,6 +57,33 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/teams/{team}/services/{service}/check",
             get(services::check_service),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/deploys",
+            post(deploys::create_deploy).get(deploys::list_service_deploys),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/environments/{environment}/unpin",
+            post(deploys::unpin),
+        )
+        .route("/api/v1/deploys", get(deploys::list_deploys))
+        .route("/api/v1/deploys/{id}", get(deploys::show_deploy))
+        .route("/api/v1/deploys/{id}/events", get(deploys::list_events))
+        .route("/api/v1/deploys/{id}/approve", post(deploys::approve))
+        .route("/api/v1/deploys/{id}/reject", post(deploys::reject))
+        .route("/api/v1/deploys/{id}/rollback", post(deploys::rollback))
+        .route("/api/v1/environments", get(environments::list_environments))
+        .route(
+            "/api/v1/teams/{team}/services/{service}/wiring",
+            get(wiring::show_wiring),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/secrets/{secret}/{key}",
+            put(wiring::write_value),
+        )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/status",
+            get(status::show_status),
         )
 }
 

@@ -12,12 +12,13 @@ use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{ApiUser, CurrentUser, policy};
-use crate::editing::{self, PreparedSpec};
-use crate::error::{AppError, FieldMessage};
-use crate::render::{self, Manifests, RenderContext, RenderError, checklist};
+use crate::domain::services::{self as editing, PreparedSpec, spec_of, targets};
+use crate::error::AppError;
+use crate::render::checklist::{self, Rules};
+use crate::render::{self, Manifests, RenderContext};
 use crate::spec::ServiceSpec;
 use crate::store::{self, services::Revision, services::Service};
-use crate::web::services::load_service;
+use crate::web::loaders::load_service;
 
 /// A service in lists: `GET /api/v1/services`.
 #[derive(Debug, Serialize)]
@@ -97,7 +98,7 @@ impl SpecBody {
             Some(value) if !value.is_object() => {
                 Err(AppError::invalid("spec", "must be a JSON object"))
             }
-            Some(value) => editing::prepare_json(value.clone()).map_err(AppError::Invalid),
+            Some(value) => editing::prepare_json(value.clone()),
         }
     }
 
@@ -113,18 +114,7 @@ async fn load_revision(
     number: Option<i32>,
 ) -> Result<Revision, AppError> {
     let number = number.unwrap_or(service.current_revision);
-    store::services::revision(&app.db, service.id, number)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-fn spec_of(revision: &Revision) -> Result<ServiceSpec, AppError> {
-    serde_json::from_value(revision.spec.clone()).map_err(|e| {
-        AppError::Internal(anyhow::anyhow!(
-            "stored revision {} is unreadable: {e}",
-            revision.number
-        ))
-    })
+    editing::revision(&app.db, service, number).await
 }
 
 /// `GET /api/v1/services`: every service the caller may see (`policy::can_view_team`).
@@ -271,25 +261,9 @@ pub struct PreviewQuery {
 struct Preview {
     revision: i32,
     context: RenderContext,
+    rules: Rules,
     spec: ServiceSpec,
     manifests: Manifests,
-}
-
-fn render_problem(err: RenderError) -> AppError {
-    let (RenderError::InvalidSpec(errors) | RenderError::InvalidContext(errors)) = err;
-    AppError::Invalid(
-        errors
-            .into_iter()
-            .map(|e| FieldMessage {
-                path: if e.path.is_empty() {
-                    "spec".into()
-                } else {
-                    e.path
-                },
-                message: e.message,
-            })
-            .collect(),
-    )
 }
 
 async fn preview(
@@ -300,26 +274,23 @@ async fn preview(
     query: &PreviewQuery,
 ) -> Result<Preview, AppError> {
     let service = load_service(app, user, team, name).await?;
-    let environment = query
-        .environment
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| AppError::invalid("environment", "required"))?;
+    let targets = targets(&app.db, &service).await?;
+    let (target, namespace) = targets.require(query.environment.as_deref())?;
     let revision = load_revision(app, &service, query.revision).await?;
     let spec = spec_of(&revision)?;
     let context = RenderContext {
-        environment: environment.to_owned(),
-        namespace: format!("{}-{environment}", service.team),
+        environment: target.environment.clone(),
+        namespace: namespace.to_owned(),
         team: service.team.clone(),
         image: query.image.clone().filter(|i| !i.trim().is_empty()),
         revision: Some(i64::from(revision.number)),
         deploy_id: None,
     };
-    let manifests = render::render(&spec, &context).map_err(render_problem)?;
+    let manifests = render::render(&spec, &context)?;
     Ok(Preview {
         revision: revision.number,
         context,
+        rules: Rules::production_if(target.production_rules),
         spec,
         manifests,
     })
@@ -369,9 +340,10 @@ pub async fn check_service(
     Query(query): Query<PreviewQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let preview = preview(&app, &user, &team, &name, &query).await?;
-    let result = checklist::check(&preview.spec, &preview.context);
+    let result = checklist::check(&preview.spec, &preview.context, preview.rules);
     Ok(Json(json!({
         "environment": preview.context.environment,
+        "namespace": preview.context.namespace,
         "revision": preview.revision,
         "score": result.score,
         "has_failures": result.has_failures(),

@@ -1,44 +1,23 @@
-//! The deploy part of the JSON API under `/api/v1`: request, read, approve,
-//! reject and roll back deploys, list them, read their timeline, unpin, and list
-//! environments. Same `auth::policy` rules and the same `deployer` functions as
-//! the portal; bearer tokens through [`ApiUser`].
+//! Deploys over the API: request, read, approve, reject and roll back deploys,
+//! list them, read their timeline, and unpin. Same `auth::policy` rules and the
+//! same `domain::deploys` actions as the portal; bearer tokens through [`ApiUser`].
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{ApiUser, policy};
-use crate::deployer::{self, Decision, DeployRequest, DeployState, Seen};
+use crate::domain::deploys::{self as domain, Decision, DeployRequest, DeployState, Seen, Trigger};
 use crate::error::AppError;
-use crate::store::deploys::{self as deploys, Deploy, Filter, Trigger};
-use crate::store::{self};
-use crate::web::api::ApiJson;
-
-/// Deploy API routes (full paths).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/teams/{team}/services/{service}/deploys",
-            post(create_deploy).get(list_service_deploys),
-        )
-        .route(
-            "/api/v1/teams/{team}/services/{service}/environments/{environment}/unpin",
-            post(unpin),
-        )
-        .route("/api/v1/deploys", get(list_deploys))
-        .route("/api/v1/deploys/{id}", get(show_deploy))
-        .route("/api/v1/deploys/{id}/events", get(list_events))
-        .route("/api/v1/deploys/{id}/approve", post(approve))
-        .route("/api/v1/deploys/{id}/reject", post(reject))
-        .route("/api/v1/deploys/{id}/rollback", post(rollback))
-        .route("/api/v1/environments", get(list_environments))
-}
+use crate::store::approvals::{self, Approval};
+use crate::store::deploys::{self as deploys, Deploy, Filter};
+use crate::web::loaders::{load_deploy, load_service, service_filter, state_filter};
 
 /// A decision as the API shows it.
 #[derive(Debug, Serialize)]
@@ -46,7 +25,7 @@ pub struct ApprovalOut {
     /// Who decided.
     pub approver: String,
     /// `approve` or `reject`.
-    pub decision: String,
+    pub decision: Decision,
     /// Their comment.
     pub comment: String,
     /// The revision hash decided on.
@@ -63,7 +42,7 @@ pub struct ApprovalOut {
 pub struct DeployOut {
     /// Number.
     pub id: i64,
-    /// State (see INTERFACES.md).
+    /// State (`docs/api.md` lists them).
     pub state: DeployState,
     /// Why it failed, was rejected or superseded (empty otherwise).
     pub reason: String,
@@ -82,7 +61,7 @@ pub struct DeployOut {
     /// Revision content hash.
     pub revision_hash: String,
     /// `user`, `webhook` or `rollback`.
-    pub trigger: String,
+    pub trigger: Trigger,
     /// Who asked.
     pub requested_by: String,
     /// The deploy a rollback restores.
@@ -104,51 +83,60 @@ pub struct DeployOut {
     pub finished_at: Option<OffsetDateTime>,
 }
 
-async fn deploy_out(app: &AppState, d: Deploy) -> Result<DeployOut, AppError> {
-    let approvals = deploys::approvals(&app.db, d.id).await?;
-    Ok(DeployOut {
-        id: d.id,
-        state: d.state,
-        reason: d.reason,
-        team: d.team,
-        service: d.service,
-        environment: d.environment,
-        namespace: d.namespace,
-        image: d.image,
-        revision: d.revision,
-        revision_hash: d.revision_hash,
-        trigger: d.trigger,
-        requested_by: d.requested_by,
-        rollback_of: d.rollback_of,
-        attempts: d.attempts,
-        manifests_hash: d.manifests_hash,
-        approvals: approvals
-            .into_iter()
-            .map(|a| ApprovalOut {
-                approver: a.approver,
-                decision: a.decision,
-                comment: a.comment,
-                revision_hash: a.revision_hash,
-                image: a.image,
-                created_at: a.created_at,
-            })
-            .collect(),
-        created_at: d.created_at,
-        started_at: d.started_at,
-        finished_at: d.finished_at,
-    })
+impl DeployOut {
+    /// The API view of `d` with its decisions.
+    fn of(d: Deploy, approvals: Vec<Approval>) -> Self {
+        DeployOut {
+            id: d.id,
+            state: d.state,
+            reason: d.reason,
+            team: d.team,
+            service: d.service,
+            environment: d.environment,
+            namespace: d.namespace,
+            image: d.image,
+            revision: d.revision,
+            revision_hash: d.revision_hash,
+            trigger: d.trigger,
+            requested_by: d.requested_by,
+            rollback_of: d.rollback_of,
+            attempts: d.attempts,
+            manifests_hash: d.manifests_hash,
+            approvals: approvals
+                .into_iter()
+                .map(|a| ApprovalOut {
+                    approver: a.approver,
+                    decision: a.decision,
+                    comment: a.comment,
+                    revision_hash: a.revision_hash,
+                    image: a.image,
+                    created_at: a.created_at,
+                })
+                .collect(),
+            created_at: d.created_at,
+            started_at: d.started_at,
+            finished_at: d.finished_at,
+        }
+    }
 }
 
-async fn load_deploy(
-    app: &AppState,
-    user: &crate::auth::CurrentUser,
-    id: i64,
-) -> Result<Deploy, AppError> {
-    let deploy = deploys::find(&app.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    policy::can_view_team(user, &deploy.team)?;
-    Ok(deploy)
+/// One deploy with its decisions.
+async fn deploy_out(app: &AppState, d: Deploy) -> Result<DeployOut, AppError> {
+    let approvals = approvals::for_deploy(&app.db, d.id).await?;
+    Ok(DeployOut::of(d, approvals))
+}
+
+/// A list of deploys with their decisions, fetched in one query.
+async fn deploys_out(app: &AppState, list: Vec<Deploy>) -> Result<Vec<DeployOut>, AppError> {
+    let ids: Vec<i64> = list.iter().map(|d| d.id).collect();
+    let mut by_deploy = approvals::for_deploys(&app.db, &ids).await?;
+    Ok(list
+        .into_iter()
+        .map(|d| {
+            let approvals = by_deploy.remove(&d.id).unwrap_or_default();
+            DeployOut::of(d, approvals)
+        })
+        .collect())
 }
 
 /// Body of `POST …/deploys`.
@@ -162,7 +150,7 @@ pub struct DeployBody {
 
 /// `POST /api/v1/teams/{team}/services/{service}/deploys`: team members and
 /// admins (`policy::can_request_deploy`); 202 with the deploy (`id`, `state`, …).
-async fn create_deploy(
+pub async fn create_deploy(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     addr: ClientAddr,
@@ -171,10 +159,8 @@ async fn create_deploy(
 ) -> Result<(StatusCode, Json<DeployOut>), AppError> {
     // The team check comes before the lookup: outsiders learn nothing.
     policy::can_request_deploy(&user, &team)?;
-    let service = store::services::find(&app.db, &team, &name)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let deploy = deployer::request(
+    let service = load_service(&app, &user, &team, &name).await?;
+    let deploy = domain::request(
         &app.db,
         &service,
         &user.actor(addr),
@@ -203,13 +189,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     fn filter(&self) -> Result<Filter, AppError> {
-        let state = match self.state.as_deref() {
-            None | Some("") => None,
-            Some(s) => Some(
-                s.parse::<DeployState>()
-                    .map_err(|_| AppError::invalid("state", "no such state"))?,
-            ),
-        };
+        let state = state_filter(self.state.as_deref().unwrap_or_default())?;
         Ok(Filter {
             environment: self.environment.clone().filter(|e| !e.is_empty()),
             state,
@@ -222,56 +202,41 @@ impl ListQuery {
 
 /// `GET /api/v1/teams/{team}/services/{service}/deploys`: the service's deploys,
 /// newest first (`policy::can_view_team`).
-async fn list_service_deploys(
+pub async fn list_service_deploys(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     Path((team, name)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<DeployOut>>, AppError> {
-    policy::can_view_team(&user, &team)?;
-    let service = store::services::find(&app.db, &team, &name)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let service = load_service(&app, &user, &team, &name).await?;
     let filter = Filter {
         service_id: Some(service.id),
         ..query.filter()?
     };
-    let mut out = Vec::new();
-    for d in deploys::list(&app.db, &filter).await? {
-        out.push(deploy_out(&app, d).await?);
-    }
-    Ok(Json(out))
+    let list = deploys::list(&app.db, &filter).await?;
+    Ok(Json(deploys_out(&app, list).await?))
 }
 
 /// `GET /api/v1/deploys`: deploys of every service the caller may see, newest
 /// first; `?service=team/name&environment=&state=&before=&limit=`.
-async fn list_deploys(
+pub async fn list_deploys(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<DeployOut>>, AppError> {
-    let (team, service) = match query.service.as_deref().map(str::trim) {
-        None | Some("") => (None, None),
-        Some(s) => match s.split_once('/') {
-            Some((t, n)) => (Some(t.to_owned()), Some(n.to_owned())),
-            None => (None, Some(s.to_owned())),
-        },
-    };
+    let (team, service) = service_filter(query.service.as_deref().unwrap_or_default());
     let filter = Filter {
         teams: (!user.is_admin).then(|| user.teams.clone()),
         team,
         service,
         ..query.filter()?
     };
-    let mut out = Vec::new();
-    for d in deploys::list(&app.db, &filter).await? {
-        out.push(deploy_out(&app, d).await?);
-    }
-    Ok(Json(out))
+    let list = deploys::list(&app.db, &filter).await?;
+    Ok(Json(deploys_out(&app, list).await?))
 }
 
 /// `GET /api/v1/deploys/{id}`: team members and admins (`policy::can_view_team`).
-async fn show_deploy(
+pub async fn show_deploy(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
@@ -284,9 +249,9 @@ async fn show_deploy(
 #[derive(Debug, Serialize)]
 pub struct EventOut {
     /// State before (null for the request).
-    pub from: Option<String>,
+    pub from: Option<DeployState>,
     /// State after (equal to `from` for a note).
-    pub to: String,
+    pub to: DeployState,
     /// Who.
     pub actor: String,
     /// What.
@@ -297,7 +262,7 @@ pub struct EventOut {
 }
 
 /// `GET /api/v1/deploys/{id}/events`: the timeline (`policy::can_view_team`).
-async fn list_events(
+pub async fn list_events(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
@@ -348,7 +313,7 @@ async fn decide(
 ) -> Result<Json<DeployOut>, AppError> {
     let deploy = load_deploy(&app, &user, id).await?;
     policy::can_approve(&user, deploy.requested_by_id)?;
-    let decided = deployer::decide(
+    let decided = domain::decide(
         &app.db,
         id,
         &user.actor(addr),
@@ -365,7 +330,7 @@ async fn decide(
 
 /// `POST /api/v1/deploys/{id}/approve` `{"comment"}`: administrators other than
 /// the requester (`policy::can_approve`); the deploy.
-async fn approve(
+pub async fn approve(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     addr: ClientAddr,
@@ -384,7 +349,7 @@ async fn approve(
 }
 
 /// `POST /api/v1/deploys/{id}/reject` `{"comment"}`: as approve.
-async fn reject(
+pub async fn reject(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     addr: ClientAddr,
@@ -397,7 +362,7 @@ async fn reject(
 /// `POST /api/v1/deploys/{id}/rollback`: team members and admins
 /// (`policy::can_request_deploy`); 202 with a new deploy of that deploy's
 /// revision and image, which pins the environment.
-async fn rollback(
+pub async fn rollback(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     addr: ClientAddr,
@@ -405,7 +370,7 @@ async fn rollback(
 ) -> Result<(StatusCode, Json<DeployOut>), AppError> {
     let target = load_deploy(&app, &user, id).await?;
     policy::can_request_deploy(&user, &target.team)?;
-    let deploy = deployer::rollback(&app.db, &target, &user.actor(addr)).await?;
+    let deploy = domain::rollback(&app.db, &target, &user.actor(addr)).await?;
     Ok((StatusCode::ACCEPTED, Json(deploy_out(&app, deploy).await?)))
 }
 
@@ -418,48 +383,14 @@ pub struct UnpinOut {
 
 /// `POST /api/v1/teams/{team}/services/{service}/environments/{environment}/unpin`:
 /// team members and admins (`policy::can_request_deploy`).
-async fn unpin(
+pub async fn unpin(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
     addr: ClientAddr,
     Path((team, name, environment)): Path<(String, String, String)>,
 ) -> Result<Json<UnpinOut>, AppError> {
     policy::can_request_deploy(&user, &team)?;
-    let service = store::services::find(&app.db, &team, &name)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let unpinned = deployer::unpin(&app.db, &service, &environment, &user.actor(addr)).await?;
+    let service = load_service(&app, &user, &team, &name).await?;
+    let unpinned = domain::unpin(&app.db, &service, &environment, &user.actor(addr)).await?;
     Ok(Json(UnpinOut { unpinned }))
-}
-
-/// An environment as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct EnvironmentOut {
-    /// Name.
-    pub name: String,
-    /// Namespace pattern.
-    pub namespace_pattern: String,
-    /// Deploys need an approval.
-    pub requires_approval: bool,
-    /// Deploys fail when a referenced Secret key is missing.
-    pub block_on_missing_secrets: bool,
-}
-
-/// `GET /api/v1/environments`: any caller with a token.
-async fn list_environments(
-    State(app): State<AppState>,
-    ApiUser(_user): ApiUser,
-) -> Result<Json<Vec<EnvironmentOut>>, AppError> {
-    Ok(Json(
-        store::environments::list(&app.db)
-            .await?
-            .into_iter()
-            .map(|e| EnvironmentOut {
-                name: e.name,
-                namespace_pattern: e.namespace_pattern,
-                requires_approval: e.requires_approval,
-                block_on_missing_secrets: e.block_on_missing_secrets,
-            })
-            .collect(),
-    ))
 }

@@ -1,13 +1,31 @@
-//! What the admin pages change: users, teams and memberships, each with its
-//! audit entry in the same transaction. Input is checked before `begin()`.
+//! Accounts: users, teams, memberships and API tokens. The admin pages, the
+//! account page and `slipway admin …` all call these, so one rule holds for
+//! each: input is checked before `begin()`, and every change writes its audit
+//! entry in its own transaction (the CLI acts as [`Actor::system`]).
 
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::auth::password;
-use crate::error::{AppError, FieldMessage, ResultExt as _};
+use crate::auth::{password, tokens};
+use crate::error::{AppError, FieldError, ResultExt as _};
 use crate::spec::names;
 use crate::store::{self, audit::Actor, teams::Team, users::User};
+
+/// Audit actions written here.
+pub mod actions {
+    /// A user was created.
+    pub const USER_CREATE: &str = "user.create";
+    /// A team was created.
+    pub const TEAM_CREATE: &str = "team.create";
+    /// A member joined a team.
+    pub const MEMBER_ADD: &str = "team.member.add";
+    /// A member left a team.
+    pub const MEMBER_REMOVE: &str = "team.member.remove";
+    /// An API token was created.
+    pub const TOKEN_CREATE: &str = "token.create";
+    /// An API token was revoked.
+    pub const TOKEN_REVOKE: &str = "token.revoke";
+}
 
 /// Longest team name: the `teams_name_format` constraint (teams become namespace prefixes).
 pub const MAX_TEAM_NAME: usize = 30;
@@ -16,9 +34,9 @@ pub const MAX_DISPLAY_NAME: usize = 100;
 /// Longest email address (RFC 5321 path limit).
 pub const MAX_EMAIL: usize = 254;
 
-/// The "create user" form as typed; `Debug` by hand so the password is never logged.
+/// A new user as typed (portal form or CLI flags); `Debug` by hand so the password is never logged.
 #[derive(Clone, Default)]
-pub struct UserForm {
+pub struct UserInput {
     /// Email as typed.
     pub email: String,
     /// The initial password (never rendered back).
@@ -29,9 +47,9 @@ pub struct UserForm {
     pub teams: Vec<String>,
 }
 
-impl std::fmt::Debug for UserForm {
+impl std::fmt::Debug for UserInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserForm")
+        f.debug_struct("UserInput")
             .field("email", &self.email)
             .field("password", &"***")
             .field("is_admin", &self.is_admin)
@@ -40,7 +58,7 @@ impl std::fmt::Debug for UserForm {
     }
 }
 
-impl UserForm {
+impl UserInput {
     /// Reads the urlencoded pairs; `teams` may repeat (one checkbox per team).
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         let mut form = Self::default();
@@ -64,9 +82,9 @@ impl UserForm {
     }
 }
 
-/// The "create team" form.
+/// A new team as typed.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
-pub struct TeamForm {
+pub struct TeamInput {
     /// DNS-1123 name.
     #[serde(default)]
     pub name: String,
@@ -75,19 +93,16 @@ pub struct TeamForm {
     pub display_name: String,
 }
 
-/// The "add member" form.
+/// A member to add, by email.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
-pub struct MemberForm {
+pub struct MemberInput {
     /// Email of the user to add.
     #[serde(default)]
     pub email: String,
 }
 
-fn field(path: &str, message: impl Into<String>) -> FieldMessage {
-    FieldMessage {
-        path: path.into(),
-        message: message.into(),
-    }
+fn field(path: &str, message: impl Into<String>) -> FieldError {
+    FieldError::new(path, message)
 }
 
 /// Normalises an email (trimmed, lower case) or says why it is not one.
@@ -125,7 +140,7 @@ struct NewUser {
     teams: Vec<String>,
 }
 
-fn check_user(form: &UserForm, known_teams: &[String]) -> Result<NewUser, Vec<FieldMessage>> {
+fn check_user(form: &UserInput, known_teams: &[String]) -> Result<NewUser, Vec<FieldError>> {
     let mut problems = Vec::new();
     let email = parse_email(&form.email).unwrap_or_else(|message| {
         problems.push(field("email", message));
@@ -151,7 +166,7 @@ fn check_user(form: &UserForm, known_teams: &[String]) -> Result<NewUser, Vec<Fi
 }
 
 /// Creates a user with a password and team memberships; audited as `user.create`.
-pub async fn create_user(db: &PgPool, actor: &Actor, form: &UserForm) -> Result<User, AppError> {
+pub async fn create_user(db: &PgPool, actor: &Actor, form: &UserInput) -> Result<User, AppError> {
     let known: Vec<String> = store::teams::list(db)
         .await?
         .into_iter()
@@ -178,7 +193,7 @@ pub async fn create_user(db: &PgPool, actor: &Actor, form: &UserForm) -> Result<
     store::audit::record(
         &mut *tx,
         actor,
-        "user.create",
+        actions::USER_CREATE,
         &user.email,
         json!({"admin": new.is_admin, "teams": new.teams}),
     )
@@ -189,7 +204,7 @@ pub async fn create_user(db: &PgPool, actor: &Actor, form: &UserForm) -> Result<
 }
 
 /// A checked "create team" form: (name, display name).
-fn check_team(form: &TeamForm) -> Result<(String, String), Vec<FieldMessage>> {
+fn check_team(form: &TeamInput) -> Result<(String, String), Vec<FieldError>> {
     let mut problems = Vec::new();
     let name = form.name.trim().to_owned();
     if name.is_empty() {
@@ -216,7 +231,7 @@ fn check_team(form: &TeamForm) -> Result<(String, String), Vec<FieldMessage>> {
 }
 
 /// Creates a team; audited as `team.create`.
-pub async fn create_team(db: &PgPool, actor: &Actor, form: &TeamForm) -> Result<Team, AppError> {
+pub async fn create_team(db: &PgPool, actor: &Actor, form: &TeamInput) -> Result<Team, AppError> {
     let (name, display) = check_team(form).map_err(AppError::Invalid)?;
     let mut tx = db.begin().await?;
     let team = store::teams::insert(&mut *tx, &name, &display)
@@ -227,7 +242,7 @@ pub async fn create_team(db: &PgPool, actor: &Actor, form: &TeamForm) -> Result<
     store::audit::record(
         &mut *tx,
         actor,
-        "team.create",
+        actions::TEAM_CREATE,
         &team.name,
         json!({"display_name": team.display_name}),
     )
@@ -242,7 +257,7 @@ pub async fn add_member(
     db: &PgPool,
     actor: &Actor,
     team: &Team,
-    form: &MemberForm,
+    form: &MemberInput,
 ) -> Result<User, AppError> {
     let email = parse_email(&form.email).map_err(|m| AppError::invalid("email", m))?;
     let mut tx = db.begin().await?;
@@ -257,7 +272,7 @@ pub async fn add_member(
     store::audit::record(
         &mut *tx,
         actor,
-        "team.member.add",
+        actions::MEMBER_ADD,
         &team.name,
         json!({"user": user.email}),
     )
@@ -285,13 +300,118 @@ pub async fn remove_member(
     store::audit::record(
         &mut *tx,
         actor,
-        "team.member.remove",
+        actions::MEMBER_REMOVE,
         &team.name,
         json!({"user": user.email}),
     )
     .await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Longest token name.
+pub const MAX_TOKEN_NAME: usize = 64;
+
+/// A token just created: the only time its value is shown.
+#[derive(Clone)]
+pub struct NewToken {
+    /// Row id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The token.
+    pub value: String,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("value", &"***")
+            .finish()
+    }
+}
+
+fn check_token_name(raw: &str) -> Result<String, Vec<FieldError>> {
+    let name = raw.trim();
+    let problem = if name.is_empty() {
+        "required"
+    } else if name.chars().count() > MAX_TOKEN_NAME {
+        "must be at most 64 characters"
+    } else if name.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(name.to_owned());
+    };
+    Err(vec![field("name", problem)])
+}
+
+/// Creates an API token for `owner`; only its SHA-256 is stored. Audited as
+/// `token.create` with the name, never the value.
+pub async fn create_token(
+    db: &PgPool,
+    actor: &Actor,
+    owner: &User,
+    raw_name: &str,
+) -> Result<NewToken, AppError> {
+    let name = check_token_name(raw_name).map_err(AppError::Invalid)?;
+    let value = tokens::generate();
+    let mut tx = db.begin().await?;
+    let id = store::tokens::insert(&mut *tx, owner.id, &name, &tokens::hash(&value))
+        .await
+        .on_constraint("api_tokens_user_id_name_key", || {
+            AppError::invalid("name", "there already is a token with this name")
+        })?;
+    store::audit::record(
+        &mut *tx,
+        actor,
+        actions::TOKEN_CREATE,
+        &owner.email,
+        json!({"token": name, "id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(token_id = id, "API token created");
+    Ok(NewToken { id, name, value })
+}
+
+/// Revokes one of `owner`'s tokens; `Some(name)` when it was live, `None` when
+/// already revoked, `NotFound` when it is not theirs. Audited as `token.revoke`.
+pub async fn revoke_token(
+    db: &PgPool,
+    actor: &Actor,
+    owner: &User,
+    id: i64,
+) -> Result<Option<String>, AppError> {
+    let mut tx = db.begin().await?;
+    let token = store::tokens::list_for_user(&mut *tx, owner.id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or(AppError::NotFound)?;
+    if !store::tokens::revoke(&mut *tx, owner.id, id).await? {
+        return Ok(None);
+    }
+    store::audit::record(
+        &mut *tx,
+        actor,
+        actions::TOKEN_REVOKE,
+        &owner.email,
+        json!({"token": token.name, "id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(token_id = id, "API token revoked");
+    Ok(Some(token.name))
+}
+
+/// The user with `email` (normalised as [`parse_email`] does), or a field error on `email`.
+pub async fn user_by_email(db: &PgPool, email: &str) -> Result<User, AppError> {
+    let email = parse_email(email).map_err(|m| AppError::invalid("email", m))?;
+    store::users::find_by_email(db, &email)
+        .await?
+        .ok_or_else(|| AppError::invalid("email", "there is no user with this email"))
 }
 
 #[cfg(test)]
@@ -307,7 +427,7 @@ mod tests {
 
     #[test]
     fn user_form_collects_repeated_team_boxes() {
-        let form = UserForm::from_pairs(pairs(&[
+        let form = UserInput::from_pairs(pairs(&[
             ("email", "A@x.io"),
             ("teams", "shop"),
             ("teams", "billing"),
@@ -322,7 +442,7 @@ mod tests {
 
     #[test]
     fn user_form_debug_hides_the_password() {
-        let form = UserForm::from_pairs(pairs(&[("password", "hunter2-hunter2")]));
+        let form = UserInput::from_pairs(pairs(&[("password", "hunter2-hunter2")]));
         assert!(!format!("{form:?}").contains("hunter2"));
     }
 
@@ -343,7 +463,7 @@ mod tests {
 
     #[test]
     fn every_user_problem_is_reported_at_once() {
-        let form = UserForm::from_pairs(pairs(&[
+        let form = UserInput::from_pairs(pairs(&[
             ("email", "nope"),
             ("password", "short"),
             ("teams", "ghost"),
@@ -354,9 +474,27 @@ mod tests {
     }
 
     #[test]
+    fn token_names_are_trimmed_and_required() {
+        assert_eq!(check_token_name("  ci  ").unwrap(), "ci");
+        assert_eq!(check_token_name("   ").unwrap_err()[0].message, "required");
+        assert!(check_token_name(&"x".repeat(65)).is_err());
+        assert!(check_token_name("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn a_new_token_never_shows_in_debug_output() {
+        let t = NewToken {
+            id: 1,
+            name: "ci".into(),
+            value: "slw_secret".into(),
+        };
+        assert!(!format!("{t:?}").contains("slw_secret"));
+    }
+
+    #[test]
     fn team_names_must_be_dns_labels_of_at_most_30_characters() {
         let check = |name: &str| {
-            check_team(&TeamForm {
+            check_team(&TeamInput {
                 name: name.into(),
                 display_name: String::new(),
             })

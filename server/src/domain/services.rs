@@ -1,15 +1,26 @@
-//! Creating services and saving revisions: shared by the portal and the JSON API,
-//! so both apply the same validation, policy and audit.
+//! Services and their revisions: parsing a spec from the editor, the API or a
+//! spec file, creating a service and saving a revision. The portal, the JSON API
+//! and `slipway apply` share these, so all apply the same validation, policy and
+//! audit.
 
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::auth::CurrentUser;
 use crate::auth::policy;
-use crate::error::{AppError, FieldMessage, ResultExt as _};
+use crate::domain::namespaces::Targets;
+use crate::error::{AppError, FieldError, ResultExt as _};
 use crate::spec::{self, ServiceSpec};
 use crate::store::services::{NewRevision, Revision, SaveError, Service};
 use crate::store::{self, audit::Actor};
+
+/// Audit actions written here.
+pub mod actions {
+    /// A service was created (revision 1).
+    pub const SERVICE_CREATE: &str = "service.create";
+    /// A revision was saved.
+    pub const SERVICE_REVISE: &str = "service.revise";
+}
 
 /// A spec that parsed and validated, ready to store.
 #[derive(Debug)]
@@ -26,7 +37,7 @@ pub struct PreparedSpec {
 
 impl PreparedSpec {
     fn kind(&self) -> String {
-        kind_name(&self.spec)
+        self.spec.workload_kind().as_str().to_owned()
     }
 
     fn framework(&self) -> String {
@@ -57,38 +68,17 @@ impl PreparedSpec {
     }
 }
 
-/// The workload kind's name (`web`, `worker`, `cron`, `stateful`).
-pub fn kind_name(spec: &ServiceSpec) -> String {
-    serde_json::to_value(spec.workload_kind())
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "web".into())
-}
-
-fn to_field_messages(errors: Vec<spec::FieldError>) -> Vec<FieldMessage> {
-    errors
-        .into_iter()
-        .map(|e| FieldMessage {
-            path: if e.path.is_empty() {
-                "spec".into()
-            } else {
-                e.path
-            },
-            message: e.message,
-        })
-        .collect()
-}
-
 /// Parses YAML (or JSON) text from the editor.
-pub fn prepare_text(text: &str) -> Result<PreparedSpec, Vec<FieldMessage>> {
-    let spec = spec::parse(text).map_err(to_field_messages)?;
+pub fn prepare_text(text: &str) -> Result<PreparedSpec, AppError> {
+    let spec = spec::parse(text).map_err(|errors| AppError::invalid_fields(errors, "spec"))?;
     Ok(finish(spec, Some(text)))
 }
 
 /// Reads the API's `spec` JSON object. Problems carry the document's own paths
 /// (`metadata.name`, `spec.env[3].secret.key`), as in the editor and the CLI.
-pub fn prepare_json(value: serde_json::Value) -> Result<PreparedSpec, Vec<FieldMessage>> {
-    let spec = spec::from_json_value(value).map_err(to_field_messages)?;
+pub fn prepare_json(value: serde_json::Value) -> Result<PreparedSpec, AppError> {
+    let spec =
+        spec::from_json_value(value).map_err(|errors| AppError::invalid_fields(errors, "spec"))?;
     Ok(finish(spec, None))
 }
 
@@ -110,21 +100,21 @@ fn check_identity(prepared: &PreparedSpec, team: &str, name: Option<&str>) -> Re
     if let Some(name) = name
         && prepared.spec.metadata.name != name
     {
-        problems.push(FieldMessage {
-            path: "metadata.name".into(),
-            message: format!(
+        problems.push(FieldError::new(
+            "metadata.name",
+            format!(
                 "is `{}`, but this is service `{name}`; renaming is not supported",
                 prepared.spec.metadata.name
             ),
-        });
+        ));
     }
     if let Some(spec_team) = &prepared.spec.metadata.team
         && spec_team != team
     {
-        problems.push(FieldMessage {
-            path: "metadata.team".into(),
-            message: format!("is `{spec_team}`, but the service belongs to team `{team}`"),
-        });
+        problems.push(FieldError::new(
+            "metadata.team",
+            format!("is `{spec_team}`, but the service belongs to team `{team}`"),
+        ));
     }
     if problems.is_empty() {
         Ok(())
@@ -172,7 +162,7 @@ pub async fn create_service(
     store::audit::record(
         &mut *tx,
         actor,
-        "service.create",
+        actions::SERVICE_CREATE,
         &target,
         json!({"revision": 1, "hash": revision.hash}),
     )
@@ -228,7 +218,7 @@ pub async fn save_revision(
     store::audit::record(
         &mut *tx,
         actor,
-        "service.revise",
+        actions::SERVICE_REVISE,
         &target,
         json!({"revision": revision.number, "hash": revision.hash}),
     )
@@ -236,4 +226,38 @@ pub async fn save_revision(
     tx.commit().await?;
     tracing::info!(service = %target, revision = revision.number, "revision saved");
     Ok(revision)
+}
+
+/// Revision `number` of `service`; `NotFound` when there is none.
+pub async fn revision(db: &PgPool, service: &Service, number: i32) -> Result<Revision, AppError> {
+    store::services::revision(db, service.id, number)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The spec a stored revision holds. Revisions are validated before they are
+/// stored, so one that no longer reads is an internal error, not the user's.
+pub fn spec_of(revision: &Revision) -> Result<ServiceSpec, AppError> {
+    serde_json::from_value(revision.spec.clone()).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "stored revision {} is unreadable: {e}",
+            revision.number
+        ))
+    })
+}
+
+/// The current revision of `service` and its spec.
+pub async fn current_spec(
+    db: &PgPool,
+    service: &Service,
+) -> Result<(Revision, ServiceSpec), AppError> {
+    let revision = revision(db, service, service.current_revision).await?;
+    let spec = spec_of(&revision)?;
+    Ok((revision, spec))
+}
+
+/// Every environment of `service` with the namespace it has there.
+pub async fn targets(db: &PgPool, service: &Service) -> Result<Targets, AppError> {
+    let environments = store::environments::list(db).await?;
+    Ok(Targets::of(&environments, &service.team, &service.name))
 }

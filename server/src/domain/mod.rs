@@ -1,0 +1,16 @@
+//! The business actions of Slipway, one module per aggregate. The portal, the
+//! JSON API, the CLI and (next) webhooks call these and nothing else changes
+//! state: a handler extracts, authorizes (`auth::policy`), calls one function
+//! here and renders its answer.
+//!
+//! Every action checks its input before it opens a transaction, and writes its
+//! change and its audit entry (the action names are the `actions` constants of
+//! each module) in that one transaction. Errors are [`crate::error::AppError`]s
+//! named by what the caller should see; the CLI prints them, the web renders them.
+
+pub mod accounts;
+pub mod deploys;
+pub mod environments;
+pub mod namespaces;
+pub mod secrets;
+pub mod services;

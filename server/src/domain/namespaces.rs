@@ -1,0 +1,270 @@
+//! The one rule for where a service lives: an environment's namespace pattern
+//! with `{team}`, `{environment}` and `{service}` filled in. Pure. The deployer,
+//! the portal's previews, the API's render and check previews, the wiring and
+//! secrets pages and `slipway run`'s demo namespaces all resolve through here, so
+//! they can never show different namespaces for one service; none of them
+//! invents a namespace when the pattern gives no valid one.
+
+use crate::error::AppError;
+use crate::spec::names;
+use crate::store::environments::Environment;
+
+/// The placeholders a namespace pattern may use.
+pub const PLACEHOLDERS: [&str; 3] = ["{team}", "{environment}", "{service}"];
+
+/// Why a pattern gives no namespace.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NamespaceError {
+    /// The pattern is blank.
+    #[error("must not be empty")]
+    Empty,
+    /// The pattern names a placeholder Slipway does not know.
+    #[error("`{pattern}` has an unknown placeholder; use {{team}}, {{environment}}, {{service}}")]
+    UnknownPlaceholder {
+        /// The pattern as written.
+        pattern: String,
+    },
+    /// Filled in, the pattern is not a DNS-1123 label (too long, bad characters).
+    #[error("gives `{namespace}`, which {why}")]
+    InvalidName {
+        /// What the pattern gave.
+        namespace: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// The namespace `pattern` gives for `service` of `team` in `environment`.
+pub fn namespace_for(
+    pattern: &str,
+    team: &str,
+    environment: &str,
+    service: &str,
+) -> Result<String, NamespaceError> {
+    if pattern.trim().is_empty() {
+        return Err(NamespaceError::Empty);
+    }
+    let namespace = pattern
+        .replace("{team}", team)
+        .replace("{environment}", environment)
+        .replace("{service}", service);
+    if namespace.contains(['{', '}']) {
+        return Err(NamespaceError::UnknownPlaceholder {
+            pattern: pattern.to_owned(),
+        });
+    }
+    names::dns_label(&namespace).map_err(|why| NamespaceError::InvalidName {
+        namespace: namespace.clone(),
+        why,
+    })?;
+    Ok(namespace)
+}
+
+/// Checks a pattern an administrator types: known placeholders only, and a
+/// DNS-1123 label for ordinary names (a service whose names make it too long
+/// is refused when it deploys, with the same message).
+pub fn check_pattern(pattern: &str) -> Result<(), NamespaceError> {
+    namespace_for(pattern, "shop", "staging", "web").map(|_| ())
+}
+
+/// The namespace of a service in one environment.
+pub fn namespace_in(
+    environment: &Environment,
+    team: &str,
+    service: &str,
+) -> Result<String, NamespaceError> {
+    namespace_for(
+        &environment.namespace_pattern,
+        team,
+        &environment.name,
+        service,
+    )
+}
+
+/// One environment a service can be shown or deployed in, with its namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Environment name.
+    pub environment: String,
+    /// Whether the environment applies production rules to the checklist.
+    pub production_rules: bool,
+    /// The namespace, or why the pattern gives none for this service.
+    pub namespace: Result<String, NamespaceError>,
+}
+
+impl Target {
+    /// The namespace, or a field error on `environment` saying why there is none.
+    pub fn namespace(&self) -> Result<&str, AppError> {
+        self.namespace.as_deref().map_err(|why| {
+            AppError::invalid(
+                "environment",
+                format!("the namespace pattern of {} {why}", self.environment),
+            )
+        })
+    }
+}
+
+/// Every environment of a service, in the environments' listing order.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    list: Vec<Target>,
+}
+
+impl Targets {
+    /// The targets of `team/service` over `environments` (pure).
+    pub fn of(environments: &[Environment], team: &str, service: &str) -> Self {
+        let list = environments
+            .iter()
+            .map(|e| Target {
+                environment: e.name.clone(),
+                production_rules: e.production_rules,
+                namespace: namespace_in(e, team, service),
+            })
+            .collect();
+        Self { list }
+    }
+
+    /// Environment names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.list.iter().map(|t| t.environment.clone()).collect()
+    }
+
+    /// What a page shows when nothing (or an unknown name) is asked for: the
+    /// asked-for environment, else the first with production rules, else the
+    /// first. `None` only when there are no environments at all.
+    pub fn pick(&self, asked: Option<&str>) -> Option<&Target> {
+        asked
+            .and_then(|name| self.list.iter().find(|t| t.environment == name))
+            .or_else(|| self.list.iter().find(|t| t.production_rules))
+            .or_else(|| self.list.first())
+    }
+
+    /// Like [`Self::pick`], for callers that act on the answer (the API, the
+    /// wiring and secrets pages): an asked-for environment that does not exist is
+    /// a field error on `environment`, and so is having none to pick.
+    pub fn resolve(&self, asked: Option<&str>) -> Result<&Target, AppError> {
+        if let Some(asked) = asked
+            && !self.list.iter().any(|t| t.environment == asked)
+        {
+            return Err(AppError::invalid(
+                "environment",
+                format!("unknown environment `{asked}`"),
+            ));
+        }
+        self.pick(asked)
+            .ok_or_else(|| AppError::invalid("environment", "no environments are configured"))
+    }
+
+    /// [`Self::resolve`] of a required environment, with its namespace.
+    pub fn require(&self, asked: Option<&str>) -> Result<(&Target, &str), AppError> {
+        let asked = asked
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| AppError::invalid("environment", "required"))?;
+        let target = self.resolve(Some(asked))?;
+        Ok((target, target.namespace()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(name: &str, pattern: &str, production_rules: bool) -> Environment {
+        Environment {
+            id: 1,
+            name: name.into(),
+            position: 0,
+            namespace_pattern: pattern.into(),
+            requires_approval: false,
+            block_on_missing_secrets: false,
+            production_rules,
+            cluster: "default".into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_default_pattern_gives_team_dash_environment() {
+        assert_eq!(
+            namespace_for("{team}-{environment}", "shop", "staging", "web").unwrap(),
+            "shop-staging"
+        );
+    }
+
+    #[test]
+    fn unknown_placeholders_are_refused() {
+        let err = namespace_for("{team}-{env}", "shop", "staging", "web").unwrap_err();
+        assert!(err.to_string().contains("unknown placeholder"), "{err}");
+    }
+
+    #[test]
+    fn a_pattern_giving_an_invalid_name_is_refused() {
+        assert!(check_pattern("{team}_{environment}").is_err());
+        assert_eq!(check_pattern(""), Err(NamespaceError::Empty));
+        assert!(check_pattern("{team}-{environment}").is_ok());
+        assert!(check_pattern("apps").is_ok());
+    }
+
+    #[test]
+    fn a_service_whose_names_make_the_namespace_too_long_gets_no_namespace() {
+        let envs = [environment(
+            "staging",
+            "{team}-{environment}-{service}",
+            false,
+        )];
+        let targets = Targets::of(&envs, "shop", &"a".repeat(60));
+        let target = targets.resolve(Some("staging")).unwrap();
+        assert!(matches!(
+            target.namespace,
+            Err(NamespaceError::InvalidName { .. })
+        ));
+        let err = target.namespace().unwrap_err();
+        assert!(
+            err.public_message()
+                .starts_with("environment: the namespace pattern of staging gives")
+        );
+    }
+
+    #[test]
+    fn pages_fall_back_to_the_production_rules_environment_then_the_first() {
+        let envs = [
+            environment("development", "{team}-{environment}", false),
+            environment("live", "{team}-live", true),
+        ];
+        let targets = Targets::of(&envs, "shop", "web");
+        assert_eq!(targets.pick(None).unwrap().environment, "live");
+        assert_eq!(targets.pick(Some("nope")).unwrap().environment, "live");
+        assert_eq!(
+            targets.pick(Some("development")).unwrap().environment,
+            "development"
+        );
+        let plain = Targets::of(&envs[..1], "shop", "web");
+        assert_eq!(plain.pick(None).unwrap().environment, "development");
+        assert!(Targets::default().pick(None).is_none());
+    }
+
+    #[test]
+    fn acting_on_an_unknown_or_missing_environment_is_a_field_error() {
+        let envs = [environment("staging", "{team}-{environment}", false)];
+        let targets = Targets::of(&envs, "shop", "web");
+        let err = targets.resolve(Some("prod")).unwrap_err();
+        assert_eq!(
+            err.public_message(),
+            "environment: unknown environment `prod`"
+        );
+        let err = targets.require(None).unwrap_err();
+        assert_eq!(err.public_message(), "environment: required");
+        let (target, namespace) = targets.require(Some("staging")).unwrap();
+        assert_eq!(
+            (target.environment.as_str(), namespace),
+            ("staging", "shop-staging")
+        );
+        let err = Targets::default().resolve(None).unwrap_err();
+        assert_eq!(
+            err.public_message(),
+            "environment: no environments are configured"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! A service's deploy history by environment, and `/deploys`: every deploy the
+//! user may see, filterable.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::view::{DeployRow, EnvironmentHistory, PinView, ServiceHistory};
+use super::{HISTORY_PER_ENVIRONMENT, PAGE};
+use crate::app::AppState;
+use crate::auth::{CurrentUser, policy};
+use crate::deploy_model::DeployState;
+use crate::error::AppError;
+use crate::store::deploys::{self as deploys, Filter};
+use crate::store::services::Service;
+use crate::store::{self, pins};
+use crate::web::layout::Layout;
+use crate::web::loaders::{load_service, service_filter, state_filter};
+
+/// Loads the history of `service` for `user` (who may see it: checked by the caller).
+pub async fn load_history(
+    app: &AppState,
+    user: &CurrentUser,
+    service: &Service,
+    per_environment: i64,
+) -> Result<ServiceHistory, AppError> {
+    let now = OffsetDateTime::now_utc();
+    let pins = pins::active_pins(&app.db, service.id).await?;
+    let mut environments = Vec::new();
+    for env in store::environments::list(&app.db).await? {
+        let list = deploys::list(
+            &app.db,
+            &Filter {
+                service_id: Some(service.id),
+                environment: Some(env.name.clone()),
+                limit: per_environment,
+                ..Filter::default()
+            },
+        )
+        .await?;
+        environments.push(EnvironmentHistory {
+            pin: pins
+                .iter()
+                .find(|p| p.environment_id == env.id)
+                .map(PinView::of),
+            requires_approval: env.requires_approval,
+            name: env.name,
+            deploys: list.iter().map(|d| DeployRow::of(d, now)).collect(),
+        });
+    }
+    Ok(ServiceHistory {
+        team: service.team.clone(),
+        service: service.name.clone(),
+        can_deploy: policy::can_request_deploy(user, &service.team).is_ok(),
+        environments,
+    })
+}
+
+/// A service's deploy history by environment.
+#[derive(Template, WebTemplate)]
+#[template(path = "deploys/history.html")]
+pub struct HistoryPage {
+    layout: Layout,
+    service: Service,
+    history: ServiceHistory,
+}
+
+/// `GET /services/{team}/{service}/history`: team members and admins.
+pub(super) async fn show_history(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+) -> Result<HistoryPage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    let history = load_history(&app, &user, &service, HISTORY_PER_ENVIRONMENT).await?;
+    Ok(HistoryPage {
+        layout,
+        service,
+        history,
+    })
+}
+
+/// Query of `GET /deploys`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// `team/service` or a service name.
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    state: String,
+    /// Paging: deploys older than this id.
+    before: Option<i64>,
+}
+
+impl ListQuery {
+    fn next_page(&self, before: i64) -> String {
+        let query = serde_urlencoded::to_string([
+            ("service", self.service.as_str()),
+            ("environment", self.environment.as_str()),
+            ("state", self.state.as_str()),
+            ("before", &before.to_string()),
+        ])
+        .unwrap_or_default();
+        format!("/deploys?{query}")
+    }
+}
+
+/// Every deploy the user may see.
+#[derive(Template, WebTemplate)]
+#[template(path = "deploys/index.html")]
+pub struct DeploysPage {
+    layout: Layout,
+    query: ListQuery,
+    environments: Vec<String>,
+    states: Vec<&'static str>,
+    rows: Vec<DeployRow>,
+    next: Option<String>,
+}
+
+/// `GET /deploys`: the history across every service the user may see
+/// (`policy::can_view_team`: their teams, or all for admins), filterable.
+pub(super) async fn list_deploys(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Query(query): Query<ListQuery>,
+) -> Result<DeploysPage, AppError> {
+    let (team, service) = service_filter(&query.service);
+    let state = state_filter(&query.state)?;
+    let filter = Filter {
+        teams: (!user.is_admin).then(|| user.teams.clone()),
+        team,
+        service,
+        environment: (!query.environment.is_empty()).then(|| query.environment.clone()),
+        state,
+        before_id: query.before,
+        limit: PAGE,
+        ..Filter::default()
+    };
+    let list = deploys::list(&app.db, &filter).await?;
+    let now = OffsetDateTime::now_utc();
+    let next = (list.len() as i64 == PAGE)
+        .then(|| list.last().map(|d| query.next_page(d.id)))
+        .flatten();
+    Ok(DeploysPage {
+        layout,
+        environments: store::environments::list(&app.db)
+            .await?
+            .into_iter()
+            .map(|e| e.name)
+            .collect(),
+        states: DeployState::ALL.iter().map(|s| s.as_str()).collect(),
+        rows: list.iter().map(|d| DeployRow::of(d, now)).collect(),
+        next,
+        query,
+    })
+}

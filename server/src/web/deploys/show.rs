@@ -1,0 +1,256 @@
+//! One deploy's page with its live timeline, and what can be done there:
+//! approve, reject, roll back, unpin.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+use super::view::{ApprovalRow, DeployRow, EventRow, PinView};
+use crate::app::AppState;
+use crate::auth::extract::ClientAddr;
+use crate::auth::{CurrentUser, policy};
+use crate::domain::deploys::{self as domain, Decision, DeployState, RollbackOffer, Seen};
+use crate::error::AppError;
+use crate::store::deploys::{self as deploys, Deploy};
+use crate::store::{self, approvals, pins};
+use crate::web::diff::{self, DiffLine};
+use crate::web::format::display_time;
+use crate::web::htmx::HxRequest;
+use crate::web::layout::{Layout, flash};
+use crate::web::loaders::{load_deploy, load_service};
+
+/// The part of a deploy's page that changes while it runs (polled every 2 s).
+pub struct DeployLive {
+    deploy: DeployRow,
+    revision_hash: String,
+    namespace: String,
+    started: String,
+    finished_at: String,
+    attempts: i32,
+    events: Vec<EventRow>,
+    approvals: Vec<ApprovalRow>,
+    requires_approval: bool,
+    can_decide: bool,
+    diff: Option<Vec<DiffLine>>,
+    rollback: Option<RollbackOffer>,
+    pin: Option<PinView>,
+    can_deploy: bool,
+    csrf: String,
+}
+
+/// A deploy's page.
+#[derive(Template, WebTemplate)]
+#[template(path = "deploys/show.html")]
+pub struct DeployPage {
+    layout: Layout,
+    live: DeployLive,
+    manifests: String,
+}
+
+/// The live fragment alone, for htmx polling.
+#[derive(Template, WebTemplate)]
+#[template(path = "deploys/show.html", block = "live")]
+pub struct DeployLiveFragment {
+    live: DeployLive,
+}
+
+async fn load_live(
+    app: &AppState,
+    user: &CurrentUser,
+    deploy: &Deploy,
+    csrf: String,
+    diff: Option<String>,
+) -> Result<DeployLive, AppError> {
+    let now = OffsetDateTime::now_utc();
+    let events = deploys::events(&app.db, deploy.id).await?;
+    let approvals = approvals::for_deploy(&app.db, deploy.id).await?;
+    let environment = store::environments::find(&app.db, deploy.environment_id).await?;
+    let pin = pins::active_pin(&app.db, deploy.service_id, deploy.environment_id).await?;
+    let can_deploy = policy::can_request_deploy(user, &deploy.team).is_ok();
+    let decided = approvals.iter().any(|a| a.user_id == Some(user.id));
+    let can_decide = deploy.state == DeployState::AwaitingApproval
+        && !decided
+        && policy::can_approve(user, deploy.requested_by_id).is_ok();
+    let rollback = domain::rollback_offer(&app.db, deploy).await?;
+    Ok(DeployLive {
+        deploy: DeployRow::of(deploy, now),
+        revision_hash: deploy.revision_hash.clone(),
+        namespace: deploy.namespace.clone(),
+        started: deploy.started_at.map(display_time).unwrap_or_default(),
+        finished_at: deploy.finished_at.map(display_time).unwrap_or_default(),
+        attempts: deploy.attempts,
+        events: events
+            .into_iter()
+            .map(|e| EventRow {
+                at: display_time(e.created_at),
+                is_note: e.is_note(),
+                from: e.from_state.map(DeployState::as_str).unwrap_or_default(),
+                to: e.to_state.as_str(),
+                actor: e.actor,
+                message: e.message,
+            })
+            .collect(),
+        approvals: approvals
+            .into_iter()
+            .map(|a| ApprovalRow {
+                approver: a.approver,
+                decision: a.decision.as_str(),
+                comment: a.comment,
+                at: display_time(a.created_at),
+                revision_hash: a.revision_hash.chars().take(12).collect(),
+                image: a.image,
+            })
+            .collect(),
+        requires_approval: environment.is_some_and(|e| e.requires_approval),
+        can_decide,
+        diff: diff.map(|d| diff::lines(&d)),
+        rollback,
+        pin: pin.as_ref().map(PinView::of),
+        can_deploy,
+        csrf,
+    })
+}
+
+/// `GET /deploys/{id}`: the deploy's page for its team's members and admins; with
+/// `HX-Request`, only the live fragment (the page polls it every 2 s until the
+/// deploy is finished).
+pub(super) async fn show_deploy(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    hx: HxRequest,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let deploy = load_deploy(&app, &user, id).await?;
+    let documents = deploys::documents(&app.db, id).await?;
+    let live = load_live(&app, &user, &deploy, layout.csrf.clone(), documents.diff).await?;
+    if hx.0 {
+        return Ok(DeployLiveFragment { live }.into_response());
+    }
+    Ok(DeployPage {
+        layout,
+        live,
+        manifests: documents.manifests,
+    }
+    .into_response())
+}
+
+/// Form of approve and reject: the comment, and what the approver was shown.
+#[derive(Debug, Default, Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    revision_hash: String,
+    #[serde(default)]
+    image: String,
+}
+
+async fn decide(
+    app: AppState,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    id: i64,
+    decision: Decision,
+    form: DecisionForm,
+) -> Result<Response, AppError> {
+    let deploy = load_deploy(&app, &user, id).await?;
+    policy::can_approve(&user, deploy.requested_by_id)?;
+    let seen = Seen {
+        revision_hash: Some(form.revision_hash),
+        image: Some(form.image),
+    };
+    let decided = domain::decide(
+        &app.db,
+        id,
+        &user.actor(addr),
+        decision,
+        &form.comment,
+        &seen,
+    )
+    .await?;
+    let message = match decision {
+        Decision::Approve => format!("Approved deploy #{id}; it is {}.", decided.state.label()),
+        Decision::Reject => format!("Rejected deploy #{id}."),
+    };
+    flash(&session, "ok", message).await?;
+    Ok(Redirect::to(&format!("/deploys/{id}")).into_response())
+}
+
+/// `POST /deploys/{id}/approve`: administrators other than the requester
+/// (`policy::can_approve`), bound to the revision hash and image they saw.
+pub(super) async fn approve(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, AppError> {
+    decide(app, user, addr, session, id, Decision::Approve, form).await
+}
+
+/// `POST /deploys/{id}/reject`: as approve (`policy::can_approve`).
+pub(super) async fn reject(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, AppError> {
+    decide(app, user, addr, session, id, Decision::Reject, form).await
+}
+
+/// `POST /deploys/{id}/rollback`: team members and admins
+/// (`policy::can_request_deploy`) redeploy this deploy's revision and image;
+/// the environment is pinned until someone unpins it.
+pub(super) async fn rollback(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let target = load_deploy(&app, &user, id).await?;
+    policy::can_request_deploy(&user, &target.team)?;
+    let deploy = domain::rollback(&app.db, &target, &user.actor(addr)).await?;
+    flash(
+        &session,
+        "ok",
+        format!(
+            "Rolling back {} in {} to deploy #{id}; automatic deploys there are held until you unpin it.",
+            target.service_path(),
+            target.environment
+        ),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/deploys/{}", deploy.id)).into_response())
+}
+
+/// `POST /services/{team}/{service}/environments/{environment}/unpin`: team
+/// members and admins (`policy::can_request_deploy`) let automatic deploys in again.
+pub(super) async fn unpin(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path((team, name, environment)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    policy::can_request_deploy(&user, &service.team)?;
+    let done = domain::unpin(&app.db, &service, &environment, &user.actor(addr)).await?;
+    let message = if done {
+        format!("Unpinned {team}/{name} in {environment}: automatic deploys go ahead again.")
+    } else {
+        format!("{team}/{name} was not pinned in {environment}.")
+    };
+    flash(&session, "ok", message).await?;
+    Ok(Redirect::to(&format!("/services/{team}/{name}/history")).into_response())
+}

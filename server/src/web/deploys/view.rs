@@ -1,0 +1,163 @@
+//! Deploys as the templates show them.
+
+use time::OffsetDateTime;
+
+use crate::deploy_model::Trigger;
+use crate::store::deploys::Deploy;
+use crate::store::pins::Pin;
+use crate::web::format::{display_duration, display_time};
+
+/// A deploy as the templates show it.
+#[derive(Clone, Debug)]
+pub struct DeployRow {
+    /// Number.
+    pub id: i64,
+    /// Team.
+    pub team: String,
+    /// Service.
+    pub service: String,
+    /// Environment.
+    pub environment: String,
+    /// Revision number.
+    pub revision: i32,
+    /// Image.
+    pub image: String,
+    /// State name (CSS class).
+    pub state: &'static str,
+    /// State for people.
+    pub state_label: &'static str,
+    /// How it came about.
+    pub trigger: Trigger,
+    /// Who asked.
+    pub requested_by: String,
+    /// The deploy a rollback restores.
+    pub rollback_of: Option<i64>,
+    /// Why it failed / was rejected / superseded.
+    pub reason: String,
+    /// When requested.
+    pub created: String,
+    /// How long it took (so far).
+    pub duration: String,
+    /// Finished (no more changes).
+    pub finished: bool,
+}
+
+impl DeployRow {
+    /// The view of `d` at `now`.
+    pub fn of(d: &Deploy, now: OffsetDateTime) -> Self {
+        DeployRow {
+            id: d.id,
+            team: d.team.clone(),
+            service: d.service.clone(),
+            environment: d.environment.clone(),
+            revision: d.revision,
+            image: d.image.clone(),
+            state: d.state.as_str(),
+            state_label: d.state.label(),
+            trigger: d.trigger,
+            requested_by: d.requested_by.clone(),
+            rollback_of: d.rollback_of,
+            reason: d.reason.clone(),
+            created: display_time(d.created_at),
+            duration: display_duration(d.duration_secs(now)),
+            finished: d.state.is_finished(),
+        }
+    }
+
+    /// "who or what triggered it", in words.
+    pub fn triggered_by(&self) -> String {
+        match (self.trigger, self.rollback_of) {
+            (Trigger::Rollback, Some(of)) => format!("{} (rollback to #{of})", self.requested_by),
+            (Trigger::Webhook, _) => format!("{} (push)", self.requested_by),
+            _ => self.requested_by.clone(),
+        }
+    }
+}
+
+/// An active pin as shown.
+#[derive(Clone, Debug)]
+pub struct PinView {
+    /// Environment.
+    pub environment: String,
+    /// Who pinned.
+    pub by: String,
+    /// Since when.
+    pub since: String,
+    /// The rollback deploy.
+    pub deploy_id: Option<i64>,
+    /// Why.
+    pub reason: String,
+}
+
+impl PinView {
+    /// The view of an active pin.
+    pub fn of(p: &Pin) -> Self {
+        PinView {
+            environment: p.environment.clone(),
+            by: p.pinned_by.clone(),
+            since: display_time(p.created_at),
+            deploy_id: p.deploy_id,
+            reason: p.reason.clone(),
+        }
+    }
+}
+
+/// One environment's part of a service's history.
+#[derive(Clone, Debug)]
+pub struct EnvironmentHistory {
+    /// Environment name.
+    pub name: String,
+    /// Approval required there.
+    pub requires_approval: bool,
+    /// Active pin.
+    pub pin: Option<PinView>,
+    /// Deploys, newest first.
+    pub deploys: Vec<DeployRow>,
+}
+
+/// A service's deploy history by environment: what `deploys/_history.html` shows.
+#[derive(Clone, Debug)]
+pub struct ServiceHistory {
+    /// Team.
+    pub team: String,
+    /// Service.
+    pub service: String,
+    /// May the viewer deploy, roll back and unpin.
+    pub can_deploy: bool,
+    /// Per environment, in listing order.
+    pub environments: Vec<EnvironmentHistory>,
+}
+
+/// One timeline entry.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    /// When.
+    pub at: String,
+    /// Before (empty for the request itself).
+    pub from: &'static str,
+    /// After.
+    pub to: &'static str,
+    /// A note that did not change the state.
+    pub is_note: bool,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub message: String,
+}
+
+/// One decision.
+#[derive(Clone, Debug)]
+pub struct ApprovalRow {
+    /// Who.
+    pub approver: String,
+    /// `approve` or `reject`.
+    pub decision: &'static str,
+    /// Their comment.
+    pub comment: String,
+    /// When.
+    pub at: String,
+    /// The revision hash decided on (short).
+    pub revision_hash: String,
+    /// The image decided on.
+    pub image: String,
+}
