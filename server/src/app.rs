@@ -66,7 +66,7 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface: portal (sessions + CSRF), API, hooks, probes and static files.
+/// The whole HTTP surface: portal (sessions + CSRF), API, probes and static files.
 pub fn router(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(store::sessions::PgSessionStore::new(state.db.clone()))
         .with_name("slipway_session")

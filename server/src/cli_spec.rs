@@ -1,4 +1,4 @@
-//! The spec subcommands of INTERFACES.md: `slipway validate`, `render`,
+//! The spec subcommands (README, `docs/spec.md`): `slipway validate`, `render`,
 //! `check` and `schema`. Each returns the process exit code; `main.rs` wires
 //! them to clap. The `*_to` variants write to given streams, for tests.
 

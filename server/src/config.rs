@@ -1,6 +1,6 @@
 //! One `Config` for the whole process, read from the environment (and flags).
 //!
-//! Every variable of INTERFACES.md is a field here; nothing else in Slipway reads
+//! Every variable of the README's configuration table is a field here; nothing else in Slipway reads
 //! `std::env` for configuration. Secrets are wrapped in [`SecretString`] so a
 //! `Debug` print of the config never shows them.
 

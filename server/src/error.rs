@@ -2,7 +2,7 @@
 //!
 //! Handlers return `Result<_, AppError>`. `IntoResponse` only records *what* went
 //! wrong (an [`ErrorReport`] extension); the `render_errors` middleware in
-//! `web::errors` turns it into an HTML page or the JSON shape of INTERFACES.md,
+//! `web::errors` turns it into an HTML page or the JSON shape of `docs/api.md`,
 //! depending on the route, adds the request id and logs internal errors once.
 
 use axum::http::StatusCode;

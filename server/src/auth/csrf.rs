@@ -3,8 +3,8 @@
 //! Every state-changing request (POST, PUT, PATCH, DELETE) to a portal route must
 //! carry the session's token, either as the `csrf_token` form field or as the
 //! `X-CSRF-Token` header (htmx sends it from `hx-headers` on `<body>`). The API
-//! authenticates with bearer tokens and webhooks with signatures, so neither
-//! carries cookies worth forging and both are outside this layer.
+//! authenticates with bearer tokens, which a browser never sends on its own, so
+//! it carries no cookie worth forging and is outside this layer.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;

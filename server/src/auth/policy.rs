@@ -68,19 +68,6 @@ pub fn can_approve(user: &CurrentUser, requested_by: Option<i64>) -> Decision {
     allow_if(user.is_admin, "only administrators may approve deploys")
 }
 
-/// Writing secret values: admins only (values are write-only for everyone).
-pub fn can_write_secrets(user: &CurrentUser) -> Decision {
-    allow_if(user.is_admin, "only administrators may write secret values")
-}
-
-/// Managing webhooks of a service: the team's members and admins.
-pub fn can_manage_hooks(user: &CurrentUser, team: &str) -> Decision {
-    allow_if(
-        user.is_admin || user.is_member_of(team),
-        "only members of the team may manage its webhooks",
-    )
-}
-
 /// Managing one's own API tokens: any signed-in user, for their own tokens.
 pub fn can_manage_own_tokens(_user: &CurrentUser) -> Decision {
     Ok(())

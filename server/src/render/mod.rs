@@ -1,6 +1,6 @@
 //! The renderer: a pure function from a validated spec and a deploy context to
 //! typed Kubernetes objects (k8s-openapi), in a stable apply order, with the
-//! labels and annotations of ARCHITECTURE.md.
+//! labels and annotations listed in `docs/spec.md`.
 //!
 //! No I/O, clock, environment or randomness: the same input gives the same
 //! objects and byte-identical YAML. Secrets appear only as references.

@@ -1,5 +1,5 @@
 //! Turning errors into responses: HTML pages for the portal, the JSON error shape
-//! of INTERFACES.md under `/api/`, a login redirect for anonymous portal visits.
+//! of `docs/api.md` under `/api/`, a login redirect for anonymous portal visits.
 
 use askama::Template;
 use axum::extract::Request;
@@ -36,7 +36,7 @@ pub async fn not_found() -> AppError {
 }
 
 fn is_api(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/api" || path.starts_with("/hooks/")
+    path.starts_with("/api/") || path == "/api"
 }
 
 /// Middleware: renders every error response in the route's format, once.
@@ -157,7 +157,6 @@ mod tests {
     #[test]
     fn api_and_hook_paths_get_json() {
         assert!(is_api("/api/v1/nope"));
-        assert!(is_api("/hooks/12"));
         assert!(!is_api("/apiary"));
         assert!(!is_api("/services/a/b"));
     }
