@@ -3,36 +3,11 @@
 
 use sqlx::PgPool;
 
-use crate::harness::{PASSWORD, TestApp, create_user, extract_csrf};
-
-/// The session's CSRF token, read from a page a signed-in user can open.
-pub async fn page_csrf(app: &TestApp) -> String {
-    let html = app.get("/account").await.text().await.unwrap();
-    extract_csrf(&html).expect("/account has a csrf_token field")
-}
-
-/// POSTs a form as the signed-in user, with the session's CSRF token.
-pub async fn post_signed_in(
-    app: &TestApp,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let token = page_csrf(app).await;
-    let mut all = fields.to_vec();
-    all.push(("csrf_token", &token));
-    app.client
-        .post(app.url(path))
-        .form(&all)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::harness::{TestApp, create_user};
 
 async fn signed_in_admin(pool: &PgPool) -> TestApp {
     create_user(pool, "root@example.com", true, &[]).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("root@example.com", PASSWORD).await;
-    app
+    TestApp::signed_in(pool, "root@example.com").await
 }
 
 async fn audit_count(pool: &PgPool, action: &str, target: &str) -> i64 {
@@ -48,12 +23,12 @@ async fn audit_count(pool: &PgPool, action: &str, target: &str) -> i64 {
 async fn an_admin_creates_a_team_a_user_and_a_membership_through_the_forms(pool: PgPool) {
     let app = signed_in_admin(&pool).await;
 
-    let res = post_signed_in(
-        &app,
-        "/admin/teams",
-        &[("name", "payments"), ("display_name", "Payments")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/teams",
+            &[("name", "payments"), ("display_name", "Payments")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/admin/teams/payments");
     let page = app.get("/admin/teams/payments").await;
@@ -65,18 +40,18 @@ async fn an_admin_creates_a_team_a_user_and_a_membership_through_the_forms(pool:
             .contains("Created team payments.")
     );
 
-    let res = post_signed_in(
-        &app,
-        "/admin/users",
-        &[
-            ("email", " Pat@Example.com "),
-            ("password", "tidal-orbit-47-lantern"),
-            ("teams", "payments"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", " Pat@Example.com "),
+                ("password", "tidal-orbit-47-lantern"),
+                ("teams", "payments"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let users = app.get("/admin/users").await.text().await.unwrap();
+    let users = app.page("/admin/users").await;
     assert!(users.contains("Created user pat@example.com."), "{users}");
     assert!(users.contains("pat@example.com"));
 
@@ -96,14 +71,14 @@ async fn an_admin_creates_a_team_a_user_and_a_membership_through_the_forms(pool:
         .await;
 
     create_user(&pool, "quinn@example.com", false, &[]).await;
-    let res = post_signed_in(
-        &app,
-        "/admin/teams/payments/members",
-        &[("email", "quinn@example.com")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/teams/payments/members",
+            &[("email", "quinn@example.com")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
-    let page = app.get("/admin/teams/payments").await.text().await.unwrap();
+    let page = app.page("/admin/teams/payments").await;
     assert!(page.contains("Added quinn@example.com to payments."));
     assert!(page.contains("quinn@example.com"));
 
@@ -111,12 +86,12 @@ async fn an_admin_creates_a_team_a_user_and_a_membership_through_the_forms(pool:
         .fetch_one(&pool)
         .await
         .unwrap();
-    let res = post_signed_in(
-        &app,
-        &format!("/admin/teams/payments/members/{quinn}/remove"),
-        &[],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &format!("/admin/teams/payments/members/{quinn}/remove"),
+            &[],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let members: i64 = sqlx::query_scalar("select count(*) from team_members where user_id = $1")
         .bind(quinn)
@@ -125,12 +100,12 @@ async fn an_admin_creates_a_team_a_user_and_a_membership_through_the_forms(pool:
         .unwrap();
     assert_eq!(members, 0);
     // Removing again: not a member any more.
-    let res = post_signed_in(
-        &app,
-        &format!("/admin/teams/payments/members/{quinn}/remove"),
-        &[],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &format!("/admin/teams/payments/members/{quinn}/remove"),
+            &[],
+        )
+        .await;
     assert_eq!(res.status(), 404);
 
     assert_eq!(audit_count(&pool, "team.create", "payments").await, 1);
@@ -157,18 +132,18 @@ async fn an_admin_creates_a_team_a_user_and_a_membership_through_the_forms(pool:
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_weak_password_is_refused_inline_and_the_form_keeps_its_values(pool: PgPool) {
     let app = signed_in_admin(&pool).await;
-    post_signed_in(&app, "/admin/teams", &[("name", "shop")]).await;
-    let res = post_signed_in(
-        &app,
-        "/admin/users",
-        &[
-            ("email", "pat@example.com"),
-            ("password", "short"),
-            ("teams", "shop"),
-            ("is_admin", "on"),
-        ],
-    )
-    .await;
+    app.post_form("/admin/teams", &[("name", "shop")]).await;
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "pat@example.com"),
+                ("password", "short"),
+                ("teams", "shop"),
+                ("is_admin", "on"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(
@@ -197,15 +172,15 @@ async fn a_weak_password_is_refused_inline_and_the_form_keeps_its_values(pool: P
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_taken_email_a_bad_email_and_a_bad_team_name_are_field_errors(pool: PgPool) {
     let app = signed_in_admin(&pool).await;
-    let res = post_signed_in(
-        &app,
-        "/admin/users",
-        &[
-            ("email", "ROOT@example.com"),
-            ("password", "tidal-orbit-47-lantern"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "ROOT@example.com"),
+                ("password", "tidal-orbit-47-lantern"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     assert!(
         res.text()
@@ -214,15 +189,15 @@ async fn a_taken_email_a_bad_email_and_a_bad_team_name_are_field_errors(pool: Pg
             .contains("a user with this email exists")
     );
 
-    let res = post_signed_in(
-        &app,
-        "/admin/users",
-        &[
-            ("email", "not-an-email"),
-            ("password", "tidal-orbit-47-lantern"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "not-an-email"),
+                ("password", "tidal-orbit-47-lantern"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     assert!(
         res.text()
@@ -231,19 +206,19 @@ async fn a_taken_email_a_bad_email_and_a_bad_team_name_are_field_errors(pool: Pg
             .contains("is not an email address")
     );
 
-    let res = post_signed_in(
-        &app,
-        "/admin/teams",
-        &[("name", "Bad_Team"), ("display_name", "Bad")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/teams",
+            &[("name", "Bad_Team"), ("display_name", "Bad")],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains("value=\"Bad_Team\""), "name kept");
     assert!(html.contains("class=\"field-error\""), "{html}");
 
-    post_signed_in(&app, "/admin/teams", &[("name", "shop")]).await;
-    let res = post_signed_in(&app, "/admin/teams", &[("name", "shop")]).await;
+    app.post_form("/admin/teams", &[("name", "shop")]).await;
+    let res = app.post_form("/admin/teams", &[("name", "shop")]).await;
     assert_eq!(res.status(), 422);
     assert!(
         res.text()
@@ -252,12 +227,12 @@ async fn a_taken_email_a_bad_email_and_a_bad_team_name_are_field_errors(pool: Pg
             .contains("a team with this name exists")
     );
 
-    let res = post_signed_in(
-        &app,
-        "/admin/teams/shop/members",
-        &[("email", "ghost@example.com")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/teams/shop/members",
+            &[("email", "ghost@example.com")],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     assert!(
         res.text()
@@ -265,20 +240,20 @@ async fn a_taken_email_a_bad_email_and_a_bad_team_name_are_field_errors(pool: Pg
             .unwrap()
             .contains("there is no user with this email")
     );
-    let res = post_signed_in(
-        &app,
-        "/admin/teams/nope/members",
-        &[("email", "root@example.com")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/teams/nope/members",
+            &[("email", "root@example.com")],
+        )
+        .await;
     assert_eq!(res.status(), 404);
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn the_audit_log_filters_by_actor_action_and_target_and_pages_older(pool: PgPool) {
     let app = signed_in_admin(&pool).await;
-    post_signed_in(&app, "/admin/teams", &[("name", "shop")]).await;
-    post_signed_in(&app, "/admin/teams", &[("name", "billing")]).await;
+    app.post_form("/admin/teams", &[("name", "shop")]).await;
+    app.post_form("/admin/teams", &[("name", "billing")]).await;
     let system = slipway::store::audit::Actor::system();
     for i in 0..60 {
         slipway::store::audit::record(
@@ -292,32 +267,17 @@ async fn the_audit_log_filters_by_actor_action_and_target_and_pages_older(pool: 
         .unwrap();
     }
 
-    let html = app
-        .get("/admin/audit?action=team.")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page("/admin/audit?action=team.").await;
     assert!(
         html.contains(">shop<") && html.contains(">billing<"),
         "{html}"
     );
     assert!(!html.contains("tick-"), "filtered by action prefix");
 
-    let html = app
-        .get("/admin/audit?target=billing")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page("/admin/audit?target=billing").await;
     assert!(html.contains(">billing<") && !html.contains(">shop<"));
 
-    let html = app
-        .get("/admin/audit?actor=system&action=test.")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page("/admin/audit?actor=system&action=test.").await;
     assert!(!html.contains(">team.create<"));
     assert!(html.contains("tick-59") && html.contains("tick-10"));
     assert!(!html.contains("tick-09"), "50 per page");
@@ -334,7 +294,7 @@ async fn the_audit_log_filters_by_actor_action_and_target_and_pages_older(pool: 
         "keeps the filter: {href}"
     );
 
-    let older = app.get(&href).await.text().await.unwrap();
+    let older = app.page(&href).await;
     assert!(
         older.contains("tick-09") && older.contains("tick-00"),
         "{older}"
@@ -354,8 +314,7 @@ async fn the_audit_log_filters_by_actor_action_and_target_and_pages_older(pool: 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_member_cannot_reach_the_admin_pages_or_change_anything(pool: PgPool) {
     create_user(&pool, "ann@example.com", false, &["shop"]).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("ann@example.com", PASSWORD).await;
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
     for path in [
         "/admin",
         "/admin/users",
@@ -365,18 +324,18 @@ async fn a_member_cannot_reach_the_admin_pages_or_change_anything(pool: PgPool) 
     ] {
         assert_eq!(app.get(path).await.status(), 403, "{path}");
     }
-    let res = post_signed_in(&app, "/admin/teams", &[("name", "sneaky")]).await;
+    let res = app.post_form("/admin/teams", &[("name", "sneaky")]).await;
     assert_eq!(res.status(), 403);
-    let res = post_signed_in(
-        &app,
-        "/admin/users",
-        &[
-            ("email", "mallory@example.com"),
-            ("password", "tidal-orbit-47-lantern"),
-            ("is_admin", "on"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "mallory@example.com"),
+                ("password", "tidal-orbit-47-lantern"),
+                ("is_admin", "on"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 403);
     let (teams, users): (i64, i64) =
         sqlx::query_as("select (select count(*) from teams), (select count(*) from users)")
@@ -384,7 +343,7 @@ async fn a_member_cannot_reach_the_admin_pages_or_change_anything(pool: PgPool) 
             .await
             .unwrap();
     assert_eq!((teams, users), (1, 1));
-    let html = app.get("/").await.text().await.unwrap();
+    let html = app.page("/").await;
     assert!(
         !html.contains("href=\"/admin\""),
         "no Admin link for members"

@@ -4,33 +4,14 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use slipway::auth::tokens;
-
-use crate::admin::post_signed_in;
-use crate::harness::{PASSWORD, TestApp, create_user};
-
-/// An API token for `user_id`, stored like the portal stores it.
-pub async fn api_token(pool: &PgPool, user_id: i64, name: &str) -> String {
-    let token = tokens::generate();
-    slipway::store::tokens::insert(pool, user_id, name, &tokens::hash(&token))
-        .await
-        .unwrap();
-    token
-}
+use crate::harness::{PASSWORD, SpecBuilder, TestApp, api_token, create_user, with_token};
 
 /// `examples/flask.yaml` as the API's JSON, renamed to `name` in `team`.
-pub fn example_spec(name: &str, team: &str) -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/flask.yaml");
-    let yaml = std::fs::read_to_string(path).unwrap();
-    let mut spec: Value = serde_saphyr::from_str(&yaml).unwrap();
-    spec["metadata"]["name"] = json!(name);
-    spec["metadata"]["team"] = json!(team);
-    spec
-}
-
-/// A request with a bearer token.
-pub fn with_token(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
-    req.header("authorization", format!("Bearer {token}"))
+fn flask_spec(name: &str, team: &str) -> Value {
+    SpecBuilder::example("flask")
+        .name(name)
+        .team(team)
+        .to_json()
 }
 
 struct Api {
@@ -99,7 +80,7 @@ fn field_paths(body: &Value) -> Vec<String> {
 async fn a_service_is_created_revised_and_listed_through_the_api(pool: PgPool) {
     let api = setup(&pool).await;
     let res = api
-        .create(&api.ann, "shop", example_spec("catalog-api", "shop"))
+        .create(&api.ann, "shop", flask_spec("catalog-api", "shop"))
         .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -108,7 +89,7 @@ async fn a_service_is_created_revised_and_listed_through_the_api(pool: PgPool) {
         json!({"team": "shop", "name": "catalog-api", "revision": 1})
     );
 
-    let mut spec = example_spec("catalog-api", "shop");
+    let mut spec = flask_spec("catalog-api", "shop");
     spec["metadata"]["description"] = json!("Now with more catalogue.");
     let body = json!({"spec": spec, "message": "describe it better", "base_revision": 1});
     let res = api
@@ -207,9 +188,9 @@ async fn a_service_is_created_revised_and_listed_through_the_api(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_stale_base_revision_is_a_conflict_and_saves_nothing(pool: PgPool) {
     let api = setup(&pool).await;
-    api.create(&api.ann, "shop", example_spec("catalog-api", "shop"))
+    api.create(&api.ann, "shop", flask_spec("catalog-api", "shop"))
         .await;
-    let mut spec = example_spec("catalog-api", "shop");
+    let mut spec = flask_spec("catalog-api", "shop");
     spec["metadata"]["description"] = json!("edit one");
     let path = "/api/v1/teams/shop/services/catalog-api";
     let res = api
@@ -261,7 +242,7 @@ async fn a_stale_base_revision_is_a_conflict_and_saves_nothing(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn invalid_input_is_422_with_field_paths(pool: PgPool) {
     let api = setup(&pool).await;
-    let mut spec = example_spec("Catalog_API", "shop");
+    let mut spec = flask_spec("Catalog_API", "shop");
     spec["spec"]["replicas"] = json!("many");
     let res = api.create(&api.ann, "shop", spec).await;
     assert_eq!(res.status(), 422);
@@ -363,7 +344,7 @@ async fn invalid_input_is_422_with_field_paths(pool: PgPool) {
 
     // A spec naming another team than the URL's is refused on its field.
     let res = api
-        .create(&api.ann, "shop", example_spec("catalog-api", "billing"))
+        .create(&api.ann, "shop", flask_spec("catalog-api", "billing"))
         .await;
     assert_eq!(res.status(), 422);
     assert!(field_paths(&res.json().await.unwrap()).contains(&"metadata.team".to_owned()));
@@ -401,11 +382,14 @@ async fn bad_missing_and_revoked_tokens_are_401_in_the_json_format(pool: PgPool)
     assert_eq!(api.get(&api.ann, "/api/v1/services").await.status(), 200);
     api.app.login_as("ann@example.com", PASSWORD).await;
     let id: i64 = sqlx::query_scalar("select id from api_tokens where token_hash = $1")
-        .bind(tokens::hash(&api.ann))
+        .bind(slipway::auth::tokens::hash(&api.ann))
         .fetch_one(&pool)
         .await
         .unwrap();
-    let res = post_signed_in(&api.app, &format!("/account/tokens/{id}/revoke"), &[]).await;
+    let res = api
+        .app
+        .post_form(&format!("/account/tokens/{id}/revoke"), &[])
+        .await;
     assert_eq!(res.status(), 303);
     let res = api.get(&api.ann, "/api/v1/services").await;
     assert_eq!(res.status(), 401);
@@ -419,7 +403,7 @@ async fn bad_missing_and_revoked_tokens_are_401_in_the_json_format(pool: PgPool)
 async fn another_teams_services_are_refused_and_not_listed(pool: PgPool) {
     let api = setup(&pool).await;
     assert_eq!(
-        api.create(&api.ann, "shop", example_spec("catalog-api", "shop"))
+        api.create(&api.ann, "shop", flask_spec("catalog-api", "shop"))
             .await
             .status(),
         201
@@ -442,7 +426,7 @@ async fn another_teams_services_are_refused_and_not_listed(pool: PgPool) {
             "forbidden"
         );
     }
-    let mut spec = example_spec("catalog-api", "shop");
+    let mut spec = flask_spec("catalog-api", "shop");
     spec["metadata"]["description"] = json!("hijacked");
     let res = api
         .send(
@@ -454,7 +438,7 @@ async fn another_teams_services_are_refused_and_not_listed(pool: PgPool) {
         .await;
     assert_eq!(res.status(), 403);
     let res = api
-        .create(&api.olga, "shop", example_spec("intruder", "shop"))
+        .create(&api.olga, "shop", flask_spec("intruder", "shop"))
         .await;
     assert_eq!(res.status(), 403);
     let revisions: i64 = sqlx::query_scalar("select count(*) from service_revisions")
@@ -495,7 +479,7 @@ async fn another_teams_services_are_refused_and_not_listed(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn render_and_check_preview_a_revision_per_environment(pool: PgPool) {
     let api = setup(&pool).await;
-    api.create(&api.ann, "shop", example_spec("catalog-api", "shop"))
+    api.create(&api.ann, "shop", flask_spec("catalog-api", "shop"))
         .await;
     let base = "/api/v1/teams/shop/services/catalog-api";
 
@@ -598,10 +582,11 @@ async fn the_schema_is_public(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool: PgPool) {
     create_user(&pool, "ann@example.com", false, &["shop"]).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("ann@example.com", PASSWORD).await;
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
 
-    let res = post_signed_in(&app, "/account/tokens", &[("name", "ci-pipeline")]).await;
+    let res = app
+        .post_form("/account/tokens", &[("name", "ci-pipeline")])
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let html = res.text().await.unwrap();
@@ -612,7 +597,7 @@ async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool
     let token = html[at..at + 44].to_owned();
     assert!(html.contains("shown only this once"));
 
-    let account = app.get("/account").await.text().await.unwrap();
+    let account = app.page("/account").await;
     assert!(account.contains("ci-pipeline"));
     assert!(!account.contains(&token), "never shown again");
     assert!(account.contains("never"), "not used yet");
@@ -631,7 +616,9 @@ async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool
             .unwrap();
     assert!(used.is_some(), "last use recorded");
 
-    let res = post_signed_in(&app, "/account/tokens", &[("name", "ci-pipeline")]).await;
+    let res = app
+        .post_form("/account/tokens", &[("name", "ci-pipeline")])
+        .await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains("you already have a token with this name"));
@@ -639,7 +626,7 @@ async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool
         !html.contains("value=\"slw_"),
         "no token on a failed create"
     );
-    let res = post_signed_in(&app, "/account/tokens", &[("name", "  ")]).await;
+    let res = app.post_form("/account/tokens", &[("name", "  ")]).await;
     assert_eq!(res.status(), 422);
 
     // Someone else's token id is not found, and stays live.
@@ -649,7 +636,9 @@ async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool
         .fetch_one(&pool)
         .await
         .unwrap();
-    let res = post_signed_in(&app, &format!("/account/tokens/{bob_token_id}/revoke"), &[]).await;
+    let res = app
+        .post_form(&format!("/account/tokens/{bob_token_id}/revoke"), &[])
+        .await;
     assert_eq!(res.status(), 404);
     let res = with_token(app.client.get(app.url("/api/v1/teams")), &bobs)
         .send()

@@ -38,11 +38,8 @@ async fn signing_in_changes_the_session_id(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn logout_deletes_the_session_server_side(pool: PgPool) {
     create_user(&pool, "ann@example.com", false, &["shop"]).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("ann@example.com", PASSWORD).await;
-    let home = app.get("/").await;
-    assert_eq!(home.status(), 200);
-    let html = home.text().await.unwrap();
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
+    let html = app.page("/").await;
     let cookie_before: i64 = sqlx::query_scalar("select count(*) from sessions")
         .fetch_one(&pool)
         .await
@@ -85,8 +82,7 @@ async fn page_views_do_not_write_the_session_until_a_minute_has_passed(pool: PgP
     use tower_sessions::session::Id;
 
     create_user(&pool, "ann@example.com", false, &["shop"]).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("ann@example.com", PASSWORD).await;
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
     assert_eq!(app.get("/").await.status(), 200);
     let after_first = session_row(&pool).await;
     for path in ["/", "/account", "/"] {
@@ -161,7 +157,7 @@ async fn replaying_an_old_session_cookie_after_logout_is_anonymous(pool: PgPool)
         .await
         .unwrap();
     let stolen = app.session_cookie(&res).unwrap();
-    let html = app.get("/").await.text().await.unwrap();
+    let html = app.page("/").await;
     let token = crate::harness::extract_csrf(&html).unwrap();
     app.client
         .post(app.url("/logout"))

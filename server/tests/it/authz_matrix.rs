@@ -12,105 +12,17 @@
 //! portal requests carry a valid CSRF token, so the policy (not CSRF) decides.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use reqwest::Method;
 use serde_json::Value;
-use slipway::auth::CurrentUser;
 use slipway::store::audit::Actor;
 use sqlx::PgPool;
 
-use crate::api::{api_token, with_token};
-use crate::harness::{PASSWORD, TestApp, create_user, extract_csrf};
-
-// ---------------------------------------------------------------- the source scan
-
-/// `(METHOD, path)` of every `.route(…)` call under `server/src/web/`.
-pub fn source_routes() -> BTreeSet<(String, String)> {
-    let mut files = Vec::new();
-    rust_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web"),
-        &mut files,
-    );
-    assert!(!files.is_empty(), "no sources found under server/src/web");
-    let mut routes = BTreeSet::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        // Unit tests at the bottom of a file may build throwaway routers.
-        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-        let code: String = code
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        assert!(
-            !code.contains(".nest("),
-            "{}: write routes with full paths (no .nest) so the route table can see them",
-            file.display()
-        );
-        let mut rest = code.as_str();
-        while let Some(at) = rest.find(".route(") {
-            let args = balanced(&rest[at + ".route(".len()..]);
-            let (path, methods) = route_call(args)
-                .unwrap_or_else(|| panic!("{}: unreadable .route({args})", file.display()));
-            for method in methods {
-                routes.insert((method, path.clone()));
-            }
-            rest = &rest[at + ".route(".len() + args.len()..];
-        }
-    }
-    routes
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The text up to the `)` closing the call whose `(` was just before `s`.
-fn balanced(s: &str) -> &str {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, c) in s.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_string => escaped = true,
-            '"' => in_string = !in_string,
-            '(' if !in_string => depth += 1,
-            ')' if !in_string && depth == 0 => return &s[..i],
-            ')' if !in_string => depth -= 1,
-            _ => {}
-        }
-    }
-    s
-}
-
-/// The path literal and the HTTP methods of one `.route(` call's arguments.
-fn route_call(args: &str) -> Option<(String, Vec<String>)> {
-    let start = args.find('"')? + 1;
-    let end = start + args[start..].find('"')?;
-    let path = args[start..end].to_owned();
-    let handlers = &args[end + 1..];
-    let mut methods = Vec::new();
-    for method in ["get", "post", "put", "patch", "delete", "any"] {
-        let needle = format!("{method}(");
-        let mut from = 0;
-        while let Some(at) = handlers[from..].find(&needle) {
-            let at = from + at;
-            let before = handlers[..at].chars().next_back();
-            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                methods.push(method.to_uppercase());
-            }
-            from = at + needle.len();
-        }
-    }
-    (!methods.is_empty()).then_some((path, methods))
-}
+use crate::harness::routes::{balanced, route_call, source_routes};
+use crate::harness::{
+    PASSWORD, SpecBuilder, TestApp, api_token, create_service_by, create_user, current_user,
+    mark_succeeded, request, with_token,
+};
 
 #[test]
 fn the_route_scanner_reads_chained_methods_and_ignores_lookalikes() {
@@ -139,9 +51,9 @@ pub enum Expect {
     Unauth,
     /// 403 from the policy (the CSRF token was valid).
     Forbidden,
-    /// Let through the authorization: not 401/403, not a login redirect, not a 5xx.
-    /// Used where the outcome (200, 303, 422) is the route owner's business.
-    Allowed,
+    /// Let through the authorization, answered with exactly this status (what the
+    /// route owner decided for this fixture: 200, 202, 303, 409, ...).
+    Allowed(u16),
 }
 
 use Expect::{Allowed, Forbidden, Login, S, Unauth};
@@ -164,7 +76,8 @@ pub struct Case {
     pub method: &'static str,
     pub route: &'static str,
     /// `{own_token}`: a spare API token of the actor; `{olga_id}`: the billing member's
-    /// user id; `{deploy}`: a shop/web deploy awaiting approval, requested by ann.
+    /// user id; `{deploy}`: a shop/web deploy awaiting approval, requested by ann;
+    /// `{good}`: a shop/web staging deploy of ann's that succeeded.
     pub path: &'static str,
     pub body: Body,
     pub expect: [Expect; 4],
@@ -283,7 +196,7 @@ pub const MATRIX: &[Case] = &[
             ("message", "matrix"),
             ("base_revision", "1"),
         ]),
-        expect: [Login, Forbidden, Allowed, Allowed],
+        expect: [Login, Forbidden, Allowed(303), Allowed(303)],
     },
     Case {
         method: "GET",
@@ -534,7 +447,10 @@ pub const MATRIX: &[Case] = &[
         expect: API_ADMIN_SECRET_WRITE,
     },
     // deploys and environments (the deploy engineer's); `{deploy}` awaits approval in
-    // production, requested by ann, so the admin (not the requester) may decide on it.
+    // production, requested by ann, so the admin (not the requester) may decide on it:
+    // the portal approval goes through (303), so every later decision on it is a
+    // conflict (409: one decision per approver). `{good}` succeeded in staging, so
+    // a rollback to it is accepted (portal 303, API 202).
     Case {
         method: "POST",
         route: "/services/{team}/{service}/deploys",
@@ -543,7 +459,7 @@ pub const MATRIX: &[Case] = &[
             ("environment", "staging"),
             ("image", "registry.example.com/shop/web:1.0.2"),
         ]),
-        expect: [Login, Forbidden, Allowed, Allowed],
+        expect: [Login, Forbidden, Allowed(303), Allowed(303)],
     },
     Case {
         method: "GET",
@@ -564,7 +480,7 @@ pub const MATRIX: &[Case] = &[
         route: "/services/{team}/{service}/environments/{environment}/unpin",
         path: "/services/shop/web/environments/staging/unpin",
         body: Body::Empty,
-        expect: [Login, Forbidden, Allowed, Allowed],
+        expect: [Login, Forbidden, Allowed(303), Allowed(303)],
     },
     Case {
         method: "GET",
@@ -585,21 +501,21 @@ pub const MATRIX: &[Case] = &[
         route: "/deploys/{id}/approve",
         path: "/deploys/{deploy}/approve",
         body: Body::Form(&[("comment", "matrix")]),
-        expect: [Login, Forbidden, Forbidden, Allowed],
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
     },
     Case {
         method: "POST",
         route: "/deploys/{id}/reject",
         path: "/deploys/{deploy}/reject",
         body: Body::Form(&[("comment", "matrix")]),
-        expect: [Login, Forbidden, Forbidden, Allowed],
+        expect: [Login, Forbidden, Forbidden, Allowed(409)],
     },
     Case {
         method: "POST",
         route: "/deploys/{id}/rollback",
-        path: "/deploys/{deploy}/rollback",
+        path: "/deploys/{good}/rollback",
         body: Body::Empty,
-        expect: [Login, Forbidden, Allowed, Allowed],
+        expect: [Login, Forbidden, Allowed(303), Allowed(303)],
     },
     Case {
         method: "GET",
@@ -613,14 +529,14 @@ pub const MATRIX: &[Case] = &[
         route: "/admin/environments",
         path: "/admin/environments",
         body: Body::Form(&[("name", "qa-{role}"), ("namespace_pattern", "{team}-qa")]),
-        expect: [Login, Forbidden, Forbidden, Allowed],
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
     },
     Case {
         method: "POST",
         route: "/admin/environments/{name}",
         path: "/admin/environments/staging",
         body: Body::Form(&[("namespace_pattern", "{team}-staging")]),
-        expect: [Login, Forbidden, Forbidden, Allowed],
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
     },
     Case {
         method: "GET",
@@ -643,7 +559,7 @@ pub const MATRIX: &[Case] = &[
         route: "/api/v1/teams/{team}/services/{service}/environments/{environment}/unpin",
         path: "/api/v1/teams/shop/services/web/environments/staging/unpin",
         body: Body::Json("{}"),
-        expect: [Unauth, Forbidden, Allowed, Allowed],
+        expect: [Unauth, Forbidden, Allowed(200), Allowed(200)],
     },
     Case {
         method: "GET",
@@ -671,21 +587,21 @@ pub const MATRIX: &[Case] = &[
         route: "/api/v1/deploys/{id}/approve",
         path: "/api/v1/deploys/{deploy}/approve",
         body: Body::Json(r#"{"comment": "matrix"}"#),
-        expect: [Unauth, Forbidden, Forbidden, Allowed],
+        expect: [Unauth, Forbidden, Forbidden, Allowed(409)],
     },
     Case {
         method: "POST",
         route: "/api/v1/deploys/{id}/reject",
         path: "/api/v1/deploys/{deploy}/reject",
         body: Body::Json(r#"{"comment": "matrix"}"#),
-        expect: [Unauth, Forbidden, Forbidden, Allowed],
+        expect: [Unauth, Forbidden, Forbidden, Allowed(409)],
     },
     Case {
         method: "POST",
         route: "/api/v1/deploys/{id}/rollback",
-        path: "/api/v1/deploys/{deploy}/rollback",
+        path: "/api/v1/deploys/{good}/rollback",
         body: Body::Json("{}"),
-        expect: [Unauth, Forbidden, Allowed, Allowed],
+        expect: [Unauth, Forbidden, Allowed(202), Allowed(202)],
     },
     Case {
         method: "GET",
@@ -749,30 +665,32 @@ impl Role {
     }
 }
 
-/// A minimal valid spec of service `name` in team `team`.
-pub fn minimal_spec(name: &str, team: &str) -> String {
-    format!(
-        "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: {name}\n  team: {team}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/{team}/{name}:1.0.0\n"
-    )
-}
-
-/// Creates `team/name` at revision 1, authored by the admin `author`.
+/// Creates `team/name` at revision 1 (the minimal spec), authored by the admin
+/// `author` and recorded as the system's.
 pub async fn seed_service(
     pool: &PgPool,
     author: &slipway::store::users::User,
     team: &str,
     name: &str,
-) {
-    let prepared = slipway::editing::prepare_text(&minimal_spec(name, team)).unwrap();
-    let root = CurrentUser {
-        id: author.id,
-        email: author.email.clone(),
-        is_admin: true,
-        teams: Vec::new(),
-    };
-    slipway::editing::create_service(pool, &root, &Actor::system(), team, &prepared, "seed")
-        .await
-        .unwrap();
+) -> slipway::store::services::Service {
+    let root = current_user(pool, &author.email).await;
+    let yaml = SpecBuilder::minimal(name).team(team).to_yaml();
+    create_service_by(pool, &root, &Actor::system(), team, &yaml, "seed").await
+}
+
+/// ann deploys shop/web to staging and it succeeds (no cluster: the state is set),
+/// so that a rollback to it is possible.
+async fn seed_succeeded_deploy(pool: &PgPool, web: &slipway::store::services::Service) -> i64 {
+    let good = request(
+        pool,
+        "ann@example.com",
+        web,
+        "staging",
+        "registry.example.com/shop/web:1.0.0",
+    )
+    .await;
+    mark_succeeded(pool, good.id).await;
+    good.id
 }
 
 struct World {
@@ -782,6 +700,7 @@ struct World {
     own_token: i64,
     olga_id: i64,
     deploy: i64,
+    good: i64,
 }
 
 /// ann requests a production deploy of shop/web through the API; it awaits approval.
@@ -812,7 +731,7 @@ async fn world(pool: &PgPool, role: Role) -> World {
     let ann = create_user(pool, "ann@example.com", false, &["shop"]).await;
     let olga = create_user(pool, "olga@example.com", false, &["billing"]).await;
     let root = create_user(pool, "root@example.com", true, &[]).await;
-    seed_service(pool, &root, "shop", "web").await;
+    let web = seed_service(pool, &root, "shop", "web").await;
     seed_service(pool, &root, "billing", "ledger").await;
     let (user, email) = match role {
         Role::Anonymous | Role::Member => (&ann, "ann@example.com"),
@@ -828,15 +747,12 @@ async fn world(pool: &PgPool, role: Role) -> World {
             .await
             .unwrap();
     let app = TestApp::spawn(pool.clone()).await;
+    let good = seed_succeeded_deploy(pool, &web).await;
     let deploy = seed_deploy(&app, pool, &ann).await;
-    let csrf_page = if role == Role::Anonymous {
-        "/login"
-    } else {
+    if role != Role::Anonymous {
         app.login_as(email, PASSWORD).await;
-        "/account"
-    };
-    let html = app.get(csrf_page).await.text().await.unwrap();
-    let csrf = extract_csrf(&html).expect("a CSRF token");
+    }
+    let csrf = app.csrf_token().await;
     World {
         app,
         token: (role != Role::Anonymous).then_some(token),
@@ -844,6 +760,7 @@ async fn world(pool: &PgPool, role: Role) -> World {
         own_token,
         olga_id: olga.id,
         deploy,
+        good,
     }
 }
 
@@ -852,7 +769,8 @@ async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
         .path
         .replace("{own_token}", &world.own_token.to_string())
         .replace("{olga_id}", &world.olga_id.to_string())
-        .replace("{deploy}", &world.deploy.to_string());
+        .replace("{deploy}", &world.deploy.to_string())
+        .replace("{good}", &world.good.to_string());
     let method = Method::from_bytes(case.method.as_bytes()).unwrap();
     let mut req = world
         .app
@@ -898,11 +816,7 @@ async fn check(role: Role, case: &Case, res: reqwest::Response) -> Option<String
                     .is_ok_and(|v| v["error"]["code"] == "unauthenticated")
         }
         Forbidden => status == 403 && !body.contains("CSRF token is required"),
-        Allowed => {
-            !matches!(status, 401 | 403)
-                && status < 500
-                && !(status == 303 && location.starts_with("/login"))
-        }
+        Allowed(code) => status == code,
     };
     (!ok).then(|| {
         let snippet: String = body.chars().take(300).collect();
@@ -950,12 +864,27 @@ async fn run_matrix(pool: PgPool, role: Role) {
     .fetch_one(&pool)
     .await
     .unwrap();
+    let rollbacks: i64 = sqlx::query_scalar(
+        "select count(*) from deploys where trigger = 'rollback' and rollback_of = $1",
+    )
+    .bind(world.good)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let expected_rollbacks = match role {
+        Role::Anonymous | Role::OtherTeam => 0,
+        Role::Member | Role::Admin => 2,
+    };
+    assert_eq!(
+        rollbacks, expected_rollbacks,
+        "{role:?}: rollbacks to the good deploy"
+    );
     match role {
         Role::Anonymous | Role::OtherTeam => {
             assert_eq!(web, 1, "{role:?} changed shop/web");
             assert_eq!(
                 (deploys, undecided),
-                (1, 1),
+                (2, 1),
                 "{role:?} requested or decided a deploy"
             );
         }

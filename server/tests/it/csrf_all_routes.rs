@@ -1,12 +1,12 @@
 //! CSRF: every state-changing portal route, as found in the source (see
-//! `authz_matrix::source_routes`), refuses a signed-in admin's request that
+//! `harness::routes::source_routes`), refuses a signed-in admin's request that
 //! carries no token or a wrong one. The API (bearer tokens) and webhooks
 //! (signatures) send no cookies worth forging and are not checked here.
 
 use sqlx::PgPool;
 
-use crate::authz_matrix::source_routes;
-use crate::harness::{PASSWORD, TestApp, create_user};
+use crate::harness::routes::source_routes;
+use crate::harness::{TestApp, create_user};
 
 /// A concrete path for a route: `{team}` → shop, `{service}` → web, any other parameter → 1.
 fn concrete(route: &str) -> String {
@@ -34,8 +34,7 @@ fn routes_become_concrete_paths() {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn every_state_changing_portal_route_refuses_a_request_without_a_valid_token(pool: PgPool) {
     create_user(&pool, "root@example.com", true, &["shop"]).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("root@example.com", PASSWORD).await;
+    let app = TestApp::signed_in(&pool, "root@example.com").await;
     let routes: Vec<(String, String)> = source_routes()
         .into_iter()
         .filter(|(method, path)| {

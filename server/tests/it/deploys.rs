@@ -4,153 +4,17 @@
 //! `deploy_worker.rs`.
 
 use serde_json::{Value, json};
-use slipway::auth::CurrentUser;
-use slipway::deployer::{self, DeployEvent, DeployRequest, DeployState, next};
-use slipway::editing;
+use slipway::deployer::{self, DeployEvent, DeployState, next};
 use slipway::store::audit::Actor;
-use slipway::store::deploys::{self, Deploy, Transition, Trigger};
-use slipway::store::services::Service;
+use slipway::store::deploys::{self, Transition, Trigger};
 use slipway::store::{self};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::harness::{PASSWORD, TestApp, create_user};
-
-/// A small web service: one replica, tiny requests (fits kwok nodes many times over).
-pub fn web_yaml(team: &str, name: &str) -> String {
-    format!(
-        "apiVersion: slipway.dev/v1
-kind: Service
-metadata: {{name: {name}, team: {team}}}
-spec:
-  kind: web
-  image: registry.example.com/{team}/{name}:1.0.0
-  command: [gunicorn, app:app]
-  ports: [{{name: http, port: 8000}}]
-  resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
-  replicas: 1
-"
-    )
-}
-
-/// The cheapest service: a worker Deployment with one small replica.
-pub fn worker_yaml(team: &str, name: &str) -> String {
-    format!(
-        "apiVersion: slipway.dev/v1
-kind: Service
-metadata: {{name: {name}, team: {team}}}
-spec:
-  kind: worker
-  image: registry.example.com/{team}/{name}:1.0.0
-  command: [python, -m, worker]
-  resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
-  replicas: 1
-"
-    )
-}
-
-/// An example of `examples/` (by file stem), moved to `team`.
-pub fn example_yaml(stem: &str, team: &str) -> String {
-    let path = format!("{}/../examples/{stem}.yaml", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .replace("  team: shop\n", &format!("  team: {team}\n"))
-}
-
-/// The Django example of `examples/`, moved to `team`.
-pub fn django_yaml(team: &str) -> String {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/django.yaml"
-    ))
-    .expect("examples/django.yaml");
-    text.replace("  team: shop\n", &format!("  team: {team}\n"))
-}
-
-/// The signed-in view of a stored user.
-pub async fn current_user(pool: &PgPool, email: &str) -> CurrentUser {
-    let user = store::users::find_by_email(pool, email)
-        .await
-        .unwrap()
-        .expect("user exists");
-    let teams = store::users::team_names(pool, user.id).await.unwrap();
-    CurrentUser {
-        id: user.id,
-        email: user.email,
-        is_admin: user.is_admin,
-        teams,
-    }
-}
-
-/// The audit actor of a user.
-pub fn actor(user: &CurrentUser) -> Actor {
-    Actor {
-        user_id: Some(user.id),
-        name: user.email.clone(),
-        client_addr: None,
-    }
-}
-
-/// Creates a service from YAML as `email` (a member of `team`).
-pub async fn create_service(pool: &PgPool, email: &str, team: &str, yaml: &str) -> Service {
-    let user = current_user(pool, email).await;
-    let prepared = editing::prepare_text(yaml).unwrap_or_else(|e| panic!("{e:?}"));
-    let (service, _) =
-        editing::create_service(pool, &user, &actor(&user), team, &prepared, "create")
-            .await
-            .unwrap_or_else(|e| panic!("{e:?}"));
-    service
-}
-
-/// Saves a new revision of a service from YAML.
-pub async fn save_revision(pool: &PgPool, email: &str, service: &Service, yaml: &str) -> Service {
-    let user = current_user(pool, email).await;
-    let prepared = editing::prepare_text(yaml).unwrap_or_else(|e| panic!("{e:?}"));
-    editing::save_revision(
-        pool,
-        &user,
-        &actor(&user),
-        service,
-        None,
-        &prepared,
-        "change",
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    store::services::find(pool, &service.team, &service.name)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// Requests a deploy as `email`.
-pub async fn request(
-    pool: &PgPool,
-    email: &str,
-    service: &Service,
-    environment: &str,
-    image: &str,
-) -> Deploy {
-    let user = current_user(pool, email).await;
-    deployer::request(
-        pool,
-        service,
-        &actor(&user),
-        Trigger::User,
-        &DeployRequest {
-            environment: environment.into(),
-            image: image.into(),
-            revision: None,
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-/// A fresh team name: namespaces derived from it are unique to the test.
-pub fn unique_team() -> String {
-    format!("t{}", &Uuid::new_v4().simple().to_string()[..10])
-}
+use crate::harness::{
+    SpecBuilder, TestApp, api_token, create_service, create_user, current_user, request,
+    save_revision, try_request,
+};
 
 /// Plays a worker that succeeds without a cluster: claim, applied, rolled out.
 async fn succeed_without_cluster(pool: &PgPool, id: i64) {
@@ -232,9 +96,14 @@ async fn the_three_default_environments_are_seeded_with_production_guarded(pool:
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("dev@shop.io", PASSWORD).await;
+    create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
+    let app = TestApp::signed_in(&pool, "dev@shop.io").await;
 
     let res = app
         .post_form(
@@ -276,9 +145,7 @@ async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPo
         .collect();
     assert_eq!(moves, [(None, "requested"), (Some("requested"), "queued")]);
 
-    let page = app.get(&format!("/deploys/{id}")).await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    let html = app.page(&format!("/deploys/{id}")).await;
     assert!(html.contains("Deploy #"), "{html}");
     assert!(html.contains("class=\"state queued\""), "{html}");
     assert!(
@@ -305,23 +172,11 @@ async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPo
     );
     assert!(!fragment.contains("<html"), "{fragment}");
 
-    let list = app
-        .get("/deploys?environment=staging")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let list = app.page("/deploys?environment=staging").await;
     assert!(list.contains(&format!("/deploys/{id}")), "{list}");
-    let history = app
-        .get("/services/shop/api/history")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let history = app.page("/services/shop/api/history").await;
     assert!(history.contains(&format!("/deploys/{id}")), "{history}");
-    let panel = app.get("/services/shop/api/deploy-panel").await;
-    assert_eq!(panel.status(), 200);
-    let panel = panel.text().await.unwrap();
+    let panel = app.page("/services/shop/api/deploy-panel").await;
     assert!(panel.starts_with("<div id=\"deploy-panel\""), "{panel}");
     assert!(panel.contains("name=\"csrf_token\""), "{panel}");
 }
@@ -329,9 +184,14 @@ async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPo
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn an_invalid_request_names_the_field_and_stores_nothing(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("dev@shop.io", PASSWORD).await;
+    create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
+    let app = TestApp::signed_in(&pool, "dev@shop.io").await;
     let token = app.csrf_token().await;
 
     // htmx: the panel comes back with the message, 422.
@@ -368,12 +228,7 @@ async fn an_invalid_request_names_the_field_and_stores_nothing(pool: PgPool) {
             .await;
         assert_eq!(res.status(), 303, "{field}");
         assert_eq!(res.headers()["location"], "/services/shop/api", "{field}");
-        let page = app
-            .get("/services/shop/api/deploy-panel")
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = app.page("/services/shop/api/deploy-panel").await;
         assert!(
             !page.contains("state queued"),
             "{field}: nothing was stored"
@@ -390,10 +245,15 @@ async fn an_invalid_request_names_the_field_and_stores_nothing(pool: PgPool) {
 async fn outsiders_may_neither_deploy_nor_see_deploys(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     create_user(&pool, "eve@billing.io", false, &["billing"]).await;
-    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
     let deploy = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("eve@billing.io", PASSWORD).await;
+    let app = TestApp::signed_in(&pool, "eve@billing.io").await;
     let res = app
         .post_form(
             "/services/shop/api/deploys",
@@ -406,7 +266,7 @@ async fn outsiders_may_neither_deploy_nor_see_deploys(pool: PgPool) {
         403
     );
     assert_eq!(app.get("/services/shop/api/history").await.status(), 403);
-    let list = app.get("/deploys").await.text().await.unwrap();
+    let list = app.page("/deploys").await;
     assert!(!list.contains(&format!("/deploys/{}", deploy.id)), "{list}");
     let res = app
         .post_form(&format!("/deploys/{}/rollback", deploy.id), &[])
@@ -419,19 +279,19 @@ async fn production_waits_for_an_admin_who_did_not_request_it(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     create_user(&pool, "boss@shop.io", true, &["shop"]).await;
     create_user(&pool, "ops@shop.io", true, &[]).await;
-    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
     let by_admin = request(&pool, "boss@shop.io", &service, "production", "x/api:1").await;
     assert_eq!(by_admin.state, DeployState::AwaitingApproval);
 
     // The requester, even an admin, may not approve; a member may not either.
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("boss@shop.io", PASSWORD).await;
-    let page = app
-        .get(&format!("/deploys/{}", by_admin.id))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let app = TestApp::signed_in(&pool, "boss@shop.io").await;
+    let page = app.page(&format!("/deploys/{}", by_admin.id)).await;
     assert!(
         !page.contains("formaction=\"/deploys/"),
         "no buttons for the requester"
@@ -447,8 +307,7 @@ async fn production_waits_for_an_admin_who_did_not_request_it(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status(), 403);
-    let member = TestApp::spawn(pool.clone()).await;
-    member.login_as("dev@shop.io", PASSWORD).await;
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
     let res = member
         .post_form(&format!("/deploys/{}/approve", by_admin.id), &[])
         .await;
@@ -459,14 +318,8 @@ async fn production_waits_for_an_admin_who_did_not_request_it(pool: PgPool) {
     );
 
     // Another admin approves exactly what they saw.
-    let ops = TestApp::spawn(pool.clone()).await;
-    ops.login_as("ops@shop.io", PASSWORD).await;
-    let page = ops
-        .get(&format!("/deploys/{}", by_admin.id))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let ops = TestApp::signed_in(&pool, "ops@shop.io").await;
+    let page = ops.page(&format!("/deploys/{}", by_admin.id)).await;
     assert!(
         page.contains(&format!("formaction=\"/deploys/{}/approve\"", by_admin.id)),
         "{page}"
@@ -511,10 +364,15 @@ async fn production_waits_for_an_admin_who_did_not_request_it(pool: PgPool) {
 async fn a_rejection_ends_the_deploy_with_the_reason(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     create_user(&pool, "ops@shop.io", true, &[]).await;
-    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
     let deploy = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("ops@shop.io", PASSWORD).await;
+    let app = TestApp::signed_in(&pool, "ops@shop.io").await;
     let res = app
         .post_form(
             &format!("/deploys/{}/reject", deploy.id),
@@ -529,12 +387,7 @@ async fn a_rejection_ends_the_deploy_with_the_reason(pool: PgPool) {
         "rejected by ops@shop.io: not during the sale"
     );
     assert!(rejected.finished_at.is_some());
-    let page = app
-        .get(&format!("/deploys/{}", deploy.id))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/deploys/{}", deploy.id)).await;
     assert!(page.contains("not during the sale"), "{page}");
     assert!(
         !page.contains("hx-trigger=\"every 2s\""),
@@ -545,7 +398,13 @@ async fn a_rejection_ends_the_deploy_with_the_reason(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_newer_queued_deploy_supersedes_older_queued_ones_of_its_environment(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
     let first = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
     let other_env = request(&pool, "dev@shop.io", &service, "development", "x/api:1").await;
     let second = request(&pool, "dev@shop.io", &service, "staging", "x/api:2").await;
@@ -559,7 +418,13 @@ async fn a_newer_queued_deploy_supersedes_older_queued_ones_of_its_environment(p
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_running_deploy_blocks_the_next_claim_of_its_service_and_environment(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
     let first = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
     let mut tx = pool.begin().await.unwrap();
     let claimed = deploys::claim_next(&mut tx, Uuid::new_v4(), 30.0, "w1")
@@ -596,29 +461,29 @@ async fn a_running_deploy_blocks_the_next_claim_of_its_service_and_environment(p
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinned(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
     let v1 = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
     succeed_without_cluster(&pool, v1.id).await;
     let service = save_revision(
         &pool,
         "dev@shop.io",
         &service,
-        &web_yaml("shop", "api").replace("replicas: 1", "replicas: 2"),
+        &SpecBuilder::web("api").replicas(2).to_yaml(),
     )
     .await;
     let v2 = request(&pool, "dev@shop.io", &service, "staging", "x/api:2").await;
     succeed_without_cluster(&pool, v2.id).await;
     assert_eq!(v2.revision, 2);
 
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("dev@shop.io", PASSWORD).await;
+    let app = TestApp::signed_in(&pool, "dev@shop.io").await;
     // The current deploy's page offers the one before it.
-    let page = app
-        .get(&format!("/deploys/{}", v2.id))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/deploys/{}", v2.id)).await;
     assert!(
         page.contains(&format!("action=\"/deploys/{}/rollback\"", v1.id)),
         "{page}"
@@ -646,26 +511,18 @@ async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinne
         name: "webhook:7".into(),
         client_addr: None,
     };
-    let held = deployer::request(
+    let held = try_request(
         &pool,
         &service,
         &hook,
         Trigger::Webhook,
-        &DeployRequest {
-            environment: "staging".into(),
-            image: "x/api:3".into(),
-            revision: None,
-        },
+        "staging",
+        "x/api:3",
     )
     .await
     .unwrap_err();
     assert!(held.to_string().contains("pinned"), "{held}");
-    let history = app
-        .get("/services/shop/api/history")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let history = app.page("/services/shop/api/history").await;
     assert!(history.contains("automatic deploys are held"), "{history}");
 
     let res = app
@@ -678,16 +535,13 @@ async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinne
             .unwrap()
             .is_none()
     );
-    deployer::request(
+    try_request(
         &pool,
         &service,
         &hook,
         Trigger::Webhook,
-        &DeployRequest {
-            environment: "staging".into(),
-            image: "x/api:3".into(),
-            revision: None,
-        },
+        "staging",
+        "x/api:3",
     )
     .await
     .expect("unpinned: webhooks deploy again");
@@ -716,12 +570,7 @@ async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinne
         .unwrap()
     );
     tx.commit().await.unwrap();
-    let page = app
-        .get(&format!("/deploys/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/deploys/{id}")).await;
     assert!(
         page.contains(&format!("action=\"/deploys/{}/rollback\"", v2.id)),
         "{page}"
@@ -732,7 +581,13 @@ async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinne
 async fn the_api_requests_reads_approves_and_rolls_back(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     create_user(&pool, "ops@shop.io", true, &[]).await;
-    create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
     let dev_token = token_for(&pool, "dev@shop.io").await;
     let ops_token = token_for(&pool, "ops@shop.io").await;
     let app = TestApp::spawn(pool.clone()).await;
@@ -886,25 +741,22 @@ async fn the_api_requests_reads_approves_and_rolls_back(pool: PgPool) {
 }
 
 async fn token_for(pool: &PgPool, email: &str) -> String {
-    let user = store::users::find_by_email(pool, email)
-        .await
-        .unwrap()
-        .unwrap();
-    let token = slipway::auth::tokens::generate();
-    store::tokens::insert(pool, user.id, "test", &slipway::auth::tokens::hash(&token))
-        .await
-        .unwrap();
-    token
+    api_token(pool, current_user(pool, email).await.id, "test").await
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn admins_edit_environments_and_new_deploys_follow_them(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     create_user(&pool, "ops@shop.io", true, &[]).await;
-    let service = create_service(&pool, "dev@shop.io", "shop", &web_yaml("shop", "api")).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
 
-    let member = TestApp::spawn(pool.clone()).await;
-    member.login_as("dev@shop.io", PASSWORD).await;
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
     assert_eq!(member.get("/admin/environments").await.status(), 403);
     let res = member
         .post_form(
@@ -914,11 +766,8 @@ async fn admins_edit_environments_and_new_deploys_follow_them(pool: PgPool) {
         .await;
     assert_eq!(res.status(), 403);
 
-    let admin = TestApp::spawn(pool.clone()).await;
-    admin.login_as("ops@shop.io", PASSWORD).await;
-    let page = admin.get("/admin/environments").await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    let admin = TestApp::signed_in(&pool, "ops@shop.io").await;
+    let html = admin.page("/admin/environments").await;
     assert!(
         html.contains("shop-production"),
         "example namespace shown: {html}"

@@ -25,9 +25,7 @@ async fn readyz_is_503_while_migrations_are_pending(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn login_page_renders_with_vendored_htmx(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let res = app.get("/login").await;
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.unwrap();
+    let html = app.page("/login").await;
     assert!(
         html.contains("<form method=\"post\" action=\"/login\""),
         "{html}"
@@ -112,8 +110,10 @@ async fn responses_carry_a_request_id(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn metrics_show_the_requests_just_made_in_prometheus_text(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
+    // The counters are process-wide and other tests run alongside: count the delta.
+    let before = login_200_count(&app.page("/metrics").await);
     for _ in 0..3 {
-        app.get("/login").await;
+        assert_eq!(app.get("/login").await.status(), 200);
     }
     app.get("/definitely-missing").await;
     let res = app.get("/metrics").await;
@@ -125,16 +125,11 @@ async fn metrics_show_the_requests_just_made_in_prometheus_text(pool: PgPool) {
             .starts_with("text/plain")
     );
     let text = res.text().await.unwrap();
-    let login_count = text
-        .lines()
-        .find(|l| {
-            l.starts_with("http_requests_total{")
-                && l.contains("route=\"/login\"")
-                && l.contains("status=\"200\"")
-        })
-        .expect("a counter for GET /login");
-    let value: f64 = login_count.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(value >= 3.0, "{login_count}");
+    let after = login_200_count(&text).expect("a counter for GET /login");
+    assert!(
+        after - before.unwrap_or(0.0) >= 3.0,
+        "GET /login 200 went from {before:?} to {after}"
+    );
     assert!(
         text.contains("http_request_duration_seconds_bucket{"),
         "histogram present"
@@ -155,4 +150,14 @@ async fn metrics_show_the_requests_just_made_in_prometheus_text(pool: PgPool) {
             "bad line {line}"
         );
     }
+}
+
+/// The value of `http_requests_total` for GET /login answered 200, if counted yet.
+fn login_200_count(metrics: &str) -> Option<f64> {
+    let line = metrics.lines().find(|l| {
+        l.starts_with("http_requests_total{")
+            && l.contains("route=\"/login\"")
+            && l.contains("status=\"200\"")
+    })?;
+    Some(line.rsplit(' ').next()?.parse().unwrap())
 }

@@ -6,37 +6,43 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::harness::{PASSWORD, create_user, eventually, extract_csrf};
+use crate::harness::{PASSWORD, create_user, database_url, eventually, extract_csrf};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The database URL of the test's own database (sqlx::test created it).
-async fn url_of(pool: &PgPool) -> String {
-    let db: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (make test sets it)");
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    format!("{prefix}/{db}")
+/// The TCP port process `pid` listens on, read from `/proc` (Linux): the child
+/// binds `127.0.0.1:0` itself, so no port is guessed and handed over.
+/// `None` while it does not listen yet.
+fn listening_port(pid: u32) -> Option<u16> {
+    // Socket inodes of the process's descriptors.
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_owned())
+        })
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
+    // `sl local_address rem_address st ... inode`: st 0A is LISTEN.
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (local, state, inode) = (cols.get(1)?, cols.get(3)?, cols.get(9)?);
+        if *state != "0A" || !inodes.iter().any(|i| i == inode) {
+            return None;
+        }
+        u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()
+    })
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn the_login_request_log_holds_neither_password_nor_cookie(pool: PgPool) {
     create_user(&pool, "ann@example.com", false, &["shop"]).await;
-    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SLIPWAY_DATABASE_URL", url_of(&pool).await)
-        .env("SLIPWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SLIPWAY_DATABASE_URL", database_url(&pool).await)
+        .env("SLIPWAY_LISTEN", "127.0.0.1:0")
         .env(
             "SLIPWAY_LOG",
             "trace,hyper=info,h2=info,reqwest=info,rustls=info",
@@ -52,12 +58,18 @@ async fn the_login_request_log_holds_neither_password_nor_cookie(pool: PgPool) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let up = eventually(20, || async {
-        client.get(format!("{base}/healthz")).send().await.is_ok()
+    let pid = child.id();
+    let mut port = None;
+    let listening = eventually(20, || {
+        port = port.or_else(|| listening_port(pid));
+        let found = port.is_some();
+        async move { found }
     })
     .await;
-    assert!(up, "server did not start");
+    assert!(listening, "slipway serve did not listen within 20 s");
+    let base = format!("http://127.0.0.1:{}", port.unwrap());
+    let healthz = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(healthz.status(), 200);
     let page = client.get(format!("{base}/login")).send().await.unwrap();
     let anonymous_cookie = page.cookies().next().map(|c| c.value().to_owned()).unwrap();
     let token = extract_csrf(&page.text().await.unwrap()).unwrap();
@@ -74,10 +86,11 @@ async fn the_login_request_log_holds_neither_password_nor_cookie(pool: PgPool) {
         .unwrap();
     assert_eq!(res.status(), 303);
     let session_cookie = res.cookies().next().map(|c| c.value().to_owned()).unwrap();
-    // One more request carrying the cookie.
-    client.get(format!("{base}/")).send().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // SIGTERM: graceful shutdown, then read everything it logged.
+    // One more request carrying the cookie, answered before the shutdown begins.
+    let home = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    home.text().await.unwrap();
+    // SIGTERM: graceful shutdown drains and flushes, then read everything it logged.
     Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

@@ -1,7 +1,10 @@
 //! Slipway's integration tests: one binary, a module per area. They run against a
 //! real PostgreSQL (`DATABASE_URL`, a fresh database per test via `#[sqlx::test]`)
 //! and, for cluster tests, the local control plane (`SLIPWAY_TEST_KUBECONFIG`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test that cannot go on should stop right there, naming what failed"
+)]
 
 mod harness;
 

@@ -1,8 +1,6 @@
 //! `/readyz` follows PostgreSQL going away and coming back, without a restart;
 //! the private instance of `slipway run` initialises, restarts and keeps its data.
 
-use std::time::Duration;
-
 use slipway::local::postgres::LocalPostgres;
 use slipway::local::state_dir::StateDir;
 use slipway::store;
@@ -45,6 +43,5 @@ async fn readyz_drops_to_503_when_postgres_stops_and_recovers_when_it_returns() 
     // A second prepare reuses the data (no initdb) and the same password file.
     let again = LocalPostgres::prepare(&state).unwrap();
     assert_eq!(again.data_dir(), pg.data_dir());
-    tokio::time::sleep(Duration::from_millis(10)).await;
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -18,33 +18,17 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{
-    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
-};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::discovery::pinned_kind;
-use kube::{Client, Config};
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use slipway::cluster::retry::RetryPolicy;
 use slipway::render::{Manifests, Object, RenderContext, render};
 use slipway::spec::{DEFAULT_ENVIRONMENTS, ServiceSpec, parse};
+
+use crate::harness::{kube_client, prepare_namespaces};
 
 /// How long an applied example may take to become available.
 const READY_DEADLINE: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(500);
-
-async fn client() -> Client {
-    let Ok(path) = std::env::var("SLIPWAY_TEST_KUBECONFIG") else {
-        panic!(
-            "SLIPWAY_TEST_KUBECONFIG is not set: the cluster tests need the local control plane \
-             (start it with e2e/cluster/up and set SLIPWAY_TEST_KUBECONFIG=.slipway/cluster/kubeconfig)"
-        );
-    };
-    let kubeconfig = Kubeconfig::read_from(&path)
-        .unwrap_or_else(|e| panic!("cannot read kubeconfig {path}: {e}"));
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("unusable kubeconfig {path}: {e}"));
-    Client::try_from(config).expect("kube client")
-}
 
 fn examples() -> Vec<(String, ServiceSpec)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
@@ -96,38 +80,27 @@ async fn delete_namespace(client: &Client, name: &str) {
         .await;
 }
 
-/// Server-side apply every object with field manager `slipway`, in order.
+/// Applies every object as a deploy does: the product's parse of the stored
+/// manifests and its server-side apply (field manager `slipway`, never forced).
 async fn apply(
     client: &Client,
     namespace: &str,
     manifests: &Manifests,
     dry_run: bool,
 ) -> Result<(), String> {
-    for object in manifests {
-        let value = object.to_value();
-        let (group, version) = match object.api_version().split_once('/') {
-            Some((group, version)) => (group, version),
-            None => ("", object.api_version()),
-        };
-        let gvk = GroupVersionKind::gvk(group, version, object.kind());
-        let (resource, _) = pinned_kind(client, &gvk)
+    let objects = slipway::cluster::apply::parse_manifests(&manifests.to_yaml(), namespace)
+        .map_err(|e| format!("stored manifests: {e}"))?;
+    for object in &objects {
+        slipway::cluster::apply::apply_one(client, namespace, object, dry_run, RetryPolicy::none())
             .await
-            .map_err(|e| format!("discovery of {}: {e}", object.kind()))?;
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-        let mut params = PatchParams::apply("slipway");
-        if dry_run {
-            params = params.dry_run();
-        }
-        api.patch(object.name(), &params, &Patch::Apply(&value))
-            .await
-            .map_err(|e| format!("{} {}: {e}", object.kind(), object.name()))?;
+            .map_err(|e| format!("{}: {e}", object.describe()))?;
     }
     Ok(())
 }
 
 #[tokio::test]
 async fn every_example_in_every_environment_is_accepted_by_server_side_apply_in_dry_run() {
-    let client = client().await;
+    let client = kube_client().await;
     let mut failures = Vec::new();
     for (name, spec) in examples() {
         let namespace = namespace_for(&format!("dry-{name}"));
@@ -151,7 +124,7 @@ async fn every_example_in_every_environment_is_accepted_by_server_side_apply_in_
 
 #[tokio::test]
 async fn every_example_applied_for_real_becomes_available() {
-    let client = client().await;
+    let client = kube_client().await;
     let runs = examples().into_iter().map(|(name, spec)| {
         let client = client.clone();
         async move {
@@ -383,7 +356,7 @@ fn volume_for(
 /// Slipway's, once: a second pass creates nothing.
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn the_namespaces_of_every_service_are_prepared_once(pool: sqlx::PgPool) {
-    let client = client().await;
+    let client = kube_client().await;
     let team = format!("it{}", std::process::id());
     sqlx::query("insert into teams (name) values ($1)")
         .bind(&team)
@@ -405,12 +378,8 @@ async fn the_namespaces_of_every_service_are_prepared_once(pool: sqlx::PgPool) {
         .map(|env| format!("{team}-{env}"))
         .collect();
 
-    let created = slipway::deployer::prepare_namespaces(&pool, &client)
-        .await
-        .unwrap();
-    let again = slipway::deployer::prepare_namespaces(&pool, &client)
-        .await
-        .unwrap();
+    let created = prepare_namespaces(&pool, &client).await;
+    let again = prepare_namespaces(&pool, &client).await;
     let production = Api::<Namespace>::all(client.clone())
         .get(&expected[2])
         .await

@@ -28,7 +28,7 @@ async fn the_demo_seed_creates_the_admin_and_every_example_once(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.login_as("admin@slipway.local", "tidal-orbit-47-lantern")
         .await;
-    let catalog = app.get("/").await.text().await.unwrap();
+    let catalog = app.page("/").await;
     assert!(catalog.contains("/services/shop/shop-web"), "{catalog}");
     assert!(catalog.contains("/services/pricing/pricing-api"));
 }

@@ -3,13 +3,11 @@
 
 use sqlx::PgPool;
 
-use crate::harness::{PASSWORD, TestApp, create_user, extract_csrf};
+use crate::harness::{TestApp, create_user, extract_csrf};
 
 async fn signed_in_member(pool: &PgPool) -> TestApp {
     create_user(pool, "ann@example.com", false, &["shop"]).await;
-    let app = TestApp::spawn(pool.clone()).await;
-    app.login_as("ann@example.com", PASSWORD).await;
-    app
+    TestApp::signed_in(pool, "ann@example.com").await
 }
 
 async fn create_django(app: &TestApp, name: &str) {
@@ -28,12 +26,7 @@ async fn create_django(app: &TestApp, name: &str) {
 
 /// The editor's current text and base revision, read from the page like a browser.
 async fn editor(app: &TestApp, name: &str) -> (String, String, String) {
-    let html = app
-        .get(&format!("/services/shop/{name}/edit"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&format!("/services/shop/{name}/edit")).await;
     let start = html.find("aria-label=\"Service spec (YAML)\">").unwrap()
         + "aria-label=\"Service spec (YAML)\">".len();
     let end = html[start..].find("</textarea>").unwrap() + start;
@@ -57,9 +50,7 @@ fn html_unescape(s: &str) -> String {
 async fn a_member_creates_a_django_service_from_the_preset(pool: PgPool) {
     let app = signed_in_member(&pool).await;
     create_django(&app, "shop-web").await;
-    let page = app.get("/services/shop/shop-web").await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    let html = app.page("/services/shop/shop-web").await;
     assert!(
         html.contains("Created shop/shop-web from the django preset."),
         "flash shown"
@@ -161,24 +152,14 @@ async fn a_valid_edit_creates_revision_two_and_its_diff(pool: PgPool) {
         res.headers()["location"],
         "/services/shop/web/diff?from=1&to=2"
     );
-    let diff = app
-        .get("/services/shop/web/diff?from=1&to=2")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let diff = app.page("/services/shop/web/diff?from=1&to=2").await;
     assert!(
         diff.contains("<span class=\"del\">-  image: registry.example.com/web:0.1.0</span>"),
         "{diff}"
     );
     assert!(diff.contains("<span class=\"add\">+  image: registry.example.com/web:0.2.0</span>"));
     assert!(diff.contains("id=\"manifest-diff\""));
-    let revisions = app
-        .get("/services/shop/web/revisions")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let revisions = app.page("/services/shop/web/revisions").await;
     assert!(revisions.contains("Bump to 0.2.0"));
     // The same text again changes nothing and creates no revision.
     let (_, base, token) = editor(&app, "web").await;
@@ -249,8 +230,7 @@ async fn a_member_of_another_team_can_neither_see_nor_edit(pool: PgPool) {
     let app = signed_in_member(&pool).await;
     create_django(&app, "web").await;
     create_user(&pool, "bob@example.com", false, &["billing"]).await;
-    let bob = TestApp::spawn(pool.clone()).await;
-    bob.login_as("bob@example.com", PASSWORD).await;
+    let bob = TestApp::signed_in(&pool, "bob@example.com").await;
     assert_eq!(bob.get("/services/shop/web").await.status(), 403);
     assert_eq!(bob.get("/services/shop/web/edit").await.status(), 403);
     let res = bob
@@ -260,7 +240,7 @@ async fn a_member_of_another_team_can_neither_see_nor_edit(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status(), 403);
-    let catalog = bob.get("/").await.text().await.unwrap();
+    let catalog = bob.page("/").await;
     assert!(
         !catalog.contains("/services/shop/web"),
         "not listed in the catalog"
@@ -272,11 +252,8 @@ async fn the_manifest_preview_renders_production_yaml_without_secret_values(pool
     let app = signed_in_member(&pool).await;
     create_django(&app, "web").await;
     let html = app
-        .get("/services/shop/web/manifests?env=production")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page("/services/shop/web/manifests?env=production")
+        .await;
     assert!(html.contains("kind: Deployment"), "{html}");
     assert!(html.contains("namespace: shop-production"));
     assert!(
@@ -300,16 +277,16 @@ async fn the_catalog_filters_by_name_kind_and_team_and_htmx_gets_a_fragment(pool
         )
         .await;
     assert_eq!(res.status(), 303);
-    let all = app.get("/").await.text().await.unwrap();
+    let all = app.page("/").await;
     assert!(all.contains("shop-web") && all.contains("shop-worker"));
     assert!(all.contains("2 services"));
     // A page past the end (a stale link) shows the last page, not an empty one.
-    let past = app.get("/?page=7").await.text().await.unwrap();
+    let past = app.page("/?page=7").await;
     assert!(
         past.contains("shop-web") && past.contains("page 1 of 1"),
         "{past}"
     );
-    let workers = app.get("/?kind=worker").await.text().await.unwrap();
+    let workers = app.page("/?kind=worker").await;
     assert!(workers.contains("shop-worker") && !workers.contains(">shop-web<"));
     let fragment = app
         .client
@@ -321,19 +298,14 @@ async fn the_catalog_filters_by_name_kind_and_team_and_htmx_gets_a_fragment(pool
     let fragment = fragment.text().await.unwrap();
     assert!(!fragment.contains("<html"), "a fragment, not a page");
     assert!(fragment.contains("shop-web") && !fragment.contains("shop-worker"));
-    let nothing = app.get("/?q=zzz").await.text().await.unwrap();
+    let nothing = app.page("/?q=zzz").await;
     assert!(nothing.contains("No services match"));
     // Names are lowercase, so the search is case-insensitive; LIKE wildcards
     // are plain characters, which no service name contains.
-    let upper = app.get("/?q=WORK").await.text().await.unwrap();
+    let upper = app.page("/?q=WORK").await;
     assert!(upper.contains("shop-worker") && !upper.contains(">shop-web<"));
     for wildcard in ["%25", "_", "shop%25web"] {
-        let page = app
-            .get(&format!("/?q={wildcard}"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = app.page(&format!("/?q={wildcard}")).await;
         assert!(page.contains("No services match"), "q={wildcard}");
     }
 }
@@ -376,20 +348,20 @@ async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_
         .await
         .unwrap();
     }
-    let all = app.get("/").await.text().await.unwrap();
+    let all = app.page("/").await;
     assert!(all.contains("staging · succeeded"), "{all}");
     assert!(
         !all.contains("staging · failed"),
         "an older deploy is not shown"
     );
     assert!(all.contains("development · failed"));
-    let failed = app.get("/?state=failed").await.text().await.unwrap();
+    let failed = app.page("/?state=failed").await;
     assert!(failed.contains(">shop-api<") || failed.contains("/services/shop/shop-api"));
     assert!(
         !failed.contains("/services/shop/shop-web\""),
         "its newest staging deploy succeeded"
     );
-    let succeeded = app.get("/?state=succeeded").await.text().await.unwrap();
+    let succeeded = app.page("/?state=succeeded").await;
     assert!(
         succeeded.contains("/services/shop/shop-web")
             && !succeeded.contains("/services/shop/shop-api")
@@ -411,10 +383,10 @@ async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_
     .execute(&pool)
     .await
     .unwrap();
-    let all = app.get("/").await.text().await.unwrap();
+    let all = app.page("/").await;
     assert!(all.contains("development · succeeded"), "{all}");
     assert!(all.contains("staging · succeeded") && !all.contains("staging · rejected"));
-    let failed = app.get("/?state=failed").await.text().await.unwrap();
+    let failed = app.page("/?state=failed").await;
     assert!(failed.contains("No services match"), "{failed}");
 }
 

@@ -11,10 +11,9 @@ use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::api::{api_token, with_token};
-use crate::deploy_worker::{cluster_handle, kube_client};
-use crate::deploys::unique_team;
-use crate::harness::{PASSWORD, TestApp, create_user};
+use crate::harness::{
+    PASSWORD, TestApp, api_token, cluster_handle, create_user, kube_client, unique_team, with_token,
+};
 
 /// A value that must never appear in an answer.
 const SECRET_VALUE: &str = "postgres://app:hunter2-never-shown@db/app";
@@ -125,11 +124,9 @@ async fn wiring_shows_each_variables_source_and_whether_its_key_exists(pool: PgP
         .map(|r| (r["name"].as_str().unwrap(), r["state"].as_str().unwrap()))
         .collect();
     app.login_as("ann@example.com", PASSWORD).await;
-    let page = app
-        .get(&format!("/services/{team}/api/wiring?env=production"))
+    let html = app
+        .page(&format!("/services/{team}/api/wiring?env=production"))
         .await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
     let bad_env = with_token(
         app.client.get(app.url(&format!("{base}?environment=prod"))),
         &token,
@@ -200,12 +197,7 @@ async fn without_a_cluster_every_reference_is_unknown_and_the_page_says_why(pool
     assert_eq!(rows[0]["state"], "unknown");
     assert_eq!(rows[5]["state"], "literal");
     app.login_as("ann@example.com", PASSWORD).await;
-    let html = app
-        .get(&format!("/services/{team}/api/wiring"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&format!("/services/{team}/api/wiring")).await;
     assert!(html.contains("The cluster could not be asked"), "{html}");
 }
 
@@ -289,11 +281,8 @@ async fn an_admin_writes_secret_values_that_only_the_cluster_keeps(pool: PgPool)
         .await;
     let form_status = form.status();
     let page = app
-        .get(&format!("/services/{team}/api/wiring?env=production"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page(&format!("/services/{team}/api/wiring?env=production"))
+        .await;
     let wiring: Vec<Value> = with_token(
         app.client.get(app.url(&format!(
             "/api/v1/teams/{team}/services/api/wiring?environment=production"

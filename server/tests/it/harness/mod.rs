@@ -1,12 +1,20 @@
-//! The test harness: a real server on an ephemeral port and a cookie-keeping client.
+//! The test harness: a real server on an ephemeral port and a cookie-keeping
+//! client. Fixtures (specs, users, services, deploys) are in [`fixtures`], the
+//! cluster side (kube client, worker, namespaces) in [`cluster`]. Test modules
+//! import every helper from here, never from one another.
+
+pub mod cluster;
+pub mod fixtures;
+pub mod routes;
+
+pub use cluster::*;
+pub use fixtures::*;
 
 use std::net::SocketAddr;
 
 use slipway::app::{self, AppState};
-use slipway::auth::password;
-use slipway::cluster;
+use slipway::cluster::Handle as ClusterHandle;
 use slipway::config::Config;
-use slipway::store;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -14,8 +22,6 @@ use tokio::net::TcpListener;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    #[allow(dead_code, reason = "kept for tests that inspect the database")]
-    pub pool: PgPool,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -25,13 +31,13 @@ pub const PASSWORD: &str = "correct-horse-battery-42";
 impl TestApp {
     /// Serves the real router over `pool` with no cluster.
     pub async fn spawn(pool: PgPool) -> Self {
-        Self::spawn_with(pool, cluster::Handle::disabled(), |_| {}).await
+        Self::spawn_with(pool, ClusterHandle::disabled(), |_| {}).await
     }
 
     /// Serves with a cluster handle and a config tweak.
     pub async fn spawn_with(
         pool: PgPool,
-        cluster: cluster::Handle,
+        cluster: ClusterHandle,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
         let mut config = Config::for_database("postgres://unused");
@@ -55,9 +61,15 @@ impl TestApp {
         Self {
             addr,
             client,
-            pool,
             _shutdown: tx,
         }
+    }
+
+    /// Serves the real router over `pool` (no cluster) with `email` signed in.
+    pub async fn signed_in(pool: &PgPool, email: &str) -> Self {
+        let app = Self::spawn(pool.clone()).await;
+        app.login_as(email, PASSWORD).await;
+        app
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -66,6 +78,15 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GETs a page, asserts 200 and returns its body.
+    pub async fn page(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
     }
 
     /// The session's CSRF token, read from a page's hidden field like a browser would.
@@ -121,27 +142,6 @@ pub fn extract_csrf(html: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_owned())
 }
 
-/// Creates a user with [`PASSWORD`], optionally admin, member of `teams` (created when missing).
-pub async fn create_user(
-    pool: &PgPool,
-    email: &str,
-    admin: bool,
-    teams: &[&str],
-) -> store::users::User {
-    let hash = password::hash(PASSWORD).unwrap();
-    let user = store::users::insert(pool, email, &hash, admin)
-        .await
-        .unwrap();
-    for team in teams {
-        let t = match store::teams::find_by_name(pool, team).await.unwrap() {
-            Some(t) => t,
-            None => store::teams::insert(pool, team, team).await.unwrap(),
-        };
-        store::teams::add_member(pool, t.id, user.id).await.unwrap();
-    }
-    user
-}
-
 /// Polls `f` until it returns true or `secs` pass; returns whether it did.
 pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
 where
@@ -156,4 +156,20 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     false
+}
+
+/// The URL of the test's own database (`#[sqlx::test]` makes one per test):
+/// `DATABASE_URL` with the database name replaced, its `?query` kept.
+pub async fn database_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (make test sets it)");
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let (prefix, rest) = base.rsplit_once('/').expect("a database URL with a path");
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{prefix}/{name}{query}")
 }

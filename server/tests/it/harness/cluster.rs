@@ -1,0 +1,269 @@
+//! The cluster side of the harness: one kube client helper, the worker settings
+//! for tests, and [`ClusterTest`], a team of its own with a member, a worker and
+//! namespaces that are deleted at the end.
+//!
+//! Needs `SLIPWAY_TEST_KUBECONFIG` (e.g. `.slipway/cluster/kubeconfig`); without
+//! it the cluster tests fail, because a skipped cluster test proves nothing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use slipway::cluster::retry::RetryPolicy;
+use slipway::cluster::rollout::RolloutConfig;
+use slipway::cluster::{self, KubeSource};
+use slipway::deployer::{DeployState, Worker, WorkerConfig};
+use slipway::store::deploys::{self, Deploy};
+use slipway::store::services::Service;
+use sqlx::PgPool;
+
+use super::eventually;
+use super::fixtures::{SpecBuilder, create_service, create_user, request, unique_team};
+
+/// `SLIPWAY_TEST_KUBECONFIG`; panics with how to start the control plane when unset.
+pub fn kubeconfig_path() -> PathBuf {
+    match std::env::var("SLIPWAY_TEST_KUBECONFIG") {
+        Ok(path) if !path.is_empty() => PathBuf::from(path),
+        _ => panic!(
+            "SLIPWAY_TEST_KUBECONFIG is not set: the cluster tests need the local control plane \
+             (start it with e2e/cluster/up and set SLIPWAY_TEST_KUBECONFIG=.slipway/cluster/kubeconfig)"
+        ),
+    }
+}
+
+async fn client_from(path: &std::path::Path) -> Result<Client, String> {
+    let kubeconfig = Kubeconfig::read_from(path)
+        .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| format!("unusable kubeconfig {}: {e}", path.display()))?;
+    Client::try_from(config).map_err(|e| format!("kube client: {e}"))
+}
+
+/// A client of the local control plane.
+pub async fn kube_client() -> Client {
+    client_from(&kubeconfig_path())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A connected cluster handle, as `slipway serve` would have.
+pub async fn cluster_handle() -> cluster::Handle {
+    let handle = cluster::Handle::start(KubeSource::File(kubeconfig_path()));
+    handle
+        .wait_ready(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("the cluster did not answer: {:?}", handle.state()));
+    handle
+}
+
+/// Worker settings for tests: quick polls and retries, a short lease.
+pub fn test_config() -> WorkerConfig {
+    WorkerConfig {
+        lease: Duration::from_secs(6),
+        heartbeat: Duration::from_secs(1),
+        poll: Duration::from_millis(200),
+        max_attempts: 3,
+        concurrency: 4,
+        rollout: RolloutConfig {
+            stall_timeout: Duration::from_secs(90),
+            max_duration: Duration::from_secs(240),
+            poll: Duration::from_millis(300),
+        },
+        retry: RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(1),
+        },
+    }
+}
+
+/// How long [`ClusterTest::deploy`] waits for a deploy to finish.
+const DEPLOY_DEADLINE_SECS: u64 = 240;
+
+/// Waits for a deploy to finish; panics with its timeline when it does not.
+pub async fn wait_finished(pool: &PgPool, id: i64, secs: u64) -> Deploy {
+    let finished = eventually(secs, || async {
+        deploys::find(pool, id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.state.is_finished())
+    })
+    .await;
+    let deploy = deploys::find(pool, id).await.unwrap().unwrap();
+    if !finished {
+        let events = deploys::events(pool, id).await.unwrap();
+        panic!(
+            "deploy #{id} still {} after {secs} s; timeline: {:#?}",
+            deploy.state,
+            events
+                .iter()
+                .map(|e| format!(
+                    "{:?} → {} {} ({})",
+                    e.from_state, e.to_state, e.message, e.actor
+                ))
+                .collect::<Vec<_>>()
+        );
+    }
+    deploy
+}
+
+/// Panics with the reason unless the deploy succeeded.
+pub fn assert_succeeded(deploy: &Deploy) {
+    assert_eq!(
+        deploy.state,
+        DeployState::Succeeded,
+        "deploy #{} failed: {}",
+        deploy.id,
+        deploy.reason
+    );
+}
+
+/// Deletes namespaces when dropped (also when the test panics).
+struct Cleanup {
+    namespaces: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let namespaces = std::mem::take(&mut self.namespaces);
+        let Ok(path) = std::env::var("SLIPWAY_TEST_KUBECONFIG") else {
+            return;
+        };
+        // Drop cannot await, and may run inside the test's runtime: use a thread.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Runtime::new() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(client) = client_from(std::path::Path::new(&path)).await else {
+                    return;
+                };
+                let api: Api<Namespace> = Api::all(client);
+                for ns in namespaces {
+                    let _ = api.delete(&ns, &DeleteParams::background()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A cluster test's world: a fresh team (so namespaces `{team}-{environment}`
+/// are its own), a member `dev@{team}.io`, a kube client, and workers. The
+/// namespaces are deleted by [`ClusterTest::finish`] or, on a panic, on drop.
+pub struct ClusterTest {
+    pub pool: PgPool,
+    pub client: Client,
+    pub team: String,
+    pub email: String,
+    environments: Vec<String>,
+    workers: Vec<Worker>,
+    _cleanup: Cleanup,
+}
+
+impl ClusterTest {
+    /// The world with one worker of [`test_config`] running.
+    pub async fn new(pool: &PgPool, environments: &[&str]) -> Self {
+        Self::with_config(pool, environments, test_config()).await
+    }
+
+    /// The world with one worker of `config` running.
+    pub async fn with_config(pool: &PgPool, environments: &[&str], config: WorkerConfig) -> Self {
+        let mut test = Self::without_worker(pool, environments).await;
+        test.start_worker(config).await;
+        test
+    }
+
+    /// The world without a worker (start one with [`Self::start_worker`]).
+    pub async fn without_worker(pool: &PgPool, environments: &[&str]) -> Self {
+        assert!(
+            !environments.is_empty(),
+            "a cluster test names its environments"
+        );
+        let team = unique_team();
+        let email = format!("dev@{team}.io");
+        create_user(pool, &email, false, &[&team]).await;
+        let environments: Vec<String> = environments.iter().map(|e| (*e).to_owned()).collect();
+        let cleanup = Cleanup {
+            namespaces: environments.iter().map(|e| format!("{team}-{e}")).collect(),
+        };
+        Self {
+            pool: pool.clone(),
+            client: kube_client().await,
+            team,
+            email,
+            environments,
+            workers: Vec::new(),
+            _cleanup: cleanup,
+        }
+    }
+
+    /// Starts one more worker on the local cluster; [`Self::finish`] stops it.
+    pub async fn start_worker(&mut self, config: WorkerConfig) {
+        let worker = Worker::start(self.pool.clone(), cluster_handle().await, config);
+        self.workers.push(worker);
+    }
+
+    /// The first environment (where [`Self::deploy`] deploys).
+    pub fn environment(&self) -> &str {
+        &self.environments[0]
+    }
+
+    /// The namespace of the first environment.
+    pub fn ns(&self) -> String {
+        format!("{}-{}", self.team, self.environment())
+    }
+
+    /// Creates a service of the team from a spec (its team is set to the test's).
+    pub async fn service(&self, spec: SpecBuilder) -> Service {
+        self.service_yaml(&spec.team(&self.team).to_yaml()).await
+    }
+
+    /// Creates a service of the team from YAML text.
+    pub async fn service_yaml(&self, yaml: &str) -> Service {
+        create_service(&self.pool, &self.email, &self.team, yaml).await
+    }
+
+    /// Requests a deploy of `service` to the first environment as the member.
+    pub async fn request(&self, service: &Service, image: &str) -> Deploy {
+        request(&self.pool, &self.email, service, self.environment(), image).await
+    }
+
+    /// Requests a deploy and waits until it finished, however it ended.
+    pub async fn deploy(&self, service: &Service, image: &str) -> Deploy {
+        let deploy = self.request(service, image).await;
+        self.wait(&deploy).await
+    }
+
+    /// Requests a deploy, waits for it and asserts that it succeeded.
+    pub async fn deploy_ok(&self, service: &Service, image: &str) -> Deploy {
+        let deploy = self.deploy(service, image).await;
+        assert_succeeded(&deploy);
+        deploy
+    }
+
+    /// Waits until `deploy` finished.
+    pub async fn wait(&self, deploy: &Deploy) -> Deploy {
+        wait_finished(&self.pool, deploy.id, DEPLOY_DEADLINE_SECS).await
+    }
+
+    /// Stops the workers and deletes the namespaces.
+    pub async fn finish(mut self) {
+        for worker in std::mem::take(&mut self.workers) {
+            worker.shutdown().await;
+        }
+        // Dropping `self` drops the cleanup, which deletes the namespaces.
+    }
+}
+
+/// `slipway::deployer::prepare_namespaces`, as `slipway run` calls it.
+pub async fn prepare_namespaces(pool: &PgPool, client: &Client) -> Vec<String> {
+    slipway::deployer::prepare_namespaces(pool, client)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+}
