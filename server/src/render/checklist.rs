@@ -99,12 +99,37 @@ impl Rules {
     }
 }
 
+/// What every check reads: the effective spec for the environment and what
+/// follows from it.
+#[derive(Clone, Copy)]
+struct Facts<'a> {
+    s: &'a crate::spec::Spec,
+    ctx: &'a RenderContext,
+    kind: WorkloadKind,
+    long_running: bool,
+    min_replicas: u32,
+    production: bool,
+}
+
+/// A group of checks of one concern; each adds its checks' outcomes.
+type CheckGroup = fn(&Facts<'_>, &mut dyn FnMut(&'static str, Level, String));
+
+/// Every group, in the order the checklist lists them.
+const CHECKS: &[CheckGroup] = &[
+    resources,
+    probes,
+    security_context,
+    network_policy,
+    availability,
+    shipping,
+    operations,
+];
+
 /// Run every check for `spec` as rendered for `ctx`, under `rules`.
 pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist {
     let doc = spec.for_environment(&ctx.environment);
     let s = &doc.spec;
     let kind = doc.workload_kind();
-    let long_running = kind.is_long_running();
     let min_replicas = s.autoscaling.as_ref().map_or_else(
         || {
             s.replicas.unwrap_or(if kind == WorkloadKind::Stateful {
@@ -115,13 +140,37 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
         },
         |a| a.min_replicas,
     );
-    let production = rules == Rules::Production;
+    let facts = Facts {
+        s,
+        ctx,
+        kind,
+        long_running: kind.is_long_running(),
+        min_replicas,
+        production: rules == Rules::Production,
+    };
     let mut items = Vec::new();
     let mut add = |id: &'static str, level: Level, message: String| {
         items.push(CheckItem { id, level, message })
     };
+    for group in CHECKS {
+        group(&facts, &mut add);
+    }
+    let total = items.len().max(1);
+    let points: usize = items
+        .iter()
+        .map(|i| match i.level {
+            Level::Pass => 2,
+            Level::Warn => 1,
+            Level::Fail => 0,
+        })
+        .sum();
+    let score = u8::try_from((points * 100) / (total * 2)).unwrap_or(100);
+    Checklist { items, score }
+}
 
-    // Resources: requests let the scheduler place pods; a memory limit stops one leak taking the node.
+/// Resources: requests let the scheduler place pods; a memory limit stops one leak taking the node.
+fn resources(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
+    let Facts { s, .. } = *f;
     let mut missing = Vec::new();
     let app_resources = s.resources.clone().unwrap_or_default();
     let containers = std::iter::once((defaults::APP_CONTAINER, Some(app_resources.clone())))
@@ -160,8 +209,11 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
             ),
         );
     }
+}
 
-    // Probes.
+/// Probes.
+fn probes(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
+    let Facts { s, kind, .. } = *f;
     let probes = s.probes.clone().unwrap_or_default();
     let (level, message) = match kind {
         WorkloadKind::Cron => (
@@ -185,8 +237,11 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
         ),
     };
     add("probes", level, message);
+}
 
-    // Security context.
+/// Security context.
+fn security_context(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
+    let Facts { s, .. } = *f;
     let security = s.security.clone().unwrap_or_default();
     let uid = security.run_as_user.unwrap_or(defaults::RUN_AS_USER);
     if uid > 0 {
@@ -234,8 +289,11 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
             "own ServiceAccount without a mounted API token".into(),
         );
     }
+}
 
-    // Network policy.
+/// Network policy.
+fn network_policy(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
+    let Facts { s, .. } = *f;
     let policy = s.network_policy.clone().unwrap_or_default();
     let (level, message) = if policy.enabled == Some(false) {
         (
@@ -254,8 +312,17 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
         )
     };
     add("network-policy", level, message);
+}
 
-    // Availability.
+/// Availability.
+fn availability(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
+    let Facts {
+        s,
+        kind,
+        long_running,
+        min_replicas,
+        ..
+    } = *f;
     if !long_running {
         add(
             "disruption-budget",
@@ -326,8 +393,17 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
         WorkloadKind::Cron => (Level::Pass, "not applicable to cron jobs".to_owned()),
     };
     add("autoscaling", level, message);
+}
 
-    // Shipping.
+/// Shipping.
+fn shipping(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
+    let Facts {
+        s,
+        ctx,
+        kind,
+        long_running,
+        ..
+    } = *f;
     let image = ctx.image.clone().unwrap_or_else(|| s.image.clone());
     let mut unpinned = Vec::new();
     for image in std::iter::once(image.as_str())
@@ -412,8 +488,16 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
         ),
     };
     add("graceful-shutdown", level, message);
+}
 
-    // Operations.
+/// Operations.
+fn operations(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
+    let Facts {
+        s,
+        kind,
+        production,
+        ..
+    } = *f;
     let (level, message) = match s.logging.as_ref().map(|l| l.format) {
         Some(LogFormat::Json) => (
             Level::Pass,
@@ -486,18 +570,6 @@ pub fn check(spec: &ServiceSpec, ctx: &RenderContext, rules: Rules) -> Checklist
         (false, _) => (Level::Pass, "DEBUG is off".to_owned()),
     };
     add("debug-off", level, message);
-
-    let total = items.len().max(1);
-    let points: usize = items
-        .iter()
-        .map(|i| match i.level {
-            Level::Pass => 2,
-            Level::Warn => 1,
-            Level::Fail => 0,
-        })
-        .sum();
-    let score = u8::try_from((points * 100) / (total * 2)).unwrap_or(100);
-    Checklist { items, score }
 }
 
 #[cfg(test)]

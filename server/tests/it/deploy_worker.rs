@@ -20,7 +20,7 @@ use kube::api::{Api, ListParams};
 use slipway::cluster::apply::rendered_kinds;
 use slipway::cluster::{self, KubeSource};
 use slipway::deployer::{DeployState, Worker};
-use slipway::store::deploys;
+use slipway::store::{deploy_leases, deploys, pins};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -291,7 +291,7 @@ async fn rollback_restores_the_previous_image(pool: PgPool) {
         "registry.example.com/x/api:1.0.0"
     );
     assert!(
-        deploys::active_pin(&pool, service.id, rollback.environment_id)
+        pins::active_pin(&pool, service.id, rollback.environment_id)
             .await
             .unwrap()
             .is_some(),
@@ -329,7 +329,7 @@ async fn two_workers_apply_twenty_queued_deploys_exactly_once(pool: PgPool) {
         let events = deploys::events(&pool, *id).await.unwrap();
         let claims: Vec<_> = events
             .iter()
-            .filter(|e| e.to_state == "applying" && e.from_state.as_deref() != Some("applying"))
+            .filter(|e| e.to_state == DeployState::Applying && !e.is_note())
             .collect();
         assert_eq!(claims.len(), 1, "deploy #{id}: {events:#?}");
         claimers.insert(claims[0].actor.clone());
@@ -358,7 +358,7 @@ async fn a_deploy_whose_lease_runs_out_is_taken_over_and_completes(pool: PgPool)
     // A worker claims it and dies without a word; its lease then runs out.
     let mut tx = pool.begin().await.unwrap();
     let dead = Uuid::new_v4();
-    let claimed = deploys::claim_next(&mut tx, dead, 1.0, "worker that dies")
+    let claimed = deploy_leases::claim_next(&mut tx, dead, 1.0, "worker that dies")
         .await
         .unwrap()
         .unwrap();
@@ -610,6 +610,7 @@ async fn an_environment_that_blocks_on_missing_secrets_names_them_then_deploys_o
             namespace_pattern: &staging.namespace_pattern,
             requires_approval: false,
             block_on_missing_secrets: true,
+            production_rules: staging.production_rules,
             position: staging.position,
         },
     )

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use slipway::deployer::{self, DeployEvent, DeployState, next};
 use slipway::store::audit::Actor;
 use slipway::store::deploys::{self, Transition, Trigger};
-use slipway::store::{self};
+use slipway::store::{self, approvals, deploy_leases, pins};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -141,7 +141,7 @@ async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPo
     let events = deploys::events(&pool, id).await.unwrap();
     let moves: Vec<(Option<&str>, &str)> = events
         .iter()
-        .map(|e| (e.from_state.as_deref(), e.to_state.as_str()))
+        .map(|e| (e.from_state.map(DeployState::as_str), e.to_state.as_str()))
         .collect();
     assert_eq!(moves, [(None, "requested"), (Some("requested"), "queued")]);
 
@@ -347,7 +347,7 @@ async fn production_waits_for_an_admin_who_did_not_request_it(pool: PgPool) {
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(state_of(&pool, by_admin.id).await, DeployState::Queued);
-    let approvals = deploys::approvals(&pool, by_admin.id).await.unwrap();
+    let approvals = approvals::for_deploy(&pool, by_admin.id).await.unwrap();
     assert_eq!(approvals.len(), 1);
     assert_eq!(approvals[0].approver, "ops@shop.io");
     assert_eq!(approvals[0].revision_hash, by_admin.revision_hash);
@@ -427,7 +427,7 @@ async fn a_running_deploy_blocks_the_next_claim_of_its_service_and_environment(p
     .await;
     let first = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
     let mut tx = pool.begin().await.unwrap();
-    let claimed = deploys::claim_next(&mut tx, Uuid::new_v4(), 30.0, "w1")
+    let claimed = deploy_leases::claim_next(&mut tx, Uuid::new_v4(), 30.0, "w1")
         .await
         .unwrap()
         .unwrap();
@@ -440,7 +440,7 @@ async fn a_running_deploy_blocks_the_next_claim_of_its_service_and_environment(p
     assert_eq!(second.state, DeployState::Queued);
     let mut tx = pool.begin().await.unwrap();
     assert!(
-        deploys::claim_next(&mut tx, Uuid::new_v4(), 30.0, "w2")
+        deploy_leases::claim_next(&mut tx, Uuid::new_v4(), 30.0, "w2")
             .await
             .unwrap()
             .is_none()
@@ -494,14 +494,14 @@ async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinne
     assert_eq!(res.status(), 303);
     let id = id_from_location(&res).await;
     let rollback = deploys::find(&pool, id).await.unwrap().unwrap();
-    assert_eq!(rollback.trigger, "rollback");
+    assert_eq!(rollback.trigger, Trigger::Rollback);
     assert_eq!(rollback.rollback_of, Some(v1.id));
     assert_eq!(rollback.revision, 1);
     assert_eq!(rollback.image, "x/api:1");
     assert_eq!(rollback.state, DeployState::Queued);
 
     // Pinned: a webhook deploy is held, visibly; a person may still deploy.
-    let pin = deploys::active_pin(&pool, service.id, rollback.environment_id)
+    let pin = pins::active_pin(&pool, service.id, rollback.environment_id)
         .await
         .unwrap()
         .expect("pinned");
@@ -530,7 +530,7 @@ async fn rollback_redeploys_an_earlier_revision_and_image_and_pins_until_unpinne
         .await;
     assert_eq!(res.status(), 303);
     assert!(
-        deploys::active_pin(&pool, service.id, rollback.environment_id)
+        pins::active_pin(&pool, service.id, rollback.environment_id)
             .await
             .unwrap()
             .is_none()

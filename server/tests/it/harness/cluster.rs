@@ -261,9 +261,9 @@ impl ClusterTest {
     }
 }
 
-/// `slipway::deployer::prepare_namespaces`, as `slipway run` calls it.
+/// `slipway::seed::prepare_namespaces`, as `slipway run` calls it.
 pub async fn prepare_namespaces(pool: &PgPool, client: &Client) -> Vec<String> {
-    slipway::deployer::prepare_namespaces(pool, client)
+    slipway::seed::prepare_namespaces(pool, client)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"))
 }

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 use slipway::auth::{CurrentUser, password, tokens};
-use slipway::deployer::{self, DeployRequest};
-use slipway::editing;
+use slipway::domain::deploys::{self as deployer, DeployRequest};
+use slipway::domain::services as editing;
 use slipway::error::AppError;
 use slipway::store;
 use slipway::store::audit::Actor;
