@@ -361,7 +361,7 @@ pub async fn create_token(
     let id = store::tokens::insert(&mut *tx, owner.id, &name, &tokens::hash(&value))
         .await
         .on_constraint("api_tokens_user_id_name_key", || {
-            AppError::invalid("name", "there already is a token with this name")
+            AppError::invalid("name", "you already have a token with this name")
         })?;
     store::audit::record(
         &mut *tx,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::harness::{
     SpecBuilder, TestApp, api_token, create_service, create_user, current_user, request,
-    save_revision, try_request,
+    save_revision, shop_member_with_api, try_request,
 };
 
 /// Plays a worker that succeeds without a cluster: claim, applied, rolled out.
@@ -95,15 +95,7 @@ async fn the_three_default_environments_are_seeded_with_production_guarded(pool:
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPool) {
-    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    create_service(
-        &pool,
-        "dev@shop.io",
-        "shop",
-        &SpecBuilder::web("api").to_yaml(),
-    )
-    .await;
-    let app = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let app = shop_member_with_api(&pool).await;
 
     let res = app
         .post_form(
@@ -183,15 +175,7 @@ async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPo
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn an_invalid_request_names_the_field_and_stores_nothing(pool: PgPool) {
-    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    create_service(
-        &pool,
-        "dev@shop.io",
-        "shop",
-        &SpecBuilder::web("api").to_yaml(),
-    )
-    .await;
-    let app = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let app = shop_member_with_api(&pool).await;
     let token = app.csrf_token().await;
 
     // htmx: the panel comes back with the message, 422.

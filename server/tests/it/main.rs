@@ -12,6 +12,7 @@ mod admin;
 mod api;
 mod auth_sessions;
 mod authz_matrix;
+mod cli;
 mod csrf_all_routes;
 mod deploy_worker;
 mod deploys;

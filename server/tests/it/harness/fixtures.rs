@@ -224,19 +224,16 @@ pub async fn create_user(
     user
 }
 
-/// The signed-in view of a stored user (what the session extractor loads).
+/// The signed-in view of a stored user, loaded as the session extractor loads it.
 pub async fn current_user(pool: &PgPool, email: &str) -> CurrentUser {
     let user = store::users::find_by_email(pool, email)
         .await
         .unwrap()
         .expect("user exists");
-    let teams = store::users::team_names(pool, user.id).await.unwrap();
-    CurrentUser {
-        id: user.id,
-        email: user.email,
-        is_admin: user.is_admin,
-        teams,
-    }
+    CurrentUser::load(pool, user.id)
+        .await
+        .unwrap()
+        .expect("user exists")
 }
 
 /// The audit actor of a user acting outside any request (no client address).
@@ -387,4 +384,18 @@ pub async fn find_deploy(pool: &PgPool, id: i64) -> Deploy {
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("deploy {id} exists"))
+}
+
+/// The most common setup of the portal tests: `dev@shop.io`, a member of
+/// `shop`, owns the web service `shop/api` and is signed in.
+pub async fn shop_member_with_api(pool: &PgPool) -> super::TestApp {
+    create_user(pool, "dev@shop.io", false, &["shop"]).await;
+    create_service(
+        pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
+    super::TestApp::signed_in(pool, "dev@shop.io").await
 }

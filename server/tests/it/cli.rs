@@ -1,0 +1,147 @@
+//! `slipway admin …` runs the same account actions as the admin pages: the
+//! same rules, and an audit entry for each change, made by the system actor.
+
+use std::process::{Command, Output};
+
+use sqlx::PgPool;
+
+use crate::harness::{create_user, database_url};
+
+async fn slipway(pool: &PgPool, args: &[&str], password: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLIPWAY_DATABASE_URL", database_url(pool).await);
+    if let Some(password) = password {
+        command.env("SLIPWAY_ADMIN_PASSWORD", password);
+    }
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn audit_actions(pool: &PgPool, actor: &str) -> Vec<(String, String)> {
+    sqlx::query_as("select action, target from audit_log where actor = $1 order by id")
+        .bind(actor)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_cli_creates_teams_users_and_tokens_audited_as_the_system(pool: PgPool) {
+    let team = slipway(&pool, &["admin", "create-team", "--name", "billing"], None).await;
+    assert!(team.status.success(), "{team:?}");
+    let user = slipway(
+        &pool,
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            " Ann@Billing.IO ",
+            "--team",
+            "billing",
+        ],
+        Some("a-long-enough-password-9"),
+    )
+    .await;
+    assert!(user.status.success(), "{user:?}");
+    let token = slipway(
+        &pool,
+        &[
+            "admin",
+            "token",
+            "--email",
+            "ann@billing.io",
+            "--name",
+            "ci",
+        ],
+        None,
+    )
+    .await;
+    assert!(token.status.success(), "{token:?}");
+    let value = String::from_utf8(token.stdout).unwrap();
+    assert!(value.trim().starts_with("slw_"), "{value}");
+
+    let entries = audit_actions(&pool, "system").await;
+    assert_eq!(
+        entries,
+        [
+            ("team.create".to_owned(), "billing".to_owned()),
+            ("user.create".to_owned(), "ann@billing.io".to_owned()),
+            ("token.create".to_owned(), "ann@billing.io".to_owned()),
+        ]
+    );
+    let detail: serde_json::Value =
+        sqlx::query_scalar("select detail from audit_log where action = 'token.create'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(detail["token"], "ci");
+    assert!(
+        !detail.to_string().contains(value.trim()),
+        "the value is never audited"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_cli_refuses_what_the_admin_pages_refuse_naming_the_flag(pool: PgPool) {
+    create_user(&pool, "ann@shop.io", false, &["shop"]).await;
+    let cases: [(&[&str], Option<&str>, &str); 5] = [
+        (
+            &["admin", "create-user", "--email", "ann@"],
+            Some("a-long-enough-password-9"),
+            "--email: is not an email address",
+        ),
+        (
+            &[
+                "admin",
+                "create-user",
+                "--email",
+                "bob@shop.io",
+                "--team",
+                "ghost",
+            ],
+            Some("a-long-enough-password-9"),
+            "--team: there is no team `ghost`",
+        ),
+        (
+            &["admin", "create-team", "--name", "Bad_Name"],
+            None,
+            "--name:",
+        ),
+        (
+            &["admin", "token", "--email", "ann@shop.io", "--name", "   "],
+            None,
+            "--name: required",
+        ),
+        (
+            &[
+                "admin",
+                "token",
+                "--email",
+                "nobody@shop.io",
+                "--name",
+                "ci",
+            ],
+            None,
+            "--email: there is no user with this email",
+        ),
+    ];
+    for (args, password, expected) in cases {
+        let out = slipway(&pool, args, password).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let changes: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where actor = 'system' and action <> 'user.login'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(changes, 0, "a refused command writes nothing");
+}
