@@ -37,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Per-hook rate limits of `POST /hooks/{id}`.
+    pub hook_limiter: Arc<web::hooks::HookLimiter>,
 }
 
 /// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
@@ -62,6 +64,7 @@ impl AppState {
             cluster,
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
+            hook_limiter: Arc::default(),
         }
     }
 }

@@ -29,7 +29,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let options = store::connect_options(url.expose())?;
     let pool = store::lazy_pool(options.clone());
     match store::migrate(&pool).await {
-        Ok(()) => tracing::info!(database = %store::describe(&options), "migrations are current"),
+        Ok(()) => {
+            tracing::info!(database = %store::describe(&options), "migrations are current");
+            if config.secret_key.is_none() && store::hooks::any(&pool).await? {
+                anyhow::bail!(
+                    "webhooks exist, but SLIPWAY_SECRET_KEY is not set: their secrets are sealed \
+                     with it and no delivery could be verified; set the key they were made with"
+                );
+            }
+        }
         Err(err) => {
             tracing::warn!(error = %format!("{err:#}"), "database not ready at start; serving and retrying")
         }

@@ -27,6 +27,9 @@ pub enum AppError {
     /// Input failed validation; every problem with its field path.
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    /// The request cannot be read at all (a webhook body that is not JSON).
+    #[error("bad request: {0}")]
+    BadRequest(String),
     /// The request conflicts with the current state (a stale revision, a taken name).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -70,6 +73,7 @@ impl AppError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -84,6 +88,7 @@ impl AppError {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::Invalid(_) => "invalid",
+            Self::BadRequest(_) => "bad_request",
             Self::Conflict(_) => "conflict",
             Self::TooManyRequests => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
@@ -101,7 +106,7 @@ impl AppError {
                 format!("{}: {}", fields[0].path, fields[0].message)
             }
             Self::Invalid(fields) => format!("{} fields are invalid.", fields.len()),
-            Self::Conflict(msg) => msg.clone(),
+            Self::BadRequest(msg) | Self::Conflict(msg) => msg.clone(),
             Self::TooManyRequests => "Too many attempts; wait a minute and try again.".into(),
             Self::Unavailable(what) => {
                 format!("{what} is unavailable right now; try again shortly.")

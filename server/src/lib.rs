@@ -21,3 +21,4 @@ pub mod spec;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+pub mod webhook;

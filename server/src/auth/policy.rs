@@ -68,6 +68,14 @@ pub fn can_approve(user: &CurrentUser, requested_by: Option<i64>) -> Decision {
     allow_if(user.is_admin, "only administrators may approve deploys")
 }
 
+/// Managing the webhooks of a team's service: the team's members and admins.
+pub fn can_manage_hooks(user: &CurrentUser, team: &str) -> Decision {
+    allow_if(
+        user.is_admin || user.is_member_of(team),
+        "only members of the team may manage its webhooks",
+    )
+}
+
 /// Managing one's own API tokens: any signed-in user, for their own tokens.
 pub fn can_manage_own_tokens(_user: &CurrentUser) -> Decision {
     Ok(())

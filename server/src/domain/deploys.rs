@@ -37,6 +37,21 @@ pub mod actions {
     pub const UNPIN: &str = "deploy.unpin";
 }
 
+/// The commit a webhook deploy came from (empty for a person's request).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Full sha.
+    pub sha: String,
+    /// Commit message.
+    pub message: String,
+    /// Its author.
+    pub author: String,
+    /// Who pushed it.
+    pub pusher: String,
+    /// A link comparing the push's before and after.
+    pub compare_url: String,
+}
+
 /// What a person (or a webhook) asks to deploy.
 #[derive(Clone, Debug)]
 pub struct DeployRequest {
@@ -46,6 +61,17 @@ pub struct DeployRequest {
     pub image: String,
     /// Revision number; the service's current revision when `None`.
     pub revision: Option<i32>,
+}
+
+impl DeployRequest {
+    /// A request of the current revision.
+    pub fn of(environment: &str, image: &str) -> Self {
+        DeployRequest {
+            environment: environment.to_owned(),
+            image: image.to_owned(),
+            revision: None,
+        }
+    }
 }
 
 /// States a newly queued deploy supersedes: those the state machine lets go to `superseded`.
@@ -124,25 +150,47 @@ pub async fn request(
     let environment = store::environments::find_by_name(db, request.environment.trim())
         .await?
         .ok_or_else(|| AppError::invalid("environment", "no such environment"))?;
-    create(db, service, &environment, actor, trigger, request, None).await
+    let mut tx = db.begin().await?;
+    let origin = Origin {
+        trigger,
+        rollback_of: None,
+        commit: None,
+    };
+    let id = create_in(&mut tx, service, &environment, actor, &origin, request).await?;
+    tx.commit().await?;
+    deploys::find(db, id).await?.ok_or(AppError::NotFound)
 }
 
-async fn create(
-    db: &PgPool,
+/// How a deploy came about, beyond who asked.
+#[derive(Clone, Debug)]
+pub struct Origin<'a> {
+    /// A person, a webhook, a rollback.
+    pub trigger: Trigger,
+    /// For a rollback: the deploy it restores (and pins).
+    pub rollback_of: Option<i64>,
+    /// For a webhook: the pushed commit.
+    pub commit: Option<&'a CommitInfo>,
+}
+
+/// [`request`] inside the caller's transaction (a webhook records its
+/// delivery in the same one); returns the new deploy's id. Nothing is written
+/// when it fails, as long as the caller rolls back.
+pub async fn create_in(
+    conn: &mut PgConnection,
     service: &Service,
     environment: &Environment,
     actor: &Actor,
-    trigger: Trigger,
+    origin: &Origin<'_>,
     request: &DeployRequest,
-    rollback_of: Option<i64>,
-) -> Result<Deploy, AppError> {
+) -> Result<i64, AppError> {
+    let (trigger, rollback_of) = (origin.trigger, origin.rollback_of);
     let image = request.image.trim();
     if image.is_empty() {
         return Err(AppError::invalid("image", "required"));
     }
     names::image(image).map_err(|why| AppError::invalid("image", why))?;
     let number = request.revision.unwrap_or(service.current_revision);
-    let revision = store::services::revision(db, service.id, number)
+    let revision = store::services::revision(&mut *conn, service.id, number)
         .await?
         .ok_or_else(|| AppError::invalid("revision", format!("there is no revision {number}")))?;
     let spec = spec::from_json_value(revision.spec.clone())
@@ -150,7 +198,7 @@ async fn create(
     let namespace = namespaces::namespace_in(environment, &service.team, &service.name)
         .map_err(|why| AppError::invalid("environment", format!("namespace pattern {why}")))?;
     if trigger == Trigger::Webhook
-        && let Some(pin) = pins::active_pin(db, service.id, environment.id).await?
+        && let Some(pin) = pins::active_pin(&mut *conn, service.id, environment.id).await?
     {
         return Err(AppError::Conflict(format!(
             "{}/{} is pinned in {} since {} rolled back (deploy #{}); automatic deploys are held until someone unpins it.",
@@ -162,10 +210,12 @@ async fn create(
         )));
     }
 
-    let mut tx = db.begin().await?;
-    deploys::lock_pair(&mut tx, service.id, environment.id).await?;
+    let tx = conn;
+    deploys::lock_pair(&mut *tx, service.id, environment.id).await?;
+    let no_commit = CommitInfo::default();
+    let commit = origin.commit.unwrap_or(&no_commit);
     let id = deploys::insert(
-        &mut tx,
+        &mut *tx,
         &NewDeploy {
             service_id: service.id,
             environment_id: environment.id,
@@ -178,6 +228,11 @@ async fn create(
             requested_by_id: actor.user_id,
             requested_by: &actor.name,
             rollback_of,
+            commit_sha: &commit.sha,
+            commit_message: &commit.message,
+            commit_author: &commit.author,
+            pusher: &commit.pusher,
+            compare_url: &commit.compare_url,
         },
     )
     .await?;
@@ -208,7 +263,7 @@ async fn create(
         None => format!("rendered {} objects", manifests.len()),
     };
     let to = move_deploy(
-        &mut tx,
+        &mut *tx,
         &deploy,
         DeployEvent::Validated {
             needs_approval: environment.requires_approval,
@@ -239,12 +294,12 @@ async fn create(
         },
         &format!("{}/{}", service.team, service.name),
         json!({"deploy": id, "environment": environment.name, "revision": revision.number,
-               "image": image, "trigger": trigger.as_str(), "state": to.as_str()}),
+               "image": image, "trigger": trigger.as_str(), "state": to.as_str(),
+               "commit": commit.sha}),
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(state = %to, image, revision = revision.number, "deploy requested");
-    deploys::find(db, id).await?.ok_or(AppError::NotFound)
+    Ok(id)
 }
 
 /// What the approver saw when deciding; when given, it must still be the deploy's.
@@ -387,16 +442,15 @@ pub async fn rollback(db: &PgPool, target: &Deploy, actor: &Actor) -> Result<Dep
         image: target.image.clone(),
         revision: Some(target.revision),
     };
-    create(
-        db,
-        &service,
-        &environment,
-        actor,
-        Trigger::Rollback,
-        &request,
-        Some(target.id),
-    )
-    .await
+    let origin = Origin {
+        trigger: Trigger::Rollback,
+        rollback_of: Some(target.id),
+        commit: None,
+    };
+    let mut tx = db.begin().await?;
+    let id = create_in(&mut tx, &service, &environment, actor, &origin, &request).await?;
+    tx.commit().await?;
+    deploys::find(db, id).await?.ok_or(AppError::NotFound)
 }
 
 /// Ends the pin of a service in an environment; false when it was not pinned.

@@ -32,14 +32,37 @@ pub struct PolicyInput {
     pub block_on_missing_secrets: bool,
     /// The readiness checklist applies production rules.
     pub production_rules: bool,
+    /// Ref patterns that may deploy from webhooks, separated by spaces or
+    /// commas; empty: any ref a hook matches.
+    pub webhook_refs: String,
     /// Listing order as typed; empty means 0.
     pub position: String,
 }
 
+/// The patterns of a `webhook_refs` field.
+fn split_refs(raw: &str) -> Vec<String> {
+    raw.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl PolicyInput {
     /// The checked policy, or every problem at once.
-    fn check(&self) -> Result<EnvironmentPolicy<'_>, Vec<FieldError>> {
+    fn check<'a>(
+        &'a self,
+        webhook_refs: &'a [String],
+    ) -> Result<EnvironmentPolicy<'a>, Vec<FieldError>> {
         let mut errors = Vec::new();
+        for pattern in webhook_refs {
+            if let Err(why) = crate::webhook::rules::check_pattern(pattern) {
+                errors.push(FieldError::new(
+                    "webhook_refs",
+                    format!("`{pattern}` {why}"),
+                ));
+            }
+        }
         let pattern = self.namespace_pattern.trim();
         if let Err(why) = namespaces::check_pattern(pattern) {
             errors.push(FieldError::new("namespace_pattern", why.to_string()));
@@ -59,6 +82,7 @@ impl PolicyInput {
             requires_approval: self.requires_approval,
             block_on_missing_secrets: self.block_on_missing_secrets,
             production_rules: self.production_rules,
+            webhook_refs,
             position,
         })
     }
@@ -80,6 +104,7 @@ fn audit_detail(policy: &EnvironmentPolicy<'_>) -> serde_json::Value {
            "requires_approval": policy.requires_approval,
            "block_on_missing_secrets": policy.block_on_missing_secrets,
            "production_rules": policy.production_rules,
+           "webhook_refs": policy.webhook_refs,
            "position": policy.position})
 }
 
@@ -92,7 +117,8 @@ pub async fn create_environment(
 ) -> Result<Environment, AppError> {
     let name = name.trim();
     let mut errors: Vec<FieldError> = check_name(name).err().into_iter().collect();
-    let policy = input.check().map_err(|mut more| {
+    let refs = split_refs(&input.webhook_refs);
+    let policy = input.check(&refs).map_err(|mut more| {
         errors.append(&mut more);
         AppError::Invalid(std::mem::take(&mut errors))
     })?;
@@ -127,7 +153,8 @@ pub async fn update_environment(
     name: &str,
     input: &PolicyInput,
 ) -> Result<Environment, AppError> {
-    let policy = input.check().map_err(AppError::Invalid)?;
+    let refs = split_refs(&input.webhook_refs);
+    let policy = input.check(&refs).map_err(AppError::Invalid)?;
     let mut tx = db.begin().await?;
     let environment = store::environments::update_policy(&mut *tx, name, &policy)
         .await?
@@ -156,13 +183,14 @@ mod tests {
             position: "first".into(),
             ..PolicyInput::default()
         };
+        let refs = split_refs("refs/tags/v*, main");
         let paths: Vec<String> = input
-            .check()
+            .check(&refs)
             .unwrap_err()
             .into_iter()
             .map(|e| e.path)
             .collect();
-        assert_eq!(paths, ["namespace_pattern", "position"]);
+        assert_eq!(paths, ["webhook_refs", "namespace_pattern", "position"]);
     }
 
     #[test]

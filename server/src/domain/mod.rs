@@ -1,5 +1,5 @@
 //! The business actions of Slipway, one module per aggregate. The portal, the
-//! JSON API, the CLI and (next) webhooks call these and nothing else changes
+//! JSON API, the CLI and git push webhooks call these and nothing else changes
 //! state: a handler extracts, authorizes (`auth::policy`), calls one function
 //! here and renders its answer.
 //!
@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod deploys;
 pub mod environments;
+pub mod hooks;
 pub mod namespaces;
 pub mod secrets;
 pub mod services;

@@ -179,6 +179,7 @@ mod tests {
             requires_approval: false,
             block_on_missing_secrets: false,
             production_rules,
+            webhook_refs: Vec::new(),
             cluster: "default".into(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             updated_at: time::OffsetDateTime::UNIX_EPOCH,

@@ -70,6 +70,16 @@ pub struct Deploy {
     pub started_at: Option<OffsetDateTime>,
     /// When it reached a final state.
     pub finished_at: Option<OffsetDateTime>,
+    /// For a webhook deploy: the pushed commit's sha (else empty).
+    pub commit_sha: String,
+    /// Its message.
+    pub commit_message: String,
+    /// Its author.
+    pub commit_author: String,
+    /// Who pushed it.
+    pub pusher: String,
+    /// The push's compare link.
+    pub compare_url: String,
 }
 
 impl Deploy {
@@ -91,7 +101,8 @@ const SELECT: &str =
         e.name as environment, d.revision, d.revision_id, d.revision_hash, d.image, d.namespace,
         d.state, d.reason, d.trigger, d.requested_by_id, d.requested_by, d.rollback_of,
         d.manifests_hash, d.lease_owner, d.lease_expires_at, d.attempts, d.created_at,
-        d.started_at, d.finished_at
+        d.started_at, d.finished_at, d.commit_sha, d.commit_message, d.commit_author, d.pusher,
+        d.compare_url
      from deploys d
      join services s on s.id = d.service_id
      join teams t on t.id = s.team_id
@@ -122,14 +133,26 @@ pub struct NewDeploy<'a> {
     pub requested_by: &'a str,
     /// The deploy a rollback restores.
     pub rollback_of: Option<i64>,
+    /// For a webhook deploy: the pushed commit's sha (else empty).
+    pub commit_sha: &'a str,
+    /// Its message.
+    pub commit_message: &'a str,
+    /// Its author.
+    pub commit_author: &'a str,
+    /// Who pushed it.
+    pub pusher: &'a str,
+    /// The push's compare link.
+    pub compare_url: &'a str,
 }
 
 /// Inserts a `requested` deploy and its first timeline event; returns its id.
 pub async fn insert(conn: &mut PgConnection, new: &NewDeploy<'_>) -> Result<i64, sqlx::Error> {
     let id: i64 = sqlx::query_scalar(
         "insert into deploys (service_id, environment_id, revision, revision_id, revision_hash,
-             image, namespace, state, trigger, requested_by_id, requested_by, rollback_of)
-         values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11) returning id",
+             image, namespace, state, trigger, requested_by_id, requested_by, rollback_of,
+             commit_sha, commit_message, commit_author, pusher, compare_url)
+         values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         returning id",
     )
     .bind(new.service_id)
     .bind(new.environment_id)
@@ -142,6 +165,11 @@ pub async fn insert(conn: &mut PgConnection, new: &NewDeploy<'_>) -> Result<i64,
     .bind(new.requested_by_id)
     .bind(new.requested_by)
     .bind(new.rollback_of)
+    .bind(new.commit_sha)
+    .bind(new.commit_message)
+    .bind(new.commit_author)
+    .bind(new.pusher)
+    .bind(new.compare_url)
     .fetch_one(&mut *conn)
     .await?;
     record_event(

@@ -20,6 +20,8 @@ pub struct Environment {
     pub block_on_missing_secrets: bool,
     /// The readiness checklist applies production rules here.
     pub production_rules: bool,
+    /// Ref patterns that may deploy here from webhooks; empty: any a hook matches.
+    pub webhook_refs: Vec<String>,
     /// The cluster targeted (`default`: the configured one).
     pub cluster: String,
     /// When created.
@@ -39,12 +41,14 @@ pub struct EnvironmentPolicy<'a> {
     pub block_on_missing_secrets: bool,
     /// Production rules in the readiness checklist.
     pub production_rules: bool,
+    /// Ref patterns allowed to deploy from webhooks.
+    pub webhook_refs: &'a [String],
     /// Listing order.
     pub position: i32,
 }
 
 const COLUMNS: &str = "id, name, position, namespace_pattern, requires_approval, \
-     block_on_missing_secrets, production_rules, cluster, created_at, updated_at";
+     block_on_missing_secrets, production_rules, webhook_refs, cluster, created_at, updated_at";
 
 /// Every environment, in listing order.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<Environment>, sqlx::Error> {
@@ -86,8 +90,8 @@ pub async fn insert(
 ) -> Result<Environment, sqlx::Error> {
     sqlx::query_as::<_, Environment>(sqlx::AssertSqlSafe(format!(
         "insert into environments (name, namespace_pattern, requires_approval,
-             block_on_missing_secrets, position, production_rules)
-         values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
+             block_on_missing_secrets, position, production_rules, webhook_refs)
+         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
     )))
     .bind(name)
     .bind(policy.namespace_pattern)
@@ -95,6 +99,7 @@ pub async fn insert(
     .bind(policy.block_on_missing_secrets)
     .bind(policy.position)
     .bind(policy.production_rules)
+    .bind(policy.webhook_refs)
     .fetch_one(db)
     .await
 }
@@ -108,7 +113,7 @@ pub async fn update_policy(
     sqlx::query_as::<_, Environment>(sqlx::AssertSqlSafe(format!(
         "update environments set namespace_pattern = $2, requires_approval = $3,
                 block_on_missing_secrets = $4, position = $5, production_rules = $6,
-                updated_at = now()
+                webhook_refs = $7, updated_at = now()
          where name = $1 returning {COLUMNS}"
     )))
     .bind(name)
@@ -117,6 +122,7 @@ pub async fn update_policy(
     .bind(policy.block_on_missing_secrets)
     .bind(policy.position)
     .bind(policy.production_rules)
+    .bind(policy.webhook_refs)
     .fetch_optional(db)
     .await
 }

@@ -15,6 +15,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::store;
 use crate::store::catalog::{self, CatalogFilter, CatalogRow};
+use crate::web::htmx::HxRequest;
 use crate::web::layout::Layout;
 
 /// Services per page.
@@ -160,7 +161,7 @@ async fn show_catalog(
         kind: q.kind,
         state: q.state,
     };
-    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
+    if HxRequest::of(&headers).0 {
         let fragment = CatalogResults {
             query: view,
             rows,

@@ -42,6 +42,7 @@ pub struct EnvironmentRow {
     requires_approval: bool,
     block_on_missing_secrets: bool,
     production_rules: bool,
+    webhook_refs: String,
     cluster: String,
     updated: String,
 }
@@ -57,6 +58,7 @@ impl EnvironmentRow {
             requires_approval: e.requires_approval,
             block_on_missing_secrets: e.block_on_missing_secrets,
             production_rules: e.production_rules,
+            webhook_refs: e.webhook_refs.join(" "),
             cluster: e.cluster.clone(),
             updated: display_time(e.updated_at),
         }
@@ -87,6 +89,8 @@ pub struct EnvironmentForm {
     #[serde(default)]
     production_rules: Option<String>,
     #[serde(default)]
+    webhook_refs: String,
+    #[serde(default)]
     position: String,
 }
 
@@ -97,6 +101,7 @@ impl EnvironmentForm {
             requires_approval: self.requires_approval.is_some(),
             block_on_missing_secrets: self.block_on_missing_secrets.is_some(),
             production_rules: self.production_rules.is_some(),
+            webhook_refs: self.webhook_refs.clone(),
             position: self.position.clone(),
         }
     }

@@ -3,13 +3,14 @@
 
 use askama::Template;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use crate::error::{AppError, ErrorReport, FieldError};
 use crate::telemetry::REQUEST_ID;
+use crate::web::htmx::{self, HxRequest};
 use crate::web::layout::Layout;
 
 /// The HTML error page.
@@ -36,14 +37,14 @@ pub async fn not_found() -> AppError {
 }
 
 fn is_api(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/api"
+    path.starts_with("/api/") || path == "/api" || path.starts_with("/hooks/")
 }
 
 /// Middleware: renders every error response in the route's format, once.
 pub async fn render_errors(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
-    let is_htmx = request.headers().contains_key("hx-request");
+    let hx = HxRequest(request.headers().contains_key("hx-request"));
     let request_id = request
         .headers()
         .get(REQUEST_ID)
@@ -81,14 +82,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             next_url = format!("{next_url}?{q}");
         }
         let target = format!("/login?next={}", urlencode(&next_url));
-        if is_htmx {
-            let mut out = StatusCode::OK.into_response();
-            if let Ok(v) = HeaderValue::from_str(&target) {
-                out.headers_mut().insert("hx-redirect", v);
-            }
-            return out;
-        }
-        return Redirect::to(&target).into_response();
+        return htmx::redirect(hx, &target);
     }
     let page = ErrorPage {
         layout: Layout::bare(),

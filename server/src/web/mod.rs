@@ -14,6 +14,7 @@ pub mod errors;
 pub mod format;
 pub mod forms;
 pub mod health;
+pub mod hooks;
 pub mod htmx;
 pub mod layout;
 pub mod loaders;
@@ -39,6 +40,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(account::routes())
         .merge(wiring::routes())
         .merge(status::routes())
+        .merge(hooks::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.
@@ -50,5 +52,6 @@ pub fn api_routes() -> Router<AppState> {
 pub fn open_routes(static_dir: std::path::PathBuf) -> Router<AppState> {
     Router::new()
         .merge(health::routes())
+        .merge(hooks::open_routes())
         .merge(static_files::routes(static_dir))
 }

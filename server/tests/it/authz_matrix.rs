@@ -77,7 +77,8 @@ pub struct Case {
     pub route: &'static str,
     /// `{own_token}`: a spare API token of the actor; `{olga_id}`: the billing member's
     /// user id; `{deploy}`: a shop/web deploy awaiting approval, requested by ann;
-    /// `{good}`: a shop/web staging deploy of ann's that succeeded.
+    /// `{good}`: a shop/web staging deploy of ann's that succeeded; `{hook}`: a
+    /// staging hook of shop/web.
     pub path: &'static str,
     pub body: Body,
     pub expect: [Expect; 4],
@@ -251,6 +252,71 @@ pub const MATRIX: &[Case] = &[
             ("value", "not-written"),
         ]),
         expect: PORTAL_ADMIN_CHANGE,
+    },
+    // webhooks: the delivery endpoint is authenticated by its signature alone,
+    // so an unsigned post is 401 whoever sends it; `{hook}` is a staging hook of
+    // shop/web. Creating and rotating show the secret once (200).
+    Case {
+        method: "POST",
+        route: "/hooks/{id}",
+        path: "/hooks/{hook}",
+        body: Body::Json(r#"{"ref": "refs/heads/main"}"#),
+        expect: [S(401), S(401), S(401), S(401)],
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/hooks",
+        path: "/services/shop/web/hooks",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/hooks",
+        path: "/services/shop/web/hooks",
+        body: Body::Form(&[
+            ("environment", "staging"),
+            ("ref", "refs/heads/main"),
+            ("image", "registry.example.com/shop/web:{sha}"),
+        ]),
+        expect: [Login, Forbidden, S(200), S(200)],
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/hooks/{id}",
+        path: "/services/shop/web/hooks/{hook}",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/hooks/{id}/rotate",
+        path: "/services/shop/web/hooks/{hook}/rotate",
+        body: Body::Empty,
+        expect: [Login, Forbidden, S(200), S(200)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/teams/{team}/services/{service}/hooks",
+        path: "/api/v1/teams/shop/services/web/hooks",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/teams/{team}/services/{service}/hooks",
+        path: "/api/v1/teams/shop/services/web/hooks",
+        body: Body::Json(
+            r#"{"environment": "staging", "ref": "refs/tags/v*", "image": "registry.example.com/shop/web:{tag}"}"#,
+        ),
+        expect: API_TEAM_WRITE,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/hooks/{id}/deliveries",
+        path: "/api/v1/hooks/{hook}/deliveries",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
     },
     // administration
     Case {
@@ -611,6 +677,14 @@ pub const MATRIX: &[Case] = &[
         expect: API_ANYONE_WITH_TOKEN,
     },
     // last: it ends the session
+    // after every row that uses `{hook}`
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/hooks/{id}/delete",
+        path: "/services/shop/web/hooks/{hook}/delete",
+        body: Body::Empty,
+        expect: [Login, Forbidden, S(303), S(303)],
+    },
     Case {
         method: "POST",
         route: "/logout",
@@ -701,6 +775,7 @@ struct World {
     olga_id: i64,
     deploy: i64,
     good: i64,
+    hook: String,
 }
 
 /// ann requests a production deploy of shop/web through the API; it awaits approval.
@@ -749,6 +824,7 @@ async fn world(pool: &PgPool, role: Role) -> World {
     let app = TestApp::spawn(pool.clone()).await;
     let good = seed_succeeded_deploy(pool, &web).await;
     let deploy = seed_deploy(&app, pool, &ann).await;
+    let hook = seed_hook(pool, &web).await;
     if role != Role::Anonymous {
         app.login_as(email, PASSWORD).await;
     }
@@ -761,7 +837,24 @@ async fn world(pool: &PgPool, role: Role) -> World {
         olga_id: olga.id,
         deploy,
         good,
+        hook,
     }
+}
+
+/// A staging hook of shop/web, made with the key the test config carries.
+async fn seed_hook(pool: &PgPool, web: &slipway::store::services::Service) -> String {
+    let key = slipway::secret::SecretKey([7; 32]);
+    let input = slipway::domain::hooks::HookInput {
+        environment: "staging".into(),
+        ref_pattern: "refs/heads/main".into(),
+        image: "registry.example.com/shop/web:{short_sha}".into(),
+        paths: Vec::new(),
+    };
+    slipway::domain::hooks::create_hook(pool, Some(&key), &Actor::system(), web, &input)
+        .await
+        .unwrap()
+        .id
+        .to_string()
 }
 
 async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
@@ -770,7 +863,8 @@ async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
         .replace("{own_token}", &world.own_token.to_string())
         .replace("{olga_id}", &world.olga_id.to_string())
         .replace("{deploy}", &world.deploy.to_string())
-        .replace("{good}", &world.good.to_string());
+        .replace("{good}", &world.good.to_string())
+        .replace("{hook}", &world.hook);
     let method = Method::from_bytes(case.method.as_bytes()).unwrap();
     let mut req = world
         .app

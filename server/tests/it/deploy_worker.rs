@@ -611,6 +611,7 @@ async fn an_environment_that_blocks_on_missing_secrets_names_them_then_deploys_o
             requires_approval: false,
             block_on_missing_secrets: true,
             production_rules: staging.production_rules,
+            webhook_refs: &staging.webhook_refs,
             position: staging.position,
         },
     )

@@ -17,6 +17,7 @@ mod csrf_all_routes;
 mod deploy_worker;
 mod deploys;
 mod foundation;
+mod hooks;
 mod logging;
 mod readiness;
 mod render_cluster;

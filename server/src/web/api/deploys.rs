@@ -37,6 +37,21 @@ pub struct ApprovalOut {
     pub created_at: OffsetDateTime,
 }
 
+/// The commit a webhook deploy came from.
+#[derive(Debug, Serialize)]
+pub struct CommitOut {
+    /// Full sha.
+    pub sha: String,
+    /// Message.
+    pub message: String,
+    /// Author.
+    pub author: String,
+    /// Who pushed.
+    pub pusher: String,
+    /// The push's compare link.
+    pub compare_url: String,
+}
+
 /// A deploy as the API shows it.
 #[derive(Debug, Serialize)]
 pub struct DeployOut {
@@ -70,6 +85,8 @@ pub struct DeployOut {
     pub attempts: i32,
     /// sha256 of the rendered manifests.
     pub manifests_hash: String,
+    /// For a webhook deploy: the pushed commit (else empty strings).
+    pub commit: CommitOut,
     /// Decisions.
     pub approvals: Vec<ApprovalOut>,
     /// When requested.
@@ -102,6 +119,13 @@ impl DeployOut {
             rollback_of: d.rollback_of,
             attempts: d.attempts,
             manifests_hash: d.manifests_hash,
+            commit: CommitOut {
+                sha: d.commit_sha,
+                message: d.commit_message,
+                author: d.commit_author,
+                pusher: d.pusher,
+                compare_url: d.compare_url,
+            },
             approvals: approvals
                 .into_iter()
                 .map(|a| ApprovalOut {

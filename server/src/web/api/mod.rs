@@ -85,6 +85,14 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/teams/{team}/services/{service}/status",
             get(status::show_status),
         )
+        .route(
+            "/api/v1/teams/{team}/services/{service}/hooks",
+            post(crate::web::hooks::api::create_hook).get(crate::web::hooks::api::list_hooks),
+        )
+        .route(
+            "/api/v1/hooks/{id}/deliveries",
+            get(crate::web::hooks::api::list_deliveries),
+        )
 }
 
 /// `GET /api/v1/schema`: the spec's JSON Schema. Public: no token needed.

@@ -40,6 +40,14 @@ pub struct DeployRow {
     pub duration: String,
     /// Finished (no more changes).
     pub finished: bool,
+    /// For a webhook deploy: the commit's short sha (else empty).
+    pub commit_sha: String,
+    /// The first line of its message.
+    pub commit_title: String,
+    /// Its author.
+    pub commit_author: String,
+    /// The push's compare link.
+    pub compare_url: String,
 }
 
 impl DeployRow {
@@ -61,6 +69,15 @@ impl DeployRow {
             created: display_time(d.created_at),
             duration: display_duration(d.duration_secs(now)),
             finished: d.state.is_finished(),
+            commit_sha: d.commit_sha.chars().take(12).collect(),
+            commit_title: d
+                .commit_message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            commit_author: d.commit_author.clone(),
+            compare_url: d.compare_url.clone(),
         }
     }
 
@@ -68,6 +85,9 @@ impl DeployRow {
     pub fn triggered_by(&self) -> String {
         match (self.trigger, self.rollback_of) {
             (Trigger::Rollback, Some(of)) => format!("{} (rollback to #{of})", self.requested_by),
+            (Trigger::Webhook, _) if !self.commit_sha.is_empty() => {
+                format!("push of {} ({})", self.commit_sha, self.commit_title)
+            }
             (Trigger::Webhook, _) => format!("{} (push)", self.requested_by),
             _ => self.requested_by.clone(),
         }

@@ -1,0 +1,607 @@
+//! Git push webhooks over HTTP: `POST /hooks/{id}` (no session: the signature
+//! is the credential), and the service's *Hooks* tab where team members create
+//! hooks, read their deliveries and rotate their secrets.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::extract::ClientAddr;
+use crate::auth::{CurrentUser, policy};
+use crate::domain::hooks::{self, HookInput, NewSecret, Rejection};
+use crate::error::{AppError, FieldError};
+use crate::store::hooks::{Delivery, Hook};
+use crate::store::services::Service;
+use crate::store::{self};
+use crate::web::format::display_time;
+use crate::web::layout::{Layout, flash};
+use crate::web::loaders::load_service;
+use crate::webhook::Headers;
+
+/// Deliveries a hook may receive per minute before it is answered 429,
+/// separately from the portal's login throttling. A push burst from CI stays
+/// well below; a flood against one hook does not reach the database.
+pub const DELIVERIES_PER_MINUTE: f64 = 120.0;
+
+/// Per-hook token buckets, in memory (each replica limits on its own).
+#[derive(Debug, Default)]
+pub struct HookLimiter {
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl HookLimiter {
+    /// Takes one delivery from `hook`'s bucket; false when it is empty.
+    pub fn allow(&self, hook: &str, now: Instant) -> bool {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        if buckets.len() > 10_000 {
+            // Unknown ids cost a bucket each: forget them all rather than grow.
+            buckets.clear();
+        }
+        let (tokens, last) = buckets
+            .entry(hook.to_owned())
+            .or_insert((DELIVERIES_PER_MINUTE, now));
+        let refill = now.duration_since(*last).as_secs_f64() * DELIVERIES_PER_MINUTE / 60.0;
+        *tokens = (*tokens + refill).min(DELIVERIES_PER_MINUTE);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The route of deliveries (open: no session, no CSRF).
+pub fn open_routes() -> Router<AppState> {
+    Router::new().route("/hooks/{id}", post(receive))
+}
+
+/// The portal's Hooks tab.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/services/{team}/{service}/hooks",
+            get(show_hooks).post(create_hook),
+        )
+        .route("/services/{team}/{service}/hooks/{id}", get(show_hook))
+        .route(
+            "/services/{team}/{service}/hooks/{id}/rotate",
+            post(rotate_hook),
+        )
+        .route(
+            "/services/{team}/{service}/hooks/{id}/delete",
+            post(delete_hook),
+        )
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn provider_headers(headers: &HeaderMap) -> Headers {
+    Headers {
+        github_event: header(headers, "x-github-event"),
+        github_delivery: header(headers, "x-github-delivery"),
+        github_signature: header(headers, "x-hub-signature-256"),
+        gitlab_event: header(headers, "x-gitlab-event"),
+        gitlab_delivery: header(headers, "x-gitlab-event-uuid")
+            .or_else(|| header(headers, "x-gitlab-webhook-uuid")),
+        gitlab_token: header(headers, "x-gitlab-token"),
+        gitea_event: header(headers, "x-gitea-event"),
+        gitea_delivery: header(headers, "x-gitea-delivery"),
+        gitea_signature: header(headers, "x-gitea-signature"),
+    }
+}
+
+fn rejection(rejection: Rejection) -> AppError {
+    match rejection {
+        Rejection::UnknownHook => AppError::NotFound,
+        Rejection::BadSignature => AppError::Unauthenticated,
+        Rejection::Malformed(why) => AppError::BadRequest(why),
+    }
+}
+
+/// `POST /hooks/{id}`: a delivery from GitHub, GitLab or Gitea, told by its
+/// headers. Verified over the raw bytes before anything is parsed; 401 on a bad
+/// signature, 404 for an unknown hook (after the same work), 400 for a body that
+/// is not a push, 200 for a ping, 202 with what became of it otherwise. Only
+/// records and enqueues; never waits on the cluster.
+async fn receive(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if !app.hook_limiter.allow(&id, Instant::now()) {
+        return Err(AppError::TooManyRequests);
+    }
+    let provider = provider_headers(&headers);
+    let key = app.config.secret_key.as_ref();
+    let now = OffsetDateTime::now_utc();
+    let hook_id = Uuid::parse_str(&id).ok();
+    let (hook, envelope) =
+        match hooks::authenticate(&app.db, key, hook_id, &provider, &body, now).await {
+            Ok(found) => found,
+            Err(Ok(refused)) => return Err(rejection(refused)),
+            Err(Err(error)) => return Err(error),
+        };
+    let receipt = match hooks::receive(&app.db, &hook, &envelope, &body).await {
+        Ok(receipt) => receipt,
+        Err(Ok(refused)) => return Err(rejection(refused)),
+        Err(Err(error)) => return Err(error),
+    };
+    let status = if receipt.result == "pong" {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(receipt)).into_response())
+}
+
+// ---------------------------------------------------------------- portal
+
+/// A hook as the pages show it.
+pub struct HookRow {
+    id: Uuid,
+    url: String,
+    environment: String,
+    ref_pattern: String,
+    image_template: String,
+    paths: String,
+    created: String,
+    rotating_until: Option<String>,
+    last: Option<DeliveryRow>,
+}
+
+/// A delivery as the pages show it.
+pub struct DeliveryRow {
+    at: String,
+    provider: String,
+    event: String,
+    git_ref: String,
+    sha: String,
+    pusher: String,
+    result: String,
+    reason: String,
+    deploy_id: Option<i64>,
+}
+
+impl From<&Delivery> for DeliveryRow {
+    fn from(d: &Delivery) -> Self {
+        DeliveryRow {
+            at: display_time(d.created_at),
+            provider: d.provider.clone(),
+            event: d.event.clone(),
+            git_ref: d.git_ref.clone(),
+            sha: d.sha.chars().take(12).collect(),
+            pusher: d.pusher.clone(),
+            result: d.result.clone(),
+            reason: d.reason.clone(),
+            deploy_id: d.deploy_id,
+        }
+    }
+}
+
+/// The URL a repository posts to.
+pub fn hook_url(app: &AppState, id: Uuid) -> String {
+    format!("{}/hooks/{id}", app.config.public_url.trim_end_matches('/'))
+}
+
+fn row(app: &AppState, hook: &Hook, last: Option<&Delivery>) -> HookRow {
+    let now = OffsetDateTime::now_utc();
+    HookRow {
+        id: hook.id,
+        url: hook_url(app, hook.id),
+        environment: hook.environment.clone(),
+        ref_pattern: hook.ref_pattern.clone(),
+        image_template: hook.image_template.clone(),
+        paths: hook.paths.join(", "),
+        created: display_time(hook.created_at),
+        rotating_until: hook
+            .previous_valid_until
+            .filter(|until| *until > now)
+            .map(display_time),
+        last: last.map(DeliveryRow::from),
+    }
+}
+
+/// The Hooks tab.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/hooks.html")]
+pub struct HooksPage {
+    layout: Layout,
+    service: Service,
+    hooks: Vec<HookRow>,
+    environments: Vec<String>,
+    can_manage: bool,
+    form: HookForm,
+    errors: Vec<FieldError>,
+    created: Option<CreatedHook>,
+    key_missing: bool,
+}
+
+/// A hook (or a rotated secret) just made: shown once.
+pub struct CreatedHook {
+    url: String,
+    secret: String,
+}
+
+impl From<(&AppState, NewSecret)> for CreatedHook {
+    fn from((app, new): (&AppState, NewSecret)) -> Self {
+        CreatedHook {
+            url: hook_url(app, new.id),
+            secret: new.secret.expose().to_owned(),
+        }
+    }
+}
+
+/// The "new hook" form.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HookForm {
+    #[serde(default)]
+    environment: String,
+    #[serde(default, rename = "ref")]
+    ref_pattern: String,
+    #[serde(default)]
+    image: String,
+    /// Path prefixes, one per line or comma-separated.
+    #[serde(default)]
+    paths: String,
+}
+
+impl HookForm {
+    fn input(&self) -> HookInput {
+        HookInput {
+            environment: self.environment.clone(),
+            ref_pattern: self.ref_pattern.clone(),
+            image: self.image.clone(),
+            paths: self
+                .paths
+                .split([',', '\n'])
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        }
+    }
+}
+
+async fn hooks_page(
+    app: &AppState,
+    user: &CurrentUser,
+    layout: Layout,
+    service: Service,
+) -> Result<HooksPage, AppError> {
+    let hooks = store::hooks::for_service(&app.db, service.id).await?;
+    let mut rows = Vec::with_capacity(hooks.len());
+    for hook in &hooks {
+        let last = store::hooks::deliveries(&app.db, hook.id, 1).await?;
+        rows.push(row(app, hook, last.first()));
+    }
+    let environments = store::environments::list(&app.db)
+        .await?
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    Ok(HooksPage {
+        layout,
+        can_manage: policy::can_manage_hooks(user, &service.team).is_ok(),
+        service,
+        hooks: rows,
+        environments,
+        form: HookForm {
+            ref_pattern: "refs/heads/main".into(),
+            ..HookForm::default()
+        },
+        errors: Vec::new(),
+        created: None,
+        key_missing: app.config.secret_key.is_none(),
+    })
+}
+
+fn shown_once(page: impl IntoResponse) -> Response {
+    let mut response = page.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /services/{team}/{service}/hooks`: the team's members and admins.
+async fn show_hooks(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+) -> Result<HooksPage, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    hooks_page(&app, &user, layout, service).await
+}
+
+/// `POST /services/{team}/{service}/hooks`: creates a hook
+/// (`policy::can_manage_hooks`) and shows its URL and secret once; problems
+/// come back on the page with 422.
+async fn create_hook(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+    Form(form): Form<HookForm>,
+) -> Result<Response, AppError> {
+    let service = load_service(&app, &user, &team, &name).await?;
+    policy::can_manage_hooks(&user, &service.team)?;
+    let key = app.config.secret_key.as_ref();
+    let made = hooks::create_hook(&app.db, key, &user.actor(addr), &service, &form.input()).await;
+    let mut page = hooks_page(&app, &user, layout, service).await?;
+    match made {
+        Ok(new) => {
+            page.created = Some(CreatedHook::from((&app, new)));
+            Ok(shown_once(page))
+        }
+        Err(AppError::Invalid(errors)) => {
+            page.errors = errors;
+            page.form = form;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// One hook with its deliveries.
+#[derive(Template, WebTemplate)]
+#[template(path = "services/hook.html")]
+pub struct HookPage {
+    layout: Layout,
+    service: Service,
+    hook: HookRow,
+    deliveries: Vec<DeliveryRow>,
+    can_manage: bool,
+    created: Option<CreatedHook>,
+}
+
+async fn load_hook(
+    app: &AppState,
+    user: &CurrentUser,
+    team: &str,
+    name: &str,
+    id: &str,
+) -> Result<(Service, Hook), AppError> {
+    let service = load_service(app, user, team, name).await?;
+    let id = Uuid::parse_str(id).map_err(|_| AppError::NotFound)?;
+    let hook = store::hooks::find(&app.db, id)
+        .await?
+        .filter(|h| h.service_id == service.id)
+        .ok_or(AppError::NotFound)?;
+    Ok((service, hook))
+}
+
+async fn hook_page(
+    app: &AppState,
+    user: &CurrentUser,
+    layout: Layout,
+    service: Service,
+    hook: &Hook,
+) -> Result<HookPage, AppError> {
+    let deliveries = store::hooks::deliveries(&app.db, hook.id, 100).await?;
+    Ok(HookPage {
+        layout,
+        can_manage: policy::can_manage_hooks(user, &service.team).is_ok(),
+        service,
+        hook: row(app, hook, deliveries.first()),
+        deliveries: deliveries.iter().map(DeliveryRow::from).collect(),
+        created: None,
+    })
+}
+
+/// `GET /services/{team}/{service}/hooks/{id}`: its last 100 deliveries.
+async fn show_hook(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name, id)): Path<(String, String, String)>,
+) -> Result<HookPage, AppError> {
+    let (service, hook) = load_hook(&app, &user, &team, &name, &id).await?;
+    hook_page(&app, &user, layout, service, &hook).await
+}
+
+/// `POST …/hooks/{id}/rotate`: a new secret, shown once; the old one keeps
+/// working for a day (`policy::can_manage_hooks`).
+async fn rotate_hook(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    layout: Layout,
+    Path((team, name, id)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let (service, hook) = load_hook(&app, &user, &team, &name, &id).await?;
+    policy::can_manage_hooks(&user, &service.team)?;
+    let key = app.config.secret_key.as_ref();
+    let now = OffsetDateTime::now_utc();
+    let new = hooks::rotate_secret(&app.db, key, &user.actor(addr), &hook, now).await?;
+    let hook = store::hooks::find(&app.db, hook.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut page = hook_page(&app, &user, layout, service, &hook).await?;
+    page.created = Some(CreatedHook::from((&app, new)));
+    Ok(shown_once(page))
+}
+
+/// `POST …/hooks/{id}/delete` (`policy::can_manage_hooks`).
+async fn delete_hook(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path((team, name, id)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let (service, hook) = load_hook(&app, &user, &team, &name, &id).await?;
+    policy::can_manage_hooks(&user, &service.team)?;
+    hooks::delete_hook(&app.db, &user.actor(addr), &hook).await?;
+    flash(&session, "ok", "Hook deleted; its URL now answers 404.").await?;
+    Ok(Redirect::to(&format!("/services/{team}/{name}/hooks")).into_response())
+}
+
+/// The API's view of hooks and deliveries.
+pub mod api {
+    use super::*;
+
+    /// A hook just created: `{"id","url","secret"}` (the secret only here).
+    #[derive(Debug, serde::Serialize)]
+    pub struct CreatedOut {
+        id: Uuid,
+        url: String,
+        secret: String,
+    }
+
+    /// A hook in lists (never its secret).
+    #[derive(Debug, serde::Serialize)]
+    pub struct HookOut {
+        id: Uuid,
+        url: String,
+        environment: String,
+        #[serde(rename = "ref")]
+        ref_pattern: String,
+        image: String,
+        paths: Vec<String>,
+        #[serde(with = "time::serde::rfc3339")]
+        created_at: OffsetDateTime,
+    }
+
+    /// A delivery.
+    #[derive(Debug, serde::Serialize)]
+    pub struct DeliveryOut {
+        delivery_id: String,
+        provider: String,
+        event: String,
+        #[serde(rename = "ref")]
+        git_ref: String,
+        sha: String,
+        pusher: String,
+        result: String,
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deploy_id: Option<i64>,
+        #[serde(with = "time::serde::rfc3339")]
+        created_at: OffsetDateTime,
+    }
+
+    /// `POST /api/v1/teams/{team}/services/{service}/hooks`
+    /// `{"environment","ref","image","paths"?}` → 201 `{"id","url","secret"}`
+    /// (`policy::can_manage_hooks`).
+    pub async fn create_hook(
+        State(app): State<AppState>,
+        crate::auth::ApiUser(user): crate::auth::ApiUser,
+        addr: ClientAddr,
+        Path((team, name)): Path<(String, String)>,
+        crate::web::api::ApiJson(body): crate::web::api::ApiJson<HookInput>,
+    ) -> Result<(StatusCode, Json<CreatedOut>), AppError> {
+        let service = load_service(&app, &user, &team, &name).await?;
+        policy::can_manage_hooks(&user, &service.team)?;
+        let key = app.config.secret_key.as_ref();
+        let new = hooks::create_hook(&app.db, key, &user.actor(addr), &service, &body).await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(CreatedOut {
+                url: hook_url(&app, new.id),
+                id: new.id,
+                secret: new.secret.expose().to_owned(),
+            }),
+        ))
+    }
+
+    /// `GET /api/v1/teams/{team}/services/{service}/hooks` (`policy::can_view_team`).
+    pub async fn list_hooks(
+        State(app): State<AppState>,
+        crate::auth::ApiUser(user): crate::auth::ApiUser,
+        Path((team, name)): Path<(String, String)>,
+    ) -> Result<Json<Vec<HookOut>>, AppError> {
+        let service = load_service(&app, &user, &team, &name).await?;
+        let hooks = store::hooks::for_service(&app.db, service.id).await?;
+        Ok(Json(
+            hooks
+                .into_iter()
+                .map(|h| HookOut {
+                    url: hook_url(&app, h.id),
+                    id: h.id,
+                    environment: h.environment,
+                    ref_pattern: h.ref_pattern,
+                    image: h.image_template,
+                    paths: h.paths,
+                    created_at: h.created_at,
+                })
+                .collect(),
+        ))
+    }
+
+    /// `GET /api/v1/hooks/{id}/deliveries`: newest first (`policy::can_view_team`
+    /// of the hook's team).
+    pub async fn list_deliveries(
+        State(app): State<AppState>,
+        crate::auth::ApiUser(user): crate::auth::ApiUser,
+        Path(id): Path<String>,
+    ) -> Result<Json<Vec<DeliveryOut>>, AppError> {
+        let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+        let hook = store::hooks::find(&app.db, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        policy::can_view_team(&user, &hook.team)?;
+        let deliveries = store::hooks::deliveries(&app.db, hook.id, 200).await?;
+        Ok(Json(
+            deliveries
+                .into_iter()
+                .map(|d| DeliveryOut {
+                    delivery_id: d.delivery_id,
+                    provider: d.provider,
+                    event: d.event,
+                    git_ref: d.git_ref,
+                    sha: d.sha,
+                    pusher: d.pusher,
+                    result: d.result,
+                    reason: d.reason,
+                    deploy_id: d.deploy_id,
+                    created_at: d.created_at,
+                })
+                .collect(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_hook_is_limited_on_its_own_and_refills() {
+        let limiter = HookLimiter::default();
+        let t0 = Instant::now();
+        let allowed = (0..200).filter(|_| limiter.allow("a", t0)).count();
+        assert_eq!(allowed, DELIVERIES_PER_MINUTE as usize);
+        assert!(limiter.allow("b", t0), "another hook has its own bucket");
+        assert!(!limiter.allow("a", t0));
+        assert!(
+            limiter.allow("a", t0 + Duration::from_secs(1)),
+            "refills over time"
+        );
+    }
+}

@@ -1,0 +1,739 @@
+//! Git push webhooks: a signed push from GitHub, GitLab or Gitea becomes a
+//! deploy through the same path as the portal, and every forgery fails.
+//! Payloads follow each provider's documented push format and are signed here.
+
+use serde_json::{Value, json};
+use slipway::deployer::DeployState;
+use slipway::store::deploys::{self, Deploy, Trigger};
+use slipway::webhook;
+use sqlx::PgPool;
+
+use crate::harness::{
+    ClusterTest, SpecBuilder, TestApp, api_token, assert_succeeded, create_service, create_user,
+    mark_succeeded, rollback, wait_finished,
+};
+
+const SHA: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+/// A hook of `shop/api` created through the API as the team's member.
+struct Hooked {
+    app: TestApp,
+    id: String,
+    secret: String,
+    pool: PgPool,
+}
+
+async fn hooked(pool: &PgPool, environment: &str, git_ref: &str, paths: &[&str]) -> Hooked {
+    let user = create_user(pool, "dev@shop.io", false, &["shop"]).await;
+    create_service(
+        pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
+    let token = api_token(pool, user.id, "ci").await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/teams/shop/services/api/hooks"))
+        .bearer_auth(&token)
+        .json(&json!({"environment": environment, "ref": git_ref,
+                      "image": "registry.example/shop/api:{short_sha}", "paths": paths}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["url"], format!("http://127.0.0.1:8080/hooks/{id}"));
+    Hooked {
+        app,
+        id,
+        secret: body["secret"].as_str().unwrap().to_owned(),
+        pool: pool.clone(),
+    }
+}
+
+fn github_push(git_ref: &str, after: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "ref": git_ref,
+        "before": "0123456789abcdef0123456789abcdef01234567",
+        "after": after,
+        "created": false, "deleted": after.bytes().all(|b| b == b'0'), "forced": false,
+        "compare": format!("https://github.com/shop/api/compare/0123456...{}", &after[..7]),
+        "pusher": {"name": "ann", "email": "ann@shop.io"},
+        "repository": {"full_name": "shop/api"},
+        "commits": [{"id": after, "message": "Fix the login form\n\nDetails.",
+                     "author": {"name": "Ann", "email": "ann@shop.io", "username": "ann"},
+                     "added": ["services/api/login.py"], "removed": [], "modified": ["README.md"]}],
+        "head_commit": {"id": after, "message": "Fix the login form\n\nDetails.",
+                        "author": {"name": "Ann", "email": "ann@shop.io"},
+                        "added": ["services/api/login.py"], "removed": [], "modified": ["README.md"]}
+    }))
+    .unwrap()
+}
+
+fn gitlab_push(git_ref: &str, after: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object_kind": if git_ref.starts_with("refs/tags/") { "tag_push" } else { "push" },
+        "ref": git_ref, "before": "0123456789abcdef0123456789abcdef01234567", "after": after,
+        "checkout_sha": after, "user_name": "Ann", "user_username": "ann",
+        "project": {"web_url": "https://gitlab.example/shop/api"},
+        "commits": [{"id": after, "message": "Tag it", "author": {"name": "Ann", "email": "ann@shop.io"},
+                     "added": [], "modified": ["services/api/app.py"], "removed": []}]
+    }))
+    .unwrap()
+}
+
+fn gitea_push(git_ref: &str, after: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "ref": git_ref, "before": "0123456789abcdef0123456789abcdef01234567", "after": after,
+        "compare_url": "https://gitea.example/shop/api/compare/0123456...89abcde",
+        "pusher": {"login": "ann", "full_name": "Ann"},
+        "commits": [{"id": after, "message": "From Gitea", "author": {"name": "Ann", "username": "ann"},
+                     "added": ["services/api/x.py"], "removed": [], "modified": []}],
+        "head_commit": {"id": after, "message": "From Gitea", "author": {"name": "Ann"}}
+    }))
+    .unwrap()
+}
+
+impl Hooked {
+    async fn send(&self, headers: &[(&str, String)], body: Vec<u8>) -> reqwest::Response {
+        let mut req = self
+            .app
+            .client
+            .post(self.app.url(&format!("/hooks/{}", self.id)))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        req.body(body).send().await.unwrap()
+    }
+
+    /// A GitHub delivery of `event`, signed with the hook's secret.
+    async fn github(&self, event: &str, delivery: &str, body: Vec<u8>) -> reqwest::Response {
+        let signature = format!("sha256={}", webhook::sign(self.secret.as_bytes(), &body));
+        self.send(
+            &[
+                ("x-github-event", event.into()),
+                ("x-github-delivery", delivery.into()),
+                ("x-hub-signature-256", signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    async fn deploys(&self) -> Vec<Deploy> {
+        deploys::list(
+            &self.pool,
+            &deploys::Filter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn delivery_count(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from hook_deliveries")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_signed_github_push_to_main_requests_a_deploy_with_its_commit(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let res = hook
+        .github("push", "d-1", github_push("refs/heads/main", SHA))
+        .await;
+    assert_eq!(res.status(), 202);
+    let receipt: Value = res.json().await.unwrap();
+    assert_eq!(receipt["result"], "deployed", "{receipt}");
+    let deploy = deploys::find(&pool, receipt["deploy_id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deploy.trigger, Trigger::Webhook);
+    assert_eq!(deploy.image, "registry.example/shop/api:89abcde");
+    assert_eq!(deploy.environment, "staging");
+    assert_eq!(deploy.state, DeployState::Queued);
+    assert_eq!(deploy.commit_sha, SHA);
+    assert_eq!(deploy.commit_message, "Fix the login form\n\nDetails.");
+    assert_eq!(deploy.pusher, "ann");
+    assert!(
+        deploy
+            .compare_url
+            .starts_with("https://github.com/shop/api/compare/")
+    );
+    assert_eq!(deploy.requested_by, format!("webhook:{}", hook.id));
+
+    // The history shows the push; the delivery list names what it made.
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let history = member.page("/services/shop/api/history").await;
+    assert!(
+        history.contains("push of 89abcdef0123 (Fix the login form)"),
+        "{history}"
+    );
+    let page = member
+        .page(&format!("/services/shop/api/hooks/{}", hook.id))
+        .await;
+    assert!(page.contains(&format!("deploy #{}", deploy.id)));
+    assert!(
+        !page.contains(&hook.secret),
+        "the secret is never shown again"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn gitlab_and_gitea_pushes_are_verified_their_own_way(pool: PgPool) {
+    let tags = hooked(&pool, "staging", "refs/tags/v*", &[]).await;
+    let body = gitlab_push("refs/tags/v1.4.0", SHA);
+    let res = tags
+        .send(
+            &[
+                ("x-gitlab-event", "Tag Push Hook".into()),
+                ("x-gitlab-event-uuid", "g-1".into()),
+                ("x-gitlab-token", tags.secret.clone()),
+            ],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.json::<Value>().await.unwrap()["result"], "deployed");
+    let wrong_token = tags
+        .send(
+            &[
+                ("x-gitlab-event", "Tag Push Hook".into()),
+                ("x-gitlab-event-uuid", "g-2".into()),
+                ("x-gitlab-token", format!("{}x", tags.secret)),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(wrong_token.status(), 401);
+
+    let body = gitea_push("refs/tags/v1.5.0", SHA);
+    let signature = webhook::sign(tags.secret.as_bytes(), &body);
+    let res = tags
+        .send(
+            &[
+                ("x-gitea-event", "push".into()),
+                ("x-gitea-delivery", "t-1".into()),
+                ("x-gitea-signature", signature),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let receipt: Value = res.json().await.unwrap();
+    assert_eq!(receipt["result"], "deployed", "{receipt}");
+    let deploy = deploys::find(&pool, receipt["deploy_id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deploy.pusher, "ann");
+    assert_eq!(deploy.commit_message, "From Gitea");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn forged_altered_and_unknown_deliveries_are_refused_and_record_nothing(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let body = github_push("refs/heads/main", SHA);
+    let good = format!("sha256={}", webhook::sign(hook.secret.as_bytes(), &body));
+    let headers = |signature: String| {
+        vec![
+            ("x-github-event", "push".to_owned()),
+            ("x-github-delivery", "d-1".to_owned()),
+            ("x-hub-signature-256", signature),
+        ]
+    };
+
+    // Signed with another secret.
+    let forged = format!("sha256={}", webhook::sign(b"whsec_guess", &body));
+    assert_eq!(
+        hook.send(&headers(forged), body.clone()).await.status(),
+        401
+    );
+    // One byte changed after signing.
+    let mut altered = body.clone();
+    let at = altered.iter().position(|b| *b == b'm').unwrap();
+    altered[at] = b'M';
+    assert_eq!(
+        hook.send(&headers(good.clone()), altered).await.status(),
+        401
+    );
+    // The same JSON re-serialised: the signature is over the raw bytes.
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    let pretty = serde_json::to_vec_pretty(&value).unwrap();
+    assert_ne!(pretty, body);
+    assert_eq!(
+        hook.send(&headers(good.clone()), pretty).await.status(),
+        401
+    );
+    // No signature, no provider headers.
+    let unsigned = vec![("x-github-event", "push".to_owned())];
+    let res = hook.send(&unsigned, body.clone()).await;
+    assert_eq!(res.status(), 401);
+    let error: Value = res.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "unauthenticated");
+    assert_eq!(hook.send(&[], body.clone()).await.status(), 401);
+    // A correctly signed body that is not JSON.
+    let junk = b"ref=refs/heads/main".to_vec();
+    let junk_sig = format!("sha256={}", webhook::sign(hook.secret.as_bytes(), &junk));
+    assert_eq!(hook.send(&headers(junk_sig), junk).await.status(), 400);
+
+    // An unknown hook, and an id that is not one.
+    for path in [
+        "/hooks/00000000-0000-4000-8000-000000000000",
+        "/hooks/not-a-hook",
+    ] {
+        let res = hook
+            .app
+            .client
+            .post(hook.app.url(path))
+            .header("x-github-event", "push")
+            .header("x-hub-signature-256", &good)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    // A body over the limit is refused before it is read.
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let res = hook.send(&headers(good.clone()), huge).await;
+    assert_eq!(res.status(), 413);
+
+    assert_eq!(hook.delivery_count().await, 0, "nothing was recorded");
+    assert!(hook.deploys().await.is_empty(), "nothing was deployed");
+
+    // The genuine delivery still works.
+    assert_eq!(hook.send(&headers(good), body).await.status(), 202);
+    assert_eq!(hook.deploys().await.len(), 1);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn pushes_that_should_not_deploy_are_recorded_with_their_reason(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &["services/web/"]).await;
+    let ping = hook
+        .github(
+            "ping",
+            "p-1",
+            serde_json::to_vec(&json!({"zen": "Keep it logically awesome.", "hook_id": 1}))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(ping.status(), 200);
+    assert_eq!(ping.json::<Value>().await.unwrap()["result"], "pong");
+
+    let cases = [
+        (
+            "other-ref",
+            github_push("refs/heads/dev", SHA),
+            "does not match refs/heads/main",
+        ),
+        (
+            "deleted",
+            github_push("refs/heads/main", &"0".repeat(40)),
+            "the ref was deleted",
+        ),
+        (
+            "path-miss",
+            github_push("refs/heads/main", SHA),
+            "no pushed commit touches services/web/",
+        ),
+    ];
+    for (delivery, body, reason) in cases {
+        let res = hook.github("push", delivery, body).await;
+        assert_eq!(res.status(), 202);
+        let receipt: Value = res.json().await.unwrap();
+        assert_eq!(receipt["result"], "ignored", "{delivery}: {receipt}");
+        assert!(
+            receipt["reason"].as_str().unwrap().contains(reason),
+            "{delivery}: {receipt}"
+        );
+    }
+    let issues = hook
+        .github("issues", "i-1", b"{\"action\":\"opened\"}".to_vec())
+        .await;
+    assert_eq!(issues.status(), 202);
+    assert_eq!(issues.json::<Value>().await.unwrap()["result"], "ignored");
+
+    assert!(hook.deploys().await.is_empty());
+    // Every delivery but the ping is in the list, newest first.
+    let token = api_token(&pool, 1, "read").await;
+    let list: Vec<Value> = hook
+        .app
+        .client
+        .get(
+            hook.app
+                .url(&format!("/api/v1/hooks/{}/deliveries", hook.id)),
+        )
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list
+        .iter()
+        .map(|d| d["delivery_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["i-1", "path-miss", "deleted", "other-ref"]);
+    assert_eq!(list[2]["ref"], "refs/heads/main");
+    assert_eq!(list[0]["provider"], "github");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_redelivery_answers_the_first_result_and_creates_nothing_even_at_once(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let body = github_push("refs/heads/main", SHA);
+    let first: Value = hook
+        .github("push", "d-1", body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let again: Value = hook
+        .github("push", "d-1", body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["deploy_id"], first["deploy_id"]);
+    assert_eq!(again["redelivery"], true);
+    assert_eq!(hook.deploys().await.len(), 1);
+
+    // Two copies of a new delivery at the same instant.
+    let other = github_push(
+        "refs/heads/main",
+        "fedcba9876543210fedcba9876543210fedcba98",
+    );
+    let (a, b) = tokio::join!(
+        hook.github("push", "d-2", other.clone()),
+        hook.github("push", "d-2", other)
+    );
+    let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a["deploy_id"], b["deploy_id"], "{a} {b}");
+    assert_ne!(
+        a["redelivery"], b["redelivery"],
+        "exactly one was the first: {a} {b}"
+    );
+    assert_eq!(hook.deploys().await.len(), 2);
+    assert_eq!(hook.delivery_count().await, 2);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_burst_of_ten_pushes_leaves_one_deploy_of_the_newest_commit(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    // 1..=10: an all-zero sha would be a branch deletion.
+    let shas: Vec<String> = (1..=10).map(|i| format!("{i:x}").repeat(40)).collect();
+    for (i, sha) in shas.iter().enumerate() {
+        let res = hook
+            .github(
+                "push",
+                &format!("burst-{i}"),
+                github_push("refs/heads/main", sha),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+    }
+    let all = hook.deploys().await;
+    assert_eq!(all.len(), 10);
+    let live: Vec<&Deploy> = all
+        .iter()
+        .filter(|d| d.state != DeployState::Superseded)
+        .collect();
+    assert_eq!(live.len(), 1, "{all:#?}");
+    assert_eq!(live[0].commit_sha, shas[9]);
+    assert_eq!(live[0].state, DeployState::Queued);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
+    // Production needs an approval: the push waits for it.
+    let prod = hooked(&pool, "production", "refs/heads/main", &[]).await;
+    let receipt: Value = prod
+        .github("push", "p-1", github_push("refs/heads/main", SHA))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let deploy = deploys::find(&pool, receipt["deploy_id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deploy.state, DeployState::AwaitingApproval);
+
+    // Production only from tags: a branch push is refused there.
+    sqlx::query(
+        "update environments set webhook_refs = '{refs/tags/v*}' where name = 'production'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let receipt: Value = prod
+        .github("push", "p-2", github_push("refs/heads/main", SHA))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(receipt["result"], "refused", "{receipt}");
+    assert!(
+        receipt["reason"]
+            .as_str()
+            .unwrap()
+            .contains("only from refs/tags/v*")
+    );
+
+    // A rollback pins staging: pushes there are held and say why.
+    let staging = {
+        let token = api_token(&pool, 1, "ops").await;
+        let res = prod
+            .app
+            .client
+            .post(prod.app.url("/api/v1/teams/shop/services/api/hooks"))
+            .bearer_auth(token)
+            .json(&json!({"environment": "staging", "ref": "refs/heads/main", "image": "shop/api:{sha}"}))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        Hooked {
+            app: TestApp::spawn(pool.clone()).await,
+            id: body["id"].as_str().unwrap().to_owned(),
+            secret: body["secret"].as_str().unwrap().to_owned(),
+            pool: pool.clone(),
+        }
+    };
+    let first: Value = staging
+        .github("push", "s-1", github_push("refs/heads/main", SHA))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = deploys::find(&pool, first["deploy_id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    mark_succeeded(&pool, first.id).await;
+    let target = deploys::find(&pool, first.id).await.unwrap().unwrap();
+    rollback(&pool, "dev@shop.io", &target).await;
+    let held: Value = staging
+        .github(
+            "push",
+            "s-2",
+            github_push(
+                "refs/heads/main",
+                "fedcba9876543210fedcba9876543210fedcba98",
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["result"], "ignored", "{held}");
+    assert!(
+        held["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is pinned in staging"),
+        "{held}"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn hooks_are_managed_by_the_team_only_and_checked_as_typed(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let outsider = create_user(&pool, "eve@other.io", false, &["other"]).await;
+    create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let token = api_token(&pool, outsider.id, "x").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/teams/shop/services/api/hooks"))
+        .bearer_auth(&token)
+        .json(&json!({"environment": "staging", "ref": "refs/heads/main", "image": "x:{sha}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let res = member
+        .post_form(
+            "/services/shop/api/hooks",
+            &[
+                ("environment", "nowhere"),
+                ("ref", "main"),
+                ("image", "Bad Image:{commit}"),
+                ("paths", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    for field in [
+        "<code>ref</code>",
+        "<code>image</code>",
+        "<code>environment</code>",
+    ] {
+        assert!(html.contains(field), "{field} named: {html}");
+    }
+    let res = member
+        .post_form(
+            "/services/shop/api/hooks",
+            &[
+                ("environment", "staging"),
+                ("ref", "refs/heads/main"),
+                ("image", "shop/api:{short_sha}"),
+                ("paths", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("whsec_"), "the secret is shown once");
+    let sealed: Vec<u8> = sqlx::query_scalar("select secret_sealed from hooks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let start = html.find("whsec_").unwrap();
+    let secret = &html[start..start + 70];
+    assert!(
+        !sealed.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "stored sealed"
+    );
+    let audit: String =
+        sqlx::query_scalar("select detail::text from audit_log where action = 'hook.create'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!audit.contains("whsec_"), "{audit}");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_rotated_secret_keeps_the_old_one_valid_for_the_grace_period(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let res = member
+        .post_form(&format!("/services/shop/api/hooks/{}/rotate", hook.id), &[])
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let start = html.find("whsec_").unwrap();
+    let new_secret = html[start..start + 70].to_owned();
+    assert_ne!(new_secret, hook.secret);
+    let old = hook
+        .github("push", "r-1", github_push("refs/heads/main", SHA))
+        .await;
+    assert_eq!(old.status(), 202, "the old secret still works");
+    let renewed = Hooked {
+        secret: new_secret,
+        app: TestApp::spawn(pool.clone()).await,
+        id: hook.id.clone(),
+        pool: pool.clone(),
+    };
+    assert_eq!(
+        renewed
+            .github("push", "r-2", github_push("refs/heads/main", SHA))
+            .await
+            .status(),
+        202
+    );
+    sqlx::query("update hooks set previous_valid_until = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.github("push", "r-3", github_push("refs/heads/main", SHA))
+            .await
+            .status(),
+        401
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn serve_refuses_to_start_without_the_key_once_hooks_exist(pool: PgPool) {
+    let _hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let url = crate::harness::database_url(&pool).await;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SLIPWAY_DATABASE_URL", url)
+            .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+            .env("SLIPWAY_KUBECONFIG", "/nonexistent/kubeconfig")
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SLIPWAY_SECRET_KEY is not set"), "{stderr}");
+}
+
+/// End to end on the local control plane: a signed push to `main` deploys the
+/// templated image to staging, and its pods run that image.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_signed_push_rolls_out_its_image_on_the_cluster(pool: PgPool) {
+    let t = ClusterTest::new(&pool, &["staging"]).await;
+    let service = t.service(SpecBuilder::web("api").replicas(2)).await;
+    let user = slipway::store::users::find_by_email(&pool, &t.email)
+        .await
+        .unwrap()
+        .unwrap();
+    let token = api_token(&pool, user.id, "ci").await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let res = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/teams/{}/services/{}/hooks",
+            t.team, service.name
+        )))
+        .bearer_auth(&token)
+        .json(&json!({"environment": "staging", "ref": "refs/heads/main",
+                      "image": "registry.example/shop/api:{short_sha}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let hook = Hooked {
+        app,
+        id: body["id"].as_str().unwrap().to_owned(),
+        secret: body["secret"].as_str().unwrap().to_owned(),
+        pool: pool.clone(),
+    };
+    let receipt: Value = hook
+        .github("push", "e2e-1", github_push("refs/heads/main", SHA))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(receipt["result"], "deployed", "{receipt}");
+    let deploy = wait_finished(&pool, receipt["deploy_id"].as_i64().unwrap(), 240).await;
+    assert_succeeded(&deploy);
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(t.client.clone(), &t.ns());
+    let live = deployments.get(&service.name).await.unwrap();
+    let image = live.spec.template.spec.unwrap().containers[0].image.clone();
+    assert_eq!(image.as_deref(), Some("registry.example/shop/api:89abcde"));
+    assert_eq!(live.status.unwrap().ready_replicas, Some(2));
+    t.finish().await;
+}
