@@ -6,6 +6,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod cli_client;
 pub mod cli_spec;
 pub mod cluster;
 pub mod config;

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use slipway::config::{Config, SecretString};
 use slipway::render::checklist::Rules;
-use slipway::{cli, cli_spec, telemetry};
+use slipway::{cli, cli_client, cli_spec, telemetry};
 
 /// mimalloc rather than glibc's malloc: rendering and serving build many small
 /// strings and maps, and glibc's allocator spent over half the renderer's time
@@ -68,6 +69,99 @@ enum Command {
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Request a deploy through a Slipway server; with --wait, follow it:
+    /// exit 0 when it succeeded, 1 when it failed, 2 when refused or still
+    /// awaiting approval at the timeout.
+    Deploy {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        service: String,
+        /// Environment name.
+        #[arg(long)]
+        env: String,
+        /// Image reference to deploy.
+        #[arg(long)]
+        image: String,
+        /// Wait until the rollout finished.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, e.g. 300s, 10m.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Create the service or add a revision from a spec file (none when unchanged);
+    /// exit 2 with `FILE: field.path: message` lines when invalid.
+    Apply {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The spec file (its metadata.team names the team).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// The live scaling status of a service in an environment.
+    Status {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        env: String,
+    },
+    /// A service's recent deploys.
+    History {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        env: Option<String>,
+    },
+}
+
+/// The server and token of the CI client's commands.
+#[derive(clap::Args)]
+struct RemoteArgs {
+    /// The Slipway server, e.g. https://slipway.example.com.
+    #[arg(long, env = "SLIPWAY_SERVER")]
+    server: String,
+    /// A personal API token (from the account page or `slipway admin token`).
+    #[arg(long, env = "SLIPWAY_TOKEN", hide_env_values = true)]
+    token: SecretString,
+}
+
+impl RemoteArgs {
+    fn remote(&self) -> cli_client::Remote {
+        cli_client::Remote {
+            server: self.server.clone(),
+            token: self.token.clone(),
+        }
+    }
+}
+
+/// `90s`, `10m`, `1h`, or plain seconds.
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let (number, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| "must be a number with s, m or h, e.g. 300s".to_owned())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err("must end in s, m or h".into()),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 #[derive(Subcommand)]
@@ -138,6 +232,58 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let client = runtime.block_on(async {
+        let (out, err) = (&mut std::io::stdout(), &mut std::io::stderr());
+        match &cli.command {
+            Command::Deploy {
+                remote,
+                team,
+                service,
+                env,
+                image,
+                wait,
+                timeout,
+            } => {
+                let args = cli_client::DeployArgs {
+                    team: team.clone(),
+                    service: service.clone(),
+                    environment: env.clone(),
+                    image: image.clone(),
+                    wait: *wait,
+                    timeout: *timeout,
+                    poll: Duration::from_secs(2),
+                };
+                Some(cli_client::deploy(&remote.remote(), &args, out, err).await)
+            }
+            Command::Apply { remote, file } => {
+                Some(cli_client::apply(&remote.remote(), file, out, err).await)
+            }
+            Command::Status {
+                remote,
+                team,
+                service,
+                env,
+            } => Some(cli_client::status(&remote.remote(), team, service, env, out, err).await),
+            Command::History {
+                remote,
+                team,
+                service,
+                env,
+            } => Some(
+                cli_client::history(&remote.remote(), team, service, env.as_deref(), out, err)
+                    .await,
+            ),
+            _ => None,
+        }
+    });
+    match client {
+        Some(Ok(code)) => return ExitCode::from(code),
+        Some(Err(err)) => {
+            eprintln!("slipway: {err:#}");
+            return ExitCode::from(cli_client::EXIT_FAILED);
+        }
+        None => {}
+    }
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(config) => {
@@ -167,6 +313,10 @@ fn main() -> ExitCode {
             | Command::Schema => {
                 unreachable!("handled before the runtime starts")
             }
+            Command::Deploy { .. }
+            | Command::Apply { .. }
+            | Command::Status { .. }
+            | Command::History { .. } => unreachable!("the CI client is handled above"),
             Command::Admin(AdminCommand::Token {
                 email,
                 name,

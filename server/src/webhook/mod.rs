@@ -6,6 +6,9 @@
 pub mod push;
 pub mod rules;
 
+#[cfg(test)]
+mod fuzz;
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;

@@ -13,6 +13,7 @@ mod api;
 mod auth_sessions;
 mod authz_matrix;
 mod cli;
+mod cli_client;
 mod csrf_all_routes;
 mod deploy_worker;
 mod deploys;
