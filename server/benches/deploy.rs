@@ -96,7 +96,7 @@ async fn run() -> anyhow::Result<()> {
         &[format!("{team}-staging"), format!("{team}-kubectl")],
     )
     .await;
-    let rows = result?;
+    let (rows, pushes) = result?;
 
     println!(
         "Django example to staging: request → rollout complete, PostgreSQL + local control plane"
@@ -119,6 +119,24 @@ async fn run() -> anyhow::Result<()> {
         "(slipway: render, store, worker claim (woken by NOTIFY), dry-run diff, apply, prune, rollout watch, records;"
     );
     println!(" kubectl: apply --server-side of the same objects, then rollout status)");
+    // Image changes requested in the portal's way, beside pushes of image changes.
+    let portal: Vec<f64> = rows
+        .iter()
+        .skip(1)
+        .map(|r| r.slipway.as_secs_f64())
+        .collect();
+    let portal_mean = portal.iter().sum::<f64>() / portal.len().max(1) as f64;
+    println!(
+        "\nwebhook push → rollout complete (new image each), beside a portal-requested image change"
+    );
+    for (i, push) in pushes.iter().enumerate() {
+        println!(
+            "push {:<23} {:>12.2} s   ratio to the portal request's mean ({portal_mean:.2} s): {:.2}",
+            i + 1,
+            push.as_secs_f64(),
+            push.as_secs_f64() / portal_mean.max(1e-3)
+        );
+    }
     Ok(())
 }
 
@@ -141,7 +159,11 @@ fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
     Ok(format!("{prefix}/{name}{query}"))
 }
 
-async fn measure(pool: &PgPool, kubeconfig: &Path, team: &str) -> anyhow::Result<Vec<Row>> {
+async fn measure(
+    pool: &PgPool,
+    kubeconfig: &Path,
+    team: &str,
+) -> anyhow::Result<(Vec<Row>, Vec<Duration>)> {
     store::migrate(pool).await?;
     let email = format!("bench@{team}.io");
     let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
@@ -252,8 +274,76 @@ async fn measure(pool: &PgPool, kubeconfig: &Path, team: &str) -> anyhow::Result
             kubectl: kubectl_time,
         });
     }
+    let pushes = push_rounds(pool, &service).await?;
     worker.shutdown().await;
-    Ok(rows)
+    Ok((rows, pushes))
+}
+
+/// Signed pushes through the webhook path (verify, record, request) for new
+/// images of the same service, each followed until its rollout completed.
+async fn push_rounds(
+    pool: &PgPool,
+    service: &slipway::store::services::Service,
+) -> anyhow::Result<Vec<Duration>> {
+    use slipway::domain::hooks;
+    let key = slipway::secret::SecretKey([42; 32]);
+    let input = hooks::HookInput {
+        environment: "staging".into(),
+        ref_pattern: "refs/heads/main".into(),
+        image: "registry.example.com/shop/web:{short_sha}".into(),
+        paths: Vec::new(),
+    };
+    let hook = hooks::create_hook(pool, Some(&key), &Actor::system(), service, &input)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the hook: {e}"))?;
+    let secret = hook.secret.expose().to_owned();
+    let mut times = Vec::new();
+    for round in 0..3u32 {
+        // The first character differs per round, so {short_sha} gives a new image each time.
+        let sha = format!("{:x}{:039x}", round + 1, 0xbeef);
+        let body = serde_json::to_vec(&serde_json::json!({
+            "ref": "refs/heads/main", "after": sha, "pusher": {"name": "bench"},
+            "head_commit": {"id": sha, "message": "bench push", "author": {"name": "Bench"}}
+        }))?;
+        let headers = slipway::webhook::Headers {
+            github_event: Some("push".into()),
+            github_delivery: Some(format!("bench-{round}")),
+            github_signature: Some(format!(
+                "sha256={}",
+                slipway::webhook::sign(secret.as_bytes(), &body)
+            )),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let now = time::OffsetDateTime::now_utc();
+        let (found, envelope) =
+            hooks::authenticate(pool, Some(&key), Some(hook.id), &headers, &body, now)
+                .await
+                .map_err(|_| anyhow::anyhow!("the signed push was refused"))?;
+        let receipt = hooks::receive(pool, &found, &envelope, &body)
+            .await
+            .map_err(|_| anyhow::anyhow!("the push was not recorded"))?;
+        let id = receipt
+            .deploy_id
+            .with_context(|| format!("the push made no deploy: {}", receipt.reason))?;
+        let done = loop {
+            let d = deploys::find(pool, id)
+                .await?
+                .context("the deploy vanished")?;
+            if d.state.is_finished() {
+                break d;
+            }
+            if started.elapsed() > DEADLINE {
+                bail!("deploy #{id} still {} after {DEADLINE:?}", d.state);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        if done.state != deployer::DeployState::Succeeded {
+            bail!("pushed deploy #{id} {}: {}", done.state, done.reason);
+        }
+        times.push(started.elapsed());
+    }
+    Ok(times)
 }
 
 /// kubectl: `SLIPWAY_KUBECTL`, else the pinned one of `e2e/cluster`, else the PATH's.

@@ -58,13 +58,16 @@ impl axum::extract::FromRef<AppState> for cluster::Handle {
 impl AppState {
     /// State over a pool and a cluster handle.
     pub fn new(db: PgPool, cluster: cluster::Handle, config: Config) -> Self {
+        let hook_limiter = Arc::new(web::hooks::HookLimiter::new(
+            config.hook_deliveries_per_minute,
+        ));
         Self {
             db,
             status: cluster::status::StatusCache::start(cluster.clone()),
             cluster,
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
-            hook_limiter: Arc::default(),
+            hook_limiter,
         }
     }
 }

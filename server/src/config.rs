@@ -70,6 +70,14 @@ pub struct Config {
     #[arg(long, env = "SLIPWAY_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
 
+    /// Deliveries one webhook accepts per minute (per replica) before it answers 429.
+    #[arg(
+        long,
+        env = "SLIPWAY_HOOK_DELIVERIES_PER_MINUTE",
+        default_value_t = 120
+    )]
+    pub hook_deliveries_per_minute: u32,
+
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "SLIPWAY_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -97,6 +105,7 @@ impl Config {
             log: "info".into(),
             log_format: LogFormat::Pretty,
             body_limit: 1024 * 1024,
+            hook_deliveries_per_minute: 120,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             static_dir: None,
@@ -125,6 +134,9 @@ impl Config {
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             anyhow::bail!("SLIPWAY_PUBLIC_URL must start with http:// or https://");
+        }
+        if self.hook_deliveries_per_minute == 0 {
+            anyhow::bail!("SLIPWAY_HOOK_DELIVERIES_PER_MINUTE must be at least 1");
         }
         if self.body_limit < 1024 {
             anyhow::bail!("SLIPWAY_BODY_LIMIT must be at least 1024 bytes");

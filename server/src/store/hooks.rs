@@ -264,6 +264,21 @@ pub async fn find_delivery(
     .await
 }
 
+/// The newest delivery to any hook of a service.
+pub async fn last_delivery_of_service(
+    db: impl PgExecutor<'_>,
+    service_id: i64,
+) -> Result<Option<Delivery>, sqlx::Error> {
+    sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(format!(
+        "select {DELIVERY_COLUMNS} from hook_deliveries
+         where hook_id in (select id from hooks where service_id = $1)
+         order by id desc limit 1"
+    )))
+    .bind(service_id)
+    .fetch_optional(db)
+    .await
+}
+
 /// A hook's deliveries, newest first.
 pub async fn deliveries(
     db: impl PgExecutor<'_>,

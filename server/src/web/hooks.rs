@@ -32,18 +32,25 @@ use crate::web::layout::{Layout, flash};
 use crate::web::loaders::load_service;
 use crate::webhook::Headers;
 
-/// Deliveries a hook may receive per minute before it is answered 429,
-/// separately from the portal's login throttling. A push burst from CI stays
-/// well below; a flood against one hook does not reach the database.
-pub const DELIVERIES_PER_MINUTE: f64 = 120.0;
-
-/// Per-hook token buckets, in memory (each replica limits on its own).
-#[derive(Debug, Default)]
+/// Per-hook token buckets, in memory (each replica limits on its own),
+/// separate from the portal's login throttling: a push burst from CI stays well
+/// below the rate (`SLIPWAY_HOOK_DELIVERIES_PER_MINUTE`, default 120); a flood
+/// against one hook is answered 429 before it reaches the database.
+#[derive(Debug)]
 pub struct HookLimiter {
+    per_minute: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl HookLimiter {
+    /// A limiter of `per_minute` deliveries per hook, with a burst of as many.
+    pub fn new(per_minute: u32) -> Self {
+        HookLimiter {
+            per_minute: f64::from(per_minute.max(1)),
+            buckets: Mutex::default(),
+        }
+    }
+
     /// Takes one delivery from `hook`'s bucket; false when it is empty.
     pub fn allow(&self, hook: &str, now: Instant) -> bool {
         let Ok(mut buckets) = self.buckets.lock() else {
@@ -55,9 +62,9 @@ impl HookLimiter {
         }
         let (tokens, last) = buckets
             .entry(hook.to_owned())
-            .or_insert((DELIVERIES_PER_MINUTE, now));
-        let refill = now.duration_since(*last).as_secs_f64() * DELIVERIES_PER_MINUTE / 60.0;
-        *tokens = (*tokens + refill).min(DELIVERIES_PER_MINUTE);
+            .or_insert((self.per_minute, now));
+        let refill = now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0;
+        *tokens = (*tokens + refill).min(self.per_minute);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -104,8 +111,7 @@ fn provider_headers(headers: &HeaderMap) -> Headers {
         github_delivery: header(headers, "x-github-delivery"),
         github_signature: header(headers, "x-hub-signature-256"),
         gitlab_event: header(headers, "x-gitlab-event"),
-        gitlab_delivery: header(headers, "x-gitlab-event-uuid")
-            .or_else(|| header(headers, "x-gitlab-webhook-uuid")),
+        gitlab_delivery: header(headers, "x-gitlab-event-uuid"),
         gitlab_token: header(headers, "x-gitlab-token"),
         gitea_event: header(headers, "x-gitea-event"),
         gitea_delivery: header(headers, "x-gitea-delivery"),
@@ -175,15 +181,15 @@ pub struct HookRow {
 
 /// A delivery as the pages show it.
 pub struct DeliveryRow {
-    at: String,
-    provider: String,
-    event: String,
-    git_ref: String,
-    sha: String,
-    pusher: String,
-    result: String,
-    reason: String,
-    deploy_id: Option<i64>,
+    pub(crate) at: String,
+    pub(crate) provider: String,
+    pub(crate) event: String,
+    pub(crate) git_ref: String,
+    pub(crate) sha: String,
+    pub(crate) pusher: String,
+    pub(crate) result: String,
+    pub(crate) reason: String,
+    pub(crate) deploy_id: Option<i64>,
 }
 
 impl From<&Delivery> for DeliveryRow {
@@ -593,10 +599,10 @@ mod tests {
 
     #[test]
     fn a_hook_is_limited_on_its_own_and_refills() {
-        let limiter = HookLimiter::default();
+        let limiter = HookLimiter::new(120);
         let t0 = Instant::now();
         let allowed = (0..200).filter(|_| limiter.allow("a", t0)).count();
-        assert_eq!(allowed, DELIVERIES_PER_MINUTE as usize);
+        assert_eq!(allowed, 120);
         assert!(limiter.allow("b", t0), "another hook has its own bucket");
         assert!(!limiter.allow("a", t0));
         assert!(

@@ -229,6 +229,7 @@ pub struct ServicePage {
     checklist: Checklist,
     objects: Vec<(&'static str, String)>,
     render_error: Option<String>,
+    last_delivery: Option<crate::web::hooks::DeliveryRow>,
 }
 
 /// Query naming an environment.
@@ -260,6 +261,10 @@ async fn show_service(
         }
         Err(why) => (Checklist::default(), Vec::new(), Some(why)),
     };
+    let last_delivery = store::hooks::last_delivery_of_service(&app.db, service.id)
+        .await?
+        .as_ref()
+        .map(crate::web::hooks::DeliveryRow::from);
     Ok(ServicePage {
         layout,
         service,
@@ -269,6 +274,7 @@ async fn show_service(
         checklist,
         objects,
         render_error,
+        last_delivery,
     })
 }
 

@@ -48,7 +48,8 @@ pub struct Headers {
     pub github_signature: Option<String>,
     /// `X-Gitlab-Event`.
     pub gitlab_event: Option<String>,
-    /// `X-Gitlab-Event-UUID` (or `X-Gitlab-Webhook-UUID`).
+    /// `X-Gitlab-Event-UUID` (one per delivery; `X-Gitlab-Webhook-UUID` names
+    /// the webhook, not the delivery, so it is never used as the id).
     pub gitlab_delivery: Option<String>,
     /// `X-Gitlab-Token`.
     pub gitlab_token: Option<String>,
@@ -95,14 +96,16 @@ impl Envelope {
 }
 
 /// Tells the provider from the headers; `None` when none of the three sent it.
+/// Gitea (and Forgejo) also send GitHub's headers for compatibility, so its own
+/// `X-Gitea-Event` is asked first; GitHub never sends Gitea's or GitLab's.
 pub fn envelope(headers: &Headers, body: &[u8]) -> Option<Envelope> {
     let body_hash = || hex::encode(<Sha256 as sha2::Digest>::digest(body));
-    let (provider, event, delivery) = if let Some(event) = &headers.github_event {
-        (Provider::GitHub, event, &headers.github_delivery)
-    } else if let Some(event) = &headers.gitea_event {
+    let (provider, event, delivery) = if let Some(event) = &headers.gitea_event {
         (Provider::Gitea, event, &headers.gitea_delivery)
     } else if let Some(event) = &headers.gitlab_event {
         (Provider::GitLab, event, &headers.gitlab_delivery)
+    } else if let Some(event) = &headers.github_event {
+        (Provider::GitHub, event, &headers.github_delivery)
     } else {
         return None;
     };
@@ -225,6 +228,19 @@ mod tests {
             SECRET,
             body
         ));
+    }
+
+    #[test]
+    fn gitea_is_told_apart_although_it_also_sends_githubs_headers() {
+        let headers = Headers {
+            github_event: Some("push".into()),
+            github_delivery: Some("d".into()),
+            github_signature: Some("sha256=00".into()),
+            gitea_event: Some("push".into()),
+            gitea_delivery: Some("d".into()),
+            ..Headers::default()
+        };
+        assert_eq!(envelope(&headers, b"{}").unwrap().provider, Provider::Gitea);
     }
 
     #[test]

@@ -667,6 +667,34 @@ async fn a_rotated_secret_keeps_the_old_one_valid_for_the_grace_period(pool: PgP
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_flood_against_one_hook_is_answered_429_before_the_database(pool: PgPool) {
+    let mut hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let limited = TestApp::spawn_with(pool.clone(), slipway::cluster::Handle::disabled(), |c| {
+        c.hook_deliveries_per_minute = 3;
+    })
+    .await;
+    // Keep the first server running: stopping it would close the shared pool.
+    let _first = std::mem::replace(&mut hook.app, limited);
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let res = hook
+            .github(
+                "push",
+                &format!("f-{i}"),
+                github_push("refs/heads/main", SHA),
+            )
+            .await;
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [202, 202, 202, 429, 429]);
+    assert_eq!(
+        hook.delivery_count().await,
+        3,
+        "the refused ones were not recorded"
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn serve_refuses_to_start_without_the_key_once_hooks_exist(pool: PgPool) {
     let _hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
     let url = crate::harness::database_url(&pool).await;
