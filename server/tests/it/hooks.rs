@@ -23,23 +23,19 @@ struct Hooked {
     pool: PgPool,
 }
 
-async fn hooked(pool: &PgPool, environment: &str, git_ref: &str, paths: &[&str]) -> Hooked {
-    let user = create_user(pool, "dev@shop.io", false, &["shop"]).await;
-    create_service(
-        pool,
-        "dev@shop.io",
-        "shop",
-        &SpecBuilder::web("api").to_yaml(),
-    )
-    .await;
-    let token = api_token(pool, user.id, "ci").await;
-    let app = TestApp::spawn(pool.clone()).await;
+/// Creates a hook of `team/service` through the API with `token` (201 expected).
+async fn create_hook(
+    app: TestApp,
+    pool: &PgPool,
+    token: &str,
+    (team, service): (&str, &str),
+    hook: Value,
+) -> Hooked {
     let res = app
         .client
-        .post(app.url("/api/v1/teams/shop/services/api/hooks"))
-        .bearer_auth(&token)
-        .json(&json!({"environment": environment, "ref": git_ref,
-                      "image": "registry.example/shop/api:{short_sha}", "paths": paths}))
+        .post(app.url(&format!("/api/v1/teams/{team}/services/{service}/hooks")))
+        .bearer_auth(token)
+        .json(&hook)
         .send()
         .await
         .unwrap();
@@ -53,6 +49,18 @@ async fn hooked(pool: &PgPool, environment: &str, git_ref: &str, paths: &[&str])
         secret: body["secret"].as_str().unwrap().to_owned(),
         pool: pool.clone(),
     }
+}
+
+/// `shop/api` with a hook, made by its member `dev@shop.io`.
+async fn hooked(pool: &PgPool, environment: &str, git_ref: &str, paths: &[&str]) -> Hooked {
+    let user = create_user(pool, "dev@shop.io", false, &["shop"]).await;
+    let api = SpecBuilder::web("api").to_yaml();
+    create_service(pool, "dev@shop.io", "shop", &api).await;
+    let token = api_token(pool, user.id, "ci").await;
+    let hook = json!({"environment": environment, "ref": git_ref,
+                      "image": "registry.example/shop/api:{short_sha}", "paths": paths});
+    let app = TestApp::spawn(pool.clone()).await;
+    create_hook(app, pool, &token, ("shop", "api"), hook).await
 }
 
 fn github_push(git_ref: &str, after: &str) -> Vec<u8> {
@@ -493,25 +501,11 @@ async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
     );
 
     // A rollback pins staging: pushes there are held and say why.
-    let staging = {
-        let token = api_token(&pool, 1, "ops").await;
-        let res = prod
-            .app
-            .client
-            .post(prod.app.url("/api/v1/teams/shop/services/api/hooks"))
-            .bearer_auth(token)
-            .json(&json!({"environment": "staging", "ref": "refs/heads/main", "image": "shop/api:{sha}"}))
-            .send()
-            .await
-            .unwrap();
-        let body: Value = res.json().await.unwrap();
-        Hooked {
-            app: TestApp::spawn(pool.clone()).await,
-            id: body["id"].as_str().unwrap().to_owned(),
-            secret: body["secret"].as_str().unwrap().to_owned(),
-            pool: pool.clone(),
-        }
-    };
+    let token = api_token(&pool, 1, "ops").await;
+    let hook =
+        json!({"environment": "staging", "ref": "refs/heads/main", "image": "shop/api:{sha}"});
+    let app = TestApp::spawn(pool.clone()).await;
+    let staging = create_hook(app, &pool, &token, ("shop", "api"), hook).await;
     let first: Value = staging
         .github("push", "s-1", github_push("refs/heads/main", SHA))
         .await
@@ -727,27 +721,10 @@ async fn a_signed_push_rolls_out_its_image_on_the_cluster(pool: PgPool) {
         .unwrap()
         .unwrap();
     let token = api_token(&pool, user.id, "ci").await;
+    let request = json!({"environment": "staging", "ref": "refs/heads/main",
+                         "image": "registry.example/shop/api:{short_sha}"});
     let app = TestApp::spawn(pool.clone()).await;
-    let res = app
-        .client
-        .post(app.url(&format!(
-            "/api/v1/teams/{}/services/{}/hooks",
-            t.team, service.name
-        )))
-        .bearer_auth(&token)
-        .json(&json!({"environment": "staging", "ref": "refs/heads/main",
-                      "image": "registry.example/shop/api:{short_sha}"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
-    let hook = Hooked {
-        app,
-        id: body["id"].as_str().unwrap().to_owned(),
-        secret: body["secret"].as_str().unwrap().to_owned(),
-        pool: pool.clone(),
-    };
+    let hook = create_hook(app, &pool, &token, (&t.team, &service.name), request).await;
     let receipt: Value = hook
         .github("push", "e2e-1", github_push("refs/heads/main", SHA))
         .await
