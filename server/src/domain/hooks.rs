@@ -34,8 +34,10 @@ pub mod actions {
 /// settings can be updated without a window of refused pushes.
 pub const ROTATION_GRACE: time::Duration = time::Duration::hours(24);
 
-/// A new hook as typed (portal form or API body).
+/// A new hook as typed (portal form or API body). Unknown fields are refused:
+/// a misspelt `paths` would otherwise drop the path filter without a word.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HookInput {
     /// The environment it deploys to.
     #[serde(default)]

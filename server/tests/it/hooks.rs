@@ -565,6 +565,24 @@ async fn hooks_are_managed_by_the_team_only_and_checked_as_typed(pool: PgPool) {
         .unwrap();
     assert_eq!(res.status(), 403);
 
+    let own = api_token(&pool, 1, "own").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/teams/shop/services/api/hooks"))
+        .bearer_auth(&own)
+        .json(&json!({"environment": "staging", "ref": "refs/heads/main",
+                      "image": "x:{sha}", "path": ["web/"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        422,
+        "a misspelt field is refused, not ignored"
+    );
+    let error: Value = res.json().await.unwrap();
+    assert_eq!(error["error"]["fields"][0]["path"], "body");
+
     let member = TestApp::signed_in(&pool, "dev@shop.io").await;
     let res = member
         .post_form(
