@@ -28,6 +28,8 @@ pub mod actions {
     pub const ROTATE: &str = "hook.rotate";
     /// A hook was deleted.
     pub const DELETE: &str = "hook.delete";
+    /// An administrator delivered a stored push again.
+    pub const REDELIVER: &str = "hook.redeliver";
 }
 
 /// How long the secret before a rotation stays valid, so a repository's
@@ -362,6 +364,7 @@ pub async fn receive(
             provider: envelope.provider.as_str(),
             delivery_id: &envelope.delivery_id,
             event: &envelope.event,
+            payload: push.as_ref().map(|_| body),
         },
     )
     .await
@@ -408,6 +411,59 @@ pub async fn receive(
     tx.commit().await.map_err(db_err)?;
     tracing::info!(hook = %hook.id, result = %answer.result, deploy.id = answer.deploy_id, "webhook delivery");
     Ok(answer)
+}
+
+/// Delivers stored push `delivery` of `hook` again, as a new delivery
+/// (`redeliver-<row>-<time>`) through the same rules: for instance after an
+/// environment that held it was unpinned. The caller has checked
+/// `policy::can_administer`; the payload was verified when it first arrived.
+/// Audited as `hook.redeliver`.
+pub async fn redeliver(
+    db: &PgPool,
+    actor: &Actor,
+    hook: &Hook,
+    delivery: i64,
+    now: OffsetDateTime,
+) -> Result<Receipt, AppError> {
+    let stored = store_hooks::stored_push(db, hook.id, delivery)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let provider = match stored.provider.as_str() {
+        "github" => webhook::Provider::GitHub,
+        "gitlab" => webhook::Provider::GitLab,
+        "gitea" => webhook::Provider::Gitea,
+        other => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "delivery {delivery}: unknown provider {other}"
+            )));
+        }
+    };
+    let envelope = webhook::Envelope {
+        provider,
+        event: stored.event,
+        delivery_id: format!(
+            "redeliver-{delivery}-{}",
+            now.unix_timestamp_nanos() / 1_000_000
+        ),
+    };
+    let receipt = receive(db, hook, &envelope, &stored.payload)
+        .await
+        .map_err(|e| match e {
+            Ok(rejection) => {
+                AppError::Conflict(format!("the stored push is unusable: {rejection}"))
+            }
+            Err(error) => error,
+        })?;
+    store::audit::record(
+        db,
+        actor,
+        actions::REDELIVER,
+        &format!("{}/{}", hook.team, hook.service),
+        json!({"hook": hook.id, "delivery": stored.delivery_id, "result": receipt.result,
+               "deploy": receipt.deploy_id}),
+    )
+    .await?;
+    Ok(receipt)
 }
 
 async fn deploy_push(

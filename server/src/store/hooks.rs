@@ -170,10 +170,12 @@ pub struct Delivery {
     pub deploy_id: Option<i64>,
     /// When it arrived.
     pub created_at: OffsetDateTime,
+    /// Whether its push body is kept (it can be delivered again).
+    pub has_payload: bool,
 }
 
 const DELIVERY_COLUMNS: &str = "id, hook_id, provider, delivery_id, event, ref as git_ref, sha, \
-     pusher, result, reason, deploy_id, created_at";
+     pusher, result, reason, deploy_id, created_at, payload is not null as has_payload";
 
 /// What a delivery records.
 #[derive(Clone, Debug)]
@@ -186,6 +188,8 @@ pub struct NewDelivery<'a> {
     pub delivery_id: &'a str,
     /// The event.
     pub event: &'a str,
+    /// The verified body of a push (kept for redelivery); `None` for other events.
+    pub payload: Option<&'a [u8]>,
 }
 
 /// Claims `(hook, delivery id)` inside the caller's transaction: `Some(row id)`
@@ -196,8 +200,8 @@ pub async fn claim_delivery(
     new: &NewDelivery<'_>,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "insert into hook_deliveries (hook_id, provider, delivery_id, event, result)
-         values ($1, $2, $3, $4, 'ignored')
+        "insert into hook_deliveries (hook_id, provider, delivery_id, event, result, payload)
+         values ($1, $2, $3, $4, 'ignored', $5)
          on conflict (hook_id, delivery_id) do nothing
          returning id",
     )
@@ -205,6 +209,7 @@ pub async fn claim_delivery(
     .bind(new.provider)
     .bind(new.delivery_id)
     .bind(new.event)
+    .bind(new.payload)
     .fetch_optional(&mut *conn)
     .await
 }
@@ -260,6 +265,35 @@ pub async fn find_delivery(
     )))
     .bind(hook_id)
     .bind(delivery_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// What a stored delivery needs to be delivered again.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredPush {
+    /// `github`, `gitlab` or `gitea`.
+    pub provider: String,
+    /// The provider's delivery id.
+    pub delivery_id: String,
+    /// The event as sent.
+    pub event: String,
+    /// The verified body.
+    pub payload: Vec<u8>,
+}
+
+/// The stored push of delivery row `id` of `hook_id`, if it kept one.
+pub async fn stored_push(
+    db: impl PgExecutor<'_>,
+    hook_id: Uuid,
+    id: i64,
+) -> Result<Option<StoredPush>, sqlx::Error> {
+    sqlx::query_as::<_, StoredPush>(
+        "select provider, delivery_id, event, payload from hook_deliveries
+         where hook_id = $1 and id = $2 and payload is not null",
+    )
+    .bind(hook_id)
+    .bind(id)
     .fetch_optional(db)
     .await
 }

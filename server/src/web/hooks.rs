@@ -96,6 +96,10 @@ pub fn routes() -> Router<AppState> {
             "/services/{team}/{service}/hooks/{id}/delete",
             post(delete_hook),
         )
+        .route(
+            "/services/{team}/{service}/hooks/{id}/deliveries/{delivery}/redeliver",
+            post(redeliver),
+        )
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -181,6 +185,8 @@ pub struct HookRow {
 
 /// A delivery as the pages show it.
 pub struct DeliveryRow {
+    pub(crate) id: i64,
+    pub(crate) redeliverable: bool,
     pub(crate) at: String,
     pub(crate) provider: String,
     pub(crate) event: String,
@@ -195,6 +201,8 @@ pub struct DeliveryRow {
 impl From<&Delivery> for DeliveryRow {
     fn from(d: &Delivery) -> Self {
         DeliveryRow {
+            id: d.id,
+            redeliverable: d.has_payload,
             at: display_time(d.created_at),
             provider: d.provider.clone(),
             event: d.event.clone(),
@@ -382,6 +390,7 @@ pub struct HookPage {
     hook: HookRow,
     deliveries: Vec<DeliveryRow>,
     can_manage: bool,
+    can_redeliver: bool,
     created: Option<CreatedHook>,
 }
 
@@ -412,6 +421,7 @@ async fn hook_page(
     Ok(HookPage {
         layout,
         can_manage: policy::can_manage_hooks(user, &service.team).is_ok(),
+        can_redeliver: policy::can_administer(user).is_ok(),
         service,
         hook: row(app, hook, deliveries.first()),
         deliveries: deliveries.iter().map(DeliveryRow::from).collect(),
@@ -465,6 +475,27 @@ async fn delete_hook(
     hooks::delete_hook(&app.db, &user.actor(addr), &hook).await?;
     flash(&session, "ok", "Hook deleted; its URL now answers 404.").await?;
     Ok(Redirect::to(&format!("/services/{team}/{name}/hooks")).into_response())
+}
+
+/// `POST …/hooks/{id}/deliveries/{delivery}/redeliver`: administrators
+/// (`policy::can_administer`) deliver a stored push again, e.g. after unpinning.
+async fn redeliver(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path((team, name, id, delivery)): Path<(String, String, String, i64)>,
+) -> Result<Response, AppError> {
+    let (_, hook) = load_hook(&app, &user, &team, &name, &id).await?;
+    policy::can_administer(&user)?;
+    let now = OffsetDateTime::now_utc();
+    let receipt = hooks::redeliver(&app.db, &user.actor(addr), &hook, delivery, now).await?;
+    let message = match receipt.deploy_id {
+        Some(deploy) => format!("Delivered again: deploy #{deploy}."),
+        None => format!("Delivered again: {} ({}).", receipt.result, receipt.reason),
+    };
+    flash(&session, "ok", message).await?;
+    Ok(Redirect::to(&format!("/services/{team}/{name}/hooks/{id}")).into_response())
 }
 
 /// The API's view of hooks and deliveries.

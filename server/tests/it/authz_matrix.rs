@@ -677,6 +677,14 @@ pub const MATRIX: &[Case] = &[
         expect: API_ANYONE_WITH_TOKEN,
     },
     // last: it ends the session
+    // redelivering a stored push: administrators only
+    Case {
+        method: "POST",
+        route: "/services/{team}/{service}/hooks/{id}/deliveries/{delivery}/redeliver",
+        path: "/services/shop/web/hooks/{hook}/deliveries/{delivery}/redeliver",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
     // after every row that uses `{hook}`
     Case {
         method: "POST",
@@ -776,6 +784,7 @@ struct World {
     deploy: i64,
     good: i64,
     hook: String,
+    delivery: i64,
 }
 
 /// ann requests a production deploy of shop/web through the API; it awaits approval.
@@ -824,7 +833,7 @@ async fn world(pool: &PgPool, role: Role) -> World {
     let app = TestApp::spawn(pool.clone()).await;
     let good = seed_succeeded_deploy(pool, &web).await;
     let deploy = seed_deploy(&app, pool, &ann).await;
-    let hook = seed_hook(pool, &web).await;
+    let (hook, delivery) = seed_hook(pool, &web).await;
     if role != Role::Anonymous {
         app.login_as(email, PASSWORD).await;
     }
@@ -838,11 +847,13 @@ async fn world(pool: &PgPool, role: Role) -> World {
         deploy,
         good,
         hook,
+        delivery,
     }
 }
 
-/// A staging hook of shop/web, made with the key the test config carries.
-async fn seed_hook(pool: &PgPool, web: &slipway::store::services::Service) -> String {
+/// A staging hook of shop/web, made with the key the test config carries, and
+/// one stored push delivery of it: `(hook id, delivery row id)`.
+async fn seed_hook(pool: &PgPool, web: &slipway::store::services::Service) -> (String, i64) {
     let key = slipway::secret::SecretKey([7; 32]);
     let input = slipway::domain::hooks::HookInput {
         environment: "staging".into(),
@@ -850,11 +861,23 @@ async fn seed_hook(pool: &PgPool, web: &slipway::store::services::Service) -> St
         image: "registry.example.com/shop/web:{short_sha}".into(),
         paths: Vec::new(),
     };
-    slipway::domain::hooks::create_hook(pool, Some(&key), &Actor::system(), web, &input)
+    let hook = slipway::domain::hooks::create_hook(pool, Some(&key), &Actor::system(), web, &input)
         .await
-        .unwrap()
-        .id
-        .to_string()
+        .unwrap();
+    let sha = "89abcdef0123456789abcdef0123456789abcdef";
+    let payload = serde_json::json!({"ref": "refs/heads/main", "after": sha,
+                                     "pusher": {"name": "ann"}, "head_commit": {"id": sha}});
+    let delivery: i64 = sqlx::query_scalar(
+        "insert into hook_deliveries (hook_id, provider, delivery_id, event, ref, sha, result, payload)
+         values ($1, 'github', 'seed-1', 'push', 'refs/heads/main', $2, 'ignored', $3) returning id",
+    )
+    .bind(hook.id)
+    .bind(sha)
+    .bind(serde_json::to_vec(&payload).unwrap())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (hook.id.to_string(), delivery)
 }
 
 async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
@@ -864,7 +887,8 @@ async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
         .replace("{olga_id}", &world.olga_id.to_string())
         .replace("{deploy}", &world.deploy.to_string())
         .replace("{good}", &world.good.to_string())
-        .replace("{hook}", &world.hook);
+        .replace("{hook}", &world.hook)
+        .replace("{delivery}", &world.delivery.to_string());
     let method = Method::from_bytes(case.method.as_bytes()).unwrap();
     let mut req = world
         .app

@@ -543,6 +543,71 @@ async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_admin_redelivers_a_push_the_pin_held_once_unpinned(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let first: Value = hook
+        .github("push", "u-1", github_push("refs/heads/main", SHA))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = deploys::find(&pool, first["deploy_id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    mark_succeeded(&pool, first.id).await;
+    let target = deploys::find(&pool, first.id).await.unwrap().unwrap();
+    rollback(&pool, "dev@shop.io", &target).await;
+    let newer = "fedcba9876543210fedcba9876543210fedcba98";
+    let held: Value = hook
+        .github("push", "u-2", github_push("refs/heads/main", newer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["result"], "ignored", "{held}");
+    let row: i64 = sqlx::query_scalar("select id from hook_deliveries where delivery_id = 'u-2'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let path = format!(
+        "/services/shop/api/hooks/{}/deliveries/{row}/redeliver",
+        hook.id
+    );
+
+    // A member may not; an administrator may, once the environment is unpinned.
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    assert_eq!(member.post_form(&path, &[]).await.status(), 403);
+    let member_unpins = member
+        .post_form("/services/shop/api/environments/staging/unpin", &[])
+        .await;
+    assert_eq!(member_unpins.status(), 303);
+    create_user(&pool, "root@shop.io", true, &[]).await;
+    let admin = TestApp::signed_in(&pool, "root@shop.io").await;
+    let res = admin.post_form(&path, &[]).await;
+    assert_eq!(res.status(), 303);
+    let redelivered: Vec<Deploy> = hook
+        .deploys()
+        .await
+        .into_iter()
+        .filter(|d| d.commit_sha == newer)
+        .collect();
+    assert_eq!(redelivered.len(), 1, "the held push is deployed now");
+    assert_eq!(redelivered[0].state, DeployState::Queued);
+    let audit: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'hook.redeliver'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audit, 1);
+    // A ping keeps no payload: nothing to redeliver.
+    let page = admin
+        .page(&format!("/services/shop/api/hooks/{}", hook.id))
+        .await;
+    assert!(page.contains("Redeliver"));
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn hooks_are_managed_by_the_team_only_and_checked_as_typed(pool: PgPool) {
     create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     let outsider = create_user(&pool, "eve@other.io", false, &["other"]).await;
