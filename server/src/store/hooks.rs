@@ -298,6 +298,21 @@ pub async fn stored_push(
     .await
 }
 
+/// The newest delivery of each hook of a service, in one query.
+pub async fn last_delivery_per_hook(
+    db: impl PgExecutor<'_>,
+    service_id: i64,
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(format!(
+        "select distinct on (hook_id) {DELIVERY_COLUMNS} from hook_deliveries
+         where hook_id in (select id from hooks where service_id = $1)
+         order by hook_id, id desc"
+    )))
+    .bind(service_id)
+    .fetch_all(db)
+    .await
+}
+
 /// The newest delivery to any hook of a service.
 pub async fn last_delivery_of_service(
     db: impl PgExecutor<'_>,

@@ -306,11 +306,11 @@ async fn hooks_page(
     service: Service,
 ) -> Result<HooksPage, AppError> {
     let hooks = store::hooks::for_service(&app.db, service.id).await?;
-    let mut rows = Vec::with_capacity(hooks.len());
-    for hook in &hooks {
-        let last = store::hooks::deliveries(&app.db, hook.id, 1).await?;
-        rows.push(row(app, hook, last.first()));
-    }
+    let last = store::hooks::last_delivery_per_hook(&app.db, service.id).await?;
+    let rows = hooks
+        .iter()
+        .map(|hook| row(app, hook, last.iter().find(|d| d.hook_id == hook.id)))
+        .collect();
     let environments = store::environments::list(&app.db)
         .await?
         .into_iter()
