@@ -133,6 +133,28 @@ impl Hooked {
         .await
     }
 
+    /// A signed GitHub push of `sha` to `git_ref`, and the endpoint's JSON answer.
+    async fn push(&self, delivery: &str, git_ref: &str, sha: &str) -> Value {
+        self.github("push", delivery, github_push(git_ref, sha))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Pushes `main`, marks its deploy succeeded and rolls back to it as the
+    /// member, which pins the hook's environment.
+    async fn pin_by_rollback(&self, delivery: &str) {
+        let first = self.push(delivery, "refs/heads/main", SHA).await;
+        let first = deploys::find(&self.pool, first["deploy_id"].as_i64().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        mark_succeeded(&self.pool, first.id).await;
+        let target = deploys::find(&self.pool, first.id).await.unwrap().unwrap();
+        rollback(&self.pool, "dev@shop.io", &target).await;
+    }
+
     async fn deploys(&self) -> Vec<Deploy> {
         deploys::list(
             &self.pool,
@@ -467,12 +489,7 @@ async fn a_burst_of_ten_pushes_leaves_one_deploy_of_the_newest_commit(pool: PgPo
 async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
     // Production needs an approval: the push waits for it.
     let prod = hooked(&pool, "production", "refs/heads/main", &[]).await;
-    let receipt: Value = prod
-        .github("push", "p-1", github_push("refs/heads/main", SHA))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let receipt = prod.push("p-1", "refs/heads/main", SHA).await;
     let deploy = deploys::find(&pool, receipt["deploy_id"].as_i64().unwrap())
         .await
         .unwrap()
@@ -486,12 +503,7 @@ async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let receipt: Value = prod
-        .github("push", "p-2", github_push("refs/heads/main", SHA))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let receipt = prod.push("p-2", "refs/heads/main", SHA).await;
     assert_eq!(receipt["result"], "refused", "{receipt}");
     assert!(
         receipt["reason"]
@@ -506,32 +518,14 @@ async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
         json!({"environment": "staging", "ref": "refs/heads/main", "image": "shop/api:{sha}"});
     let app = TestApp::spawn(pool.clone()).await;
     let staging = create_hook(app, &pool, &token, ("shop", "api"), hook).await;
-    let first: Value = staging
-        .github("push", "s-1", github_push("refs/heads/main", SHA))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let first = deploys::find(&pool, first["deploy_id"].as_i64().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    mark_succeeded(&pool, first.id).await;
-    let target = deploys::find(&pool, first.id).await.unwrap().unwrap();
-    rollback(&pool, "dev@shop.io", &target).await;
-    let held: Value = staging
-        .github(
-            "push",
+    staging.pin_by_rollback("s-1").await;
+    let held = staging
+        .push(
             "s-2",
-            github_push(
-                "refs/heads/main",
-                "fedcba9876543210fedcba9876543210fedcba98",
-            ),
+            "refs/heads/main",
+            "fedcba9876543210fedcba9876543210fedcba98",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(held["result"], "ignored", "{held}");
     assert!(
         held["reason"]
@@ -545,26 +539,9 @@ async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn an_admin_redelivers_a_push_the_pin_held_once_unpinned(pool: PgPool) {
     let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
-    let first: Value = hook
-        .github("push", "u-1", github_push("refs/heads/main", SHA))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let first = deploys::find(&pool, first["deploy_id"].as_i64().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    mark_succeeded(&pool, first.id).await;
-    let target = deploys::find(&pool, first.id).await.unwrap().unwrap();
-    rollback(&pool, "dev@shop.io", &target).await;
+    hook.pin_by_rollback("u-1").await;
     let newer = "fedcba9876543210fedcba9876543210fedcba98";
-    let held: Value = hook
-        .github("push", "u-2", github_push("refs/heads/main", newer))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let held = hook.push("u-2", "refs/heads/main", newer).await;
     assert_eq!(held["result"], "ignored", "{held}");
     let row: i64 = sqlx::query_scalar("select id from hook_deliveries where delivery_id = 'u-2'")
         .fetch_one(&pool)
@@ -808,12 +785,7 @@ async fn a_signed_push_rolls_out_its_image_on_the_cluster(pool: PgPool) {
                          "image": "registry.example/shop/api:{short_sha}"});
     let app = TestApp::spawn(pool.clone()).await;
     let hook = create_hook(app, &pool, &token, (&t.team, &service.name), request).await;
-    let receipt: Value = hook
-        .github("push", "e2e-1", github_push("refs/heads/main", SHA))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let receipt = hook.push("e2e-1", "refs/heads/main", SHA).await;
     assert_eq!(receipt["result"], "deployed", "{receipt}");
     let deploy = wait_finished(&pool, receipt["deploy_id"].as_i64().unwrap(), 240).await;
     assert_succeeded(&deploy);
