@@ -192,13 +192,14 @@ async fn measure(
     if handle.wait_ready(Duration::from_secs(30)).await.is_none() {
         bail!("the cluster did not answer: {:?}", handle.state());
     }
-    let worker = Worker::start(pool.clone(), handle, WorkerConfig::default());
+    let worker = Worker::start(pool.clone(), handle.clone(), WorkerConfig::default());
     let kubectl_ns = format!("{team}-kubectl");
     let mut rows = Vec::new();
     for (i, image) in IMAGES.iter().enumerate() {
         let started = Instant::now();
         let deploy = domain::request(
             pool,
+            &handle,
             &service,
             &actor,
             Trigger::User,
@@ -206,6 +207,7 @@ async fn measure(
                 environment: "staging".into(),
                 image: (*image).into(),
                 revision: None,
+                override_reason: None,
             },
         )
         .await
@@ -274,7 +276,7 @@ async fn measure(
             kubectl: kubectl_time,
         });
     }
-    let pushes = push_rounds(pool, &service).await?;
+    let pushes = push_rounds(pool, &handle, &service).await?;
     worker.shutdown().await;
     Ok((rows, pushes))
 }
@@ -283,6 +285,7 @@ async fn measure(
 /// images of the same service, each followed until its rollout completed.
 async fn push_rounds(
     pool: &PgPool,
+    cluster: &cluster::Handle,
     service: &slipway::store::services::Service,
 ) -> anyhow::Result<Vec<Duration>> {
     use slipway::domain::hooks;
@@ -320,7 +323,7 @@ async fn push_rounds(
             hooks::authenticate(pool, Some(&key), Some(hook.id), &headers, &body, now)
                 .await
                 .map_err(|_| anyhow::anyhow!("the signed push was refused"))?;
-        let receipt = hooks::receive(pool, &found, &envelope, &body)
+        let receipt = hooks::receive(pool, cluster, &found, &envelope, &body)
             .await
             .map_err(|_| anyhow::anyhow!("the push was not recorded"))?;
         let id = receipt

@@ -140,16 +140,24 @@ fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
     });
 }
 
-/// Serves the portal with the deploy worker beside it; on SIGTERM the worker
-/// hands its running deploys over (ends their leases) before the pool closes.
+/// Serves the portal with the deploy worker and the sweeper of waiting deploys
+/// beside it; on SIGTERM the worker hands its running deploys over (ends
+/// their leases) before the pool closes.
 async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let worker = deployer::Worker::start(
         state.db.clone(),
         state.cluster.clone(),
         deployer::WorkerConfig::default(),
     );
+    // Expires overdue requests and keeps waiting deploys' plans fresh.
+    let sweeper = crate::domain::waiting::spawn_sweeper(
+        state.db.clone(),
+        state.cluster.clone(),
+        std::time::Duration::from_secs(5),
+    );
     app::serve(listener, state, async move {
         app::shutdown_signal().await;
+        sweeper.abort();
         worker.shutdown().await;
     })
     .await

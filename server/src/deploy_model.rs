@@ -69,6 +69,8 @@ macro_rules! stored_names {
 pub enum DeployState {
     /// Stored and rendered; being routed to approval or the queue.
     Requested,
+    /// Requested inside a freeze window; moves on when the window ends.
+    Held,
     /// Waiting for an administrator's decision.
     AwaitingApproval,
     /// Waiting for a worker.
@@ -81,7 +83,7 @@ pub enum DeployState {
     Succeeded,
     /// Something went wrong; the reason says what.
     Failed,
-    /// An administrator said no.
+    /// An approver said no, or nobody decided in time (reason `expired`).
     Rejected,
     /// A newer deploy of the same service and environment took its place.
     Superseded,
@@ -115,6 +117,7 @@ impl DeployState {
 
 stored_names!(DeployState, "deploy state", {
     Requested => "requested",
+    Held => "held",
     AwaitingApproval => "awaiting_approval",
     Queued => "queued",
     Applying => "applying",

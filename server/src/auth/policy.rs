@@ -58,14 +58,108 @@ pub fn can_write_secret(user: &CurrentUser) -> Decision {
     allow_if(user.is_admin, "only administrators may write Secret values")
 }
 
-/// Approving or rejecting a deploy: admins, and never the person who requested it.
-pub fn can_approve(user: &CurrentUser, requested_by: Option<i64>) -> Decision {
-    if requested_by == Some(user.id) {
+/// Who brought a deploy about: none of them may approve it (separation of duties).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Parties<'a> {
+    /// The requesting user.
+    pub requested_by_id: Option<i64>,
+    /// The author of the deployed revision.
+    pub revision_author_id: Option<i64>,
+    /// The git pusher of the triggering commit (login or name), for webhook deploys.
+    pub pusher: &'a str,
+    /// The pusher's email, when the provider sent one.
+    pub pusher_email: &'a str,
+}
+
+/// An approver's standing at the moment of the check.
+#[derive(Clone, Copy, Debug)]
+pub struct Standing<'a> {
+    /// The user (`None`: deleted).
+    pub user_id: Option<i64>,
+    /// Email.
+    pub email: &'a str,
+    /// An administrator.
+    pub is_admin: bool,
+    /// Their teams.
+    pub teams: &'a [String],
+    /// Disabled (or deleted).
+    pub disabled: bool,
+}
+
+impl<'a> Standing<'a> {
+    /// A signed-in user's standing.
+    pub fn of(user: &'a CurrentUser) -> Self {
+        Standing {
+            user_id: Some(user.id),
+            email: &user.email,
+            is_admin: user.is_admin,
+            teams: &user.teams,
+            disabled: false,
+        }
+    }
+}
+
+/// True when the git pusher is this person: the same email, or a login equal
+/// to the email or its local part (case-insensitive). Erring towards "same
+/// person" only ever refuses an approval, never grants one.
+fn is_pusher(email: &str, parties: &Parties<'_>) -> bool {
+    let email = email.trim();
+    let local = email.split('@').next().unwrap_or_default();
+    let same = |a: &str, b: &str| !a.trim().is_empty() && a.trim().eq_ignore_ascii_case(b);
+    same(parties.pusher_email, email) || same(parties.pusher, email) || same(parties.pusher, local)
+}
+
+/// Approving or rejecting a deploy in an environment: administrators and
+/// members of its approver teams, never the requester, the revision's author or
+/// the pusher of the triggering commit. Used when deciding and again by the
+/// worker just before applying (with the approver's standing then).
+pub fn may_approve(
+    who: &Standing<'_>,
+    approver_teams: &[String],
+    parties: &Parties<'_>,
+) -> Decision {
+    if who.disabled || who.user_id.is_none() {
+        return Err(AppError::Forbidden(
+            "the approver's account is disabled or gone",
+        ));
+    }
+    if who.user_id == parties.requested_by_id {
         return Err(AppError::Forbidden(
             "the requester may not approve their own deploy",
         ));
     }
-    allow_if(user.is_admin, "only administrators may approve deploys")
+    if who.user_id == parties.revision_author_id {
+        return Err(AppError::Forbidden(
+            "the author of the revision may not approve its deploy",
+        ));
+    }
+    if is_pusher(who.email, parties) {
+        return Err(AppError::Forbidden(
+            "the pusher of the commit may not approve its deploy",
+        ));
+    }
+    allow_if(
+        who.is_admin || who.teams.iter().any(|t| approver_teams.contains(t)),
+        "only administrators and members of the environment's approver teams may approve deploys",
+    )
+}
+
+/// [`may_approve`] for the signed-in user.
+pub fn can_approve(
+    user: &CurrentUser,
+    approver_teams: &[String],
+    parties: &Parties<'_>,
+) -> Decision {
+    may_approve(&Standing::of(user), approver_teams, parties)
+}
+
+/// Overriding a failing readiness checklist or a freeze window when requesting:
+/// administrators only, with a written reason (checked by the action).
+pub fn can_override_policy(user: &CurrentUser) -> Decision {
+    allow_if(
+        user.is_admin,
+        "only administrators may override the checklist or a freeze window",
+    )
 }
 
 /// Managing the webhooks of a team's service: the team's members and admins.
@@ -106,16 +200,72 @@ mod tests {
         assert!(can_edit_service(&user(1, true, &[]), "billing").is_ok());
     }
 
-    #[test]
-    fn requester_never_approves_own_deploy_even_as_admin() {
-        let a = user(7, true, &[]);
-        assert!(can_approve(&a, Some(7)).is_err());
-        assert!(can_approve(&a, Some(8)).is_ok());
+    fn requested_by(id: i64) -> Parties<'static> {
+        Parties {
+            requested_by_id: Some(id),
+            ..Parties::default()
+        }
     }
 
     #[test]
-    fn members_do_not_approve() {
-        assert!(can_approve(&user(1, false, &["shop"]), Some(2)).is_err());
+    fn requester_never_approves_own_deploy_even_as_admin() {
+        let a = user(7, true, &[]);
+        assert!(can_approve(&a, &[], &requested_by(7)).is_err());
+        assert!(can_approve(&a, &[], &requested_by(8)).is_ok());
+    }
+
+    #[test]
+    fn members_do_not_approve_unless_in_an_approver_team() {
+        let m = user(1, false, &["shop", "sre"]);
+        assert!(can_approve(&m, &[], &requested_by(2)).is_err());
+        assert!(can_approve(&m, &["release".into()], &requested_by(2)).is_err());
+        assert!(can_approve(&m, &["sre".into()], &requested_by(2)).is_ok());
+    }
+
+    #[test]
+    fn the_author_and_the_pusher_never_approve() {
+        let a = user(7, true, &[]);
+        let authored = Parties {
+            requested_by_id: Some(1),
+            revision_author_id: Some(7),
+            ..Parties::default()
+        };
+        let err = can_approve(&a, &[], &authored).unwrap_err();
+        assert!(format!("{err:?}").contains("author"), "{err:?}");
+        for (pusher, pusher_email) in [("u7", ""), ("U7@X.IO", ""), ("someone", "u7@x.io")] {
+            let pushed = Parties {
+                pusher,
+                pusher_email,
+                ..Parties::default()
+            };
+            let err = can_approve(&a, &[], &pushed).unwrap_err();
+            assert!(format!("{err:?}").contains("pusher"), "{pusher}: {err:?}");
+        }
+        let other = Parties {
+            pusher: "alice",
+            pusher_email: "alice@x.io",
+            ..Parties::default()
+        };
+        assert!(can_approve(&a, &[], &other).is_ok());
+    }
+
+    #[test]
+    fn a_disabled_or_deleted_approver_counts_for_nothing() {
+        let teams = Vec::new();
+        let who = Standing {
+            user_id: Some(7),
+            email: "u7@x.io",
+            is_admin: true,
+            teams: &teams,
+            disabled: true,
+        };
+        assert!(may_approve(&who, &[], &Parties::default()).is_err());
+        let gone = Standing {
+            user_id: None,
+            disabled: false,
+            ..who
+        };
+        assert!(may_approve(&gone, &[], &Parties::default()).is_err());
     }
 
     #[test]

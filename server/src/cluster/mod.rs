@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod connection;
 pub mod diff;
+pub mod plan;
 pub mod preflight;
 pub mod retry;
 pub mod rollout;

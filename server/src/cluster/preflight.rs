@@ -13,6 +13,7 @@ use tracing::instrument;
 
 use super::apply::{Manifest, Target};
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
+use crate::plan::ManifestFacts;
 
 /// A reference to a Secret (and maybe one key) that the pods need to start.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,59 +35,16 @@ impl std::fmt::Display for SecretNeed {
 
 /// Every non-optional Secret reference in the manifests' pod templates.
 pub fn secret_needs(manifests: &[Manifest]) -> BTreeSet<SecretNeed> {
-    let mut out = BTreeSet::new();
-    for m in manifests {
-        walk(&m.value, &mut out);
-    }
-    out
-}
-
-fn optional(v: &Value) -> bool {
-    v.get("optional").and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn walk(value: &Value, out: &mut BTreeSet<SecretNeed>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                match k.as_str() {
-                    // env[].valueFrom.secretKeyRef
-                    "secretKeyRef" if !optional(v) => {
-                        if let (Some(name), Some(key)) = (
-                            v.get("name").and_then(Value::as_str),
-                            v.get("key").and_then(Value::as_str),
-                        ) {
-                            out.insert(SecretNeed {
-                                name: name.into(),
-                                key: Some(key.into()),
-                            });
-                        }
-                    }
-                    // envFrom[].secretRef
-                    "secretRef" if !optional(v) => {
-                        if let Some(name) = v.get("name").and_then(Value::as_str) {
-                            out.insert(SecretNeed {
-                                name: name.into(),
-                                key: None,
-                            });
-                        }
-                    }
-                    // volumes[].secret
-                    "secret" if !optional(v) => {
-                        if let Some(name) = v.get("secretName").and_then(Value::as_str) {
-                            out.insert(SecretNeed {
-                                name: name.into(),
-                                key: None,
-                            });
-                        }
-                    }
-                    _ => walk(v, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-        _ => {}
-    }
+    let values: Vec<Value> = manifests.iter().map(|m| m.value.clone()).collect();
+    ManifestFacts::of(&values)
+        .secret_refs
+        .into_iter()
+        .filter(|r| !r.optional)
+        .map(|r| SecretNeed {
+            name: r.name,
+            key: r.key,
+        })
+        .collect()
 }
 
 /// The referenced Secrets or keys missing from the target namespace.

@@ -6,9 +6,11 @@
 //!
 //! ```text
 //! requested ─┬─► awaiting_approval ─┬─► queued ─► applying ─► progressing ─► succeeded
-//!            │                      └─► rejected     ▲  │            │
-//!            └─► queued                              └──┴── reclaim ─┘   (a lease ran out)
-//! queued / awaiting_approval ─► superseded (a newer deploy of the same service and environment)
+//!            │         ▲            └─► rejected     ▲  │            │
+//!            ├─► held ─┴─► queued  (freeze ended)    └──┴── reclaim ─┘   (a lease ran out)
+//!            └─► queued
+//! awaiting_approval ─► rejected (an approver said no, or expired)
+//! held / queued / awaiting_approval ─► superseded (a newer deploy of the same service and environment)
 //! requested / queued / applying / progressing ─► failed (with a reason)
 //! ```
 
@@ -19,13 +21,22 @@ pub use crate::deploy_model::DeployState;
 pub enum DeployEvent {
     /// Rendered and stored; `needs_approval` comes from the environment's policy.
     Validated {
-        /// The environment requires an administrator's approval.
+        /// The environment requires approvals.
         needs_approval: bool,
     },
-    /// An administrator approved it.
+    /// Requested inside a freeze window whose policy is to hold.
+    Frozen,
+    /// The freeze window ended (or an administrator released it).
+    Released {
+        /// The environment requires approvals.
+        needs_approval: bool,
+    },
+    /// Enough eligible approvers approved it.
     Approved,
-    /// An administrator rejected it.
+    /// An approver rejected it.
     Rejected,
+    /// Nobody decided before its deadline.
+    Expired,
     /// A newer deploy of the same service and environment was queued.
     Superseded,
     /// A worker took it (with a fresh lease).
@@ -44,15 +55,23 @@ pub enum DeployEvent {
 
 impl DeployEvent {
     /// Every event, for the exhaustive table test.
-    pub const ALL: [DeployEvent; 10] = [
+    pub const ALL: [DeployEvent; 14] = [
         DeployEvent::Validated {
             needs_approval: false,
         },
         DeployEvent::Validated {
             needs_approval: true,
         },
+        DeployEvent::Frozen,
+        DeployEvent::Released {
+            needs_approval: false,
+        },
+        DeployEvent::Released {
+            needs_approval: true,
+        },
         DeployEvent::Approved,
         DeployEvent::Rejected,
+        DeployEvent::Expired,
         DeployEvent::Superseded,
         DeployEvent::Claimed,
         DeployEvent::Applied,
@@ -77,16 +96,18 @@ pub fn next(state: DeployState, event: DeployEvent) -> Result<DeployState, Trans
     use DeployEvent as E;
     use DeployState as S;
     let to = match (state, event) {
-        (S::Requested, E::Validated { needs_approval }) => {
+        (S::Requested, E::Validated { needs_approval })
+        | (S::Held, E::Released { needs_approval }) => {
             if needs_approval {
                 S::AwaitingApproval
             } else {
                 S::Queued
             }
         }
+        (S::Requested, E::Frozen) => S::Held,
         (S::AwaitingApproval, E::Approved) => S::Queued,
-        (S::AwaitingApproval, E::Rejected) => S::Rejected,
-        (S::AwaitingApproval | S::Queued, E::Superseded) => S::Superseded,
+        (S::AwaitingApproval, E::Rejected | E::Expired) => S::Rejected,
+        (S::Held | S::AwaitingApproval | S::Queued, E::Superseded) => S::Superseded,
         (S::Queued, E::Claimed) => S::Applying,
         (S::Applying, E::Applied) => S::Progressing,
         (S::Progressing, E::RolledOut) => S::Succeeded,
@@ -120,8 +141,25 @@ mod tests {
             S::AwaitingApproval,
         ),
         (S::Requested, E::Failed, S::Failed),
+        (S::Requested, E::Frozen, S::Held),
+        (
+            S::Held,
+            E::Released {
+                needs_approval: false,
+            },
+            S::Queued,
+        ),
+        (
+            S::Held,
+            E::Released {
+                needs_approval: true,
+            },
+            S::AwaitingApproval,
+        ),
+        (S::Held, E::Superseded, S::Superseded),
         (S::AwaitingApproval, E::Approved, S::Queued),
         (S::AwaitingApproval, E::Rejected, S::Rejected),
+        (S::AwaitingApproval, E::Expired, S::Rejected),
         (S::AwaitingApproval, E::Superseded, S::Superseded),
         (S::Queued, E::Superseded, S::Superseded),
         (S::Queued, E::Claimed, S::Applying),
@@ -153,7 +191,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 9 * 10);
+        assert_eq!(checked, 10 * 14);
     }
 
     #[test]
@@ -176,6 +214,23 @@ mod tests {
         .unwrap();
         assert!(next(waiting, E::Claimed).is_err());
         assert_eq!(next(waiting, E::Approved).unwrap(), S::Queued);
+    }
+
+    #[test]
+    fn a_held_deploy_reaches_the_queue_only_through_release_and_its_approvals() {
+        let held = next(S::Requested, E::Frozen).unwrap();
+        assert!(next(held, E::Claimed).is_err());
+        assert!(next(held, E::Approved).is_err());
+        assert_eq!(
+            next(
+                held,
+                E::Released {
+                    needs_approval: true
+                }
+            )
+            .unwrap(),
+            S::AwaitingApproval
+        );
     }
 
     #[test]

@@ -20,11 +20,12 @@ use uuid::Uuid;
 
 use super::sha256_hex;
 use super::state::{DeployEvent, DeployState, next};
+use crate::auth::policy;
 use crate::cluster::apply::{self, Target};
 use crate::cluster::retry::{ClusterError, RetryPolicy};
 use crate::cluster::rollout::{self, Rollout, RolloutConfig};
 use crate::cluster::{self, ClusterState, diff, preflight};
-use crate::deploy_model::Decision;
+use crate::plan;
 use crate::store::deploys::{self as deploys, Deploy, Transition};
 use crate::store::environments;
 use crate::store::{approvals, deploy_leases};
@@ -464,16 +465,6 @@ async fn execute_steps(
     let environment = environments::find(&ctx.db, deploy.environment_id)
         .await?
         .ok_or_else(|| Step::Fail("its environment no longer exists".into()))?;
-    // Approvals are bound to the revision and image decided on.
-    let approvals = approvals::for_deploy(&ctx.db, deploy.id).await?;
-    if approvals.iter().any(|a| {
-        a.decision == Decision::Approve
-            && (a.revision_hash != deploy.revision_hash || a.image != deploy.image)
-    }) {
-        return Err(Step::Fail(
-            "an approval does not match the deploy's revision and image".into(),
-        ));
-    }
     let documents = deploys::documents(&ctx.db, deploy.id).await?;
     if sha256_hex(&documents.manifests) != deploy.manifests_hash {
         return Err(Step::Fail(
@@ -481,6 +472,7 @@ async fn execute_steps(
         ));
     }
     let manifests = apply::parse_manifests(&documents.manifests, &deploy.namespace)?;
+    check_approvals(ctx, deploy, &environment, &manifests).await?;
     let client = ctx.client().await.map_err(Step::Fail)?;
     let target = Target {
         deploy_id: deploy.id,
@@ -573,6 +565,76 @@ async fn execute_steps(
         Rollout::Complete(summary) => Ok(Outcome::Succeeded(summary)),
         Rollout::Failed(reason) => Ok(failed(*state, reason)),
     }
+}
+
+/// Just before applying: the digest of exactly what is about to be sent must
+/// be the deploy's, and — under the environment's policy as it is now — enough
+/// approvals of that digest must come from users who are eligible now (still
+/// administrators or in an approver team, not the requester, the revision's
+/// author or the pusher). Anything else fails the deploy with a reason that
+/// says which check did not hold.
+async fn check_approvals(
+    ctx: &Context,
+    deploy: &Deploy,
+    environment: &environments::Environment,
+    manifests: &[apply::Manifest],
+) -> Result<(), Step> {
+    let values: Vec<serde_json::Value> = manifests.iter().map(|m| m.value.clone()).collect();
+    let digest = plan::content_digest(&deploy.namespace, &values);
+    if digest != deploy.content_digest {
+        return Err(Step::Fail(format!(
+            "the manifests about to be applied (digest {}) are not the ones rendered for this deploy (digest {}); refusing to apply",
+            plan::short(&digest),
+            plan::short(&deploy.content_digest)
+        )));
+    }
+    let required = usize::try_from(environment.approvals_required).unwrap_or(0);
+    if required == 0 {
+        return Ok(());
+    }
+    let parties = policy::Parties {
+        requested_by_id: deploy.requested_by_id,
+        revision_author_id: deploy.revision_author_id,
+        pusher: &deploy.pusher,
+        pusher_email: &deploy.pusher_email,
+    };
+    let mut valid = 0;
+    let mut not_counted = Vec::new();
+    for approver in approvals::approvers_now(&ctx.db, deploy.id).await? {
+        let standing = policy::Standing {
+            user_id: approver.user_id,
+            email: &approver.email,
+            is_admin: approver.is_admin,
+            teams: &approver.teams,
+            disabled: approver.disabled,
+        };
+        if approver.digest != digest {
+            not_counted.push(format!(
+                "{} approved digest {}",
+                approver.email,
+                plan::short(&approver.digest)
+            ));
+        } else if let Err(why) =
+            policy::may_approve(&standing, &environment.approver_teams, &parties)
+        {
+            not_counted.push(format!("{}: {why}", approver.email));
+        } else {
+            valid += 1;
+        }
+    }
+    if valid < required {
+        let detail = if not_counted.is_empty() {
+            String::new()
+        } else {
+            format!(" (not counted: {})", not_counted.join("; "))
+        };
+        return Err(Step::Fail(format!(
+            "{} requires {required} approvals of exactly what is applied (digest {}); {valid} valid{detail}",
+            environment.name,
+            plan::short(&digest)
+        )));
+    }
+    Ok(())
 }
 
 async fn note(

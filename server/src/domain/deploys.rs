@@ -9,12 +9,16 @@
 
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
 use tracing::instrument;
 
+use crate::auth::{CurrentUser, policy};
+use crate::cluster;
 pub use crate::deploy_model::{Decision, DeployState, Trigger};
 use crate::deployer::{DeployEvent, next, sha256_hex};
-use crate::domain::namespaces;
+use crate::domain::{namespaces, plans};
 use crate::error::{AppError, ResultExt as _};
+use crate::plan;
 use crate::render::{self, RenderContext};
 use crate::spec::{self, names};
 use crate::store::audit::Actor;
@@ -48,6 +52,8 @@ pub struct CommitInfo {
     pub author: String,
     /// Who pushed it.
     pub pusher: String,
+    /// The pusher's email, when the provider sent one.
+    pub pusher_email: String,
     /// A link comparing the push's before and after.
     pub compare_url: String,
 }
@@ -61,6 +67,9 @@ pub struct DeployRequest {
     pub image: String,
     /// Revision number; the service's current revision when `None`.
     pub revision: Option<i32>,
+    /// An administrator's written reason to request despite a failing
+    /// readiness checklist or a freeze window (`policy::can_override_policy`).
+    pub override_reason: Option<String>,
 }
 
 impl DeployRequest {
@@ -70,6 +79,7 @@ impl DeployRequest {
             environment: environment.to_owned(),
             image: image.to_owned(),
             revision: None,
+            override_reason: None,
         }
     }
 }
@@ -134,14 +144,39 @@ async fn move_deploy(
     Ok(to)
 }
 
+/// What an action that creates or moves deploys needs besides the database:
+/// the cluster (for the plan's dry run) and the time (injected in tests, so
+/// deadlines and freeze windows are checked without sleeping).
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The managed cluster.
+    pub cluster: &'a cluster::Handle,
+    /// Now.
+    pub now: OffsetDateTime,
+}
+
+impl<'a> Context<'a> {
+    /// The context at the current time.
+    pub fn now(cluster: &'a cluster::Handle) -> Self {
+        Context {
+            cluster,
+            now: OffsetDateTime::now_utc(),
+        }
+    }
+}
+
 /// Requests a deploy: checks the environment, revision and image, renders the
-/// revision for the environment, stores the manifests and their hash and routes
-/// the deploy to approval or the queue — all in one transaction. The caller has
-/// checked `policy::can_request_deploy`. A webhook deploy of a pinned service is
-/// refused with a conflict that says so.
+/// revision for the environment, applies the environment's policy (images by
+/// digest, the readiness checklist, freeze windows), computes the plan of a
+/// deploy that will wait for approvals, stores the manifests, their digest and
+/// the plan, and routes the deploy to `held`, approval or the queue — all in
+/// one transaction. The caller has checked `policy::can_request_deploy` (and
+/// `policy::can_override_policy` when the request carries an override). A
+/// webhook deploy of a pinned service is refused with a conflict that says so.
 #[instrument(skip_all, fields(deploy.id, service = %service.name, environment = %request.environment))]
 pub async fn request(
     db: &PgPool,
+    cluster: &cluster::Handle,
     service: &Service,
     actor: &Actor,
     trigger: Trigger,
@@ -156,7 +191,17 @@ pub async fn request(
         rollback_of: None,
         commit: None,
     };
-    let id = create_in(&mut tx, service, &environment, actor, &origin, request).await?;
+    let context = Context::now(cluster);
+    let id = create_in(
+        &mut tx,
+        &context,
+        service,
+        &environment,
+        actor,
+        &origin,
+        request,
+    )
+    .await?;
     tx.commit().await?;
     deploys::find(db, id).await?.ok_or(AppError::NotFound)
 }
@@ -172,11 +217,65 @@ pub struct Origin<'a> {
     pub commit: Option<&'a CommitInfo>,
 }
 
+/// The images of `manifests` that are not pinned by digest.
+fn unpinned_images(manifests: &[cluster::apply::Manifest]) -> Vec<String> {
+    let values: Vec<serde_json::Value> = manifests.iter().map(|m| m.value.clone()).collect();
+    let mut unpinned: Vec<String> = plan::ManifestFacts::of(&values)
+        .images
+        .into_iter()
+        .map(|i| i.image)
+        .filter(|i| !plan::is_pinned_by_digest(i))
+        .collect();
+    unpinned.dedup();
+    unpinned
+}
+
+/// The request's checklist against the environment's policy: its failures
+/// block unless an administrator overrode them with a reason.
+fn check_checklist(
+    environment: &Environment,
+    checklist: &mut plan::ChecklistState,
+    request: &DeployRequest,
+    actor: &Actor,
+) -> Result<Option<String>, AppError> {
+    let failures: Vec<String> = checklist
+        .failures()
+        .iter()
+        .map(|f| format!("{}: {}", f.id, f.message))
+        .collect();
+    if !environment.checklist_must_pass || failures.is_empty() {
+        return Ok(None);
+    }
+    let reason = request
+        .override_reason
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if reason.is_empty() {
+        return Err(AppError::invalid(
+            "checklist",
+            format!(
+                "{} requires the readiness checklist to pass; failing: {} (an administrator may override with a written reason)",
+                environment.name,
+                failures.join("; ")
+            ),
+        ));
+    }
+    checklist.override_reason = Some(reason.to_owned());
+    checklist.overridden_by = Some(actor.name.clone());
+    Ok(Some(format!(
+        "checklist failures overridden by {}: {reason} (failing: {})",
+        actor.name,
+        failures.join("; ")
+    )))
+}
+
 /// [`request`] inside the caller's transaction (a webhook records its
 /// delivery in the same one); returns the new deploy's id. Nothing is written
 /// when it fails, as long as the caller rolls back.
 pub async fn create_in(
     conn: &mut PgConnection,
+    context: &Context<'_>,
     service: &Service,
     environment: &Environment,
     actor: &Actor,
@@ -233,6 +332,8 @@ pub async fn create_in(
             commit_author: &commit.author,
             pusher: &commit.pusher,
             compare_url: &commit.compare_url,
+            pusher_email: &commit.pusher_email,
+            revision_author_id: revision.author_id,
         },
     )
     .await?;
@@ -251,10 +352,52 @@ pub async fn create_in(
         context => AppError::from(context),
     })?;
     let yaml = manifests.to_yaml();
-    deploys::set_manifests(&mut *tx, id, &yaml, &sha256_hex(&yaml)).await?;
+    // The digest is computed from the objects exactly as the worker will read
+    // them back and send them.
+    let parsed = cluster::apply::parse_manifests(&yaml, &namespace)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendered manifests unreadable: {e}")))?;
+    if environment.require_image_digest {
+        let unpinned = unpinned_images(&parsed);
+        if !unpinned.is_empty() {
+            return Err(AppError::invalid(
+                "image",
+                format!(
+                    "{} requires images pinned by digest (name@sha256:<64 hex>); not pinned: {}",
+                    environment.name,
+                    unpinned.join(", ")
+                ),
+            ));
+        }
+    }
+    let mut checklist = plan::ChecklistState::of(&render::checklist::check(
+        &spec,
+        &ctx,
+        render::checklist::Rules::production_if(environment.production_rules),
+    ));
+    let checklist_override = check_checklist(environment, &mut checklist, request, actor)?;
+    let values: Vec<serde_json::Value> = parsed.iter().map(|m| m.value.clone()).collect();
+    let digest = plan::content_digest(&namespace, &values);
+    deploys::set_manifests(&mut *tx, id, &yaml, &sha256_hex(&yaml), &digest).await?;
     let deploy = deploys::find(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if environment.requires_approval() {
+        let plan = plans::compute(&mut *tx, context.cluster, &deploy, &parsed, checklist).await?;
+        if environment.block_on_missing_secrets && !plan.wiring.missing.is_empty() {
+            return Err(AppError::invalid(
+                "secrets",
+                format!(
+                    "missing in namespace {namespace}: {} ({} blocks deploys with missing secrets; write them first)",
+                    plan.wiring.missing.join(", "),
+                    environment.name
+                ),
+            ));
+        }
+        plans::store(&mut *tx, &deploy, &plan).await?;
+    }
+    if let Some(note) = &checklist_override {
+        deploys::note(&mut *tx, id, DeployState::Requested, &actor.name, note).await?;
+    }
     let message = match rollback_of {
         Some(of) => format!(
             "rollback to deploy #{of}: rendered {} objects",
@@ -262,15 +405,13 @@ pub async fn create_in(
         ),
         None => format!("rendered {} objects", manifests.len()),
     };
-    let to = move_deploy(
+    let to = route(
         &mut *tx,
+        context,
         &deploy,
-        DeployEvent::Validated {
-            needs_approval: environment.requires_approval,
-        },
+        environment,
         &actor.name,
         &message,
-        None,
     )
     .await?;
     if let Some(of) = rollback_of {
@@ -295,11 +436,55 @@ pub async fn create_in(
         &format!("{}/{}", service.team, service.name),
         json!({"deploy": id, "environment": environment.name, "revision": revision.number,
                "image": image, "trigger": trigger.as_str(), "state": to.as_str(),
-               "commit": commit.sha}),
+               "commit": commit.sha, "digest": digest,
+               "checklist_override": checklist_override}),
     )
     .await?;
     tracing::info!(state = %to, image, revision = revision.number, "deploy requested");
     Ok(id)
+}
+
+/// Moves a just-rendered deploy on: into `awaiting_approval` (with its
+/// decision deadline) or the queue.
+async fn route(
+    conn: &mut PgConnection,
+    context: &Context<'_>,
+    deploy: &Deploy,
+    environment: &Environment,
+    actor: &str,
+    message: &str,
+) -> Result<DeployState, AppError> {
+    let _ = context;
+    let to = move_deploy(
+        &mut *conn,
+        deploy,
+        DeployEvent::Validated {
+            needs_approval: environment.requires_approval(),
+        },
+        actor,
+        message,
+        None,
+    )
+    .await?;
+    after_entering(conn, context, deploy.id, to, environment).await?;
+    Ok(to)
+}
+
+/// Deadlines that come with a state: a deploy entering `awaiting_approval`
+/// expires after the environment's time to decide.
+async fn after_entering(
+    conn: &mut PgConnection,
+    context: &Context<'_>,
+    id: i64,
+    state: DeployState,
+    environment: &Environment,
+) -> Result<(), AppError> {
+    if state == DeployState::AwaitingApproval {
+        let deadline =
+            context.now + time::Duration::hours(i64::from(environment.approval_ttl_hours));
+        deploys::set_deadlines(&mut *conn, id, Some(deadline), None).await?;
+    }
+    Ok(())
 }
 
 /// What the approver saw when deciding; when given, it must still be the deploy's.
@@ -309,106 +494,181 @@ pub struct Seen {
     pub revision_hash: Option<String>,
     /// The image shown to the approver.
     pub image: Option<String>,
+    /// The content digest shown to the approver.
+    pub digest: Option<String>,
+    /// When the plan shown was computed (RFC 3339), to notice a recomputed plan.
+    pub plan_computed_at: Option<String>,
 }
 
-/// Records an approval or rejection of a deploy awaiting approval, bound to its
-/// exact revision hash and image, and moves it to `queued` or `rejected`. The
-/// caller has checked `policy::can_approve`; the requester is refused here too.
+impl Seen {
+    /// The first thing that no longer matches `deploy`, in words.
+    fn mismatch(&self, deploy: &Deploy) -> Option<&'static str> {
+        let differs = |seen: &Option<String>, now: &str| {
+            seen.as_deref().is_some_and(|s| !s.is_empty() && s != now)
+        };
+        let computed_at = deploy
+            .plan_computed_at
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        if differs(&self.revision_hash, &deploy.revision_hash)
+            || differs(&self.image, &deploy.image)
+        {
+            Some("is not the revision and image you reviewed")
+        } else if differs(&self.digest, &deploy.content_digest) {
+            Some("does not apply the content you reviewed")
+        } else if differs(&self.plan_computed_at, &computed_at) {
+            Some("has a newer plan than the one you reviewed")
+        } else {
+            None
+        }
+    }
+}
+
+/// Who brought `deploy` about, for separation of duties.
+pub fn parties(deploy: &Deploy) -> policy::Parties<'_> {
+    policy::Parties {
+        requested_by_id: deploy.requested_by_id,
+        revision_author_id: deploy.revision_author_id,
+        pusher: &deploy.pusher,
+        pusher_email: &deploy.pusher_email,
+    }
+}
+
+/// Records an approval or rejection of a deploy awaiting approval, bound to the
+/// digest of its content, and moves it to `queued` once enough eligible
+/// approvers approved (or to `rejected` on the first rejection). Who may decide
+/// is `policy::can_approve` with the environment's approver teams and the
+/// deploy's parties (requester, revision author, pusher), checked here with the
+/// deploy row locked, so two deciders at the same instant are serialised: one
+/// transition, one apply. An approval is refused while the plan is missing,
+/// incomplete or stale, and once the deploy has all the approvals it needs.
 #[instrument(skip_all, fields(deploy.id = deploy_id, service, environment))]
 pub async fn decide(
     db: &PgPool,
     deploy_id: i64,
-    approver: &Actor,
+    approver: &CurrentUser,
+    actor: &Actor,
     decision: Decision,
     comment: &str,
     seen: &Seen,
 ) -> Result<Deploy, AppError> {
-    let user_id = approver
-        .user_id
-        .ok_or(AppError::Forbidden("only a person may approve deploys"))?;
     let mut tx = db.begin().await?;
-    let deploy = deploys::find(&mut *tx, deploy_id)
+    let deploy = deploys::lock(&mut tx, deploy_id)
         .await?
         .ok_or(AppError::NotFound)?;
     tracing::Span::current()
         .record("service", deploy.service.as_str())
         .record("environment", deploy.environment.as_str());
-    if deploy.requested_by_id == Some(user_id) {
-        return Err(AppError::Forbidden(
-            "the requester may not approve their own deploy",
-        ));
+    let environment = store::environments::find(&mut *tx, deploy.environment_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    policy::can_approve(approver, &environment.approver_teams, &parties(&deploy))?;
+    if deploy.state != DeployState::AwaitingApproval {
+        return Err(AppError::Conflict(match (deploy.state, decision) {
+            (
+                DeployState::Queued | DeployState::Applying | DeployState::Progressing,
+                Decision::Approve,
+            )
+            | (DeployState::Succeeded, Decision::Approve) => format!(
+                "Deploy #{} already has the approvals it needs; another approval is superfluous.",
+                deploy.id
+            ),
+            (state, _) => format!(
+                "Deploy #{} is {}; there is nothing to decide.",
+                deploy.id,
+                state.label()
+            ),
+        }));
     }
-    let stale = seen
-        .revision_hash
-        .as_deref()
-        .is_some_and(|h| !h.is_empty() && h != deploy.revision_hash)
-        || seen
-            .image
-            .as_deref()
-            .is_some_and(|i| !i.is_empty() && i != deploy.image);
-    if stale {
+    if let Some(what) = seen.mismatch(&deploy) {
         return Err(AppError::Conflict(format!(
-            "Deploy #{} is not the revision and image you reviewed; look at it again.",
+            "Deploy #{} {what}; look at it again.",
             deploy.id
         )));
+    }
+    if decision == Decision::Approve {
+        plans::ensure_decidable(&mut tx, &deploy).await?;
     }
     let comment = comment.trim();
     approvals::insert(
         &mut *tx,
         &approvals::NewApproval {
             deploy_id,
-            user_id,
-            approver: &approver.name,
+            user_id: approver.id,
+            approver: &actor.name,
             decision,
             comment,
             revision_hash: &deploy.revision_hash,
             image: &deploy.image,
+            digest: &deploy.content_digest,
         },
     )
     .await
     .on_constraint(approvals::ONE_DECISION_PER_USER, || {
         AppError::Conflict(format!("You already decided on deploy #{deploy_id}."))
     })?;
-    let (event, message, reason) = match decision {
-        Decision::Approve => (
-            DeployEvent::Approved,
-            format!("approved by {}", approver.name),
-            None,
-        ),
-        Decision::Reject => (
-            DeployEvent::Rejected,
-            format!("rejected by {}", approver.name),
-            Some(if comment.is_empty() {
-                format!("rejected by {}", approver.name)
+    let with_comment = |m: String| {
+        if comment.is_empty() {
+            m
+        } else {
+            format!("{m}: {comment}")
+        }
+    };
+    let to = match decision {
+        Decision::Reject => {
+            let message = with_comment(format!("rejected by {}", actor.name));
+            move_deploy(
+                &mut tx,
+                &deploy,
+                DeployEvent::Rejected,
+                &actor.name,
+                &message,
+                Some(&message),
+            )
+            .await?
+        }
+        Decision::Approve => {
+            let approved = approvals::approvers_now(&mut *tx, deploy_id)
+                .await?
+                .into_iter()
+                .filter(|a| a.digest == deploy.content_digest)
+                .count();
+            let required = usize::try_from(environment.approvals_required).unwrap_or(1);
+            let message = with_comment(format!(
+                "approved by {} ({approved} of {required}, digest {})",
+                actor.name,
+                plan::short(&deploy.content_digest)
+            ));
+            if approved >= required {
+                move_deploy(
+                    &mut tx,
+                    &deploy,
+                    DeployEvent::Approved,
+                    &actor.name,
+                    &message,
+                    None,
+                )
+                .await?
             } else {
-                format!("rejected by {}: {comment}", approver.name)
-            }),
-        ),
+                deploys::note(&mut *tx, deploy_id, deploy.state, &actor.name, &message).await?;
+                deploy.state
+            }
+        }
     };
-    let message = if comment.is_empty() {
-        message
-    } else {
-        format!("{message}: {comment}")
-    };
-    let to = move_deploy(
-        &mut tx,
-        &deploy,
-        event,
-        &approver.name,
-        &message,
-        reason.as_deref(),
-    )
-    .await?;
     store::audit::record(
         &mut *tx,
-        approver,
+        actor,
         match decision {
             Decision::Approve => actions::APPROVE,
             Decision::Reject => actions::REJECT,
         },
         &deploy.service_path(),
         json!({"deploy": deploy_id, "environment": deploy.environment,
-               "revision_hash": deploy.revision_hash, "image": deploy.image, "state": to.as_str()}),
+               "revision_hash": deploy.revision_hash, "image": deploy.image,
+               "digest": deploy.content_digest, "comment": comment, "state": to.as_str()}),
     )
     .await?;
     tx.commit().await?;
@@ -423,7 +683,12 @@ pub async fn decide(
 /// there so webhooks do not undo it. The caller has checked
 /// `policy::can_request_deploy` for the deploy's team.
 #[instrument(skip_all, fields(deploy.id = target.id, service = %target.service, environment = %target.environment))]
-pub async fn rollback(db: &PgPool, target: &Deploy, actor: &Actor) -> Result<Deploy, AppError> {
+pub async fn rollback(
+    db: &PgPool,
+    cluster: &cluster::Handle,
+    target: &Deploy,
+    actor: &Actor,
+) -> Result<Deploy, AppError> {
     if target.state != DeployState::Succeeded {
         return Err(AppError::Conflict(format!(
             "Deploy #{} is {}; only a deploy that succeeded can be rolled back to.",
@@ -441,6 +706,7 @@ pub async fn rollback(db: &PgPool, target: &Deploy, actor: &Actor) -> Result<Dep
         environment: environment.name.clone(),
         image: target.image.clone(),
         revision: Some(target.revision),
+        override_reason: None,
     };
     let origin = Origin {
         trigger: Trigger::Rollback,
@@ -448,7 +714,17 @@ pub async fn rollback(db: &PgPool, target: &Deploy, actor: &Actor) -> Result<Dep
         commit: None,
     };
     let mut tx = db.begin().await?;
-    let id = create_in(&mut tx, &service, &environment, actor, &origin, &request).await?;
+    let context = Context::now(cluster);
+    let id = create_in(
+        &mut tx,
+        &context,
+        &service,
+        &environment,
+        actor,
+        &origin,
+        &request,
+    )
+    .await?;
     tx.commit().await?;
     deploys::find(db, id).await?.ok_or(AppError::NotFound)
 }
@@ -538,6 +814,6 @@ mod tests {
 
     #[test]
     fn a_new_deploy_supersedes_queued_and_waiting_ones_only() {
-        assert_eq!(supersedable(), ["awaiting_approval", "queued"]);
+        assert_eq!(supersedable(), ["held", "awaiting_approval", "queued"]);
     }
 }

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::cluster;
 use crate::domain::deploys::{self, CommitInfo, DeployRequest, Origin, Trigger};
 use crate::error::{AppError, FieldError};
 use crate::secret::{SecretKey, SecretString};
@@ -340,6 +341,7 @@ fn decide(
 /// creates nothing.
 pub async fn receive(
     db: &PgPool,
+    cluster: &cluster::Handle,
     hook: &Hook,
     envelope: &webhook::Envelope,
     body: &[u8],
@@ -388,7 +390,9 @@ pub async fn receive(
             format!("`{}` events do not deploy", envelope.event),
             None,
         ),
-        Some(push) => deploy_push(&mut tx, hook, push).await.map_err(Err)?,
+        Some(push) => deploy_push(&mut tx, cluster, hook, push)
+            .await
+            .map_err(Err)?,
     };
     let (git_ref, sha, pusher) = push
         .as_ref()
@@ -420,6 +424,7 @@ pub async fn receive(
 /// Audited as `hook.redeliver`.
 pub async fn redeliver(
     db: &PgPool,
+    cluster: &cluster::Handle,
     actor: &Actor,
     hook: &Hook,
     delivery: i64,
@@ -446,7 +451,7 @@ pub async fn redeliver(
             now.unix_timestamp_nanos() / 1_000_000
         ),
     };
-    let receipt = receive(db, hook, &envelope, &stored.payload)
+    let receipt = receive(db, cluster, hook, &envelope, &stored.payload)
         .await
         .map_err(|e| match e {
             Ok(rejection) => {
@@ -468,6 +473,7 @@ pub async fn redeliver(
 
 async fn deploy_push(
     tx: &mut sqlx::PgConnection,
+    cluster: &cluster::Handle,
     hook: &Hook,
     push: &Push,
 ) -> Result<Receipt, AppError> {
@@ -487,6 +493,7 @@ async fn deploy_push(
         message: head.map(|c| c.message.clone()).unwrap_or_default(),
         author: head.map(|c| c.author.clone()).unwrap_or_default(),
         pusher: push.pusher.chars().take(200).collect(),
+        pusher_email: push.pusher_email.chars().take(320).collect(),
         compare_url: push.compare_url.chars().take(1000).collect(),
     };
     let actor = Actor {
@@ -503,8 +510,10 @@ async fn deploy_push(
     // and the delivery is still recorded with the reason.
     let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
     let request = DeployRequest::of(&environment.name, &image);
+    let context = deploys::Context::now(cluster);
     match deploys::create_in(
         &mut savepoint,
+        &context,
         &service,
         &environment,
         &actor,
@@ -567,7 +576,12 @@ mod tests {
             name: "production".into(),
             position: 0,
             namespace_pattern: "{team}-{environment}".into(),
-            requires_approval: true,
+            approvals_required: 1,
+            approver_teams: Vec::new(),
+            approval_ttl_hours: 72,
+            require_image_digest: false,
+            checklist_must_pass: false,
+            freeze_action: "hold".into(),
             block_on_missing_secrets: false,
             production_rules: true,
             webhook_refs: refs.iter().map(|r| (*r).to_owned()).collect(),

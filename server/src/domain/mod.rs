@@ -9,9 +9,12 @@
 //! named by what the caller should see; the CLI prints them, the web renders them.
 
 pub mod accounts;
+pub mod approvals;
 pub mod deploys;
 pub mod environments;
 pub mod hooks;
 pub mod namespaces;
+pub mod plans;
 pub mod secrets;
 pub mod services;
+pub mod waiting;

@@ -80,6 +80,20 @@ pub struct Deploy {
     pub pusher: String,
     /// The push's compare link.
     pub compare_url: String,
+    /// The pusher's email, when the provider sent one.
+    pub pusher_email: String,
+    /// Who wrote the deployed revision.
+    pub revision_author_id: Option<i64>,
+    /// The digest approvals are bound to (see `plan::content_digest`).
+    pub content_digest: String,
+    /// When the plan was computed.
+    pub plan_computed_at: Option<OffsetDateTime>,
+    /// The deploy running when the plan was computed.
+    pub plan_base_deploy_id: Option<i64>,
+    /// A waiting deploy is rejected as expired after this.
+    pub decision_deadline: Option<OffsetDateTime>,
+    /// A held deploy moves on after this.
+    pub held_until: Option<OffsetDateTime>,
 }
 
 impl Deploy {
@@ -102,7 +116,8 @@ const SELECT: &str =
         d.state, d.reason, d.trigger, d.requested_by_id, d.requested_by, d.rollback_of,
         d.manifests_hash, d.lease_owner, d.lease_expires_at, d.attempts, d.created_at,
         d.started_at, d.finished_at, d.commit_sha, d.commit_message, d.commit_author, d.pusher,
-        d.compare_url
+        d.compare_url, d.pusher_email, d.revision_author_id, d.content_digest, d.plan_computed_at,
+        d.plan_base_deploy_id, d.decision_deadline, d.held_until
      from deploys d
      join services s on s.id = d.service_id
      join teams t on t.id = s.team_id
@@ -143,6 +158,10 @@ pub struct NewDeploy<'a> {
     pub pusher: &'a str,
     /// The push's compare link.
     pub compare_url: &'a str,
+    /// The pusher's email.
+    pub pusher_email: &'a str,
+    /// Who wrote the revision.
+    pub revision_author_id: Option<i64>,
 }
 
 /// Inserts a `requested` deploy and its first timeline event; returns its id.
@@ -150,8 +169,10 @@ pub async fn insert(conn: &mut PgConnection, new: &NewDeploy<'_>) -> Result<i64,
     let id: i64 = sqlx::query_scalar(
         "insert into deploys (service_id, environment_id, revision, revision_id, revision_hash,
              image, namespace, state, trigger, requested_by_id, requested_by, rollback_of,
-             commit_sha, commit_message, commit_author, pusher, compare_url)
-         values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             commit_sha, commit_message, commit_author, pusher, compare_url, pusher_email,
+             revision_author_id)
+         values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11, $12, $13, $14, $15, $16,
+             $17, $18)
          returning id",
     )
     .bind(new.service_id)
@@ -170,6 +191,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewDeploy<'_>) -> Result<i64,
     .bind(new.commit_author)
     .bind(new.pusher)
     .bind(new.compare_url)
+    .bind(new.pusher_email)
+    .bind(new.revision_author_id)
     .fetch_one(&mut *conn)
     .await?;
     record_event(
@@ -184,22 +207,151 @@ pub async fn insert(conn: &mut PgConnection, new: &NewDeploy<'_>) -> Result<i64,
     Ok(id)
 }
 
-/// Stores the rendered manifests and their hash.
+/// Stores the rendered manifests, their hash and their approval digest, once:
+/// afterwards the database refuses any change to them (a trigger).
 pub async fn set_manifests(
     db: impl PgExecutor<'_>,
     id: i64,
     manifests: &str,
     hash: &str,
+    digest: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update deploys set manifests = $2, manifests_hash = $3, updated_at = now() where id = $1",
+        "update deploys set manifests = $2, manifests_hash = $3, content_digest = $4,
+             updated_at = now()
+         where id = $1",
     )
     .bind(id)
     .bind(manifests)
     .bind(hash)
+    .bind(digest)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Stores a deploy's plan (JSON) with the deploy it was compared against.
+pub async fn set_plan(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    plan: &serde_json::Value,
+    base_deploy_id: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update deploys set plan = $2, plan_base_deploy_id = $3, plan_computed_at = now(),
+             updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(plan)
+    .bind(base_deploy_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A deploy's stored plan, as JSON (`None` before one was computed).
+pub async fn plan(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar("select plan from deploys where id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+/// Sets when a waiting deploy expires (entering `awaiting_approval`) or a held
+/// one moves on (entering `held`).
+pub async fn set_deadlines(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    decision_deadline: Option<OffsetDateTime>,
+    held_until: Option<OffsetDateTime>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update deploys set decision_deadline = $2, held_until = $3, updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(decision_deadline)
+    .bind(held_until)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The latest deploy of `(service, environment)` that succeeded: what runs now.
+pub async fn latest_succeeded(
+    db: impl PgExecutor<'_>,
+    service_id: i64,
+    environment_id: i64,
+) -> Result<Option<Deploy>, sqlx::Error> {
+    sqlx::query_as::<_, Deploy>(sqlx::AssertSqlSafe(format!(
+        "{SELECT} where d.service_id = $1 and d.environment_id = $2 and d.state = 'succeeded'
+         order by d.id desc limit 1"
+    )))
+    .bind(service_id)
+    .bind(environment_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ids of deploys that wait for decisions past their deadline.
+pub async fn expired_waiting(
+    db: impl PgExecutor<'_>,
+    now: OffsetDateTime,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from deploys where state = 'awaiting_approval' and decision_deadline <= $1
+         order by id",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await
+}
+
+/// Ids of held deploys whose hold ended.
+pub async fn due_held(
+    db: impl PgExecutor<'_>,
+    now: OffsetDateTime,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from deploys where state = 'held' and held_until <= $1 order by id",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await
+}
+
+/// Ids of deploys waiting for decisions (or held) whose plan must be
+/// (re)computed: none yet, the dry run could not run, or a newer deploy of the
+/// pair succeeded since it was computed.
+pub async fn plans_to_refresh(db: impl PgExecutor<'_>) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select d.id from deploys d
+         where d.state in ('awaiting_approval', 'held')
+           and (d.plan is null
+                or (d.plan -> 'dry_run' ->> 'outcome' = 'unavailable'
+                    and not coalesce((d.plan -> 'dry_run' ->> 'no_cluster')::boolean, false))
+                or coalesce(d.plan_base_deploy_id, 0) is distinct from coalesce((
+                    select max(s.id) from deploys s
+                    where s.service_id = d.service_id and s.environment_id = d.environment_id
+                      and s.state = 'succeeded'), 0))
+         order by d.id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Locks a deploy's row for the rest of the transaction (deciders serialise here).
+pub async fn lock(conn: &mut PgConnection, id: i64) -> Result<Option<Deploy>, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>("select id from deploys where id = $1 for update")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    find(&mut *conn, id).await
 }
 
 /// Stores the dry-run diff; only the worker holding the lease may.

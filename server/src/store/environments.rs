@@ -14,8 +14,18 @@ pub struct Environment {
     pub position: i32,
     /// Namespace pattern with `{team}`, `{environment}` and `{service}`.
     pub namespace_pattern: String,
-    /// Deploys wait for an administrator's approval.
-    pub requires_approval: bool,
+    /// Distinct approvals a deploy needs (0: none).
+    pub approvals_required: i32,
+    /// Teams whose members may approve here (administrators always may).
+    pub approver_teams: Vec<String>,
+    /// Hours a deploy waits for its decisions before it is rejected as expired.
+    pub approval_ttl_hours: i32,
+    /// Every image must be pinned by digest.
+    pub require_image_digest: bool,
+    /// A FAIL in the readiness checklist blocks a request.
+    pub checklist_must_pass: bool,
+    /// `hold` or `refuse` a request inside a freeze window.
+    pub freeze_action: String,
     /// Deploys fail before applying when a referenced Secret key is missing.
     pub block_on_missing_secrets: bool,
     /// The readiness checklist applies production rules here.
@@ -30,13 +40,35 @@ pub struct Environment {
     pub updated_at: OffsetDateTime,
 }
 
+impl Environment {
+    /// Deploys here wait for approvals.
+    pub fn requires_approval(&self) -> bool {
+        self.approvals_required > 0
+    }
+
+    /// A request inside a freeze window is refused rather than held.
+    pub fn refuses_in_freeze(&self) -> bool {
+        self.freeze_action == "refuse"
+    }
+}
+
 /// The editable policy of an environment.
 #[derive(Clone, Debug)]
 pub struct EnvironmentPolicy<'a> {
     /// Namespace pattern.
     pub namespace_pattern: &'a str,
-    /// Approval required.
-    pub requires_approval: bool,
+    /// Distinct approvals required (0–5).
+    pub approvals_required: i32,
+    /// Teams whose members may approve.
+    pub approver_teams: &'a [String],
+    /// Hours a request stays open.
+    pub approval_ttl_hours: i32,
+    /// Images must be pinned by digest.
+    pub require_image_digest: bool,
+    /// Checklist failures block requests.
+    pub checklist_must_pass: bool,
+    /// `hold` or `refuse` inside freeze windows.
+    pub freeze_action: &'a str,
     /// Block on missing secrets.
     pub block_on_missing_secrets: bool,
     /// Production rules in the readiness checklist.
@@ -47,7 +79,8 @@ pub struct EnvironmentPolicy<'a> {
     pub position: i32,
 }
 
-const COLUMNS: &str = "id, name, position, namespace_pattern, requires_approval, \
+const COLUMNS: &str = "id, name, position, namespace_pattern, approvals_required, \
+     approver_teams, approval_ttl_hours, require_image_digest, checklist_must_pass, freeze_action, \
      block_on_missing_secrets, production_rules, webhook_refs, cluster, created_at, updated_at";
 
 /// Every environment, in listing order.
@@ -89,17 +122,24 @@ pub async fn insert(
     policy: &EnvironmentPolicy<'_>,
 ) -> Result<Environment, sqlx::Error> {
     sqlx::query_as::<_, Environment>(sqlx::AssertSqlSafe(format!(
-        "insert into environments (name, namespace_pattern, requires_approval,
-             block_on_missing_secrets, position, production_rules, webhook_refs)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
+        "insert into environments (name, namespace_pattern, approvals_required,
+             block_on_missing_secrets, position, production_rules, webhook_refs,
+             approver_teams, approval_ttl_hours, require_image_digest, checklist_must_pass,
+             freeze_action)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning {COLUMNS}"
     )))
     .bind(name)
     .bind(policy.namespace_pattern)
-    .bind(policy.requires_approval)
+    .bind(policy.approvals_required)
     .bind(policy.block_on_missing_secrets)
     .bind(policy.position)
     .bind(policy.production_rules)
     .bind(policy.webhook_refs)
+    .bind(policy.approver_teams)
+    .bind(policy.approval_ttl_hours)
+    .bind(policy.require_image_digest)
+    .bind(policy.checklist_must_pass)
+    .bind(policy.freeze_action)
     .fetch_one(db)
     .await
 }
@@ -111,18 +151,25 @@ pub async fn update_policy(
     policy: &EnvironmentPolicy<'_>,
 ) -> Result<Option<Environment>, sqlx::Error> {
     sqlx::query_as::<_, Environment>(sqlx::AssertSqlSafe(format!(
-        "update environments set namespace_pattern = $2, requires_approval = $3,
+        "update environments set namespace_pattern = $2, approvals_required = $3,
                 block_on_missing_secrets = $4, position = $5, production_rules = $6,
-                webhook_refs = $7, updated_at = now()
+                webhook_refs = $7, approver_teams = $8, approval_ttl_hours = $9,
+                require_image_digest = $10, checklist_must_pass = $11, freeze_action = $12,
+                updated_at = now()
          where name = $1 returning {COLUMNS}"
     )))
     .bind(name)
     .bind(policy.namespace_pattern)
-    .bind(policy.requires_approval)
+    .bind(policy.approvals_required)
     .bind(policy.block_on_missing_secrets)
     .bind(policy.position)
     .bind(policy.production_rules)
     .bind(policy.webhook_refs)
+    .bind(policy.approver_teams)
+    .bind(policy.approval_ttl_hours)
+    .bind(policy.require_image_digest)
+    .bind(policy.checklist_must_pass)
+    .bind(policy.freeze_action)
     .fetch_optional(db)
     .await
 }

@@ -43,6 +43,8 @@ pub struct Revision {
     pub hash: String,
     /// Author's email (kept even if the user is deleted).
     pub author: String,
+    /// The author's user id (`None` once the user is deleted, or for the system).
+    pub author_id: Option<i64>,
     /// Commit-style message.
     pub message: String,
     /// When saved.
@@ -148,7 +150,7 @@ async fn insert_revision(
     sqlx::query_as::<_, Revision>(
         "insert into service_revisions (service_id, number, spec_yaml, spec, hash, author_id, author, message)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
-         returning id, service_id, number, spec_yaml, spec, hash, author, message, created_at",
+         returning id, service_id, number, spec_yaml, spec, hash, author, author_id, message, created_at",
     )
     .bind(service_id)
     .bind(number)
@@ -209,7 +211,7 @@ pub async fn revision(
     number: i32,
 ) -> Result<Option<Revision>, sqlx::Error> {
     sqlx::query_as::<_, Revision>(
-        "select id, service_id, number, spec_yaml, spec, hash, author, message, created_at
+        "select id, service_id, number, spec_yaml, spec, hash, author, author_id, message, created_at
          from service_revisions where service_id = $1 and number = $2",
     )
     .bind(service_id)
@@ -224,7 +226,7 @@ pub async fn revisions(
     service_id: i64,
 ) -> Result<Vec<Revision>, sqlx::Error> {
     sqlx::query_as::<_, Revision>(
-        "select id, service_id, number, spec_yaml, spec, hash, author, message, created_at
+        "select id, service_id, number, spec_yaml, spec, hash, author, author_id, message, created_at
          from service_revisions where service_id = $1 order by number desc",
     )
     .bind(service_id)

@@ -1,13 +1,16 @@
-//! `/admin/environments`: administrators edit where deploys go (namespace
-//! pattern) and under which policy (approval, missing secrets, production
-//! rules), and add environments. Changes go through `domain::environments`.
+//! `/admin/environments`: administrators see every environment's policy at a
+//! glance, add environments, and on `/admin/environments/{name}` edit where
+//! deploys go (namespace pattern) and under which policy (approvals and who
+//! may give them, how long a request stays open, images by digest, the
+//! checklist, freeze windows, missing secrets, webhook refs). Changes go
+//! through `domain::environments`.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -30,7 +33,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/environments",
             get(list_environments).post(create_environment),
         )
-        .route("/admin/environments/{name}", post(update_environment))
+        .route(
+            "/admin/environments/{name}",
+            get(edit_environment).post(update_environment),
+        )
 }
 
 /// An environment as the page shows it.
@@ -39,7 +45,12 @@ pub struct EnvironmentRow {
     position: i32,
     namespace_pattern: String,
     example_namespace: String,
-    requires_approval: bool,
+    approvals_required: String,
+    approver_teams: String,
+    approval_ttl_hours: String,
+    require_image_digest: bool,
+    checklist_must_pass: bool,
+    freeze_action: String,
     block_on_missing_secrets: bool,
     production_rules: bool,
     webhook_refs: String,
@@ -55,7 +66,12 @@ impl EnvironmentRow {
             name: e.name.clone(),
             position: e.position,
             namespace_pattern: e.namespace_pattern.clone(),
-            requires_approval: e.requires_approval,
+            approvals_required: e.approvals_required.to_string(),
+            approver_teams: e.approver_teams.join(" "),
+            approval_ttl_hours: e.approval_ttl_hours.to_string(),
+            require_image_digest: e.require_image_digest,
+            checklist_must_pass: e.checklist_must_pass,
+            freeze_action: e.freeze_action.clone(),
             block_on_missing_secrets: e.block_on_missing_secrets,
             production_rules: e.production_rules,
             webhook_refs: e.webhook_refs.join(" "),
@@ -75,6 +91,16 @@ pub struct EnvironmentsPage {
     new_name: String,
 }
 
+/// One environment's policy page.
+#[derive(Template, WebTemplate)]
+#[template(path = "environments/edit.html")]
+pub struct EnvironmentPage {
+    layout: Layout,
+    e: EnvironmentRow,
+    errors: Vec<FieldError>,
+    max_approvals: i32,
+}
+
 /// Form of create and update; checkboxes are absent when unticked.
 #[derive(Debug, Default, Deserialize)]
 pub struct EnvironmentForm {
@@ -83,7 +109,17 @@ pub struct EnvironmentForm {
     #[serde(default)]
     namespace_pattern: String,
     #[serde(default)]
-    requires_approval: Option<String>,
+    approvals_required: String,
+    #[serde(default)]
+    approver_teams: String,
+    #[serde(default)]
+    approval_ttl_hours: String,
+    #[serde(default)]
+    require_image_digest: Option<String>,
+    #[serde(default)]
+    checklist_must_pass: Option<String>,
+    #[serde(default)]
+    freeze_action: String,
     #[serde(default)]
     block_on_missing_secrets: Option<String>,
     #[serde(default)]
@@ -98,7 +134,12 @@ impl EnvironmentForm {
     fn input(&self) -> PolicyInput {
         PolicyInput {
             namespace_pattern: self.namespace_pattern.clone(),
-            requires_approval: self.requires_approval.is_some(),
+            approvals_required: self.approvals_required.clone(),
+            approver_teams: self.approver_teams.clone(),
+            approval_ttl_hours: self.approval_ttl_hours.clone(),
+            require_image_digest: self.require_image_digest.is_some(),
+            checklist_must_pass: self.checklist_must_pass.is_some(),
+            freeze_action: self.freeze_action.clone(),
             block_on_missing_secrets: self.block_on_missing_secrets.is_some(),
             production_rules: self.production_rules.is_some(),
             webhook_refs: self.webhook_refs.clone(),
@@ -132,6 +173,26 @@ async fn list_environments(
     page(&app, layout, Vec::new(), String::new()).await
 }
 
+/// `GET /admin/environments/{name}`: one environment's policy form
+/// (`policy::can_administer`).
+async fn edit_environment(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path(name): Path<String>,
+) -> Result<EnvironmentPage, AppError> {
+    policy::can_administer(&user)?;
+    let environment = store::environments::find_by_name(&app.db, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(EnvironmentPage {
+        layout,
+        e: EnvironmentRow::of(&environment),
+        errors: Vec::new(),
+        max_approvals: environments::MAX_APPROVALS,
+    })
+}
+
 /// `POST /admin/environments`: adds an environment (`policy::can_administer`);
 /// problems come back on the page with 422.
 async fn create_environment(
@@ -158,8 +219,8 @@ async fn create_environment(
 }
 
 /// `POST /admin/environments/{name}`: replaces an environment's namespace pattern
-/// and policy (`policy::can_administer`); problems are shown under the
-/// environment's name with 422.
+/// and policy (`policy::can_administer`); problems come back on its page with
+/// 422 and what was typed.
 async fn update_environment(
     State(app): State<AppState>,
     user: CurrentUser,
@@ -173,14 +234,25 @@ async fn update_environment(
     match environments::update_environment(&app.db, &user.actor(addr), &name, &form.input()).await {
         Ok(_) => {
             flash(&session, "ok", format!("Environment {name} saved.")).await?;
-            Ok(Redirect::to("/admin/environments").into_response())
+            Ok(Redirect::to(&format!("/admin/environments/{name}")).into_response())
         }
         Err(AppError::Invalid(errors)) => {
-            let errors = errors
-                .into_iter()
-                .map(|e| FieldError::new(format!("{name}.{}", e.path), e.message))
-                .collect();
-            let page = page(&app, layout, errors, String::new()).await?;
+            let environment = store::environments::find_by_name(&app.db, &name)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            // The form shows what was typed, so nothing typed is lost.
+            let mut e = EnvironmentRow::of(&environment);
+            e.namespace_pattern = form.namespace_pattern.clone();
+            e.approver_teams = form.approver_teams.clone();
+            e.approvals_required = form.approvals_required.clone();
+            e.approval_ttl_hours = form.approval_ttl_hours.clone();
+            e.webhook_refs = form.webhook_refs.clone();
+            let page = EnvironmentPage {
+                layout,
+                e,
+                errors,
+                max_approvals: environments::MAX_APPROVALS,
+            };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(other) => Err(other),

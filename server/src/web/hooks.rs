@@ -155,7 +155,7 @@ async fn receive(
             Err(Ok(refused)) => return Err(rejection(refused)),
             Err(Err(error)) => return Err(error),
         };
-    let receipt = match hooks::receive(&app.db, &hook, &envelope, &body).await {
+    let receipt = match hooks::receive(&app.db, &app.cluster, &hook, &envelope, &body).await {
         Ok(receipt) => receipt,
         Err(Ok(refused)) => return Err(rejection(refused)),
         Err(Err(error)) => return Err(error),
@@ -489,7 +489,15 @@ async fn redeliver(
     let (_, hook) = load_hook(&app, &user, &team, &name, &id).await?;
     policy::can_administer(&user)?;
     let now = OffsetDateTime::now_utc();
-    let receipt = hooks::redeliver(&app.db, &user.actor(addr), &hook, delivery, now).await?;
+    let receipt = hooks::redeliver(
+        &app.db,
+        &app.cluster,
+        &user.actor(addr),
+        &hook,
+        delivery,
+        now,
+    )
+    .await?;
     let message = match receipt.deploy_id {
         Some(deploy) => format!("Delivered again: deploy #{deploy}."),
         None => format!("Delivered again: {} ({}).", receipt.result, receipt.reason),

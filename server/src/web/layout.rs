@@ -53,6 +53,8 @@ pub struct Layout {
     pub cluster_notice: Option<String>,
     /// One line about the cluster, for the footer.
     pub cluster_line: String,
+    /// Deploys waiting for the signed-in user's decision (navigation bar).
+    pub pending_approvals: usize,
 }
 
 impl Layout {
@@ -64,6 +66,7 @@ impl Layout {
             flash: None,
             cluster_notice: None,
             cluster_line: String::new(),
+            pending_approvals: 0,
         }
     }
 
@@ -106,12 +109,19 @@ where
             ClusterState::Ready { .. } => None,
             other => Some(other.describe()),
         };
+        let pending_approvals = match &user {
+            Some(user) => {
+                crate::domain::approvals::pending_count(&PgPool::from_ref(state), user).await?
+            }
+            None => 0,
+        };
         Ok(Self {
             user,
             csrf,
             flash,
             cluster_notice,
             cluster_line: cluster.describe(),
+            pending_approvals,
         })
     }
 }

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod approvals;
 pub mod catalog;
 pub mod deploys;
 pub mod diff;
@@ -41,6 +42,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(wiring::routes())
         .merge(status::routes())
         .merge(hooks::routes())
+        .merge(approvals::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.

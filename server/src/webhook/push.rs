@@ -32,6 +32,8 @@ pub struct Push {
     pub after: String,
     /// Who pushed (a login or name).
     pub pusher: String,
+    /// The pusher's email, when the provider sends one.
+    pub pusher_email: String,
     /// A link comparing before and after, when the provider gives one.
     pub compare_url: String,
     /// The pushed commits, oldest first (providers cap the list; GitHub at 20).
@@ -67,6 +69,7 @@ pub struct NotAPush {
 struct RawAuthor {
     name: String,
     username: String,
+    email: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -134,6 +137,8 @@ struct GitLabPush {
     #[serde(default)]
     user_name: String,
     #[serde(default)]
+    user_email: String,
+    #[serde(default)]
     project: GitLabProject,
     #[serde(default)]
     commits: Vec<RawCommit>,
@@ -169,6 +174,7 @@ struct GiteaPush {
 struct GiteaUser {
     login: String,
     username: String,
+    email: String,
 }
 
 fn read<T: DeserializeOwned>(provider: Provider, body: &[u8]) -> Result<T, NotAPush> {
@@ -192,6 +198,7 @@ pub fn parse(provider: Provider, body: &[u8]) -> Result<Push, NotAPush> {
                 } else {
                     p.pusher.name
                 },
+                pusher_email: p.pusher.email,
                 compare_url: p.compare,
                 commits: p.commits.into_iter().map(Commit::from).collect(),
                 head: p.head_commit.map(Commit::from),
@@ -216,6 +223,7 @@ pub fn parse(provider: Provider, body: &[u8]) -> Result<Push, NotAPush> {
                 } else {
                     p.user_username
                 },
+                pusher_email: p.user_email,
                 compare_url,
                 commits,
                 head,
@@ -232,6 +240,7 @@ pub fn parse(provider: Provider, body: &[u8]) -> Result<Push, NotAPush> {
                 } else {
                     p.pusher.login
                 },
+                pusher_email: p.pusher.email,
                 compare_url: p.compare_url,
                 commits: p.commits.into_iter().map(Commit::from).collect(),
                 head: p.head_commit.map(Commit::from),
@@ -255,6 +264,7 @@ mod tests {
         let push = parse(Provider::GitHub, body).unwrap();
         assert_eq!(push.git_ref, "refs/heads/main");
         assert_eq!(push.pusher, "ann");
+        assert_eq!(push.pusher_email, "a@x.io");
         assert_eq!(push.commits[0].paths, ["web/a.py", "README.md"]);
         assert_eq!(push.head_commit().unwrap().author, "Ann");
         assert!(!push.is_deletion());

@@ -608,7 +608,12 @@ async fn an_environment_that_blocks_on_missing_secrets_names_them_then_deploys_o
         "staging",
         &slipway::store::environments::EnvironmentPolicy {
             namespace_pattern: &staging.namespace_pattern,
-            requires_approval: false,
+            approvals_required: 0,
+            approver_teams: &[],
+            approval_ttl_hours: 72,
+            require_image_digest: false,
+            checklist_must_pass: false,
+            freeze_action: "hold",
             block_on_missing_secrets: true,
             production_rules: staging.production_rules,
             webhook_refs: &staging.webhook_refs,

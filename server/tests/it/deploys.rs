@@ -78,7 +78,7 @@ async fn the_three_default_environments_are_seeded_with_production_guarded(pool:
             (
                 e.name.as_str(),
                 e.namespace_pattern.as_str(),
-                e.requires_approval,
+                e.requires_approval(),
                 e.block_on_missing_secrets,
             )
         })
@@ -771,7 +771,7 @@ async fn admins_edit_environments_and_new_deploys_follow_them(pool: PgPool) {
             "/admin/environments/staging",
             &[
                 ("namespace_pattern", "{team}-stage"),
-                ("requires_approval", "on"),
+                ("approvals_required", "1"),
                 ("position", "2"),
             ],
         )
@@ -782,7 +782,7 @@ async fn admins_edit_environments_and_new_deploys_follow_them(pool: PgPool) {
         .unwrap()
         .unwrap();
     assert_eq!(staging.namespace_pattern, "{team}-stage");
-    assert!(staging.requires_approval);
+    assert!(staging.requires_approval());
     assert!(!staging.block_on_missing_secrets);
     let deploy = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
     assert_eq!(deploy.namespace, "shop-stage");

@@ -14,7 +14,10 @@ use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{ApiUser, policy};
 use crate::domain::deploys::{self as domain, Decision, DeployRequest, DeployState, Seen, Trigger};
+use crate::domain::plans;
 use crate::error::AppError;
+use crate::plan::Plan;
+use crate::store;
 use crate::store::approvals::{self, Approval};
 use crate::store::deploys::{self as deploys, Deploy, Filter};
 use crate::web::loaders::{load_deploy, load_service, service_filter, state_filter};
@@ -32,6 +35,13 @@ pub struct ApprovalOut {
     pub revision_hash: String,
     /// The image decided on.
     pub image: String,
+    /// The content digest decided on.
+    pub digest: String,
+    /// Still counts (false once its plan was recomputed).
+    pub current: bool,
+    /// Why it no longer counts.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub void_reason: String,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -87,8 +97,21 @@ pub struct DeployOut {
     pub manifests_hash: String,
     /// For a webhook deploy: the pushed commit (else empty strings).
     pub commit: CommitOut,
+    /// The digest approvals are bound to.
+    pub digest: String,
     /// Decisions.
     pub approvals: Vec<ApprovalOut>,
+    /// Approvals the environment requires now.
+    pub approvals_required: i32,
+    /// A waiting deploy is rejected as expired after this.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decision_deadline: Option<OffsetDateTime>,
+    /// A held deploy moves on after this.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub held_until: Option<OffsetDateTime>,
+    /// The stored plan (one deploy's call only; lists leave it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
     /// When requested.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -102,7 +125,12 @@ pub struct DeployOut {
 
 impl DeployOut {
     /// The API view of `d` with its decisions.
-    fn of(d: Deploy, approvals: Vec<Approval>) -> Self {
+    fn of(
+        d: Deploy,
+        approvals: Vec<Approval>,
+        approvals_required: i32,
+        plan: Option<Plan>,
+    ) -> Self {
         DeployOut {
             id: d.id,
             state: d.state,
@@ -126,17 +154,25 @@ impl DeployOut {
                 pusher: d.pusher,
                 compare_url: d.compare_url,
             },
+            digest: d.content_digest,
             approvals: approvals
                 .into_iter()
                 .map(|a| ApprovalOut {
+                    current: a.is_current(),
                     approver: a.approver,
                     decision: a.decision,
                     comment: a.comment,
                     revision_hash: a.revision_hash,
                     image: a.image,
+                    digest: a.digest,
+                    void_reason: a.void_reason,
                     created_at: a.created_at,
                 })
                 .collect(),
+            approvals_required,
+            decision_deadline: d.decision_deadline,
+            held_until: d.held_until,
+            plan,
             created_at: d.created_at,
             started_at: d.started_at,
             finished_at: d.finished_at,
@@ -144,21 +180,34 @@ impl DeployOut {
     }
 }
 
-/// One deploy with its decisions.
+/// One deploy with its decisions and its plan.
 async fn deploy_out(app: &AppState, d: Deploy) -> Result<DeployOut, AppError> {
     let approvals = approvals::for_deploy(&app.db, d.id).await?;
-    Ok(DeployOut::of(d, approvals))
+    let required = store::environments::find(&app.db, d.environment_id)
+        .await?
+        .map_or(0, |e| e.approvals_required);
+    let plan = plans::load(&app.db, d.id).await?;
+    Ok(DeployOut::of(d, approvals, required, plan))
 }
 
-/// A list of deploys with their decisions, fetched in one query.
-async fn deploys_out(app: &AppState, list: Vec<Deploy>) -> Result<Vec<DeployOut>, AppError> {
+/// A list of deploys with their decisions, fetched in one query (without plans).
+pub(super) async fn deploys_out(
+    app: &AppState,
+    list: Vec<Deploy>,
+) -> Result<Vec<DeployOut>, AppError> {
     let ids: Vec<i64> = list.iter().map(|d| d.id).collect();
     let mut by_deploy = approvals::for_deploys(&app.db, &ids).await?;
+    let required: std::collections::HashMap<i64, i32> = store::environments::list(&app.db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e.approvals_required))
+        .collect();
     Ok(list
         .into_iter()
         .map(|d| {
             let approvals = by_deploy.remove(&d.id).unwrap_or_default();
-            DeployOut::of(d, approvals)
+            let n = required.get(&d.environment_id).copied().unwrap_or(0);
+            DeployOut::of(d, approvals, n, None)
         })
         .collect())
 }
@@ -170,6 +219,10 @@ pub struct DeployBody {
     image: String,
     #[serde(default)]
     revision: Option<i32>,
+    /// Administrators: a written reason to request despite a failing
+    /// readiness checklist or a freeze window.
+    #[serde(default)]
+    override_reason: Option<String>,
 }
 
 /// `POST /api/v1/teams/{team}/services/{service}/deploys`: team members and
@@ -184,8 +237,16 @@ pub async fn create_deploy(
     // The team check comes before the lookup: outsiders learn nothing.
     policy::can_request_deploy(&user, &team)?;
     let service = load_service(&app, &user, &team, &name).await?;
+    let override_reason = body
+        .override_reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if override_reason.is_some() {
+        policy::can_override_policy(&user)?;
+    }
     let deploy = domain::request(
         &app.db,
+        &app.cluster,
         &service,
         &user.actor(addr),
         Trigger::User,
@@ -193,6 +254,7 @@ pub async fn create_deploy(
             environment: body.environment,
             image: body.image,
             revision: body.revision,
+            override_reason,
         },
     )
     .await?;
@@ -316,6 +378,9 @@ pub struct DecisionBody {
     revision_hash: Option<String>,
     #[serde(default)]
     image: Option<String>,
+    /// The content digest reviewed; when given, it must be the deploy's.
+    #[serde(default)]
+    digest: Option<String>,
 }
 
 /// The decision body; an empty body is a decision without a comment.
@@ -335,17 +400,21 @@ async fn decide(
     decision: Decision,
     body: DecisionBody,
 ) -> Result<Json<DeployOut>, AppError> {
-    let deploy = load_deploy(&app, &user, id).await?;
-    policy::can_approve(&user, deploy.requested_by_id)?;
+    // Who may decide is checked by the action with the deploy locked
+    // (`policy::can_approve` with the environment's approver teams).
+    load_deploy(&app, &user, id).await?;
     let decided = domain::decide(
         &app.db,
         id,
+        &user,
         &user.actor(addr),
         decision,
         &body.comment,
         &Seen {
             revision_hash: body.revision_hash,
             image: body.image,
+            digest: body.digest,
+            plan_computed_at: None,
         },
     )
     .await?;
@@ -394,7 +463,7 @@ pub async fn rollback(
 ) -> Result<(StatusCode, Json<DeployOut>), AppError> {
     let target = load_deploy(&app, &user, id).await?;
     policy::can_request_deploy(&user, &target.team)?;
-    let deploy = domain::rollback(&app.db, &target, &user.actor(addr)).await?;
+    let deploy = domain::rollback(&app.db, &app.cluster, &target, &user.actor(addr)).await?;
     Ok((StatusCode::ACCEPTED, Json(deploy_out(&app, deploy).await?)))
 }
 

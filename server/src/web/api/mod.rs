@@ -9,6 +9,7 @@
 //! or not it exists: the team check comes before any lookup, so the answer never
 //! tells outsiders which services a team has.
 
+mod approvals;
 mod body;
 mod deploys;
 mod environments;
@@ -73,6 +74,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deploys/{id}/reject", post(deploys::reject))
         .route("/api/v1/deploys/{id}/rollback", post(deploys::rollback))
         .route("/api/v1/environments", get(environments::list_environments))
+        .route(
+            "/api/v1/environments/{name}",
+            put(environments::update_environment),
+        )
+        .route("/api/v1/approvals", get(approvals::list_approvals))
         .route(
             "/api/v1/teams/{team}/services/{service}/wiring",
             get(wiring::show_wiring),

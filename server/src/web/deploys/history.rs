@@ -45,7 +45,7 @@ pub async fn load_history(
                 .iter()
                 .find(|p| p.environment_id == env.id)
                 .map(PinView::of),
-            requires_approval: env.requires_approval,
+            requires_approval: env.requires_approval(),
             name: env.name,
             deploys: list.iter().map(|d| DeployRow::of(d, now)).collect(),
         });

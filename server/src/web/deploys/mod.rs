@@ -5,6 +5,7 @@
 //! calls `domain::deploys`.
 
 mod history;
+pub mod plan;
 mod request;
 mod show;
 pub mod view;

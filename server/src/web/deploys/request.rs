@@ -34,6 +34,10 @@ pub struct DeployForm {
     /// Empty: the current revision.
     #[serde(default)]
     revision: String,
+    /// An administrator's reason to request despite a failing checklist or a
+    /// freeze window (`policy::can_override_policy`).
+    #[serde(default)]
+    override_reason: String,
 }
 
 impl DeployForm {
@@ -46,10 +50,12 @@ impl DeployForm {
                     .map_err(|_| AppError::invalid("revision", "must be a revision number"))?,
             ),
         };
+        let reason = self.override_reason.trim();
         Ok(DeployRequest {
             environment: self.environment.trim().to_owned(),
             image: self.image.trim().to_owned(),
             revision,
+            override_reason: (!reason.is_empty()).then(|| reason.to_owned()),
         })
     }
 }
@@ -71,8 +77,12 @@ pub(super) async fn create_deploy(
     policy::can_request_deploy(&user, &service.team)?;
     let requested = match form.parse() {
         Ok(request) => {
+            if request.override_reason.is_some() {
+                policy::can_override_policy(&user)?;
+            }
             domain::request(
                 &app.db,
+                &app.cluster,
                 &service,
                 &user.actor(addr),
                 Trigger::User,
@@ -186,7 +196,7 @@ async fn panel_for(
                     .iter()
                     .find(|p| p.environment_id == e.id)
                     .map(PinView::of),
-                requires_approval: e.requires_approval,
+                requires_approval: e.requires_approval(),
                 name: e.name,
             })
             .collect(),
@@ -219,6 +229,7 @@ mod tests {
             environment: "staging".into(),
             image: "x:1".into(),
             revision: r.into(),
+            override_reason: String::new(),
         };
         assert_eq!(form("#3").parse().unwrap().revision, Some(3));
         assert_eq!(form("").parse().unwrap().revision, None);

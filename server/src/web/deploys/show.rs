@@ -10,11 +10,13 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
+use super::plan::PlanView;
 use super::view::{ApprovalRow, DeployRow, EventRow, PinView};
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
 use crate::domain::deploys::{self as domain, Decision, DeployState, RollbackOffer, Seen};
+use crate::domain::plans;
 use crate::error::AppError;
 use crate::store::deploys::{self as deploys, Deploy};
 use crate::store::{self, approvals, pins};
@@ -35,7 +37,13 @@ pub struct DeployLive {
     events: Vec<EventRow>,
     approvals: Vec<ApprovalRow>,
     requires_approval: bool,
+    approvals_required: i32,
+    approvals_counted: usize,
+    decision_deadline: String,
+    held_until: String,
+    plan: Option<PlanView>,
     can_decide: bool,
+    why_not_decide: String,
     diff: Option<Vec<DiffLine>>,
     rollback: Option<RollbackOffer>,
     pin: Option<PinView>,
@@ -72,10 +80,27 @@ async fn load_live(
     let environment = store::environments::find(&app.db, deploy.environment_id).await?;
     let pin = pins::active_pin(&app.db, deploy.service_id, deploy.environment_id).await?;
     let can_deploy = policy::can_request_deploy(user, &deploy.team).is_ok();
-    let decided = approvals.iter().any(|a| a.user_id == Some(user.id));
-    let can_decide = deploy.state == DeployState::AwaitingApproval
-        && !decided
-        && policy::can_approve(user, deploy.requested_by_id).is_ok();
+    let decided = approvals
+        .iter()
+        .any(|a| a.is_current() && a.user_id == Some(user.id));
+    let approver_teams = environment
+        .as_ref()
+        .map(|e| e.approver_teams.clone())
+        .unwrap_or_default();
+    let may = policy::can_approve(user, &approver_teams, &domain::parties(deploy));
+    let can_decide = deploy.state == DeployState::AwaitingApproval && !decided && may.is_ok();
+    let why_not_decide = match may {
+        Err(AppError::Forbidden(why)) => why.to_owned(),
+        _ if decided => "you already decided".to_owned(),
+        _ => String::new(),
+    };
+    let plan = plans::load(&app.db, deploy.id).await?;
+    let approvals_counted = approvals
+        .iter()
+        .filter(|a| {
+            a.is_current() && a.decision == Decision::Approve && a.digest == deploy.content_digest
+        })
+        .count();
     let rollback = domain::rollback_offer(&app.db, deploy).await?;
     Ok(DeployLive {
         deploy: DeployRow::of(deploy, now),
@@ -95,19 +120,18 @@ async fn load_live(
                 message: e.message,
             })
             .collect(),
-        approvals: approvals
-            .into_iter()
-            .map(|a| ApprovalRow {
-                approver: a.approver,
-                decision: a.decision.as_str(),
-                comment: a.comment,
-                at: display_time(a.created_at),
-                revision_hash: a.revision_hash.chars().take(12).collect(),
-                image: a.image,
-            })
-            .collect(),
-        requires_approval: environment.is_some_and(|e| e.requires_approval),
+        approvals: approvals.into_iter().map(ApprovalRow::of).collect(),
+        requires_approval: environment.as_ref().is_some_and(|e| e.requires_approval()),
+        approvals_required: environment.as_ref().map_or(0, |e| e.approvals_required),
+        approvals_counted,
+        decision_deadline: deploy
+            .decision_deadline
+            .map(display_time)
+            .unwrap_or_default(),
+        held_until: deploy.held_until.map(display_time).unwrap_or_default(),
+        plan: plan.as_ref().map(PlanView::of),
         can_decide,
+        why_not_decide,
         diff: diff.map(|d| diff::lines(&d)),
         rollback,
         pin: pin.as_ref().map(PinView::of),
@@ -149,6 +173,10 @@ pub struct DecisionForm {
     revision_hash: String,
     #[serde(default)]
     image: String,
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    plan_computed_at: String,
 }
 
 async fn decide(
@@ -160,15 +188,19 @@ async fn decide(
     decision: Decision,
     form: DecisionForm,
 ) -> Result<Response, AppError> {
-    let deploy = load_deploy(&app, &user, id).await?;
-    policy::can_approve(&user, deploy.requested_by_id)?;
+    // Who may decide (approver teams, separation of duties) is checked by
+    // `domain::deploys::decide` with the deploy locked: `policy::can_approve`.
+    load_deploy(&app, &user, id).await?;
     let seen = Seen {
         revision_hash: Some(form.revision_hash),
         image: Some(form.image),
+        digest: Some(form.digest),
+        plan_computed_at: Some(form.plan_computed_at),
     };
     let decided = domain::decide(
         &app.db,
         id,
+        &user,
         &user.actor(addr),
         decision,
         &form.comment,
@@ -176,6 +208,9 @@ async fn decide(
     )
     .await?;
     let message = match decision {
+        Decision::Approve if decided.state == DeployState::AwaitingApproval => {
+            format!("Approved deploy #{id}; it still waits for more approvals.")
+        }
         Decision::Approve => format!("Approved deploy #{id}; it is {}.", decided.state.label()),
         Decision::Reject => format!("Rejected deploy #{id}."),
     };
@@ -183,8 +218,9 @@ async fn decide(
     Ok(Redirect::to(&format!("/deploys/{id}")).into_response())
 }
 
-/// `POST /deploys/{id}/approve`: administrators other than the requester
-/// (`policy::can_approve`), bound to the revision hash and image they saw.
+/// `POST /deploys/{id}/approve`: eligible approvers (`policy::can_approve`:
+/// administrators and approver teams, never the requester, the revision's
+/// author or the pusher), bound to the digest and plan they saw.
 pub(super) async fn approve(
     State(app): State<AppState>,
     user: CurrentUser,
@@ -220,7 +256,7 @@ pub(super) async fn rollback(
 ) -> Result<Response, AppError> {
     let target = load_deploy(&app, &user, id).await?;
     policy::can_request_deploy(&user, &target.team)?;
-    let deploy = domain::rollback(&app.db, &target, &user.actor(addr)).await?;
+    let deploy = domain::rollback(&app.db, &app.cluster, &target, &user.actor(addr)).await?;
     flash(
         &session,
         "ok",

@@ -180,4 +180,28 @@ pub struct ApprovalRow {
     pub revision_hash: String,
     /// The image decided on.
     pub image: String,
+    /// The digest decided on (short).
+    pub digest: String,
+    /// Voided (its plan was recomputed): why; empty while it counts.
+    pub voided: String,
+}
+
+impl ApprovalRow {
+    /// The row of a stored decision.
+    pub fn of(a: crate::store::approvals::Approval) -> Self {
+        ApprovalRow {
+            voided: if a.is_current() {
+                String::new()
+            } else {
+                format!("void: {}", a.void_reason)
+            },
+            approver: a.approver,
+            decision: a.decision.as_str(),
+            comment: a.comment,
+            at: display_time(a.created_at),
+            revision_hash: a.revision_hash.chars().take(12).collect(),
+            image: a.image,
+            digest: crate::plan::short(&a.digest).to_owned(),
+        }
+    }
 }

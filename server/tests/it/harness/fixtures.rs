@@ -322,14 +322,11 @@ pub async fn try_request(
 ) -> Result<Deploy, AppError> {
     deployer::request(
         pool,
+        &slipway::cluster::Handle::disabled(),
         service,
         actor,
         trigger,
-        &DeployRequest {
-            environment: environment.into(),
-            image: image.into(),
-            revision: None,
-        },
+        &DeployRequest::of(environment, image),
     )
     .await
 }
@@ -358,9 +355,14 @@ pub async fn request(
 /// Rolls back to `target` as `email`; panics when it is refused.
 pub async fn rollback(pool: &PgPool, email: &str, target: &Deploy) -> Deploy {
     let user = current_user(pool, email).await;
-    deployer::rollback(pool, target, &actor(&user))
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
+    deployer::rollback(
+        pool,
+        &slipway::cluster::Handle::disabled(),
+        target,
+        &actor(&user),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// Marks deploy `id` succeeded without any worker (for pages and policies that

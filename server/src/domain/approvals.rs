@@ -1,0 +1,228 @@
+//! The approvals queue: deploys waiting for a decision the user may make
+//! (administrators and approver teams, never their own requests, revisions or
+//! pushes), with filters, the count the navigation bar shows, and deciding
+//! several at once where the plans are clean. Each decision is
+//! `domain::deploys::decide`, one transaction per deploy.
+
+use std::collections::HashMap;
+
+use sqlx::PgPool;
+
+use crate::auth::{CurrentUser, policy};
+use crate::deploy_model::{Decision, DeployState};
+use crate::domain::deploys::{self as domain, Seen, parties};
+use crate::domain::plans;
+use crate::error::AppError;
+use crate::plan::Plan;
+use crate::store::audit::Actor;
+use crate::store::deploys::{self as deploys, Deploy, Filter};
+use crate::store::environments::Environment;
+use crate::store::{self, approvals};
+
+/// Most waiting deploys the queue reads at once.
+const QUEUE_LIMIT: i64 = 500;
+
+/// Which waiting deploys to show.
+#[derive(Clone, Debug, Default)]
+pub struct QueueFilter {
+    /// Only this environment.
+    pub environment: Option<String>,
+    /// Only this team.
+    pub team: Option<String>,
+}
+
+/// One deploy in the queue.
+#[derive(Clone, Debug)]
+pub struct QueueEntry {
+    /// The deploy.
+    pub deploy: Deploy,
+    /// Approvals its environment requires.
+    pub approvals_required: i32,
+    /// Current approvals of its digest.
+    pub approvals: usize,
+    /// Its plan, once computed.
+    pub plan: Option<Plan>,
+}
+
+impl QueueEntry {
+    /// Why the plan is not clean enough to approve from a list (empty: clean):
+    /// not computed, the dry run did not run or found conflicts or refusals,
+    /// Secret keys are missing, checks fail, or there are new Secret
+    /// references, sidecars or containers to look at.
+    pub fn unclean(&self) -> Vec<&'static str> {
+        let Some(plan) = &self.plan else {
+            return vec!["no plan yet"];
+        };
+        let mut why = Vec::new();
+        if plan.is_decidable().is_err() {
+            why.push("the dry run did not run");
+        }
+        if !plan.dry_run.conflicts().is_empty() {
+            why.push("field-manager conflicts");
+        }
+        if !plan.dry_run.errors().is_empty() {
+            why.push("objects the API server refuses");
+        }
+        if !plan.wiring.missing.is_empty() {
+            why.push("missing Secret keys");
+        }
+        if !plan.checklist.failures().is_empty() {
+            why.push("failing checks");
+        }
+        if plan.changes.needs_attention() {
+            why.push("new Secret references, sidecars or containers");
+        }
+        why
+    }
+}
+
+/// Waiting deploys `user` may decide and has not decided yet, oldest first.
+pub async fn queue(
+    db: &PgPool,
+    user: &CurrentUser,
+    filter: &QueueFilter,
+) -> Result<Vec<QueueEntry>, AppError> {
+    let waiting = deploys::list(
+        db,
+        &Filter {
+            state: Some(DeployState::AwaitingApproval),
+            environment: filter.environment.clone().filter(|e| !e.is_empty()),
+            team: filter.team.clone().filter(|t| !t.is_empty()),
+            limit: QUEUE_LIMIT,
+            ..Filter::default()
+        },
+    )
+    .await?;
+    let environments: HashMap<i64, Environment> = store::environments::list(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let ids: Vec<i64> = waiting.iter().map(|d| d.id).collect();
+    let mut decisions = approvals::for_deploys(db, &ids).await?;
+    let mut out = Vec::new();
+    for deploy in waiting.into_iter().rev() {
+        let Some(environment) = environments.get(&deploy.environment_id) else {
+            continue;
+        };
+        if policy::can_approve(user, &environment.approver_teams, &parties(&deploy)).is_err() {
+            continue;
+        }
+        let decided = decisions.remove(&deploy.id).unwrap_or_default();
+        if decided
+            .iter()
+            .any(|a| a.is_current() && a.user_id == Some(user.id))
+        {
+            continue;
+        }
+        let approvals = decided
+            .iter()
+            .filter(|a| {
+                a.is_current()
+                    && a.decision == Decision::Approve
+                    && a.digest == deploy.content_digest
+            })
+            .count();
+        let plan = plans::load(db, deploy.id).await?;
+        out.push(QueueEntry {
+            approvals_required: environment.approvals_required,
+            approvals,
+            plan,
+            deploy,
+        });
+    }
+    Ok(out)
+}
+
+/// How many deploys wait for `user`'s decision (the navigation bar's count).
+pub async fn pending_count(db: &PgPool, user: &CurrentUser) -> Result<usize, AppError> {
+    let waiting = deploys::list(
+        db,
+        &Filter {
+            state: Some(DeployState::AwaitingApproval),
+            limit: QUEUE_LIMIT,
+            ..Filter::default()
+        },
+    )
+    .await?;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let environments: HashMap<i64, Environment> = store::environments::list(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let ids: Vec<i64> = waiting.iter().map(|d| d.id).collect();
+    let decisions = approvals::for_deploys(db, &ids).await?;
+    Ok(waiting
+        .iter()
+        .filter(|d| {
+            environments
+                .get(&d.environment_id)
+                .is_some_and(|e| policy::can_approve(user, &e.approver_teams, &parties(d)).is_ok())
+                && !decisions.get(&d.id).is_some_and(|list| {
+                    list.iter()
+                        .any(|a| a.is_current() && a.user_id == Some(user.id))
+                })
+        })
+        .count())
+}
+
+/// One deploy of a decision on several, with what the approver was shown.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    /// The deploy.
+    pub id: i64,
+    /// The digest shown.
+    pub digest: String,
+    /// When the plan shown was computed (RFC 3339).
+    pub plan_computed_at: String,
+}
+
+/// Decides several deploys from the queue, each in its own transaction. An
+/// approval from a list is only for clean plans: a deploy whose plan needs a
+/// closer look is refused here with the reasons (open it to decide). Returns
+/// each deploy's outcome, in the order given.
+pub async fn decide_many(
+    db: &PgPool,
+    user: &CurrentUser,
+    actor: &Actor,
+    selected: &[Selected],
+    decision: Decision,
+    comment: &str,
+) -> Result<Vec<(i64, Result<Deploy, AppError>)>, AppError> {
+    let entries: HashMap<i64, QueueEntry> = queue(db, user, &QueueFilter::default())
+        .await?
+        .into_iter()
+        .map(|e| (e.deploy.id, e))
+        .collect();
+    let mut out = Vec::with_capacity(selected.len());
+    for s in selected {
+        if decision == Decision::Approve
+            && let Some(entry) = entries.get(&s.id)
+        {
+            let why = entry.unclean();
+            if !why.is_empty() {
+                out.push((
+                    s.id,
+                    Err(AppError::Conflict(format!(
+                        "Deploy #{} needs a closer look ({}); open it to decide.",
+                        s.id,
+                        why.join(", ")
+                    ))),
+                ));
+                continue;
+            }
+        }
+        let seen = Seen {
+            revision_hash: None,
+            image: None,
+            digest: Some(s.digest.clone()),
+            plan_computed_at: Some(s.plan_computed_at.clone()),
+        };
+        let result = domain::decide(db, s.id, user, actor, decision, comment, &seen).await;
+        out.push((s.id, result));
+    }
+    Ok(out)
+}

@@ -1,0 +1,127 @@
+//! Deploys that wait move on by themselves: a request nobody decided in time
+//! is rejected as `expired`, and a waiting deploy's plan is computed again when
+//! it is missing, could not run, or is stale. One [`sweep`] does all of it for
+//! a given `now` (tests pass their own clock); [`spawn_sweeper`] runs it every
+//! few seconds beside the deploy worker.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tokio::task::JoinHandle;
+
+use crate::cluster;
+use crate::deployer::{DeployEvent, next};
+use crate::domain::plans;
+use crate::error::AppError;
+use crate::store::audit::Actor;
+use crate::store::deploys::{self, Transition};
+use crate::store::{self};
+
+/// Audit actions written here.
+pub mod actions {
+    /// A deploy waited past its decision deadline.
+    pub const EXPIRE: &str = "deploy.expire";
+}
+
+/// The actor of moves nobody made by hand.
+const SLIPWAY: &str = "slipway";
+
+/// What one sweep did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Deploys rejected as expired.
+    pub expired: Vec<i64>,
+    /// Plans recomputed.
+    pub plans: usize,
+    /// Approvals voided by recomputed plans.
+    pub voided: u64,
+}
+
+/// Expires overdue requests and refreshes plans, as of `now`.
+pub async fn sweep(
+    db: &PgPool,
+    cluster: &cluster::Handle,
+    now: OffsetDateTime,
+) -> Result<Swept, AppError> {
+    let mut swept = Swept::default();
+    for id in deploys::expired_waiting(db, now).await? {
+        if expire(db, id, now).await? {
+            swept.expired.push(id);
+        }
+    }
+    for id in deploys::plans_to_refresh(db).await? {
+        let refreshed = plans::refresh(db, cluster, id).await?;
+        swept.plans += refreshed.plans;
+        swept.voided += refreshed.voided;
+    }
+    Ok(swept)
+}
+
+/// Rejects one waiting deploy as expired, if it is still waiting past its deadline.
+async fn expire(db: &PgPool, id: i64, now: OffsetDateTime) -> Result<bool, AppError> {
+    let mut tx = db.begin().await?;
+    let Some(deploy) = deploys::lock(&mut tx, id).await? else {
+        return Ok(false);
+    };
+    let Some(deadline) = deploy.decision_deadline.filter(|d| *d <= now) else {
+        return Ok(false);
+    };
+    let Ok(to) = next(deploy.state, DeployEvent::Expired) else {
+        return Ok(false);
+    };
+    let reason = format!(
+        "expired: not enough approvals before its deadline ({})",
+        deadline
+            .to_offset(time::UtcOffset::UTC)
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .unwrap_or_default()
+    );
+    let moved = deploys::transition(
+        &mut tx,
+        &Transition {
+            id,
+            from: deploy.state,
+            to,
+            actor: SLIPWAY,
+            message: &reason,
+            reason: Some(&reason),
+            lease_owner: None,
+        },
+    )
+    .await?;
+    if moved {
+        store::audit::record(
+            &mut *tx,
+            &Actor::system(),
+            actions::EXPIRE,
+            &deploy.service_path(),
+            json!({"deploy": id, "environment": deploy.environment}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Runs [`sweep`] every `every` until the task is aborted; errors are logged
+/// and the next round tries again.
+pub fn spawn_sweeper(db: PgPool, cluster: cluster::Handle, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sweep(&db, &cluster, OffsetDateTime::now_utc()).await {
+                Ok(swept) if !swept.expired.is_empty() || swept.plans > 0 => {
+                    tracing::info!(expired = ?swept.expired, plans = swept.plans, voided = swept.voided, "waiting deploys swept");
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "sweeping waiting deploys failed; retrying")
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
