@@ -10,6 +10,7 @@ mod harness;
 
 mod admin;
 mod api;
+mod approvals;
 mod auth_sessions;
 mod authz_matrix;
 mod cli;

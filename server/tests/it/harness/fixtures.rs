@@ -45,6 +45,7 @@ pub struct SpecBuilder {
     replicas: Option<u32>,
     cpu: Option<String>,
     autoscaling: bool,
+    production_ready: bool,
 }
 
 impl SpecBuilder {
@@ -56,7 +57,20 @@ impl SpecBuilder {
             replicas: None,
             cpu: None,
             autoscaling: true,
+            production_ready: false,
         }
+    }
+
+    /// A web service that passes the production readiness checklist (which
+    /// production requires by default): two replicas, probes, a memory limit
+    /// and JSON logs.
+    pub fn production_ready(mut self) -> Self {
+        assert!(
+            matches!(self.base, Base::Web(_)),
+            "production_ready() is for web specs"
+        );
+        self.production_ready = true;
+        self
     }
 
     /// A web service `name` with one replica, requesting 10m CPU and 16Mi.
@@ -114,8 +128,27 @@ impl SpecBuilder {
     pub fn to_yaml(&self) -> String {
         let team = &self.team;
         let cpu = self.cpu.as_deref().unwrap_or("10m");
-        let replicas = self.replicas.unwrap_or(1);
+        let replicas = self
+            .replicas
+            .unwrap_or(if self.production_ready { 2 } else { 1 });
         let yaml = match &self.base {
+            Base::Web(name) if self.production_ready => format!(
+                "apiVersion: slipway.dev/v1
+kind: Service
+metadata: {{name: {name}, team: {team}}}
+spec:
+  kind: web
+  image: registry.example.com/{team}/{name}:1.0.0
+  command: [gunicorn, app:app]
+  ports: [{{name: http, port: 8000}}]
+  resources: {{requests: {{cpu: {cpu}, memory: 16Mi}}, limits: {{memory: 64Mi}}}}
+  replicas: {replicas}
+  probes:
+    liveness: {{http: {{path: /healthz, port: http}}}}
+    readiness: {{http: {{path: /ready, port: http}}}}
+  logging: {{format: json}}
+"
+            ),
             Base::Web(name) => format!(
                 "apiVersion: slipway.dev/v1
 kind: Service
@@ -400,4 +433,41 @@ pub async fn shop_member_with_api(pool: &PgPool) -> super::TestApp {
     )
     .await;
     super::TestApp::signed_in(pool, "dev@shop.io").await
+}
+
+// ---------------------------------------------------------------- approval policy
+
+/// Sets environment `name`'s approvals: how many, and which teams may give them.
+pub async fn set_approval_policy(pool: &PgPool, name: &str, required: i32, teams: &[&str]) {
+    let teams: Vec<String> = teams.iter().map(|t| (*t).to_owned()).collect();
+    let done = sqlx::query(
+        "update environments set approvals_required = $2, approver_teams = $3 where name = $1",
+    )
+    .bind(name)
+    .bind(required)
+    .bind(&teams)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 1, "environment {name} exists");
+}
+
+/// Decides deploy `id` as `email` through the domain action, as the portal does.
+pub async fn try_decide(
+    pool: &PgPool,
+    email: &str,
+    id: i64,
+    decision: slipway::deploy_model::Decision,
+) -> Result<Deploy, AppError> {
+    let user = current_user(pool, email).await;
+    deployer::decide(
+        pool,
+        id,
+        &user,
+        &actor(&user),
+        decision,
+        "",
+        &deployer::Seen::default(),
+    )
+    .await
 }
