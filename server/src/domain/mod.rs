@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod deploys;
 pub mod environments;
+pub mod freeze;
 pub mod hooks;
 pub mod namespaces;
 pub mod secrets;
