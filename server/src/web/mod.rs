@@ -13,6 +13,7 @@ pub mod environments;
 pub mod errors;
 pub mod format;
 pub mod forms;
+pub mod freeze;
 pub mod health;
 pub mod hooks;
 pub mod htmx;
@@ -36,6 +37,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(services::routes())
         .merge(deploys::routes())
         .merge(environments::routes())
+        .merge(freeze::routes())
         .merge(admin::routes())
         .merge(account::routes())
         .merge(wiring::routes())

@@ -18,6 +18,7 @@ mod csrf_all_routes;
 mod deploy_worker;
 mod deploys;
 mod foundation;
+mod freeze;
 mod hooks;
 mod logging;
 mod readiness;

@@ -12,6 +12,7 @@
 mod body;
 mod deploys;
 mod environments;
+mod freeze;
 mod services;
 mod status;
 mod wiring;
@@ -19,7 +20,7 @@ mod wiring;
 pub use body::ApiJson;
 
 use axum::extract::State;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 
@@ -73,6 +74,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deploys/{id}/reject", post(deploys::reject))
         .route("/api/v1/deploys/{id}/rollback", post(deploys::rollback))
         .route("/api/v1/environments", get(environments::list_environments))
+        .route(
+            "/api/v1/environments/{name}/freeze-windows",
+            get(freeze::list_windows).post(freeze::add_window),
+        )
+        .route(
+            "/api/v1/environments/{name}/freeze-windows/{id}",
+            delete(freeze::remove_window),
+        )
         .route(
             "/api/v1/teams/{team}/services/{service}/wiring",
             get(wiring::show_wiring),
