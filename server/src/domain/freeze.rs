@@ -177,8 +177,13 @@ impl WindowInput {
                                 problem("ends_at", "must be after starts_at");
                                 None
                             }
-                            _ => {
-                                problem("starts_at", "is out of range");
+                            (start, _) => {
+                                let path = if start.is_none() {
+                                    "starts_at"
+                                } else {
+                                    "ends_at"
+                                };
+                                problem(path, "is out of range");
                                 None
                             }
                         }
@@ -589,6 +594,10 @@ mod tests {
                     "starts_at: must be a local date and time like 2026-12-24T00:00",
                     "ends_at: required",
                 ],
+            ),
+            (
+                once("2026-12-24T00:00", "9999-12-31T23:00", "UTC"),
+                vec!["ends_at: is out of range"],
             ),
             (
                 weekly(("fri", "16:00"), ("mon", "8am")),

@@ -276,7 +276,8 @@ pub fn parse_hhmm(s: &str) -> Option<civil::Time> {
 /// (seconds and a space instead of `T` are accepted; an offset or zone is not).
 pub fn parse_local(s: &str) -> Option<civil::DateTime> {
     let s = s.trim();
-    if s.len() < 16 || s.contains(['+', 'Z', 'z', '[']) || s[10..].contains('-') {
+    // ASCII first, so that slicing at byte 10 below stays on a character boundary.
+    if !s.is_ascii() || s.len() < 16 || s.contains(['+', 'Z', 'z', '[']) || s[10..].contains('-') {
         return None;
     }
     s.parse::<civil::DateTime>().ok()

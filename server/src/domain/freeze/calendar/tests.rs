@@ -358,6 +358,7 @@ fn times_of_day_are_hh_mm() {
         ("8:00", None),
         ("08:00:30", None),
         ("noon", None),
+        ("0€:00", None),
         ("", None),
     ];
     for (input, expected) in table {
@@ -377,6 +378,8 @@ fn local_date_times_are_what_datetime_local_inputs_send() {
         ("2026-12-24T08:30Z", None),
         ("2026-12-24T08:30-05:00", None),
         ("2026-02-30T08:30", None),
+        ("2026-12-2€T00:00:00", None),
+        ("2026-12-24T00:00€", None),
         ("tomorrow", None),
     ];
     for (input, expected) in table {
