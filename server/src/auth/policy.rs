@@ -14,7 +14,8 @@ fn allow_if(condition: bool, rule: &'static str) -> Decision {
     }
 }
 
-/// Administration (users, teams, environments, audit log): admins only.
+/// Administration (users, teams, environments and their freeze windows, audit
+/// log): admins only.
 pub fn can_administer(user: &CurrentUser) -> Decision {
     allow_if(user.is_admin, "only administrators may do this")
 }

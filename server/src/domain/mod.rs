@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod approvals;
 pub mod deploys;
 pub mod environments;
+pub mod freeze;
 pub mod hooks;
 pub mod namespaces;
 pub mod plans;

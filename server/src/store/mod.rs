@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod deploy_leases;
 pub mod deploys;
 pub mod environments;
+pub mod freeze_windows;
 pub mod hooks;
 pub mod login_attempts;
 pub mod pins;

@@ -14,6 +14,7 @@ pub mod environments;
 pub mod errors;
 pub mod format;
 pub mod forms;
+pub mod freeze;
 pub mod health;
 pub mod hooks;
 pub mod htmx;
@@ -37,6 +38,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(services::routes())
         .merge(deploys::routes())
         .merge(environments::routes())
+        .merge(freeze::routes())
         .merge(admin::routes())
         .merge(account::routes())
         .merge(wiring::routes())

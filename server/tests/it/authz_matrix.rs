@@ -20,8 +20,8 @@ use sqlx::PgPool;
 
 use crate::harness::routes::{balanced, route_call, source_routes};
 use crate::harness::{
-    PASSWORD, SpecBuilder, TestApp, api_token, create_service_by, create_user, current_user,
-    mark_succeeded, request, with_token,
+    PASSWORD, SpecBuilder, TestApp, add_freeze_window, api_token, create_service_by, create_user,
+    current_user, mark_succeeded, once_window, request, with_token,
 };
 
 #[test]
@@ -78,7 +78,8 @@ pub struct Case {
     /// `{own_token}`: a spare API token of the actor; `{olga_id}`: the billing member's
     /// user id; `{deploy}`: a shop/web deploy awaiting approval, requested by ann;
     /// `{good}`: a shop/web staging deploy of ann's that succeeded; `{hook}`: a
-    /// staging hook of shop/web.
+    /// staging hook of shop/web; `{freeze}`, `{freeze_api}`: two freeze windows of
+    /// development, far in the future (one per delete row, portal and API).
     pub path: &'static str,
     pub body: Body,
     pub expect: [Expect; 4],
@@ -676,6 +677,58 @@ pub const MATRIX: &[Case] = &[
         body: Body::Empty,
         expect: API_ANYONE_WITH_TOKEN,
     },
+    // freeze windows of an environment: administrators only. They go on
+    // development, where no row deploys, so no deploy of the matrix is held.
+    Case {
+        method: "GET",
+        route: "/admin/environments/{name}/freeze",
+        path: "/admin/environments/development/freeze",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/environments/{name}/freeze",
+        path: "/admin/environments/development/freeze",
+        body: Body::Form(&[
+            ("kind", "once"),
+            ("starts_at", "2099-12-24T00:00"),
+            ("ends_at", "2099-12-27T08:00"),
+            ("time_zone", "Europe/Berlin"),
+            ("reason", "matrix {role}"),
+        ]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/environments/{name}/freeze/{id}/delete",
+        path: "/admin/environments/development/freeze/{freeze}/delete",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/environments/{name}/freeze-windows",
+        path: "/api/v1/environments/development/freeze-windows",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/environments/{name}/freeze-windows",
+        path: "/api/v1/environments/development/freeze-windows",
+        body: Body::Json(
+            r#"{"kind": "weekly", "start_day": "sat", "start_time": "00:00", "end_day": "sat", "end_time": "00:01", "time_zone": "Pacific/Kiritimati", "reason": "matrix {role}"}"#,
+        ),
+        expect: [Unauth, Forbidden, Forbidden, S(201)],
+    },
+    Case {
+        method: "DELETE",
+        route: "/api/v1/environments/{name}/freeze-windows/{id}",
+        path: "/api/v1/environments/development/freeze-windows/{freeze_api}",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(204)],
+    },
     // last: it ends the session
     // redelivering a stored push: administrators only
     Case {
@@ -785,6 +838,8 @@ struct World {
     good: i64,
     hook: String,
     delivery: i64,
+    freeze: i64,
+    freeze_api: i64,
 }
 
 /// ann requests a production deploy of shop/web through the API; it awaits approval.
@@ -834,6 +889,8 @@ async fn world(pool: &PgPool, role: Role) -> World {
     let good = seed_succeeded_deploy(pool, &web).await;
     let deploy = seed_deploy(&app, pool, &ann).await;
     let (hook, delivery) = seed_hook(pool, &web).await;
+    let freeze = seed_freeze_window(pool).await;
+    let freeze_api = seed_freeze_window(pool).await;
     if role != Role::Anonymous {
         app.login_as(email, PASSWORD).await;
     }
@@ -848,7 +905,15 @@ async fn world(pool: &PgPool, role: Role) -> World {
         good,
         hook,
         delivery,
+        freeze,
+        freeze_api,
     }
+}
+
+/// A one-off freeze window of development in 2099 (never in force during a test run).
+async fn seed_freeze_window(pool: &PgPool) -> i64 {
+    let input = once_window("2099-06-01T00:00", "2099-06-02T00:00", "UTC", "seeded");
+    add_freeze_window(pool, "development", &input).await.id
 }
 
 /// A staging hook of shop/web, made with the key the test config carries, and
@@ -888,7 +953,9 @@ async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
         .replace("{deploy}", &world.deploy.to_string())
         .replace("{good}", &world.good.to_string())
         .replace("{hook}", &world.hook)
-        .replace("{delivery}", &world.delivery.to_string());
+        .replace("{delivery}", &world.delivery.to_string())
+        .replace("{freeze_api}", &world.freeze_api.to_string())
+        .replace("{freeze}", &world.freeze.to_string());
     let method = Method::from_bytes(case.method.as_bytes()).unwrap();
     let mut req = world
         .app

@@ -19,6 +19,7 @@ mod csrf_all_routes;
 mod deploy_worker;
 mod deploys;
 mod foundation;
+mod freeze;
 mod hooks;
 mod logging;
 mod readiness;

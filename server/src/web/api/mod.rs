@@ -13,6 +13,7 @@ mod approvals;
 mod body;
 mod deploys;
 mod environments;
+mod freeze;
 mod services;
 mod status;
 mod wiring;
@@ -20,7 +21,7 @@ mod wiring;
 pub use body::ApiJson;
 
 use axum::extract::State;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 
@@ -79,6 +80,14 @@ pub fn routes() -> Router<AppState> {
             put(environments::update_environment),
         )
         .route("/api/v1/approvals", get(approvals::list_approvals))
+        .route(
+            "/api/v1/environments/{name}/freeze-windows",
+            get(freeze::list_windows).post(freeze::add_window),
+        )
+        .route(
+            "/api/v1/environments/{name}/freeze-windows/{id}",
+            delete(freeze::remove_window),
+        )
         .route(
             "/api/v1/teams/{team}/services/{service}/wiring",
             get(wiring::show_wiring),

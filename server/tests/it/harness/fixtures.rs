@@ -1,4 +1,5 @@
-//! Fixtures: service specs, users, services, revisions, deploys and API tokens.
+//! Fixtures: service specs, users, services, revisions, deploys, API tokens and
+//! freeze windows.
 //!
 //! Every call into the library's editing and deploy functions goes through here,
 //! so a rename in the library touches one place.
@@ -6,11 +7,13 @@
 use serde_json::{Value, json};
 use slipway::auth::{CurrentUser, password, tokens};
 use slipway::domain::deploys::{self as deployer, DeployRequest};
+use slipway::domain::freeze::{self, WindowInput};
 use slipway::domain::services as editing;
 use slipway::error::AppError;
 use slipway::store;
 use slipway::store::audit::Actor;
 use slipway::store::deploys::{Deploy, Trigger};
+use slipway::store::freeze_windows::FreezeWindow;
 use slipway::store::services::Service;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -470,4 +473,48 @@ pub async fn try_decide(
         &deployer::Seen::default(),
     )
     .await
+}
+
+// ---------------------------------------------------------------- freeze windows
+
+/// A one-off freeze window: local `starts_at` → `ends_at` (`2026-12-24T00:00`) in `zone`.
+pub fn once_window(starts_at: &str, ends_at: &str, zone: &str, reason: &str) -> WindowInput {
+    WindowInput {
+        kind: "once".into(),
+        starts_at: starts_at.into(),
+        ends_at: ends_at.into(),
+        time_zone: zone.into(),
+        reason: reason.into(),
+        ..WindowInput::default()
+    }
+}
+
+/// A weekly freeze window `(day, HH:MM)` → `(day, HH:MM)` in `zone`; day `daily`: every day.
+pub fn weekly_window(
+    (start_day, start_time): (&str, &str),
+    (end_day, end_time): (&str, &str),
+    zone: &str,
+    reason: &str,
+) -> WindowInput {
+    WindowInput {
+        kind: "weekly".into(),
+        start_day: start_day.into(),
+        start_time: start_time.into(),
+        end_day: end_day.into(),
+        end_time: end_time.into(),
+        time_zone: zone.into(),
+        reason: reason.into(),
+        ..WindowInput::default()
+    }
+}
+
+/// Adds a freeze window to `environment` as the system (no form, no token).
+pub async fn add_freeze_window(
+    pool: &PgPool,
+    environment: &str,
+    input: &WindowInput,
+) -> FreezeWindow {
+    freeze::add_window(pool, &Actor::system(), environment, input)
+        .await
+        .unwrap()
 }
