@@ -14,6 +14,7 @@ pub mod deploys;
 pub mod environments;
 pub mod hooks;
 pub mod login_attempts;
+pub mod notifications;
 pub mod pins;
 pub mod services;
 pub mod sessions;
