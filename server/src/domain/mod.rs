@@ -13,5 +13,6 @@ pub mod deploys;
 pub mod environments;
 pub mod hooks;
 pub mod namespaces;
+pub mod notifications;
 pub mod secrets;
 pub mod services;
