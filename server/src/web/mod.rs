@@ -19,6 +19,7 @@ pub mod htmx;
 pub mod layout;
 pub mod loaders;
 pub mod login;
+pub mod notifications;
 pub mod services;
 pub mod static_files;
 pub mod status;
@@ -41,6 +42,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(wiring::routes())
         .merge(status::routes())
         .merge(hooks::routes())
+        .merge(notifications::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.
