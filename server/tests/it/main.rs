@@ -20,6 +20,7 @@ mod deploys;
 mod foundation;
 mod hooks;
 mod logging;
+mod notifications;
 mod readiness;
 mod render_cluster;
 mod seed;
