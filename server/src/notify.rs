@@ -226,7 +226,7 @@ async fn deliver_one(
     match after {
         _ if !recorded => tracing::warn!(
             notification.target = %target, notification.message = id, attempt,
-            "another sender recorded this attempt first"
+            "attempt not recorded: the message changed meanwhile (another sender recorded it, or its target was deleted)"
         ),
         AfterAttempt::Delivered => tracing::debug!(
             notification.target = %target, notification.message = id, event, attempt,
