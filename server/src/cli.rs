@@ -16,7 +16,7 @@ use crate::local::postgres::LocalPostgres;
 use crate::local::state_dir::StateDir;
 use crate::secret::SecretString;
 use crate::store::audit::Actor;
-use crate::{deployer, seed, store};
+use crate::{deployer, notify, seed, store};
 
 /// `slipway serve`: configuration from the environment; starts even while the
 /// database is down and reports not ready until it is back.
@@ -140,9 +140,11 @@ fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
     });
 }
 
-/// Serves the portal with the deploy worker and the sweeper of waiting deploys
-/// beside it; on SIGTERM the worker hands its running deploys over (ends
-/// their leases) before the pool closes.
+/// Serves the portal with the deploy worker, the sweeper of waiting deploys
+/// and the notification sender beside it; on SIGTERM the worker hands its
+/// running deploys over (ends their leases) and the sender finishes its pass
+/// before the pool closes. Without SLIPWAY_SECRET_KEY no notification target
+/// can exist or be signed for, so no sender runs.
 async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let worker = deployer::Worker::start(
         state.db.clone(),
@@ -155,10 +157,28 @@ async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Re
         state.cluster.clone(),
         std::time::Duration::from_secs(5),
     );
+    let sender = match &state.config.secret_key {
+        Some(key) => Some(notify::Sender::start(state.db.clone(), key.clone())),
+        None => {
+            if store::notifications::any_target(&state.db)
+                .await
+                .unwrap_or(false)
+            {
+                tracing::warn!(
+                    "notification targets exist, but SLIPWAY_SECRET_KEY is not set: \
+                     their secrets are sealed with it, so nothing is sent"
+                );
+            }
+            None
+        }
+    };
     app::serve(listener, state, async move {
         app::shutdown_signal().await;
         sweeper.abort();
         worker.shutdown().await;
+        if let Some(sender) = sender {
+            sender.shutdown().await;
+        }
     })
     .await
 }

@@ -159,6 +159,47 @@ stored_names!(Decision, "decision", {
     Reject => "reject",
 });
 
+/// A deploy event that notification targets can ask for (`domain::notifications`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NotificationEvent {
+    /// A deploy waits for an administrator's decision.
+    AwaitingApproval,
+    /// An administrator let it go to the queue.
+    Approved,
+    /// An administrator said no.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// The rollout finished.
+    Succeeded,
+    /// The deploy failed; its reason says why.
+    Failed,
+    /// An administrator's "send a test event": never configurable, sent to one target.
+    Test,
+}
+
+impl NotificationEvent {
+    /// The events a target may subscribe to (every one but `test`).
+    pub const CONFIGURABLE: [NotificationEvent; 6] = [
+        NotificationEvent::AwaitingApproval,
+        NotificationEvent::Approved,
+        NotificationEvent::Rejected,
+        NotificationEvent::Expired,
+        NotificationEvent::Succeeded,
+        NotificationEvent::Failed,
+    ];
+}
+
+stored_names!(NotificationEvent, "notification event", {
+    AwaitingApproval => "awaiting_approval",
+    Approved => "approved",
+    Rejected => "rejected",
+    Expired => "expired",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Test => "test",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

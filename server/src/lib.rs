@@ -15,6 +15,7 @@ pub mod deployer;
 pub mod domain;
 pub mod error;
 pub mod local;
+pub mod notify;
 pub mod plan;
 pub mod render;
 pub mod secret;

@@ -171,6 +171,15 @@ pub fn can_manage_hooks(user: &CurrentUser, team: &str) -> Decision {
     )
 }
 
+/// Notification targets (outgoing webhooks of deploy events), their messages
+/// and test events: admins only, since a target hears of every team's deploys.
+pub fn can_manage_notifications(user: &CurrentUser) -> Decision {
+    allow_if(
+        user.is_admin,
+        "only administrators may manage notification targets",
+    )
+}
+
 /// Managing one's own API tokens: any signed-in user, for their own tokens.
 pub fn can_manage_own_tokens(_user: &CurrentUser) -> Decision {
     Ok(())
@@ -273,5 +282,11 @@ mod tests {
     fn only_admins_administer() {
         assert!(can_administer(&user(1, false, &["shop"])).is_err());
         assert!(can_administer(&user(1, true, &[])).is_ok());
+    }
+
+    #[test]
+    fn only_admins_manage_notifications_even_of_their_own_team() {
+        assert!(can_manage_notifications(&user(1, false, &["shop"])).is_err());
+        assert!(can_manage_notifications(&user(1, true, &[])).is_ok());
     }
 }

@@ -15,6 +15,7 @@ pub mod environments;
 pub mod freeze;
 pub mod hooks;
 pub mod namespaces;
+pub mod notifications;
 pub mod plans;
 pub mod secrets;
 pub mod services;

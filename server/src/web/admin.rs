@@ -422,6 +422,12 @@ const KNOWN_ACTIONS: &[&str] = &[
     crate::domain::deploys::actions::REJECT,
     crate::domain::deploys::actions::ROLLBACK,
     crate::domain::deploys::actions::UNPIN,
+    "notification.",
+    crate::domain::notifications::actions::CREATE,
+    crate::domain::notifications::actions::DISABLE,
+    crate::domain::notifications::actions::ENABLE,
+    crate::domain::notifications::actions::DELETE,
+    crate::domain::notifications::actions::TEST,
 ];
 
 /// `GET /admin/audit`: newest first, filtered by actor, action prefix and target,

@@ -21,6 +21,7 @@ pub mod htmx;
 pub mod layout;
 pub mod loaders;
 pub mod login;
+pub mod notifications;
 pub mod services;
 pub mod static_files;
 pub mod status;
@@ -45,6 +46,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(status::routes())
         .merge(hooks::routes())
         .merge(approvals::routes())
+        .merge(notifications::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.

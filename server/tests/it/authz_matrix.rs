@@ -79,7 +79,8 @@ pub struct Case {
     /// user id; `{deploy}`: a shop/web deploy awaiting approval, requested by ann;
     /// `{good}`: a shop/web staging deploy of ann's that succeeded; `{hook}`: a
     /// staging hook of shop/web; `{freeze}`, `{freeze_api}`: two freeze windows of
-    /// development, far in the future (one per delete row, portal and API).
+    /// development, far in the future (one per delete row, portal and API);
+    /// `{notification}`: a notification target.
     pub path: &'static str,
     pub body: Body,
     pub expect: [Expect; 4],
@@ -96,6 +97,7 @@ const PUBLIC: [Expect; 4] = [S(200), S(200), S(200), S(200)];
 /// Writing a Secret value: administrators only. `web` references no Secret, so
 /// the admin, past the policy, gets the validation answer (the value is never
 /// written anywhere); `tests/it/wiring.rs` writes real values on the cluster.
+const API_ADMIN_READ: [Expect; 4] = [Unauth, Forbidden, Forbidden, S(200)];
 const API_ADMIN_SECRET_WRITE: [Expect; 4] = [Unauth, Forbidden, Forbidden, S(422)];
 
 const EDITED_SPEC: &str = "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: web\n  team: shop\n  description: edited by {role}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/shop/web:1.0.0\n";
@@ -380,6 +382,80 @@ pub const MATRIX: &[Case] = &[
         path: "/admin/teams/billing/members/{olga_id}/remove",
         body: Body::Empty,
         expect: PORTAL_ADMIN_CHANGE,
+    },
+    // notification targets: administrators only, members of any team refused.
+    // Creating shows the secret once (200); `{notification}` is an enabled target.
+    Case {
+        method: "GET",
+        route: "/admin/notifications",
+        path: "/admin/notifications",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/notifications",
+        path: "/admin/notifications",
+        body: Body::Form(&[
+            ("name", "made by {role}"),
+            ("url", "https://hooks.example.com/{role}"),
+            ("format", "slack"),
+            ("environment", "production"),
+            ("events", "succeeded"),
+            ("events", "failed"),
+        ]),
+        expect: [Login, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "GET",
+        route: "/admin/notifications/{id}",
+        path: "/admin/notifications/{notification}",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/notifications/{id}/test",
+        path: "/admin/notifications/{notification}/test",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/notifications/{id}/disable",
+        path: "/admin/notifications/{notification}/disable",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/notifications/{id}/enable",
+        path: "/admin/notifications/{notification}/enable",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/notifications",
+        path: "/api/v1/notifications",
+        body: Body::Empty,
+        expect: API_ADMIN_READ,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/notifications",
+        path: "/api/v1/notifications",
+        body: Body::Json(
+            r#"{"name": "api {role}", "url": "https://hooks.example.com/api-{role}", "format": "json", "events": ["awaiting_approval"]}"#,
+        ),
+        expect: [Unauth, Forbidden, Forbidden, S(201)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/notifications/{id}/messages",
+        path: "/api/v1/notifications/{notification}/messages",
+        body: Body::Empty,
+        expect: API_ADMIN_READ,
     },
     Case {
         method: "GET",
@@ -746,6 +822,14 @@ pub const MATRIX: &[Case] = &[
         body: Body::Empty,
         expect: [Login, Forbidden, S(303), S(303)],
     },
+    // after every row that uses `{notification}`
+    Case {
+        method: "POST",
+        route: "/admin/notifications/{id}/delete",
+        path: "/admin/notifications/{notification}/delete",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
     Case {
         method: "POST",
         route: "/logout",
@@ -840,6 +924,7 @@ struct World {
     delivery: i64,
     freeze: i64,
     freeze_api: i64,
+    notification: String,
 }
 
 /// ann requests a production deploy of shop/web through the API; it awaits approval.
@@ -891,6 +976,7 @@ async fn world(pool: &PgPool, role: Role) -> World {
     let (hook, delivery) = seed_hook(pool, &web).await;
     let freeze = seed_freeze_window(pool).await;
     let freeze_api = seed_freeze_window(pool).await;
+    let notification = seed_notification(pool).await;
     if role != Role::Anonymous {
         app.login_as(email, PASSWORD).await;
     }
@@ -907,6 +993,7 @@ async fn world(pool: &PgPool, role: Role) -> World {
         delivery,
         freeze,
         freeze_api,
+        notification,
     }
 }
 
@@ -914,6 +1001,24 @@ async fn world(pool: &PgPool, role: Role) -> World {
 async fn seed_freeze_window(pool: &PgPool) -> i64 {
     let input = once_window("2099-06-01T00:00", "2099-06-02T00:00", "UTC", "seeded");
     add_freeze_window(pool, "development", &input).await.id
+}
+
+/// An enabled notification target of every environment's successes, made with
+/// the key the test config carries. Its URL is never called: no sender runs.
+async fn seed_notification(pool: &PgPool) -> String {
+    let key = slipway::secret::SecretKey([7; 32]);
+    let input = slipway::domain::notifications::TargetInput {
+        name: "matrix".into(),
+        url: "http://127.0.0.1:9/never-called".into(),
+        format: "json".into(),
+        environment: None,
+        events: vec!["succeeded".into()],
+    };
+    let made =
+        slipway::domain::notifications::create_target(pool, Some(&key), &Actor::system(), &input)
+            .await
+            .unwrap();
+    made.id.to_string()
 }
 
 /// A staging hook of shop/web, made with the key the test config carries, and
@@ -955,7 +1060,8 @@ async fn send(world: &World, role: Role, case: &Case) -> reqwest::Response {
         .replace("{hook}", &world.hook)
         .replace("{delivery}", &world.delivery.to_string())
         .replace("{freeze_api}", &world.freeze_api.to_string())
-        .replace("{freeze}", &world.freeze.to_string());
+        .replace("{freeze}", &world.freeze.to_string())
+        .replace("{notification}", &world.notification);
     let method = Method::from_bytes(case.method.as_bytes()).unwrap();
     let mut req = world
         .app

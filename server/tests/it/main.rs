@@ -22,6 +22,7 @@ mod foundation;
 mod freeze;
 mod hooks;
 mod logging;
+mod notifications;
 mod readiness;
 mod render_cluster;
 mod seed;

@@ -108,6 +108,15 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/hooks/{id}/deliveries",
             get(crate::web::hooks::api::list_deliveries),
         )
+        .route(
+            "/api/v1/notifications",
+            get(crate::web::notifications::api::list_targets)
+                .post(crate::web::notifications::api::create_target),
+        )
+        .route(
+            "/api/v1/notifications/{id}/messages",
+            get(crate::web::notifications::api::list_messages),
+        )
 }
 
 /// `GET /api/v1/schema`: the spec's JSON Schema. Public: no token needed.

@@ -518,3 +518,45 @@ pub async fn add_freeze_window(
         .await
         .unwrap()
 }
+
+// ---------------------------------------------------------------- notifications
+
+/// The key the test config seals secrets with (`Config::for_database`).
+pub fn test_secret_key() -> slipway::secret::SecretKey {
+    slipway::secret::SecretKey([7; 32])
+}
+
+/// Queues notifications of `event` about `deploy` in a transaction of its own,
+/// as a deploy transition does inside its own.
+pub async fn enqueue_notification(
+    pool: &PgPool,
+    event: slipway::domain::notifications::NotificationEvent,
+    deploy: &Deploy,
+    actor: &str,
+    message: &str,
+) {
+    let mut tx = pool.begin().await.unwrap();
+    slipway::domain::notifications::enqueue_in(
+        &mut tx,
+        event,
+        deploy,
+        actor,
+        message,
+        "http://127.0.0.1:8080",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// One pass of the notification sender at `now`; returns how many messages it posted.
+pub async fn deliver_notifications(pool: &PgPool, now: time::OffsetDateTime) -> usize {
+    slipway::notify::deliver_due(
+        pool,
+        &test_secret_key(),
+        &slipway::notify::http_client(),
+        now,
+    )
+    .await
+    .unwrap()
+}
