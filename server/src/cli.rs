@@ -146,6 +146,7 @@ fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
 /// before the pool closes. Without SLIPWAY_SECRET_KEY no notification target
 /// can exist or be signed for, so no sender runs.
 async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    crate::domain::notifications::configure_public_url(&state.config.public_url);
     let worker = deployer::Worker::start(
         state.db.clone(),
         state.cluster.clone(),

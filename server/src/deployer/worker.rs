@@ -25,6 +25,8 @@ use crate::cluster::apply::{self, Target};
 use crate::cluster::retry::{ClusterError, RetryPolicy};
 use crate::cluster::rollout::{self, Rollout, RolloutConfig};
 use crate::cluster::{self, ClusterState, diff, preflight};
+use crate::deploy_model::NotificationEvent;
+use crate::domain::notifications;
 use crate::plan;
 use crate::store::deploys::{self as deploys, Deploy, Transition};
 use crate::store::environments;
@@ -273,6 +275,16 @@ async fn sweep_expired(ctx: &Arc<Context>, running: &mut JoinSet<()>) -> Result<
                 },
             )
             .await?;
+            if let Some(now) = deploys::find(&mut *tx, deploy.id).await? {
+                notifications::notify_in(
+                    &mut tx,
+                    NotificationEvent::Failed,
+                    &now,
+                    &ctx.actor,
+                    &reason,
+                )
+                .await?;
+            }
             tx.commit().await?;
             tracing::warn!(
                 deploy.id = deploy.id,
@@ -394,6 +406,14 @@ async fn finish(ctx: &Context, deploy: &Deploy, outcome: Outcome) {
             },
         )
         .await?;
+        if moved && let Some(now) = deploys::find(&mut *tx, deploy.id).await? {
+            let event = if to == DeployState::Succeeded {
+                NotificationEvent::Succeeded
+            } else {
+                NotificationEvent::Failed
+            };
+            notifications::notify_in(&mut tx, event, &now, &ctx.actor, &message).await?;
+        }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(moved)
     }

@@ -14,9 +14,10 @@ use tracing::instrument;
 
 use crate::auth::{CurrentUser, policy};
 use crate::cluster;
+use crate::deploy_model::NotificationEvent;
 pub use crate::deploy_model::{Decision, DeployState, Trigger};
 use crate::deployer::{DeployEvent, next, sha256_hex};
-use crate::domain::{namespaces, plans};
+use crate::domain::{freeze, namespaces, notifications, plans};
 use crate::error::{AppError, ResultExt as _};
 use crate::plan;
 use crate::render::{self, RenderContext};
@@ -410,6 +411,7 @@ pub async fn create_in(
         context,
         &deploy,
         environment,
+        request,
         &actor.name,
         &message,
     )
@@ -444,17 +446,63 @@ pub async fn create_in(
     Ok(id)
 }
 
-/// Moves a just-rendered deploy on: into `awaiting_approval` (with its
-/// decision deadline) or the queue.
+/// Moves a just-rendered deploy on: inside a freeze window into `held` (or
+/// refused, as the environment says; an administrator's override goes ahead,
+/// recorded), else into `awaiting_approval` (with its decision deadline) or
+/// the queue.
 async fn route(
     conn: &mut PgConnection,
     context: &Context<'_>,
     deploy: &Deploy,
     environment: &Environment,
+    request: &DeployRequest,
     actor: &str,
     message: &str,
 ) -> Result<DeployState, AppError> {
-    let _ = context;
+    if let Some(freeze) = freeze::active_freeze(&mut *conn, environment.id, context.now).await? {
+        let until = format_utc(freeze.ends_at);
+        let reason = request
+            .override_reason
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default();
+        if !reason.is_empty() {
+            deploys::note(
+                &mut *conn,
+                deploy.id,
+                deploy.state,
+                actor,
+                &format!(
+                    "freeze window overridden by {actor}: {reason} ({} until {until}: {})",
+                    freeze.label, freeze.reason
+                ),
+            )
+            .await?;
+        } else if environment.refuses_in_freeze() {
+            return Err(AppError::invalid(
+                "environment",
+                format!(
+                    "{} is frozen until {until} ({}: {}); deploys are refused meanwhile (an administrator may override with a written reason)",
+                    environment.name, freeze.label, freeze.reason
+                ),
+            ));
+        } else {
+            let to = move_deploy(
+                &mut *conn,
+                deploy,
+                DeployEvent::Frozen,
+                actor,
+                &format!(
+                    "{message}; held until {until} by the freeze window {} ({})",
+                    freeze.label, freeze.reason
+                ),
+                None,
+            )
+            .await?;
+            deploys::set_deadlines(&mut *conn, deploy.id, None, Some(freeze.ends_at)).await?;
+            return Ok(to);
+        }
+    }
     let to = move_deploy(
         &mut *conn,
         deploy,
@@ -466,25 +514,99 @@ async fn route(
         None,
     )
     .await?;
-    after_entering(conn, context, deploy.id, to, environment).await?;
+    after_entering(conn, context, deploy.id, to, environment, actor).await?;
     Ok(to)
 }
 
-/// Deadlines that come with a state: a deploy entering `awaiting_approval`
-/// expires after the environment's time to decide.
+/// `2026-12-24 08:00 UTC`.
+fn format_utc(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .unwrap_or_default()
+}
+
+/// What comes with entering a state: a deploy entering `awaiting_approval`
+/// gets its decision deadline and its approvers are notified.
 async fn after_entering(
     conn: &mut PgConnection,
     context: &Context<'_>,
     id: i64,
     state: DeployState,
     environment: &Environment,
+    actor: &str,
 ) -> Result<(), AppError> {
     if state == DeployState::AwaitingApproval {
         let deadline =
             context.now + time::Duration::hours(i64::from(environment.approval_ttl_hours));
         deploys::set_deadlines(&mut *conn, id, Some(deadline), None).await?;
+        notify(conn, id, NotificationEvent::AwaitingApproval, actor, "").await?;
     }
     Ok(())
+}
+
+/// Queues the notifications of `event` about deploy `id` as it is now, in the
+/// caller's transaction.
+pub(crate) async fn notify(
+    conn: &mut PgConnection,
+    id: i64,
+    event: NotificationEvent,
+    actor: &str,
+    message: &str,
+) -> Result<(), AppError> {
+    if let Some(deploy) = deploys::find(&mut *conn, id).await? {
+        notifications::notify_in(conn, event, &deploy, actor, message).await?;
+    }
+    Ok(())
+}
+
+/// Moves a held deploy on when its freeze ended: into `awaiting_approval` or
+/// the queue, as the environment says now. Still frozen (a window chained on,
+/// or a new one): its hold is extended. False when it was not held or not due.
+pub async fn release_held(db: &PgPool, context: &Context<'_>, id: i64) -> Result<bool, AppError> {
+    let mut tx = db.begin().await?;
+    let Some(deploy) = deploys::lock(&mut tx, id).await? else {
+        return Ok(false);
+    };
+    if deploy.state != DeployState::Held || deploy.held_until.is_none_or(|t| t > context.now) {
+        return Ok(false);
+    }
+    let environment = store::environments::find(&mut *tx, deploy.environment_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Some(freeze) = freeze::active_freeze(&mut *tx, environment.id, context.now).await? {
+        deploys::set_deadlines(&mut *tx, id, None, Some(freeze.ends_at)).await?;
+        deploys::note(
+            &mut *tx,
+            id,
+            deploy.state,
+            "slipway",
+            &format!(
+                "still frozen: held until {} ({})",
+                format_utc(freeze.ends_at),
+                freeze.label
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(false);
+    }
+    let to = move_deploy(
+        &mut tx,
+        &deploy,
+        DeployEvent::Released {
+            needs_approval: environment.requires_approval(),
+        },
+        "slipway",
+        "the freeze window ended",
+        None,
+    )
+    .await?;
+    deploys::set_deadlines(&mut *tx, id, None, None).await?;
+    after_entering(&mut tx, context, id, to, &environment, "slipway").await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// What the approver saw when deciding; when given, it must still be the deploy's.
@@ -658,6 +780,29 @@ pub async fn decide(
             }
         }
     };
+    match to {
+        DeployState::Queued => {
+            notify(
+                &mut tx,
+                deploy_id,
+                NotificationEvent::Approved,
+                &actor.name,
+                comment,
+            )
+            .await?;
+        }
+        DeployState::Rejected => {
+            notify(
+                &mut tx,
+                deploy_id,
+                NotificationEvent::Rejected,
+                &actor.name,
+                comment,
+            )
+            .await?;
+        }
+        _ => {}
+    }
     store::audit::record(
         &mut *tx,
         actor,

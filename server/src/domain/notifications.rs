@@ -351,6 +351,31 @@ pub async fn send_test(
     Ok(id)
 }
 
+/// Slipway's external URL for the deploy links of notifications, set once by
+/// `serve` and `run` from `SLIPWAY_PUBLIC_URL` (deploy transitions happen deep
+/// in the domain and the worker, far from the configuration).
+static PUBLIC_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The URL notifications link to when nothing was configured.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// Sets the URL the deploy links of notifications start with; the first call wins.
+pub fn configure_public_url(url: &str) {
+    let _ = PUBLIC_URL.set(url.trim_end_matches('/').to_owned());
+}
+
+/// [`enqueue_in`] with the configured public URL: what deploy transitions call.
+pub async fn notify_in(
+    conn: &mut PgConnection,
+    event: NotificationEvent,
+    deploy: &Deploy,
+    actor: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    let url = PUBLIC_URL.get().map_or(DEFAULT_PUBLIC_URL, String::as_str);
+    enqueue_in(conn, event, deploy, actor, message, url).await
+}
+
 /// Queues a message of `event` about `deploy` for every enabled target whose
 /// environment (or all environments) and events match, inside the caller's
 /// transaction: the message exists exactly when the transition does.

@@ -1,6 +1,7 @@
-//! Deploys that wait move on by themselves: a request nobody decided in time
-//! is rejected as `expired`, and a waiting deploy's plan is computed again when
-//! it is missing, could not run, or is stale. One [`sweep`] does all of it for
+//! Deploys that wait move on by themselves: a held deploy whose freeze window
+//! ended goes to approval or the queue, a request nobody decided in time is
+//! rejected as `expired`, and a waiting deploy's plan is computed again when it
+//! is missing, could not run, or is stale. One [`sweep`] does all of it for
 //! a given `now` (tests pass their own clock); [`spawn_sweeper`] runs it every
 //! few seconds beside the deploy worker.
 
@@ -12,7 +13,9 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 
 use crate::cluster;
+use crate::deploy_model::NotificationEvent;
 use crate::deployer::{DeployEvent, next};
+use crate::domain::deploys as deploys_domain;
 use crate::domain::plans;
 use crate::error::AppError;
 use crate::store::audit::Actor;
@@ -31,6 +34,8 @@ const SLIPWAY: &str = "slipway";
 /// What one sweep did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Swept {
+    /// Held deploys whose freeze window ended.
+    pub released: Vec<i64>,
     /// Deploys rejected as expired.
     pub expired: Vec<i64>,
     /// Plans recomputed.
@@ -46,6 +51,12 @@ pub async fn sweep(
     now: OffsetDateTime,
 ) -> Result<Swept, AppError> {
     let mut swept = Swept::default();
+    let context = deploys_domain::Context { cluster, now };
+    for id in deploys::due_held(db, now).await? {
+        if deploys_domain::release_held(db, &context, id).await? {
+            swept.released.push(id);
+        }
+    }
     for id in deploys::expired_waiting(db, now).await? {
         if expire(db, id, now).await? {
             swept.expired.push(id);
@@ -94,6 +105,7 @@ async fn expire(db: &PgPool, id: i64, now: OffsetDateTime) -> Result<bool, AppEr
     )
     .await?;
     if moved {
+        deploys_domain::notify(&mut tx, id, NotificationEvent::Expired, SLIPWAY, &reason).await?;
         store::audit::record(
             &mut *tx,
             &Actor::system(),
@@ -113,8 +125,12 @@ pub fn spawn_sweeper(db: PgPool, cluster: cluster::Handle, every: Duration) -> J
     tokio::spawn(async move {
         loop {
             match sweep(&db, &cluster, OffsetDateTime::now_utc()).await {
-                Ok(swept) if !swept.expired.is_empty() || swept.plans > 0 => {
-                    tracing::info!(expired = ?swept.expired, plans = swept.plans, voided = swept.voided, "waiting deploys swept");
+                Ok(swept)
+                    if !swept.expired.is_empty()
+                        || !swept.released.is_empty()
+                        || swept.plans > 0 =>
+                {
+                    tracing::info!(released = ?swept.released, expired = ?swept.expired, plans = swept.plans, voided = swept.voided, "waiting deploys swept");
                 }
                 Ok(_) => {}
                 Err(err) => {

@@ -28,17 +28,17 @@ fn the_digest_ignores_key_order_but_not_content() {
     )
     .unwrap();
     assert_eq!(
-        content_digest("ns", &[a.clone()]),
+        content_digest("ns", std::slice::from_ref(&a)),
         content_digest("ns", &[b])
     );
     let changed =
         json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "3"}});
     assert_ne!(
-        content_digest("ns", &[a.clone()]),
+        content_digest("ns", std::slice::from_ref(&a)),
         content_digest("ns", &[changed])
     );
     assert_ne!(
-        content_digest("ns", &[a.clone()]),
+        content_digest("ns", std::slice::from_ref(&a)),
         content_digest("other", &[a])
     );
 }

@@ -734,3 +734,125 @@ async fn the_queue_lists_what_waits_and_approves_clean_plans_together(pool: PgPo
         .unwrap();
     assert_eq!(mine, serde_json::json!([]));
 }
+
+/// `YYYY-MM-DDTHH:MM` in UTC, as the freeze window form takes it.
+fn local(t: OffsetDateTime) -> String {
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]"
+    ))
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_deploy_requested_in_a_freeze_window_is_held_until_it_ends(pool: PgPool) {
+    let service = shop_with_three_admins(&pool).await;
+    let now = OffsetDateTime::now_utc();
+    let ends = now + time::Duration::hours(2);
+    crate::harness::add_freeze_window(
+        &pool,
+        "production",
+        &crate::harness::once_window(
+            &local(now - time::Duration::hours(1)),
+            &local(ends),
+            "UTC",
+            "year-end sale",
+        ),
+    )
+    .await;
+    let held = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
+    assert_eq!(held.state, DeployState::Held);
+    let until = held.held_until.expect("held until the window ends");
+    assert!(
+        (until - ends).abs() < time::Duration::minutes(1),
+        "{until} vs {ends}"
+    );
+    // The plan is there to read meanwhile; nobody may approve a held deploy yet.
+    assert!(plans::load(&pool, held.id).await.unwrap().is_some());
+    let early = try_decide(&pool, "a1@ops.io", held.id, Decision::Approve).await;
+    assert!(is_conflict(&early, "held"), "{early:?}");
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let page = member.page(&format!("/deploys/{}", held.id)).await;
+    assert!(page.contains("id=\"deploy-held\""), "{page}");
+
+    let nobody = cluster::Handle::disabled();
+    let during = waiting::sweep(&pool, &nobody, until - time::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert!(during.released.is_empty());
+    let after = waiting::sweep(&pool, &nobody, until + time::Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(after.released, [held.id]);
+    let released = find_deploy(&pool, held.id).await;
+    assert_eq!(released.state, DeployState::AwaitingApproval);
+    assert!(released.decision_deadline.is_some());
+    let ok = try_decide(&pool, "a1@ops.io", held.id, Decision::Approve).await;
+    assert_eq!(ok.unwrap().state, DeployState::Queued);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_freeze_that_refuses_is_overridden_only_by_an_admin_with_a_reason(pool: PgPool) {
+    shop_with_three_admins(&pool).await;
+    sqlx::query("update environments set freeze_action = 'refuse' where name = 'production'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    crate::harness::add_freeze_window(
+        &pool,
+        "production",
+        &crate::harness::once_window(
+            &local(now - time::Duration::hours(1)),
+            &local(now + time::Duration::hours(1)),
+            "UTC",
+            "audit week",
+        ),
+    )
+    .await;
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let refused = member
+        .post_form(
+            "/services/shop/api/deploys",
+            &[("environment", "production"), ("image", "x/api:1")],
+        )
+        .await;
+    assert_eq!(refused.status(), 303);
+    let page = member.page("/services/shop/api").await;
+    assert!(
+        page.contains("is frozen until") && page.contains("audit week"),
+        "{page}"
+    );
+    let count: i64 = sqlx::query_scalar("select count(*) from deploys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing was stored");
+
+    let admin = TestApp::signed_in(&pool, "a1@ops.io").await;
+    let res = admin
+        .post_form(
+            "/services/shop/api/deploys",
+            &[
+                ("environment", "production"),
+                ("image", "x/api:1"),
+                ("override_reason", "security fix CVE-2026-1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let id: i64 = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/deploys/")
+        .parse()
+        .unwrap();
+    let deploy = find_deploy(&pool, id).await;
+    assert_eq!(deploy.state, DeployState::AwaitingApproval);
+    let events = deploys::events(&pool, id).await.unwrap();
+    assert!(
+        events.iter().any(|e| e
+            .message
+            .contains("freeze window overridden by a1@ops.io: security fix CVE-2026-1")),
+        "{events:?}"
+    );
+}

@@ -675,6 +675,13 @@ pub const MATRIX: &[Case] = &[
         expect: [Login, Forbidden, Forbidden, Allowed(303)],
     },
     Case {
+        method: "GET",
+        route: "/admin/environments/{name}",
+        path: "/admin/environments/staging",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
         method: "POST",
         route: "/admin/environments/{name}",
         path: "/admin/environments/staging",
@@ -752,6 +759,37 @@ pub const MATRIX: &[Case] = &[
         path: "/api/v1/environments",
         body: Body::Empty,
         expect: API_ANYONE_WITH_TOKEN,
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/environments/{name}",
+        path: "/api/v1/environments/staging",
+        body: Body::Json(r#"{"approval_ttl_hours": 48}"#),
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    // the approvals queue: anyone signed in; it lists only what they may decide
+    Case {
+        method: "GET",
+        route: "/api/v1/approvals",
+        path: "/api/v1/approvals",
+        body: Body::Empty,
+        expect: API_ANYONE_WITH_TOKEN,
+    },
+    Case {
+        method: "GET",
+        route: "/approvals",
+        path: "/approvals",
+        body: Body::Empty,
+        expect: PORTAL_ANYONE_SIGNED_IN,
+    },
+    // Each selected deploy is decided by `domain::deploys::decide`, which
+    // checks the approver; a deploy that does not exist is reported, not decided.
+    Case {
+        method: "POST",
+        route: "/approvals/decide",
+        path: "/approvals/decide",
+        body: Body::Form(&[("select", "999999"), ("decision", "reject")]),
+        expect: [Login, S(303), S(303), S(303)],
     },
     // freeze windows of an environment: administrators only. They go on
     // development, where no row deploys, so no deploy of the matrix is held.
@@ -893,7 +931,10 @@ pub async fn seed_service(
     name: &str,
 ) -> slipway::store::services::Service {
     let root = current_user(pool, &author.email).await;
-    let yaml = SpecBuilder::minimal(name).team(team).to_yaml();
+    let yaml = SpecBuilder::minimal(name)
+        .team(team)
+        .production_ready()
+        .to_yaml();
     create_service_by(pool, &root, &Actor::system(), team, &yaml, "seed").await
 }
 
@@ -955,8 +996,12 @@ async fn world(pool: &PgPool, role: Role) -> World {
     let ann = create_user(pool, "ann@example.com", false, &["shop"]).await;
     let olga = create_user(pool, "olga@example.com", false, &["billing"]).await;
     let root = create_user(pool, "root@example.com", true, &[]).await;
-    let web = seed_service(pool, &root, "shop", "web").await;
-    seed_service(pool, &root, "billing", "ledger").await;
+    // The services are written by another administrator: the author of a
+    // revision may not approve its deploys, and root's approval rows are about
+    // the policy of the route, not separation of duties.
+    let author = create_user(pool, "author@example.com", true, &[]).await;
+    let web = seed_service(pool, &author, "shop", "web").await;
+    seed_service(pool, &author, "billing", "ledger").await;
     let (user, email) = match role {
         Role::Anonymous | Role::Member => (&ann, "ann@example.com"),
         Role::OtherTeam => (&olga, "olga@example.com"),

@@ -89,7 +89,7 @@ async fn deploy_reports_refusals_and_an_approval_that_did_not_come(pool: PgPool)
         &pool,
         "ci@shop.io",
         "shop",
-        &SpecBuilder::web("api").to_yaml(),
+        &SpecBuilder::web("api").production_ready().to_yaml(),
     )
     .await;
     let token = api_token(&pool, user.id, "ci").await;

@@ -267,7 +267,7 @@ async fn production_waits_for_an_admin_who_did_not_request_it(pool: PgPool) {
         &pool,
         "dev@shop.io",
         "shop",
-        &SpecBuilder::web("api").to_yaml(),
+        &SpecBuilder::web("api").production_ready().to_yaml(),
     )
     .await;
     let by_admin = request(&pool, "boss@shop.io", &service, "production", "x/api:1").await;
@@ -352,7 +352,7 @@ async fn a_rejection_ends_the_deploy_with_the_reason(pool: PgPool) {
         &pool,
         "dev@shop.io",
         "shop",
-        &SpecBuilder::web("api").to_yaml(),
+        &SpecBuilder::web("api").production_ready().to_yaml(),
     )
     .await;
     let deploy = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
@@ -569,7 +569,7 @@ async fn the_api_requests_reads_approves_and_rolls_back(pool: PgPool) {
         &pool,
         "dev@shop.io",
         "shop",
-        &SpecBuilder::web("api").to_yaml(),
+        &SpecBuilder::web("api").production_ready().to_yaml(),
     )
     .await;
     let dev_token = token_for(&pool, "dev@shop.io").await;

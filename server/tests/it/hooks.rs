@@ -54,7 +54,7 @@ async fn create_hook(
 /// `shop/api` with a hook, made by its member `dev@shop.io`.
 async fn hooked(pool: &PgPool, environment: &str, git_ref: &str, paths: &[&str]) -> Hooked {
     let user = create_user(pool, "dev@shop.io", false, &["shop"]).await;
-    let api = SpecBuilder::web("api").to_yaml();
+    let api = SpecBuilder::web("api").production_ready().to_yaml();
     create_service(pool, "dev@shop.io", "shop", &api).await;
     let token = api_token(pool, user.id, "ci").await;
     let hook = json!({"environment": environment, "ref": git_ref,

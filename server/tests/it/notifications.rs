@@ -16,9 +16,11 @@ use slipway::store::deploys::Deploy;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
+use slipway::deploy_model::Decision;
+
 use crate::harness::{
     SpecBuilder, TestApp, api_token, create_service, create_user, deliver_notifications,
-    enqueue_notification, request,
+    enqueue_notification, request, try_decide,
 };
 
 // ---------------------------------------------------------------- the receiver
@@ -139,7 +141,7 @@ async fn world(pool: &PgPool) -> World {
         pool,
         "dev@shop.io",
         "shop",
-        &SpecBuilder::web("api").to_yaml(),
+        &SpecBuilder::web("api").production_ready().to_yaml(),
     )
     .await;
     let admin_token = api_token(pool, root.id, "admin").await;
@@ -243,15 +245,8 @@ async fn a_deploy_event_reaches_its_targets_signed_with_the_secret_shown_once(po
     let listed = admin.page("/admin/notifications").await;
     assert!(listed.contains("chat") && !listed.contains(&slack_secret));
 
+    // The request itself queues `awaiting_approval` in its transaction.
     let deploy = w.deploy().await;
-    enqueue_notification(
-        &pool,
-        NotificationEvent::AwaitingApproval,
-        &deploy,
-        "dev@shop.io",
-        "please look",
-    )
-    .await;
     assert!(
         receiver.got().is_empty(),
         "queued, not sent, inside the transition"
@@ -269,7 +264,7 @@ async fn a_deploy_event_reaches_its_targets_signed_with_the_secret_shown_once(po
     let body = got.json();
     assert_eq!(body["event"], "awaiting_approval");
     assert_eq!(body["actor"], "dev@shop.io");
-    assert_eq!(body["message"], "please look");
+    assert_eq!(body["message"], "");
     assert!(body["at"].as_str().unwrap().ends_with('Z'), "{body}");
     assert_eq!(
         body["deploy"],
@@ -300,7 +295,6 @@ async fn a_deploy_event_reaches_its_targets_signed_with_the_secret_shown_once(po
         )),
         "{text}"
     );
-    assert!(text.contains("\n>please look"), "{text}");
     assert_ne!(got.delivery, slack.delivery, "one delivery id per message");
 
     // Delivered once: a later pass sends nothing again.
@@ -623,4 +617,68 @@ async fn without_a_secret_key_no_target_is_created(pool: PgPool) {
         .await;
     let page = app.page("/admin/notifications").await;
     assert!(page.contains("SLIPWAY_SECRET_KEY is not configured"));
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn deploy_transitions_queue_their_own_events(pool: PgPool) {
+    let w = world(&pool).await;
+    let receiver = Receiver::start(&[]).await;
+    let (target, _secret) = w
+        .target(
+            json!({"name": "all", "url": receiver.url("/in"), "environment": "production",
+                       "events": ["awaiting_approval", "approved", "rejected", "expired"]}),
+        )
+        .await;
+    // Approved: awaiting_approval, then approved with the approver as actor.
+    let approved = w.deploy().await;
+    try_decide(&pool, "root@example.com", approved.id, Decision::Approve)
+        .await
+        .unwrap();
+    // Rejected.
+    let rejected = w.deploy().await;
+    try_decide(&pool, "root@example.com", rejected.id, Decision::Reject)
+        .await
+        .unwrap();
+    // Expired: nobody decides before the deadline (the sweep's clock is moved).
+    let expired = w.deploy().await;
+    let deadline = expired.decision_deadline.unwrap();
+    slipway::domain::waiting::sweep(
+        &pool,
+        &slipway::cluster::Handle::disabled(),
+        deadline + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        deliver_notifications(&pool, OffsetDateTime::now_utc()).await,
+        6
+    );
+    let mut seen: Vec<(i64, String, String)> = receiver
+        .got_at("/in")
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            (
+                body["deploy"]["id"].as_i64().unwrap(),
+                r.event.clone(),
+                body["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let dev = "dev@shop.io".to_owned();
+    let root = "root@example.com".to_owned();
+    assert_eq!(
+        seen,
+        [
+            (approved.id, "approved".into(), root.clone()),
+            (approved.id, "awaiting_approval".into(), dev.clone()),
+            (rejected.id, "awaiting_approval".into(), dev.clone()),
+            (rejected.id, "rejected".into(), root),
+            (expired.id, "awaiting_approval".into(), dev.clone()),
+            (expired.id, "expired".into(), "slipway".into()),
+        ]
+    );
+    assert_eq!(w.messages(&target).await.as_array().unwrap().len(), 6);
 }

@@ -64,13 +64,14 @@ impl SpecBuilder {
         }
     }
 
-    /// A web service that passes the production readiness checklist (which
-    /// production requires by default): two replicas, probes, a memory limit
-    /// and JSON logs.
+    /// A service that passes the production readiness checklist (which
+    /// production requires by default): for a web spec two replicas, probes, a
+    /// memory limit and JSON logs; for the minimal spec (the Flask preset
+    /// brings probes and replicas) resources with a memory limit and JSON logs.
     pub fn production_ready(mut self) -> Self {
         assert!(
-            matches!(self.base, Base::Web(_)),
-            "production_ready() is for web specs"
+            matches!(self.base, Base::Web(_) | Base::Minimal(_)),
+            "production_ready() is for web and minimal specs"
         );
         self.production_ready = true;
         self
@@ -178,7 +179,12 @@ spec:
 "
             ),
             Base::Minimal(name) => format!(
-                "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: {name}\n  team: {team}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/{team}/{name}:1.0.0\n"
+                "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: {name}\n  team: {team}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/{team}/{name}:1.0.0\n{}",
+                if self.production_ready {
+                    "  resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 128Mi}}\n  logging: {format: json}\n"
+                } else {
+                    ""
+                }
             ),
             Base::Example(stem) => {
                 assert!(self.cpu.is_none(), "cpu() is for web and worker specs");
