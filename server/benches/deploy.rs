@@ -35,6 +35,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Images deployed one after the other: the first creates everything, the
 /// others are image changes (a rolling update).
+/// Times the plan of one waiting deploy is computed and stored.
+const PLAN_ROUNDS: usize = 5;
+
 const IMAGES: [&str; 3] = [
     "registry.example.com/shop/web:1.4.2",
     "registry.example.com/shop/web:1.4.3",
@@ -96,7 +99,7 @@ async fn run() -> anyhow::Result<()> {
         &[format!("{team}-staging"), format!("{team}-kubectl")],
     )
     .await;
-    let (rows, pushes) = result?;
+    let (rows, pushes, timings) = result?;
 
     println!(
         "Django example to staging: request → rollout complete, PostgreSQL + local control plane"
@@ -137,7 +140,34 @@ async fn run() -> anyhow::Result<()> {
             push.as_secs_f64() / portal_mean.max(1e-3)
         );
     }
+    let (plan_p50, plan_max) = p50_max(&timings.plans);
+    let (apply_p50, apply_max) = p50_max(&timings.applies);
+    println!(
+        "\nplan of a waiting deploy (Django example, staging, against the live objects), beside the apply"
+    );
+    println!(
+        "compute + store the plan ({} rounds)   p50 {:>7.1} ms   max {:>7.1} ms",
+        timings.plans.len(),
+        plan_p50 * 1e3,
+        plan_max * 1e3
+    );
+    println!(
+        "worker apply of the objects ({} deploys) p50 {:>7.1} ms   max {:>7.1} ms   plan / apply: {:.2}",
+        timings.applies.len(),
+        apply_p50 * 1e3,
+        apply_max * 1e3,
+        plan_p50 / apply_p50.max(1e-6)
+    );
     Ok(())
+}
+
+/// The median and the largest of `times`, in seconds.
+fn p50_max(times: &[Duration]) -> (f64, f64) {
+    let mut secs: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+    secs.sort_by(f64::total_cmp);
+    let p50 = secs.get(secs.len() / 2).copied().unwrap_or(0.0);
+    let max = secs.last().copied().unwrap_or(0.0);
+    (p50, max)
 }
 
 fn rand_u32() -> u32 {
@@ -163,7 +193,7 @@ async fn measure(
     pool: &PgPool,
     kubeconfig: &Path,
     team: &str,
-) -> anyhow::Result<(Vec<Row>, Vec<Duration>)> {
+) -> anyhow::Result<(Vec<Row>, Vec<Duration>, Timings)> {
     store::migrate(pool).await?;
     let email = format!("bench@{team}.io");
     let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
@@ -195,6 +225,7 @@ async fn measure(
     let worker = Worker::start(pool.clone(), handle.clone(), WorkerConfig::default());
     let kubectl_ns = format!("{team}-kubectl");
     let mut rows = Vec::new();
+    let mut applied_ids = Vec::new();
     for (i, image) in IMAGES.iter().enumerate() {
         let started = Instant::now();
         let deploy = domain::request(
@@ -266,6 +297,7 @@ async fn measure(
         )?;
         let kubectl_time = started.elapsed();
         let _ = std::fs::remove_file(&file);
+        applied_ids.push(deploy.id);
         rows.push(Row {
             case: if i == 0 {
                 "first deploy".to_owned()
@@ -277,8 +309,99 @@ async fn measure(
         });
     }
     let pushes = push_rounds(pool, &handle, &service).await?;
+    let applies = apply_times(pool, &applied_ids).await?;
+    let plans = plan_rounds(pool, &handle, &service, &actor).await?;
     worker.shutdown().await;
-    Ok((rows, pushes))
+    Ok((rows, pushes, Timings { plans, applies }))
+}
+
+/// The plan's cost beside the apply's, measured in the same run.
+struct Timings {
+    /// Computing and storing the plan of a waiting deploy (dry run against
+    /// the live objects, wiring lookup, comparison, JSON into PostgreSQL).
+    plans: Vec<Duration>,
+    /// The worker's apply of the same objects (claim → every object applied).
+    applies: Vec<Duration>,
+}
+
+/// From each deploy's timeline: its claim to the note that every object was applied.
+async fn apply_times(pool: &PgPool, ids: &[i64]) -> anyhow::Result<Vec<Duration>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let events = deploys::events(pool, *id).await?;
+        let claimed = events
+            .iter()
+            .find(|e| e.to_state == deployer::DeployState::Applying)
+            .map(|e| e.created_at);
+        let applied = events
+            .iter()
+            .find(|e| e.is_note() && e.message.starts_with("applied "))
+            .map(|e| e.created_at);
+        if let (Some(from), Some(to)) = (claimed, applied) {
+            out.push(Duration::from_secs_f64(
+                (to - from).as_seconds_f64().max(0.0),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Staging starts requiring an approval; new images of the Django example are
+/// requested there, so each waits with a plan computed against the objects the
+/// earlier deploys left running. Then the plan of the last one is computed and
+/// stored again, alone, several times: the figure is that.
+async fn plan_rounds(
+    pool: &PgPool,
+    cluster: &cluster::Handle,
+    service: &slipway::store::services::Service,
+    actor: &Actor,
+) -> anyhow::Result<Vec<Duration>> {
+    use slipway::domain::plans;
+    sqlx::query("update environments set approvals_required = 1 where name = 'staging'")
+        .execute(pool)
+        .await?;
+    let waiting = domain::request(
+        pool,
+        cluster,
+        service,
+        actor,
+        Trigger::User,
+        &DeployRequest::of("staging", "registry.example.com/shop/web:2.0.0"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("requesting the deploy: {e}"))?;
+    if waiting.state != deployer::DeployState::AwaitingApproval {
+        bail!(
+            "deploy #{} is {}, not awaiting approval",
+            waiting.id,
+            waiting.state
+        );
+    }
+    let documents = deploys::documents(pool, waiting.id).await?;
+    let manifests = cluster::apply::parse_manifests(&documents.manifests, &waiting.namespace)?;
+    let mut out = Vec::new();
+    for _ in 0..PLAN_ROUNDS {
+        let mut tx = pool.begin().await?;
+        let started = Instant::now();
+        let plan = plans::compute(
+            &mut tx,
+            cluster,
+            &waiting,
+            &manifests,
+            slipway::plan::ChecklistState::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("computing the plan: {e}"))?;
+        plans::store(&mut tx, &waiting, &plan)
+            .await
+            .map_err(|e| anyhow::anyhow!("storing the plan: {e}"))?;
+        tx.commit().await?;
+        out.push(started.elapsed());
+        if !matches!(plan.dry_run, slipway::plan::DryRun::Done { .. }) {
+            bail!("the dry run did not run: {}", plan.summary());
+        }
+    }
+    Ok(out)
 }
 
 /// Signed pushes through the webhook path (verify, record, request) for new

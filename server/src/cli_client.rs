@@ -5,7 +5,8 @@
 //!
 //! Exit codes are the contract pipelines rely on: 0 done (for `deploy --wait`:
 //! the rollout succeeded), 1 the rollout failed (reason printed), 2 refused
-//! (invalid input, policy, or still awaiting approval at the timeout).
+//! (invalid input, policy, or still awaiting approval or held by a freeze
+//! window at the timeout).
 
 use std::io::Write;
 use std::path::Path;
@@ -238,10 +239,10 @@ async fn follow(
             _ => {}
         }
         if started.elapsed() >= args.timeout {
-            let why = if state == "awaiting_approval" {
-                "is still awaiting approval"
-            } else {
-                "has not finished"
+            let why = match state {
+                "awaiting_approval" => "is still awaiting approval",
+                "held" => "is still held by a freeze window",
+                _ => "has not finished",
             };
             say(
                 err,
@@ -250,7 +251,7 @@ async fn follow(
                     args.timeout.as_secs()
                 ),
             );
-            return Ok(if state == "awaiting_approval" {
+            return Ok(if matches!(state, "awaiting_approval" | "held") {
                 EXIT_REFUSED
             } else {
                 EXIT_FAILED

@@ -13,6 +13,7 @@ use super::apply::{FIELD_MANAGER, Manifest, Target, api_for, prune_candidates};
 use super::diff::{comparable_yaml, object_diff};
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
 use crate::plan::{DryRun, ObjectChange, ObjectPlan};
+use crate::render::{ANNOTATION_DEPLOY_ID, ANNOTATION_REVISION};
 
 /// Dry-runs every manifest of `target`. An unreachable API server is an error
 /// (the caller records the plan as unavailable and retries later); anything
@@ -122,14 +123,40 @@ async fn plan_object(
     let desired = to_value(&desired)?;
     plan.change = match &live {
         None => ObjectChange::Create,
-        Some(live) if comparable_yaml(Some(live)) == comparable_yaml(Some(&desired)) => {
+        Some(live) if without_bookkeeping(live) == without_bookkeeping(&desired) => {
             ObjectChange::Unchanged
         }
         Some(_) => ObjectChange::Update,
     };
-    plan.diff =
-        object_diff(&manifest.describe(), live.as_ref(), Some(&desired)).unwrap_or_default();
+    if plan.change != ObjectChange::Unchanged {
+        plan.diff =
+            object_diff(&manifest.describe(), live.as_ref(), Some(&desired)).unwrap_or_default();
+    }
     Ok(plan)
+}
+
+/// The object as a reviewer compares it: without the fields that always
+/// differ and without Slipway's own bookkeeping annotations on the object
+/// (which deploy and revision last applied it), which change on every deploy
+/// and say nothing about what the object does. Pod template annotations are
+/// kept: a change there restarts pods.
+fn without_bookkeeping(object: &serde_json::Value) -> String {
+    let mut object = object.clone();
+    if let Some(annotations) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        annotations.remove(ANNOTATION_DEPLOY_ID);
+        annotations.remove(ANNOTATION_REVISION);
+        if annotations.is_empty()
+            && let Some(meta) = object
+                .get_mut("metadata")
+                .and_then(serde_json::Value::as_object_mut)
+        {
+            meta.remove("annotations");
+        }
+    }
+    comparable_yaml(Some(&object))
 }
 
 fn refused(mut plan: ObjectPlan, error: &ClusterError) -> ObjectPlan {

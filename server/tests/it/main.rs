@@ -11,6 +11,7 @@ mod harness;
 mod admin;
 mod api;
 mod approvals;
+mod approvals_cluster;
 mod auth_sessions;
 mod authz_matrix;
 mod cli;

@@ -125,6 +125,7 @@ pub struct DeployPanel {
     current_revision: i32,
     default_image: String,
     can_deploy: bool,
+    can_override: bool,
     environments: Vec<PanelEnvironment>,
     form: DeployForm,
     errors: Vec<FieldError>,
@@ -185,6 +186,7 @@ async fn panel_for(
         current_revision: service.current_revision,
         default_image,
         can_deploy: policy::can_request_deploy(user, &service.team).is_ok(),
+        can_override: policy::can_override_policy(user).is_ok(),
         environments: envs
             .into_iter()
             .map(|e| PanelEnvironment {
