@@ -1,6 +1,7 @@
 // Issue 12's acceptance journeys: a member requests a production deploy and sees
-// it waiting (after the readiness checklist refused the first try, naming the
-// checks); the admin opens the queue from the navigation bar, reads the plan and
+// it waiting (after production refused the first try because a Secret key the
+// spec references is missing there: missing keys block the request, not the
+// apply after approval); the admin opens the queue from the navigation bar, reads the plan and
 // approves; the rollout runs; the member sees who approved, when, and the plan
 // they approved on the timeline. A second journey rejects with a comment.
 import { test } from 'node:test';
@@ -10,8 +11,7 @@ import { BASE, SHOTS, launch, login } from './lib.js';
 const MEMBER = ['dev@slipway.test', 'member-journey-pass-2'];
 const ADMIN = ['admin@slipway.test', 'browser-journey-pass-1'];
 
-/// Creates `shop/NAME` from the FastAPI preset as the member, then saves a
-/// revision that passes production's checklist (resources and JSON logs).
+/// Creates `shop/NAME` from the FastAPI preset as the member.
 async function productionReadyService(page, name) {
   await page.goto(`${BASE}/services/new?team=shop`);
   await page.fill('input[name=name]', name);
@@ -19,13 +19,15 @@ async function productionReadyService(page, name) {
   await Promise.all([page.waitForURL(`${BASE}/services/shop/${name}`), page.click('button:has-text("Create service")')]);
 }
 
+/// Saves revision 2 without the starter's DATABASE_URL (whose Secret
+/// production does not have): a service without a database.
 async function makeProductionReady(page, name) {
   await page.goto(`${BASE}/services/shop/${name}/edit`);
   const spec = await page.inputValue('textarea[name=spec]');
-  const ready = spec.replace(/\nspec:\n/, '\nspec:\n  resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 128Mi}}\n  logging: {format: json}\n');
+  const ready = spec.replace(/  env:\n    - name: DATABASE_URL\n      secret: \{[^}]*\}\n/, '');
   assert.notEqual(ready, spec, spec);
   await page.fill('textarea[name=spec]', ready);
-  await page.fill('input[name=message]', 'Production-ready: resources and JSON logs');
+  await page.fill('input[name=message]', 'No database yet');
   await Promise.all([page.waitForURL(/\/diff\?from=1&to=2/), page.click('button:has-text("Save revision")')]);
 }
 
@@ -43,11 +45,12 @@ test('a member requests production, an admin approves the plan from the queue, t
     const { page } = member;
     await login(page, ...MEMBER);
     await productionReadyService(page, 'checkout');
-    // The preset alone fails production's checklist: the request is refused, naming the checks.
+    // The starter references a Secret production lacks: the request itself is
+    // refused, naming the key, before anyone is asked to approve.
     await requestProduction(page, 'checkout', 'registry.example.com/shop/checkout:1.0.0');
-    await page.waitForSelector('#deploy-panel .flash.error:has-text("readiness checklist")');
-    assert.ok(await page.isVisible('#deploy-panel .flash.error:has-text("json-logs")'));
-    await page.screenshot({ path: `${SHOTS}/approval-checklist-refused.png`, fullPage: true });
+    await page.waitForSelector('#deploy-panel .flash.error:has-text("missing in namespace")');
+    assert.ok(await page.isVisible('#deploy-panel .flash.error:has-text("checkout-db/url")'));
+    await page.screenshot({ path: `${SHOTS}/approval-missing-secret-refused.png`, fullPage: true });
 
     await makeProductionReady(page, 'checkout');
     await requestProduction(page, 'checkout', 'registry.example.com/shop/checkout:1.0.0');

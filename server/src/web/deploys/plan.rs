@@ -45,8 +45,6 @@ pub struct CheckView {
 pub struct PlanView {
     /// When computed.
     pub computed_at: String,
-    /// RFC 3339 of the same, echoed by the decision form.
-    pub computed_at_iso: String,
     /// The running deploy compared against.
     pub base_deploy: Option<i64>,
     /// The digest approvals bind to, in full and short.
@@ -139,10 +137,6 @@ impl PlanView {
         checks.sort_by_key(|c| if c.level == "FAIL" { 0 } else { 1 });
         PlanView {
             computed_at: display_time(plan.computed_at),
-            computed_at_iso: plan
-                .computed_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
             base_deploy: plan.base_deploy,
             digest: plan.digest.clone(),
             digest_short: crate::plan::short(&plan.digest).to_owned(),

@@ -42,6 +42,9 @@ pub struct DeployLive {
     decision_deadline: String,
     held_until: String,
     plan: Option<PlanView>,
+    /// When the stored plan was computed (RFC 3339), echoed by the decision
+    /// form so a plan recomputed meanwhile is noticed.
+    plan_computed_at: String,
     can_decide: bool,
     why_not_decide: String,
     diff: Option<Vec<DiffLine>>,
@@ -130,6 +133,10 @@ async fn load_live(
             .unwrap_or_default(),
         held_until: deploy.held_until.map(display_time).unwrap_or_default(),
         plan: plan.as_ref().map(PlanView::of),
+        plan_computed_at: deploy
+            .plan_computed_at
+            .map(crate::web::format::iso_time)
+            .unwrap_or_default(),
         can_decide,
         why_not_decide,
         diff: diff.map(|d| diff::lines(&d)),
