@@ -40,6 +40,8 @@ pub mod actions {
     pub const REJECT: &str = "deploy.reject";
     /// A pin was ended.
     pub const UNPIN: &str = "deploy.unpin";
+    /// An administrator released a held deploy before its freeze ended.
+    pub const RELEASE: &str = "deploy.release";
 }
 
 /// The commit a webhook deploy came from (empty for a person's request).
@@ -592,21 +594,99 @@ pub async fn release_held(db: &PgPool, context: &Context<'_>, id: i64) -> Result
         tx.commit().await?;
         return Ok(false);
     }
-    let to = move_deploy(
+    release(
         &mut tx,
+        context,
         &deploy,
+        &environment,
+        "slipway",
+        "the freeze window ended",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Moves a held deploy on to approval or the queue, in the caller's transaction.
+async fn release(
+    conn: &mut PgConnection,
+    context: &Context<'_>,
+    deploy: &Deploy,
+    environment: &Environment,
+    actor: &str,
+    message: &str,
+) -> Result<DeployState, AppError> {
+    let to = move_deploy(
+        &mut *conn,
+        deploy,
         DeployEvent::Released {
             needs_approval: environment.requires_approval(),
         },
-        "slipway",
-        "the freeze window ended",
+        actor,
+        message,
         None,
     )
     .await?;
-    deploys::set_deadlines(&mut *tx, id, None, None).await?;
-    after_entering(&mut tx, context, id, to, &environment, "slipway").await?;
+    deploys::set_deadlines(&mut *conn, deploy.id, None, None).await?;
+    after_entering(conn, context, deploy.id, to, environment, actor).await?;
+    Ok(to)
+}
+
+/// An administrator's emergency release of a held deploy before its freeze
+/// window ends, with a written reason kept on the timeline and in the audit
+/// log. The caller has checked `policy::can_override_policy`. The deploy then
+/// goes through the environment's approvals like any other.
+#[instrument(skip_all, fields(deploy.id = id))]
+pub async fn release_now(
+    db: &PgPool,
+    context: &Context<'_>,
+    id: i64,
+    actor: &Actor,
+    reason: &str,
+) -> Result<Deploy, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::invalid(
+            "reason",
+            "an emergency release needs a written reason",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let deploy = deploys::lock(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if deploy.state != DeployState::Held {
+        return Err(AppError::Conflict(format!(
+            "Deploy #{id} is {}; only a held deploy can be released.",
+            deploy.state.label()
+        )));
+    }
+    let environment = store::environments::find(&mut *tx, deploy.environment_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let to = release(
+        &mut tx,
+        context,
+        &deploy,
+        &environment,
+        &actor.name,
+        &format!(
+            "released from the freeze window by {}: {reason}",
+            actor.name
+        ),
+    )
+    .await?;
+    store::audit::record(
+        &mut *tx,
+        actor,
+        actions::RELEASE,
+        &deploy.service_path(),
+        json!({"deploy": id, "environment": deploy.environment, "reason": reason,
+               "state": to.as_str()}),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(true)
+    deploys::find(db, id).await?.ok_or(AppError::NotFound)
 }
 
 /// What the approver saw when deciding; when given, it must still be the deploy's.

@@ -422,6 +422,8 @@ const KNOWN_ACTIONS: &[&str] = &[
     crate::domain::deploys::actions::REJECT,
     crate::domain::deploys::actions::ROLLBACK,
     crate::domain::deploys::actions::UNPIN,
+    crate::domain::deploys::actions::RELEASE,
+    crate::domain::waiting::actions::EXPIRE,
     "notification.",
     crate::domain::notifications::actions::CREATE,
     crate::domain::notifications::actions::DISABLE,

@@ -402,11 +402,12 @@ async fn a_policy_changed_while_a_deploy_waits_leaves_the_old_approval_short(poo
         done.reason
     );
 
-    // An approver who lost their standing no longer counts either.
+    // An approver who lost their standing no longer counts either. No worker
+    // runs until the standing changed (one would claim the deploy at once).
+    worker.shutdown().await;
     set_approval_policy(&pool, "production", 1, &["release"]).await;
     create_user(&pool, "rel@x.io", false, &["release"]).await;
     let next = request(&pool, "dev@shop.io", &service, "production", "x/api:2").await;
-    let _ = worker;
     try_decide(&pool, "rel@x.io", next.id, Decision::Approve)
         .await
         .unwrap();
@@ -855,4 +856,65 @@ async fn a_freeze_that_refuses_is_overridden_only_by_an_admin_with_a_reason(pool
             .contains("freeze window overridden by a1@ops.io: security fix CVE-2026-1")),
         "{events:?}"
     );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_admin_releases_a_held_deploy_early_with_a_reason(pool: PgPool) {
+    let service = shop_with_three_admins(&pool).await;
+    let now = OffsetDateTime::now_utc();
+    crate::harness::add_freeze_window(
+        &pool,
+        "production",
+        &crate::harness::once_window(
+            &local(now - time::Duration::hours(1)),
+            &local(now + time::Duration::hours(6)),
+            "UTC",
+            "data-centre move",
+        ),
+    )
+    .await;
+    let held = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
+    assert_eq!(held.state, DeployState::Held);
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let res = member
+        .post_form(
+            &format!("/deploys/{}/release", held.id),
+            &[("reason", "please")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let admin = TestApp::signed_in(&pool, "a1@ops.io").await;
+    let page = admin.page(&format!("/deploys/{}", held.id)).await;
+    assert!(page.contains("id=\"release\""), "{page}");
+    let res = admin
+        .post_form(&format!("/deploys/{}/release", held.id), &[("reason", " ")])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(find_deploy(&pool, held.id).await.state, DeployState::Held);
+    let res = admin
+        .post_form(
+            &format!("/deploys/{}/release", held.id),
+            &[("reason", "hotfix for the checkout outage")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let released = find_deploy(&pool, held.id).await;
+    assert_eq!(released.state, DeployState::AwaitingApproval);
+    let events = deploys::events(&pool, held.id).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.message
+            == "released from the freeze window by a1@ops.io: hotfix for the checkout outage"),
+        "{events:?}"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'deploy.release' and detail->>'reason' = $1",
+    )
+    .bind("hotfix for the checkout outage")
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    // Released is not approved: it still needs its approval.
+    let ok = try_decide(&pool, "a1@ops.io", held.id, Decision::Approve).await;
+    assert_eq!(ok.unwrap().state, DeployState::Queued);
 }

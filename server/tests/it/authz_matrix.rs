@@ -653,6 +653,22 @@ pub const MATRIX: &[Case] = &[
         body: Body::Form(&[("comment", "matrix")]),
         expect: [Login, Forbidden, Forbidden, Allowed(409)],
     },
+    // Releasing a held deploy early: administrators; {deploy} is not held, so
+    // the admin, past the policy, gets the conflict.
+    Case {
+        method: "POST",
+        route: "/deploys/{id}/release",
+        path: "/deploys/{deploy}/release",
+        body: Body::Form(&[("reason", "matrix")]),
+        expect: [Login, Forbidden, Forbidden, S(409)],
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/deploys/{id}/release",
+        path: "/api/v1/deploys/{deploy}/release",
+        body: Body::Json(r#"{"reason": "matrix"}"#),
+        expect: [Unauth, Forbidden, Forbidden, S(409)],
+    },
     Case {
         method: "POST",
         route: "/deploys/{id}/rollback",

@@ -452,6 +452,31 @@ pub async fn reject(
     decide(app, user, addr, id, Decision::Reject, decision_body(&body)?).await
 }
 
+/// Body of `POST /api/v1/deploys/{id}/release`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseBody {
+    reason: String,
+}
+
+/// `POST /api/v1/deploys/{id}/release` `{"reason"}`: administrators
+/// (`policy::can_override_policy`) release a held deploy before its freeze
+/// window ends; the deploy.
+pub async fn release(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    addr: ClientAddr,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ReleaseBody>,
+) -> Result<Json<DeployOut>, AppError> {
+    load_deploy(&app, &user, id).await?;
+    policy::can_override_policy(&user)?;
+    let context = domain::Context::now(&app.cluster);
+    let released =
+        domain::release_now(&app.db, &context, id, &user.actor(addr), &body.reason).await?;
+    Ok(Json(deploy_out(&app, released).await?))
+}
+
 /// `POST /api/v1/deploys/{id}/rollback`: team members and admins
 /// (`policy::can_request_deploy`); 202 with a new deploy of that deploy's
 /// revision and image, which pins the environment.

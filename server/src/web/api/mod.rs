@@ -74,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deploys/{id}/approve", post(deploys::approve))
         .route("/api/v1/deploys/{id}/reject", post(deploys::reject))
         .route("/api/v1/deploys/{id}/rollback", post(deploys::rollback))
+        .route("/api/v1/deploys/{id}/release", post(deploys::release))
         .route("/api/v1/environments", get(environments::list_environments))
         .route(
             "/api/v1/environments/{name}",

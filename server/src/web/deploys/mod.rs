@@ -44,4 +44,5 @@ pub fn routes() -> Router<AppState> {
         .route("/deploys/{id}/approve", post(show::approve))
         .route("/deploys/{id}/reject", post(show::reject))
         .route("/deploys/{id}/rollback", post(show::rollback))
+        .route("/deploys/{id}/release", post(show::release))
 }

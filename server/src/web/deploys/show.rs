@@ -46,6 +46,7 @@ pub struct DeployLive {
     /// form so a plan recomputed meanwhile is noticed.
     plan_computed_at: String,
     can_decide: bool,
+    can_release: bool,
     why_not_decide: String,
     diff: Option<Vec<DiffLine>>,
     rollback: Option<RollbackOffer>,
@@ -138,6 +139,7 @@ async fn load_live(
             .map(crate::web::format::iso_time)
             .unwrap_or_default(),
         can_decide,
+        can_release: deploy.state == DeployState::Held && policy::can_override_policy(user).is_ok(),
         why_not_decide,
         diff: diff.map(|d| diff::lines(&d)),
         rollback,
@@ -249,6 +251,40 @@ pub(super) async fn reject(
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, AppError> {
     decide(app, user, addr, session, id, Decision::Reject, form).await
+}
+
+/// Form of an emergency release.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReleaseForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /deploys/{id}/release`: administrators (`policy::can_override_policy`)
+/// release a held deploy before its freeze window ends, with a reason.
+pub(super) async fn release(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<ReleaseForm>,
+) -> Result<Response, AppError> {
+    load_deploy(&app, &user, id).await?;
+    policy::can_override_policy(&user)?;
+    let context = domain::Context::now(&app.cluster);
+    let released =
+        domain::release_now(&app.db, &context, id, &user.actor(addr), &form.reason).await?;
+    flash(
+        &session,
+        "ok",
+        format!(
+            "Released deploy #{id} from the freeze window; it is {}.",
+            released.state.label()
+        ),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/deploys/{id}")).into_response())
 }
 
 /// `POST /deploys/{id}/rollback`: team members and admins
