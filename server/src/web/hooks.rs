@@ -541,6 +541,8 @@ pub mod api {
         #[serde(rename = "ref")]
         git_ref: String,
         sha: String,
+        /// The sha the ref pointed to before the push (empty when unknown).
+        before: String,
         pusher: String,
         result: String,
         reason: String,
@@ -620,6 +622,7 @@ pub mod api {
                     event: d.event,
                     git_ref: d.git_ref,
                     sha: d.sha,
+                    before: d.before_sha,
                     pusher: d.pusher,
                     result: d.result,
                     reason: d.reason,
