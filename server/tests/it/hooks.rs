@@ -892,6 +892,43 @@ async fn a_flood_against_one_hook_is_answered_429_before_the_database(pool: PgPo
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn random_hook_ids_do_not_reset_the_limit_of_a_real_hook(pool: PgPool) {
+    use futures::StreamExt as _;
+    let mut hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    // One a minute: every bucket of this test stays short of full throughout.
+    let limited = TestApp::spawn_with(pool.clone(), slipway::cluster::Handle::disabled(), |c| {
+        c.hook_deliveries_per_minute = 1;
+    })
+    .await;
+    let _first = std::mem::replace(&mut hook.app, limited);
+    let push = async |i: usize| {
+        let delivery = format!("r-{i}");
+        let body = github_push("refs/heads/main", SHA);
+        hook.github("push", &delivery, body).await.status()
+    };
+    assert_eq!(push(0).await, 202);
+    assert_eq!(push(1).await, 429);
+    // More random ids than the limiter keeps buckets (10,000, one of them the
+    // real hook's): unknown ones answer 404 until it is full, then 429 rather
+    // than evicting a bucket that still limits.
+    let statuses: Vec<u16> = futures::stream::iter(0..10_050)
+        .map(|i| {
+            let req = hook
+                .app
+                .client
+                .post(hook.app.url(&format!("/hooks/flood-{i}")));
+            async move { req.send().await.unwrap().status().as_u16() }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(404), count(429)), (9_999, 51));
+    assert_eq!(push(2).await, 429, "the real hook is still limited");
+    assert_eq!(hook.delivery_count().await, 1);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn serve_refuses_to_start_without_the_key_once_hooks_exist(pool: PgPool) {
     let _hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
     let url = crate::harness::database_url(&pool).await;
