@@ -19,7 +19,7 @@ use crate::store::audit::Actor;
 use crate::store::hooks::{self as store_hooks, Hook, NewDelivery, NewHook, Outcome};
 use crate::store::services::Service;
 use crate::store::{self};
-use crate::webhook::{self, EventKind, Headers, Push, rules};
+use crate::webhook::{self, EventKind, Headers, Push, chain, rules};
 
 /// Audit actions written here.
 pub mod actions {
@@ -335,10 +335,53 @@ fn decide(
         .map_err(|why| receipt("failed", format!("the image template {why}"), None))
 }
 
+/// How many recorded pushes of a ref the chain is read from: a delivery late by
+/// more pushes than that is not recognised as older (and deploys as before).
+const CHAIN_DEPTH: i64 = 500;
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// `ignored` when `push` is older than a recorded push of its ref that deployed
+/// (`webhook::chain`), naming the newest such one. Only deployed ones count: a
+/// newer push that deployed nothing (a path filter miss, a pin) leaves the older
+/// commit the one to run, as it would be had they arrived in order.
+fn superseded(recorded: &[store_hooks::RecordedPush], push: &Push) -> Option<Receipt> {
+    let links: Vec<chain::Link<'_>> = recorded
+        .iter()
+        .map(|r| chain::Link {
+            before: &r.before_sha,
+            after: &r.sha,
+        })
+        .collect();
+    let newest = chain::newer_than(&links, &push.after)
+        .into_iter()
+        .map(|i| &recorded[i])
+        .filter(|r| r.result == "deployed")
+        .max_by_key(|r| r.id)?;
+    let what = match newest.deploy_id {
+        Some(deploy) => format!("deploy #{deploy}"),
+        None => format!("delivery #{}", newest.id),
+    };
+    Some(receipt(
+        "ignored",
+        format!(
+            "commit {} is older than {}, already delivered ({what})",
+            short(&push.after),
+            short(&newest.sha)
+        ),
+        None,
+    ))
+}
+
 /// Records a verified delivery and, for a matching push, requests its deploy,
 /// in one transaction. A redelivery (same provider delivery id), also one that
 /// arrives while the first is being handled, answers the first's result and
-/// creates nothing.
+/// creates nothing. A push older than one of its ref already deployed (told by
+/// the before → after chain, `webhook::chain`) is recorded as ignored; the
+/// hook's row lock makes deliveries of one hook take turns, so two pushes that
+/// arrive together are judged in one order too.
 pub async fn receive(
     db: &PgPool,
     cluster: &cluster::Handle,
@@ -359,6 +402,13 @@ pub async fn receive(
     };
     let db_err = |e: sqlx::Error| Err(AppError::from(e));
     let mut tx = db.begin().await.map_err(db_err)?;
+    if !store_hooks::lock_for_delivery(&mut tx, hook.id)
+        .await
+        .map_err(db_err)?
+    {
+        // Deleted since it was authenticated.
+        return Err(Ok(Rejection::UnknownHook));
+    }
     let claimed = store_hooks::claim_delivery(
         &mut tx,
         &NewDelivery {
@@ -394,9 +444,9 @@ pub async fn receive(
             .await
             .map_err(Err)?,
     };
-    let (git_ref, sha, pusher) = push
+    let (git_ref, sha, before_sha, pusher) = push
         .as_ref()
-        .map(|p| (p.git_ref.as_str(), p.after.as_str(), p.pusher.as_str()))
+        .map(|p| (&*p.git_ref, &*p.after, &*p.before, &*p.pusher))
         .unwrap_or_default();
     store_hooks::record_outcome(
         &mut *tx,
@@ -404,6 +454,7 @@ pub async fn receive(
         &Outcome {
             git_ref,
             sha,
+            before_sha,
             pusher,
             result: &answer.result,
             reason: &answer.reason,
@@ -484,6 +535,11 @@ async fn deploy_push(
         Ok(image) => image,
         Err(answer) => return Ok(answer),
     };
+    let recorded =
+        store_hooks::recorded_pushes(&mut *tx, hook.id, &push.git_ref, CHAIN_DEPTH).await?;
+    if let Some(answer) = superseded(&recorded, push) {
+        return Ok(answer);
+    }
     let service = store::services::find(&mut *tx, &hook.team, &hook.service)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -652,6 +708,56 @@ mod tests {
             refused.reason
         );
         assert!(decide(&hook("refs/tags/*", &[]), &env, &push("refs/tags/v2", SHA)).is_ok());
+    }
+
+    fn recorded(
+        id: i64,
+        before: &str,
+        sha: &str,
+        deploy: Option<i64>,
+    ) -> store_hooks::RecordedPush {
+        store_hooks::RecordedPush {
+            id,
+            before_sha: before.into(),
+            sha: sha.into(),
+            result: if deploy.is_some() {
+                "deployed"
+            } else {
+                "ignored"
+            }
+            .into(),
+            deploy_id: deploy,
+        }
+    }
+
+    fn pushed(before: &str, after: &str) -> Push {
+        Push {
+            before: before.into(),
+            ..push("refs/heads/main", after)
+        }
+    }
+
+    #[test]
+    fn a_push_older_than_a_deployed_one_is_ignored_naming_the_newest() {
+        let late = [
+            recorded(1, "b1b1b1b1b1", "c1c1c1c1c1", Some(7)),
+            recorded(2, "a1a1a1a1a1", "b1b1b1b1b1", None),
+        ];
+        let answer = superseded(&late, &pushed("a0a0a0a0a0", "a1a1a1a1a1")).unwrap();
+        assert_eq!(answer.result, "ignored");
+        assert_eq!(
+            answer.reason,
+            "commit a1a1a1a is older than c1c1c1c, already delivered (deploy #7)"
+        );
+        assert_eq!(answer.deploy_id, None);
+    }
+
+    #[test]
+    fn a_push_older_only_than_pushes_that_deployed_nothing_still_deploys() {
+        let path_miss = [recorded(1, "a1a1a1a1a1", "b1b1b1b1b1", None)];
+        assert!(superseded(&path_miss, &pushed("a0a0a0a0a0", "a1a1a1a1a1")).is_none());
+        let in_order = [recorded(1, "a0a0a0a0a0", "a1a1a1a1a1", Some(3))];
+        assert!(superseded(&in_order, &pushed("a1a1a1a1a1", "b1b1b1b1b1")).is_none());
     }
 
     #[test]

@@ -160,6 +160,8 @@ pub struct Delivery {
     pub git_ref: String,
     /// The pushed sha.
     pub sha: String,
+    /// The sha the ref pointed to before the push (empty when unknown).
+    pub before_sha: String,
     /// Who pushed.
     pub pusher: String,
     /// `deployed`, `ignored`, `refused` or `failed`.
@@ -175,7 +177,7 @@ pub struct Delivery {
 }
 
 const DELIVERY_COLUMNS: &str = "id, hook_id, provider, delivery_id, event, ref as git_ref, sha, \
-     pusher, result, reason, deploy_id, created_at, payload is not null as has_payload";
+     before_sha, pusher, result, reason, deploy_id, created_at, payload is not null as has_payload";
 
 /// What a delivery records.
 #[derive(Clone, Debug)]
@@ -190,6 +192,62 @@ pub struct NewDelivery<'a> {
     pub event: &'a str,
     /// The verified body of a push (kept for redelivery); `None` for other events.
     pub payload: Option<&'a [u8]>,
+}
+
+/// Locks `hook_id` for one delivery, until the caller's transaction ends:
+/// deliveries of a hook are judged one at a time, so a push that arrives while
+/// a newer one of the same ref is being handled sees it committed and is
+/// ordered by the chain (`webhook::chain`) instead of racing it, and row ids
+/// follow the order they were judged in. `for no key update`, not `for update`:
+/// the `key share` locks that inserting deliveries takes on their hook (the
+/// foreign key) must not wait on it. False when the hook is gone.
+pub async fn lock_for_delivery(
+    conn: &mut PgConnection,
+    hook_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let locked: Option<i32> =
+        sqlx::query_scalar("select 1 from hooks where id = $1 for no key update")
+            .bind(hook_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(locked.is_some())
+}
+
+/// A recorded push of one ref, as `webhook::chain` orders them.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RecordedPush {
+    /// Row id (arrival order).
+    pub id: i64,
+    /// The sha the ref pointed to before.
+    pub before_sha: String,
+    /// The pushed sha.
+    pub sha: String,
+    /// `deployed`, `ignored`, `refused` or `failed`.
+    pub result: String,
+    /// The deploy it made.
+    pub deploy_id: Option<i64>,
+}
+
+/// The newest `limit` recorded pushes of `git_ref` to `hook_id`, oldest first.
+pub async fn recorded_pushes(
+    db: impl PgExecutor<'_>,
+    hook_id: Uuid,
+    git_ref: &str,
+    limit: i64,
+) -> Result<Vec<RecordedPush>, sqlx::Error> {
+    sqlx::query_as::<_, RecordedPush>(
+        "select * from (
+             select id, before_sha, sha, result, deploy_id from hook_deliveries
+             where hook_id = $1 and ref = $2 and sha <> ''
+             order by id desc limit $3
+         ) newest
+         order by id",
+    )
+    .bind(hook_id)
+    .bind(git_ref)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }
 
 /// Claims `(hook, delivery id)` inside the caller's transaction: `Some(row id)`
@@ -221,6 +279,8 @@ pub struct Outcome<'a> {
     pub git_ref: &'a str,
     /// The pushed sha.
     pub sha: &'a str,
+    /// The sha the ref pointed to before the push.
+    pub before_sha: &'a str,
     /// Who pushed.
     pub pusher: &'a str,
     /// `deployed`, `ignored`, `refused` or `failed`.
@@ -239,7 +299,7 @@ pub async fn record_outcome(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update hook_deliveries set ref = $2, sha = $3, pusher = $4, result = $5, reason = $6,
-             deploy_id = $7
+             deploy_id = $7, before_sha = $8
          where id = $1",
     )
     .bind(id)
@@ -249,6 +309,7 @@ pub async fn record_outcome(
     .bind(outcome.result)
     .bind(outcome.reason)
     .bind(outcome.deploy_id)
+    .bind(outcome.before_sha)
     .execute(db)
     .await?;
     Ok(())

@@ -3,8 +3,8 @@
 //! hooks, read their deliveries and rotate their secrets.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -32,46 +32,118 @@ use crate::web::layout::{Layout, flash};
 use crate::web::loaders::load_service;
 use crate::webhook::Headers;
 
+/// Most buckets a limiter keeps. Every id posted to `/hooks/{id}` costs one
+/// (the limiter runs before the database says whether the hook exists), so an
+/// unbounded map would let random ids grow memory without end.
+const MAX_BUCKETS: usize = 10_000;
+
+/// How often, at most, a limiter at [`MAX_BUCKETS`] looks for buckets to
+/// forget: a look costs a pass over all of them, and a flood of unknown ids
+/// must not buy one per request.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// Per-hook token buckets, in memory (each replica limits on its own),
 /// separate from the portal's login throttling: a push burst from CI stays well
 /// below the rate (`SLIPWAY_HOOK_DELIVERIES_PER_MINUTE`, default 120); a flood
 /// against one hook is answered 429 before it reaches the database.
+///
+/// Memory is bounded without ever forgetting a bucket that still limits: at
+/// [`MAX_BUCKETS`] only buckets that are full again are forgotten (idle long
+/// enough to have refilled, so a fresh bucket would be the same), and when none
+/// is, a new id is answered as limited instead of getting a bucket. Forgetting
+/// all of them, or the oldest, would hand a hook under a flood a fresh burst to
+/// anyone who posts enough random ids. The price: while more than
+/// [`MAX_BUCKETS`] ids are busy at once, a hook not seen lately gets 429 until
+/// buckets refill (at most a minute); forges retry. Keying buckets only by hooks
+/// that exist would need the database before the limiter, which is what it
+/// keeps floods away from.
 #[derive(Debug)]
 pub struct HookLimiter {
     per_minute: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    capacity: usize,
+    state: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    by_hook: HashMap<String, Bucket>,
+    last_sweep: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// Its tokens at `now`, refilled at `per_minute` a minute up to as many.
+    fn tokens_at(self, now: Instant, per_minute: f64) -> f64 {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * per_minute / 60.0;
+        (self.tokens + refill).min(per_minute)
+    }
 }
 
 impl HookLimiter {
     /// A limiter of `per_minute` deliveries per hook, with a burst of as many.
     pub fn new(per_minute: u32) -> Self {
+        Self::with_capacity(per_minute, MAX_BUCKETS)
+    }
+
+    fn with_capacity(per_minute: u32, capacity: usize) -> Self {
         HookLimiter {
             per_minute: f64::from(per_minute.max(1)),
-            buckets: Mutex::default(),
+            capacity: capacity.max(1),
+            state: Mutex::default(),
         }
     }
 
-    /// Takes one delivery from `hook`'s bucket; false when it is empty.
+    /// Takes one delivery from `hook`'s bucket; false when it is empty, or when
+    /// `hook` has none and no room can be made for it (see [`HookLimiter`]).
     pub fn allow(&self, hook: &str, now: Instant) -> bool {
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return true;
-        };
-        if buckets.len() > 10_000 {
-            // Unknown ids cost a bucket each: forget them all rather than grow.
-            buckets.clear();
+        // A panic elsewhere cannot leave a bucket half-written: keep limiting.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let per_minute = self.per_minute;
+        if let Some(bucket) = state.by_hook.get_mut(hook) {
+            let tokens = bucket.tokens_at(now, per_minute);
+            let allowed = tokens >= 1.0;
+            *bucket = Bucket {
+                tokens: if allowed { tokens - 1.0 } else { tokens },
+                at: now,
+            };
+            return allowed;
         }
-        let (tokens, last) = buckets
-            .entry(hook.to_owned())
-            .or_insert((self.per_minute, now));
-        let refill = now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0;
-        *tokens = (*tokens + refill).min(self.per_minute);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
+        if state.by_hook.len() >= self.capacity {
+            state.forget_full(now, per_minute);
+            if state.by_hook.len() >= self.capacity {
+                return false;
+            }
         }
+        state.by_hook.insert(
+            hook.to_owned(),
+            Bucket {
+                tokens: per_minute - 1.0,
+                at: now,
+            },
+        );
+        true
+    }
+}
+
+impl Buckets {
+    /// Forgets the buckets that are full at `now`, at most once per
+    /// [`SWEEP_EVERY`]; a bucket that would still refuse or shorten a burst is
+    /// kept whatever the pressure.
+    fn forget_full(&mut self, now: Instant, per_minute: f64) {
+        if self
+            .last_sweep
+            .is_some_and(|last| now.saturating_duration_since(last) < SWEEP_EVERY)
+        {
+            return;
+        }
+        self.last_sweep = Some(now);
+        self.by_hook
+            .retain(|_, bucket| bucket.tokens_at(now, per_minute) < per_minute);
     }
 }
 
@@ -541,6 +613,8 @@ pub mod api {
         #[serde(rename = "ref")]
         git_ref: String,
         sha: String,
+        /// The sha the ref pointed to before the push (empty when unknown).
+        before: String,
         pusher: String,
         result: String,
         reason: String,
@@ -620,6 +694,7 @@ pub mod api {
                     event: d.event,
                     git_ref: d.git_ref,
                     sha: d.sha,
+                    before: d.before_sha,
                     pusher: d.pusher,
                     result: d.result,
                     reason: d.reason,
@@ -634,7 +709,13 @@ pub mod api {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    impl HookLimiter {
+        /// How many ids hold a bucket.
+        fn tracked(&self) -> usize {
+            self.state.lock().unwrap().by_hook.len()
+        }
+    }
 
     #[test]
     fn a_hook_is_limited_on_its_own_and_refills() {
@@ -648,5 +729,71 @@ mod tests {
             limiter.allow("a", t0 + Duration::from_secs(1)),
             "refills over time"
         );
+    }
+
+    #[test]
+    fn a_limited_hook_stays_limited_through_a_flood_of_random_ids() {
+        let limiter = HookLimiter::new(120);
+        let t0 = Instant::now();
+        let allowed = (0..200).filter(|_| limiter.allow("real", t0)).count();
+        assert_eq!(allowed, 120);
+        // 20,000 random ids within 20 ms: twice the cap.
+        for i in 0..20_000u64 {
+            let at = t0 + Duration::from_micros(i);
+            limiter.allow(
+                &format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                at,
+            );
+        }
+        let after = t0 + Duration::from_millis(20);
+        assert!(!limiter.allow("real", after), "still limited, not reset");
+        assert!(limiter.tracked() <= MAX_BUCKETS, "{}", limiter.tracked());
+    }
+
+    #[test]
+    fn memory_stays_bounded_and_new_ids_past_the_cap_are_refused() {
+        let limiter = HookLimiter::with_capacity(120, 100);
+        let t0 = Instant::now();
+        let allowed = (0..1_000)
+            .filter(|i| limiter.allow(&format!("id-{i}"), t0))
+            .count();
+        assert_eq!(allowed, 100, "one per id until the cap, then none");
+        assert_eq!(limiter.tracked(), 100);
+        assert!(limiter.allow("id-7", t0), "a known id keeps its bucket");
+        // Once the flood's buckets have refilled they make room again.
+        let later = t0 + Duration::from_secs(2);
+        assert!(limiter.allow("new", later));
+        assert_eq!(limiter.tracked(), 1);
+    }
+
+    #[test]
+    fn a_bucket_is_forgotten_only_once_full() {
+        // 60 a minute: one token a second, full from empty in a minute.
+        let limiter = HookLimiter::with_capacity(60, 3);
+        let t0 = Instant::now();
+        assert_eq!((0..60).filter(|_| limiter.allow("real", t0)).count(), 60);
+        assert!(limiter.allow("x", t0) && limiter.allow("y", t0));
+        // Two seconds on, x and y are full again (59 + 2 ≥ 60); real holds 2.
+        let t2 = t0 + Duration::from_secs(2);
+        assert!(limiter.allow("z", t2));
+        assert_eq!(limiter.tracked(), 2, "x and y forgotten, real kept");
+        assert_eq!((0..5).filter(|_| limiter.allow("real", t2)).count(), 2);
+        assert!(limiter.allow("w", t0 + Duration::from_secs(30)));
+        // At the cap again at 40 s: z and w refilled, real (38 of 60) did not.
+        let t40 = t0 + Duration::from_secs(40);
+        assert!(limiter.allow("v", t40));
+        assert_eq!(limiter.tracked(), 2, "z and w forgotten, real kept");
+        assert_eq!((0..60).filter(|_| limiter.allow("real", t40)).count(), 38);
+    }
+
+    #[test]
+    fn a_full_limiter_looks_for_room_at_most_once_a_second() {
+        let limiter = HookLimiter::with_capacity(120, 1);
+        let t0 = Instant::now();
+        assert!(limiter.allow("a", t0));
+        assert!(!limiter.allow("b", t0), "a is not full yet");
+        // a is full 0.5 s later, but the last look was under a second ago.
+        assert!(!limiter.allow("b", t0 + Duration::from_millis(900)));
+        assert!(limiter.allow("b", t0 + Duration::from_secs(1)));
     }
 }

@@ -1,8 +1,10 @@
 //! Git push webhooks, the pure part: which provider sent a request, whether its
 //! signature holds over the exact raw bytes, what the push says, and the rules
-//! that turn a push into a deploy (ref patterns, image templates, path filters).
+//! that turn a push into a deploy (ref patterns, image templates, path filters,
+//! the order of pushes to one ref told by their before → after chain).
 //! No I/O: `domain::hooks` records deliveries and requests deploys around it.
 
+pub mod chain;
 pub mod push;
 pub mod rules;
 

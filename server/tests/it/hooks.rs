@@ -64,9 +64,14 @@ async fn hooked(pool: &PgPool, environment: &str, git_ref: &str, paths: &[&str])
 }
 
 fn github_push(git_ref: &str, after: &str) -> Vec<u8> {
+    github_push_from(git_ref, "0123456789abcdef0123456789abcdef01234567", after)
+}
+
+/// A GitHub push that moved `git_ref` from `before` to `after`.
+fn github_push_from(git_ref: &str, before: &str, after: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "ref": git_ref,
-        "before": "0123456789abcdef0123456789abcdef01234567",
+        "before": before,
         "after": after,
         "created": false, "deleted": after.bytes().all(|b| b == b'0'), "forced": false,
         "compare": format!("https://github.com/shop/api/compare/0123456...{}", &after[..7]),
@@ -140,6 +145,28 @@ impl Hooked {
             .json()
             .await
             .unwrap()
+    }
+
+    /// A signed GitHub push moving `main` from `before` to `after`, and the answer.
+    async fn push_from(&self, delivery: &str, before: &str, after: &str) -> Value {
+        let res = self
+            .github(
+                "push",
+                delivery,
+                github_push_from("refs/heads/main", before, after),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+        res.json().await.unwrap()
+    }
+
+    /// The deploys not superseded.
+    async fn live(&self) -> Vec<Deploy> {
+        self.deploys()
+            .await
+            .into_iter()
+            .filter(|d| d.state != DeployState::Superseded)
+            .collect()
     }
 
     /// Pushes `main`, marks its deploy succeeded and rolls back to it as the
@@ -485,6 +512,122 @@ async fn a_burst_of_ten_pushes_leaves_one_deploy_of_the_newest_commit(pool: PgPo
     assert_eq!(live[0].state, DeployState::Queued);
 }
 
+/// Shas of one branch's history: a0 → a1 → b1, and z0 before a0.
+fn sha(name: &str) -> String {
+    name.repeat(20)
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_older_push_delivered_later_is_ignored_and_the_newer_stays_live(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let (z0, a0, a1, b1) = (sha("f0"), sha("a0"), sha("a1"), sha("b1"));
+    // B (a1 → b1) arrives first, then A (a0 → a1), which it was pushed after.
+    let b = hook.push_from("o-b", &a1, &b1).await;
+    assert_eq!(b["result"], "deployed", "{b}");
+    let b_deploy = b["deploy_id"].as_i64().unwrap();
+    let a = hook.push_from("o-a", &a0, &a1).await;
+    assert_eq!(a["result"], "ignored", "{a}");
+    assert_eq!(
+        a["reason"],
+        format!("commit a1a1a1a is older than b1b1b1b, already delivered (deploy #{b_deploy})"),
+    );
+    assert!(a.get("deploy_id").is_none(), "{a}");
+    // Further back through recorded deliveries: the push before A is older too.
+    let before_a = hook.push_from("o-z", &z0, &a0).await;
+    assert_eq!(before_a["result"], "ignored", "{before_a}");
+    assert!(
+        before_a["reason"].as_str().unwrap().ends_with(&format!(
+            "older than b1b1b1b, already delivered (deploy #{b_deploy})"
+        )),
+        "{before_a}"
+    );
+
+    let all = hook.deploys().await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let live = hook.live().await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].image, "registry.example/shop/api:b1b1b1b");
+    assert_eq!(live[0].state, DeployState::Queued);
+
+    // The deliveries list the chain they were judged by.
+    let token = api_token(&pool, 1, "read").await;
+    let list: Vec<Value> = hook
+        .app
+        .client
+        .get(
+            hook.app
+                .url(&format!("/api/v1/hooks/{}/deliveries", hook.id)),
+        )
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chain: Vec<(&str, &str, &str)> = list
+        .iter()
+        .map(|d| {
+            (
+                d["before"].as_str().unwrap(),
+                d["sha"].as_str().unwrap(),
+                d["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            (&*z0, &*a0, "ignored"),
+            (&*a0, &*a1, "ignored"),
+            (&*a1, &*b1, "deployed")
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn pushes_in_order_both_deploy_and_the_newer_supersedes_the_older(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let (a0, a1, b1) = (sha("a0"), sha("a1"), sha("b1"));
+    let a = hook.push_from("i-a", &a0, &a1).await;
+    assert_eq!(a["result"], "deployed", "{a}");
+    let b = hook.push_from("i-b", &a1, &b1).await;
+    assert_eq!(b["result"], "deployed", "{b}");
+    let a = deploys::find(&pool, a["deploy_id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.state, DeployState::Superseded);
+    let live = hook.live().await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].image, "registry.example/shop/api:b1b1b1b");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_force_push_with_no_link_to_the_chain_still_deploys(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let (a1, b1, f0, f1) = (sha("a1"), sha("b1"), sha("e0"), sha("e1"));
+    assert_eq!(hook.push_from("f-b", &a1, &b1).await["result"], "deployed");
+    // A force push from a history Slipway never saw.
+    let forced = hook.push_from("f-f", &f0, &f1).await;
+    assert_eq!(forced["result"], "deployed", "{forced}");
+    let live = hook.live().await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].image, "registry.example/shop/api:e1e1e1e");
+
+    // Undo by force (e1 → b1), then redo (b1 → e1): the redo is newest, although
+    // the undo started from e1.
+    assert_eq!(
+        hook.push_from("f-undo", &f1, &b1).await["result"],
+        "deployed"
+    );
+    let redo = hook.push_from("f-redo", &b1, &f1).await;
+    assert_eq!(redo["result"], "deployed", "{redo}");
+    let live = hook.live().await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].image, "registry.example/shop/api:e1e1e1e");
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn policy_applies_approval_allow_lists_and_pins(pool: PgPool) {
     // Production needs an approval: the push waits for it.
@@ -746,6 +889,43 @@ async fn a_flood_against_one_hook_is_answered_429_before_the_database(pool: PgPo
         3,
         "the refused ones were not recorded"
     );
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn random_hook_ids_do_not_reset_the_limit_of_a_real_hook(pool: PgPool) {
+    use futures::StreamExt as _;
+    let mut hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    // One a minute: every bucket of this test stays short of full throughout.
+    let limited = TestApp::spawn_with(pool.clone(), slipway::cluster::Handle::disabled(), |c| {
+        c.hook_deliveries_per_minute = 1;
+    })
+    .await;
+    let _first = std::mem::replace(&mut hook.app, limited);
+    let push = async |i: usize| {
+        let delivery = format!("r-{i}");
+        let body = github_push("refs/heads/main", SHA);
+        hook.github("push", &delivery, body).await.status()
+    };
+    assert_eq!(push(0).await, 202);
+    assert_eq!(push(1).await, 429);
+    // More random ids than the limiter keeps buckets (10,000, one of them the
+    // real hook's): unknown ones answer 404 until it is full, then 429 rather
+    // than evicting a bucket that still limits.
+    let statuses: Vec<u16> = futures::stream::iter(0..10_050)
+        .map(|i| {
+            let req = hook
+                .app
+                .client
+                .post(hook.app.url(&format!("/hooks/flood-{i}")));
+            async move { req.send().await.unwrap().status().as_u16() }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(404), count(429)), (9_999, 51));
+    assert_eq!(push(2).await, 429, "the real hook is still limited");
+    assert_eq!(hook.delivery_count().await, 1);
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
