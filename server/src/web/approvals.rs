@@ -25,6 +25,9 @@ use crate::web::deploys::plan::PlanView;
 use crate::web::deploys::view::DeployRow;
 use crate::web::layout::{Layout, flash};
 
+/// Most deploys one decision of the queue covers (each is its own transaction).
+const MAX_SELECTED: usize = 100;
+
 /// Queue routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -160,6 +163,12 @@ fn parse_selection(body: &[u8]) -> Result<(Vec<Selected>, Decision, String), App
     }
     if selected.is_empty() {
         return Err(AppError::invalid("select", "choose at least one deploy"));
+    }
+    if selected.len() > MAX_SELECTED {
+        return Err(AppError::invalid(
+            "select",
+            format!("decide at most {MAX_SELECTED} deploys at once"),
+        ));
     }
     Ok((selected, decision, value("comment")))
 }
