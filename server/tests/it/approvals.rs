@@ -624,12 +624,7 @@ async fn production_refuses_unpinned_images_and_failing_checklists_unless_overri
         )
         .await;
     assert_eq!(res.status(), 303);
-    let id: i64 = res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/deploys/")
-        .parse()
-        .unwrap();
+    let id = deploy_id_in(&res);
     let plan = plans::load(&pool, id).await.unwrap().unwrap();
     assert_eq!(
         plan.checklist.override_reason.as_deref(),
@@ -736,6 +731,34 @@ async fn the_queue_lists_what_waits_and_approves_clean_plans_together(pool: PgPo
     assert_eq!(mine, serde_json::json!([]));
 }
 
+/// Freezes production from an hour ago until `hours` from now; returns the end.
+async fn freeze_production(pool: &PgPool, hours: i64, reason: &str) -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    let ends = now + time::Duration::hours(hours);
+    crate::harness::add_freeze_window(
+        pool,
+        "production",
+        &crate::harness::once_window(
+            &local(now - time::Duration::hours(1)),
+            &local(ends),
+            "UTC",
+            reason,
+        ),
+    )
+    .await;
+    ends
+}
+
+/// The deploy a portal request redirected to.
+fn deploy_id_in(res: &reqwest::Response) -> i64 {
+    res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/deploys/")
+        .parse()
+        .unwrap()
+}
+
 /// `YYYY-MM-DDTHH:MM` in UTC, as the freeze window form takes it.
 fn local(t: OffsetDateTime) -> String {
     t.format(time::macros::format_description!(
@@ -747,19 +770,7 @@ fn local(t: OffsetDateTime) -> String {
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_deploy_requested_in_a_freeze_window_is_held_until_it_ends(pool: PgPool) {
     let service = shop_with_three_admins(&pool).await;
-    let now = OffsetDateTime::now_utc();
-    let ends = now + time::Duration::hours(2);
-    crate::harness::add_freeze_window(
-        &pool,
-        "production",
-        &crate::harness::once_window(
-            &local(now - time::Duration::hours(1)),
-            &local(ends),
-            "UTC",
-            "year-end sale",
-        ),
-    )
-    .await;
+    let ends = freeze_production(&pool, 2, "year-end sale").await;
     let held = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
     assert_eq!(held.state, DeployState::Held);
     let until = held.held_until.expect("held until the window ends");
@@ -798,18 +809,7 @@ async fn a_freeze_that_refuses_is_overridden_only_by_an_admin_with_a_reason(pool
         .execute(&pool)
         .await
         .unwrap();
-    let now = OffsetDateTime::now_utc();
-    crate::harness::add_freeze_window(
-        &pool,
-        "production",
-        &crate::harness::once_window(
-            &local(now - time::Duration::hours(1)),
-            &local(now + time::Duration::hours(1)),
-            "UTC",
-            "audit week",
-        ),
-    )
-    .await;
+    freeze_production(&pool, 1, "audit week").await;
     let member = TestApp::signed_in(&pool, "dev@shop.io").await;
     let refused = member
         .post_form(
@@ -841,12 +841,7 @@ async fn a_freeze_that_refuses_is_overridden_only_by_an_admin_with_a_reason(pool
         )
         .await;
     assert_eq!(res.status(), 303);
-    let id: i64 = res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/deploys/")
-        .parse()
-        .unwrap();
+    let id = deploy_id_in(&res);
     let deploy = find_deploy(&pool, id).await;
     assert_eq!(deploy.state, DeployState::AwaitingApproval);
     let events = deploys::events(&pool, id).await.unwrap();
@@ -861,18 +856,7 @@ async fn a_freeze_that_refuses_is_overridden_only_by_an_admin_with_a_reason(pool
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn an_admin_releases_a_held_deploy_early_with_a_reason(pool: PgPool) {
     let service = shop_with_three_admins(&pool).await;
-    let now = OffsetDateTime::now_utc();
-    crate::harness::add_freeze_window(
-        &pool,
-        "production",
-        &crate::harness::once_window(
-            &local(now - time::Duration::hours(1)),
-            &local(now + time::Duration::hours(6)),
-            "UTC",
-            "data-centre move",
-        ),
-    )
-    .await;
+    freeze_production(&pool, 6, "data-centre move").await;
     let held = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
     assert_eq!(held.state, DeployState::Held);
     let member = TestApp::signed_in(&pool, "dev@shop.io").await;
