@@ -72,6 +72,18 @@ pub struct Parties<'a> {
     pub pusher_email: &'a str,
 }
 
+impl<'a> Parties<'a> {
+    /// The parties of a stored deploy.
+    pub fn of(deploy: &'a crate::store::deploys::Deploy) -> Self {
+        Parties {
+            requested_by_id: deploy.requested_by_id,
+            revision_author_id: deploy.revision_author_id,
+            pusher: &deploy.pusher,
+            pusher_email: &deploy.pusher_email,
+        }
+    }
+}
+
 /// An approver's standing at the moment of the check.
 #[derive(Clone, Copy, Debug)]
 pub struct Standing<'a> {
@@ -88,6 +100,17 @@ pub struct Standing<'a> {
 }
 
 impl<'a> Standing<'a> {
+    /// The standing now of someone who approved (as the worker reads it).
+    pub fn now(approver: &'a crate::store::approvals::ApproverNow) -> Self {
+        Standing {
+            user_id: approver.user_id,
+            email: &approver.email,
+            is_admin: approver.is_admin,
+            teams: &approver.teams,
+            disabled: approver.disabled,
+        }
+    }
+
     /// A signed-in user's standing.
     pub fn of(user: &'a CurrentUser) -> Self {
         Standing {

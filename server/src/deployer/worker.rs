@@ -612,22 +612,11 @@ async fn check_approvals(
     if required == 0 {
         return Ok(());
     }
-    let parties = policy::Parties {
-        requested_by_id: deploy.requested_by_id,
-        revision_author_id: deploy.revision_author_id,
-        pusher: &deploy.pusher,
-        pusher_email: &deploy.pusher_email,
-    };
+    let parties = policy::Parties::of(deploy);
     let mut valid = 0;
     let mut not_counted = Vec::new();
     for approver in approvals::approvers_now(&ctx.db, deploy.id).await? {
-        let standing = policy::Standing {
-            user_id: approver.user_id,
-            email: &approver.email,
-            is_admin: approver.is_admin,
-            teams: &approver.teams,
-            disabled: approver.disabled,
-        };
+        let standing = policy::Standing::now(&approver);
         if approver.digest != digest {
             not_counted.push(format!(
                 "{} approved digest {}",

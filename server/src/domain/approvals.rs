@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use crate::auth::{CurrentUser, policy};
 use crate::deploy_model::{Decision, DeployState};
-use crate::domain::deploys::{self as domain, Seen, parties};
+use crate::domain::deploys::{self as domain, Seen};
 use crate::domain::plans;
 use crate::error::AppError;
 use crate::plan::Plan;
@@ -76,12 +76,21 @@ impl QueueEntry {
     }
 }
 
-/// Waiting deploys `user` may decide and has not decided yet, oldest first.
-pub async fn queue(
+/// A waiting deploy `user` may decide and has not decided yet, with its
+/// environment's required count and its decisions so far.
+struct Waiting {
+    deploy: Deploy,
+    approvals_required: i32,
+    decisions: Vec<approvals::Approval>,
+}
+
+/// Waiting deploys `user` may decide and has not decided yet, newest first:
+/// the one rule behind the queue and the navigation bar's count.
+async fn waiting_for(
     db: &PgPool,
     user: &CurrentUser,
     filter: &QueueFilter,
-) -> Result<Vec<QueueEntry>, AppError> {
+) -> Result<Vec<Waiting>, AppError> {
     let waiting = deploys::list(
         db,
         &Filter {
@@ -93,6 +102,9 @@ pub async fn queue(
         },
     )
     .await?;
+    if waiting.is_empty() {
+        return Ok(Vec::new());
+    }
     let environments: HashMap<i64, Environment> = store::environments::list(db)
         .await?
         .into_iter()
@@ -101,11 +113,12 @@ pub async fn queue(
     let ids: Vec<i64> = waiting.iter().map(|d| d.id).collect();
     let mut decisions = approvals::for_deploys(db, &ids).await?;
     let mut out = Vec::new();
-    for deploy in waiting.into_iter().rev() {
+    for deploy in waiting {
         let Some(environment) = environments.get(&deploy.environment_id) else {
             continue;
         };
-        if policy::can_approve(user, &environment.approver_teams, &parties(&deploy)).is_err() {
+        let parties = policy::Parties::of(&deploy);
+        if policy::can_approve(user, &environment.approver_teams, &parties).is_err() {
             continue;
         }
         let decided = decisions.remove(&deploy.id).unwrap_or_default();
@@ -115,20 +128,39 @@ pub async fn queue(
         {
             continue;
         }
-        let approvals = decided
+        out.push(Waiting {
+            approvals_required: environment.approvals_required,
+            decisions: decided,
+            deploy,
+        });
+    }
+    Ok(out)
+}
+
+/// Waiting deploys `user` may decide and has not decided yet, oldest first,
+/// with their plans.
+pub async fn queue(
+    db: &PgPool,
+    user: &CurrentUser,
+    filter: &QueueFilter,
+) -> Result<Vec<QueueEntry>, AppError> {
+    let mut out = Vec::new();
+    for w in waiting_for(db, user, filter).await?.into_iter().rev() {
+        let approvals = w
+            .decisions
             .iter()
             .filter(|a| {
                 a.is_current()
                     && a.decision == Decision::Approve
-                    && a.digest == deploy.content_digest
+                    && a.digest == w.deploy.content_digest
             })
             .count();
-        let plan = plans::load(db, deploy.id).await?;
+        let plan = plans::load(db, w.deploy.id).await?;
         out.push(QueueEntry {
-            approvals_required: environment.approvals_required,
+            approvals_required: w.approvals_required,
             approvals,
             plan,
-            deploy,
+            deploy: w.deploy,
         });
     }
     Ok(out)
@@ -136,37 +168,7 @@ pub async fn queue(
 
 /// How many deploys wait for `user`'s decision (the navigation bar's count).
 pub async fn pending_count(db: &PgPool, user: &CurrentUser) -> Result<usize, AppError> {
-    let waiting = deploys::list(
-        db,
-        &Filter {
-            state: Some(DeployState::AwaitingApproval),
-            limit: QUEUE_LIMIT,
-            ..Filter::default()
-        },
-    )
-    .await?;
-    if waiting.is_empty() {
-        return Ok(0);
-    }
-    let environments: HashMap<i64, Environment> = store::environments::list(db)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
-    let ids: Vec<i64> = waiting.iter().map(|d| d.id).collect();
-    let decisions = approvals::for_deploys(db, &ids).await?;
-    Ok(waiting
-        .iter()
-        .filter(|d| {
-            environments
-                .get(&d.environment_id)
-                .is_some_and(|e| policy::can_approve(user, &e.approver_teams, &parties(d)).is_ok())
-                && !decisions.get(&d.id).is_some_and(|list| {
-                    list.iter()
-                        .any(|a| a.is_current() && a.user_id == Some(user.id))
-                })
-        })
-        .count())
+    Ok(waiting_for(db, user, &QueueFilter::default()).await?.len())
 }
 
 /// One deploy of a decision on several, with what the approver was shown.

@@ -729,16 +729,6 @@ impl Seen {
     }
 }
 
-/// Who brought `deploy` about, for separation of duties.
-pub fn parties(deploy: &Deploy) -> policy::Parties<'_> {
-    policy::Parties {
-        requested_by_id: deploy.requested_by_id,
-        revision_author_id: deploy.revision_author_id,
-        pusher: &deploy.pusher,
-        pusher_email: &deploy.pusher_email,
-    }
-}
-
 /// Records an approval or rejection of a deploy awaiting approval, bound to the
 /// digest of its content, and moves it to `queued` once enough eligible
 /// approvers approved (or to `rejected` on the first rejection). Who may decide
@@ -767,7 +757,11 @@ pub async fn decide(
     let environment = store::environments::find(&mut *tx, deploy.environment_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    policy::can_approve(approver, &environment.approver_teams, &parties(&deploy))?;
+    policy::can_approve(
+        approver,
+        &environment.approver_teams,
+        &policy::Parties::of(&deploy),
+    )?;
     if deploy.state != DeployState::AwaitingApproval {
         return Err(AppError::Conflict(match (deploy.state, decision) {
             (

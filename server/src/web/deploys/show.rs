@@ -91,7 +91,7 @@ async fn load_live(
         .as_ref()
         .map(|e| e.approver_teams.clone())
         .unwrap_or_default();
-    let may = policy::can_approve(user, &approver_teams, &domain::parties(deploy));
+    let may = policy::can_approve(user, &approver_teams, &policy::Parties::of(deploy));
     let can_decide = deploy.state == DeployState::AwaitingApproval && !decided && may.is_ok();
     let why_not_decide = match may {
         Err(AppError::Forbidden(why)) => why.to_owned(),
