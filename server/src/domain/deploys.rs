@@ -520,8 +520,8 @@ async fn route(
     Ok(to)
 }
 
-/// `2026-12-24 08:00 UTC`.
-fn format_utc(t: OffsetDateTime) -> String {
+/// `2026-12-24 08:00 UTC`: deadlines and freeze ends in timeline messages.
+pub(crate) fn format_utc(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(time::macros::format_description!(
             "[year]-[month]-[day] [hour]:[minute] UTC"

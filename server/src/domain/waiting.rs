@@ -84,12 +84,7 @@ async fn expire(db: &PgPool, id: i64, now: OffsetDateTime) -> Result<bool, AppEr
     };
     let reason = format!(
         "expired: not enough approvals before its deadline ({})",
-        deadline
-            .to_offset(time::UtcOffset::UTC)
-            .format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .unwrap_or_default()
+        deploys_domain::format_utc(deadline)
     );
     let moved = deploys::transition(
         &mut tx,

@@ -1,6 +1,20 @@
-//! Form problems as templates look them up.
+//! Form problems as templates look them up, and the answer of a form that
+//! shows a secret once.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::error::FieldError;
+
+/// A page that shows a secret exactly once (a new hook's or notification
+/// target's): never cached, by the browser or anything between.
+pub fn shown_once(page: impl IntoResponse) -> Response {
+    let mut response = page.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
 
 /// Field problems of a form, looked up by field name in templates.
 #[derive(Clone, Debug, Default)]

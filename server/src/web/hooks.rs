@@ -10,7 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -28,6 +28,7 @@ use crate::store::hooks::{Delivery, Hook};
 use crate::store::services::Service;
 use crate::store::{self};
 use crate::web::format::display_time;
+use crate::web::forms;
 use crate::web::layout::{Layout, flash};
 use crate::web::loaders::load_service;
 use crate::webhook::Headers;
@@ -404,14 +405,6 @@ async fn hooks_page(
     })
 }
 
-fn shown_once(page: impl IntoResponse) -> Response {
-    let mut response = page.into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// `GET /services/{team}/{service}/hooks`: the team's members and admins.
 async fn show_hooks(
     State(app): State<AppState>,
@@ -442,7 +435,7 @@ async fn create_hook(
     match made {
         Ok(new) => {
             page.created = Some(CreatedHook::from((&app, new)));
-            Ok(shown_once(page))
+            Ok(forms::shown_once(page))
         }
         Err(AppError::Invalid(errors)) => {
             page.errors = errors;
@@ -531,7 +524,7 @@ async fn rotate_hook(
         .ok_or(AppError::NotFound)?;
     let mut page = hook_page(&app, &user, layout, service, &hook).await?;
     page.created = Some(CreatedHook::from((&app, new)));
-    Ok(shown_once(page))
+    Ok(forms::shown_once(page))
 }
 
 /// `POST …/hooks/{id}/delete` (`policy::can_manage_hooks`).

@@ -7,7 +7,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -25,7 +25,7 @@ use crate::error::{AppError, FieldError};
 use crate::store::notifications::{self as store_notifications, Attempt, Message, Target};
 use crate::store::{self};
 use crate::web::format::display_time;
-use crate::web::forms::Problems;
+use crate::web::forms::{self, Problems};
 use crate::web::layout::{Layout, flash};
 
 /// Messages shown on a target's page and answered by the API.
@@ -231,14 +231,6 @@ impl NotificationsPage {
     }
 }
 
-fn shown_once(page: impl IntoResponse) -> Response {
-    let mut response = page.into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// `GET /admin/notifications`: every target and the "new target" form. Admins only.
 async fn list_targets(
     State(app): State<AppState>,
@@ -277,7 +269,7 @@ async fn create_target(
                 name: form.name.trim().to_owned(),
                 secret: new.secret.expose().to_owned(),
             });
-            Ok(shown_once(page))
+            Ok(forms::shown_once(page))
         }
         Err(AppError::Invalid(errors)) => {
             let page = NotificationsPage::load(&app, layout, form, errors).await?;
