@@ -20,15 +20,16 @@ use crate::{deployer, notify, seed, store};
 
 /// `slipway serve`: configuration from the environment; starts even while the
 /// database is down and reports not ready until it is back.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     config.check()?;
+    config.read_secrets()?;
     let url = config
         .database_url
         .clone()
         .context("SLIPWAY_DATABASE_URL is not set (use `slipway run` for the embedded default)")?;
     let options = store::connect_options(url.expose())?;
     let pool = store::lazy_pool(options.clone());
-    match store::migrate(&pool).await {
+    match migrate_before_serving(&config, &pool).await {
         Ok(()) => {
             tracing::info!(database = %store::describe(&options), "migrations are current");
             if config.secret_key.is_none() && store::hooks::any(&pool).await? {
@@ -55,9 +56,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     serve_with_worker(listener, state).await
 }
 
-/// `slipway run`: the embedded default (private PostgreSQL, local cluster, demo team).
+/// Brings the schema up to date before `serve` answers: with the owner's URL
+/// (`SLIPWAY_MIGRATION_DATABASE_URL`) when there is one, so the serving role
+/// needs no DDL rights; else with the serving pool, unless the schema is
+/// already current (a serving role that owns nothing may not even run the
+/// migrator's `create table if not exists`).
+async fn migrate_before_serving(config: &Config, pool: &PgPool) -> anyhow::Result<()> {
+    if let Some(owner_url) = &config.migration_database_url {
+        let owner = store::connect_now(store::connect_options(owner_url.expose())?).await?;
+        let result = store::migrate(&owner).await;
+        owner.close().await;
+        return result;
+    }
+    if store::migrations_current(pool).await.unwrap_or(false) {
+        return Ok(());
+    }
+    store::migrate(pool).await
+}
+
+/// `slipway run`: the embedded default (private PostgreSQL, local cluster, demo
+/// team). One role does everything there: the private instance's superuser.
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
     config.check()?;
+    config.read_secrets()?;
     let state_dir = StateDir::new(Path::new("."))?;
     let _lock = state_dir.lock_run()?;
     if config.secret_key.is_none() {
@@ -234,7 +255,9 @@ pub fn database_url_for_tools(config_url: Option<&SecretString>) -> anyhow::Resu
     )
 }
 
-/// `slipway migrate`.
+/// `slipway migrate`: with `SLIPWAY_MIGRATION_DATABASE_URL` when set (the
+/// schema owner), else `SLIPWAY_DATABASE_URL`; it needs nothing else, not the
+/// secret key.
 pub async fn migrate(database_url: Option<SecretString>) -> anyhow::Result<()> {
     let pool = tool_pool(database_url.as_ref()).await?;
     store::migrate(&pool).await?;
@@ -325,23 +348,35 @@ pub async fn admin_create_team(
 }
 
 /// `slipway admin token`: creates an API token and prints it once; the same
-/// action as the account page (name checked, audited as `token.create`).
+/// action as the account page (name, expiry and scopes checked, audited as
+/// `token.create` by the system with `via: cli`). `expires_in_days` empty:
+/// 90 days; `scopes` empty: every scope.
 pub async fn admin_token(
     database_url: Option<SecretString>,
     email: &str,
     name: &str,
+    expires_in_days: Option<i64>,
+    scopes: &[String],
 ) -> anyhow::Result<()> {
     let pool = tool_pool(database_url.as_ref()).await?;
     let flag_of = |path: &str| match path {
         "email" => "--email",
+        "expires_in_days" => "--expires-in-days",
+        "scopes" => "--scope",
         _ => "--name",
     };
     let owner = accounts::user_by_email(&pool, email)
         .await
         .map_err(|e| cli_error(e, flag_of))?;
-    let token = accounts::create_token(&pool, &Actor::system(), &owner, name)
-        .await
-        .map_err(|e| cli_error(e, flag_of))?;
+    let input = accounts::TokenInput {
+        name: name.to_owned(),
+        expires_in_days: expires_in_days.map(|d| d.to_string()).unwrap_or_default(),
+        scopes: scopes.to_vec(),
+    };
+    let token =
+        accounts::create_token_with(&pool, &Actor::system(), &owner, &input, accounts::Via::Cli)
+            .await
+            .map_err(|e| cli_error(e, flag_of))?;
     println!("{}", token.value);
     Ok(())
 }

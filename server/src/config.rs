@@ -2,7 +2,9 @@
 //!
 //! Every variable of the README's configuration table is a field here; nothing else in Slipway reads
 //! `std::env` for configuration. Secrets are wrapped in [`SecretString`] so a
-//! `Debug` print of the config never shows them.
+//! `Debug` print of the config never shows them, and they come only from the
+//! environment or a file (`NAME_FILE`), never from a command-line flag: argv is
+//! readable by every local user in `ps` and `/proc/PID/cmdline`.
 
 pub use crate::secret::{SecretKey, SecretString};
 
@@ -22,9 +24,18 @@ pub enum LogFormat {
 /// Configuration shared by `serve` and `run`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
-    /// PostgreSQL URL. `slipway run` uses its private instance when unset.
-    #[arg(long, env = "SLIPWAY_DATABASE_URL")]
+    /// PostgreSQL URL (`SLIPWAY_DATABASE_URL` or `SLIPWAY_DATABASE_URL_FILE`;
+    /// no flag, see [`Config::read_secrets`]). `slipway run` uses its private
+    /// instance when unset.
+    #[arg(skip)]
     pub database_url: Option<SecretString>,
+
+    /// PostgreSQL URL of the schema owner, used only to apply migrations
+    /// (`SLIPWAY_MIGRATION_DATABASE_URL` or `…_FILE`). When set, `serve` runs
+    /// migrations with it and serves with `SLIPWAY_DATABASE_URL`, which can then
+    /// be a role that owns nothing (docs/access.md).
+    #[arg(skip)]
+    pub migration_database_url: Option<SecretString>,
 
     /// Address to bind.
     #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:8080")]
@@ -38,8 +49,9 @@ pub struct Config {
     )]
     pub public_url: String,
 
-    /// 32-byte key, base64; encrypts webhook secrets at rest. `run` generates one.
-    #[arg(long, env = "SLIPWAY_SECRET_KEY")]
+    /// 32-byte key, base64; encrypts webhook secrets at rest
+    /// (`SLIPWAY_SECRET_KEY` or `SLIPWAY_SECRET_KEY_FILE`). `run` generates one.
+    #[arg(skip)]
     pub secret_key: Option<SecretKey>,
 
     /// Kubeconfig of the cluster to manage (then `KUBECONFIG`, then in-cluster config).
@@ -54,8 +66,9 @@ pub struct Config {
     )]
     pub admin_email: String,
 
-    /// Password of the seeded admin; generated and printed once when unset.
-    #[arg(long, env = "SLIPWAY_ADMIN_PASSWORD")]
+    /// Password of the seeded admin (`SLIPWAY_ADMIN_PASSWORD` or `…_FILE`);
+    /// generated and printed once when unset.
+    #[arg(skip)]
     pub admin_password: Option<SecretString>,
 
     /// Tracing filter, e.g. `info` or `slipway=debug,tower_http=info`.
@@ -91,11 +104,91 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
 }
 
+/// A secret from the environment: variable `name`, or the contents of the
+/// file that `name_FILE` names (one trailing newline dropped, as `echo` and
+/// Kubernetes Secret volumes leave it). Both set is an error naming both, so
+/// nobody wonders which one won; so is an unreadable file (named, never its
+/// contents).
+pub fn secret_from_env(name: &str) -> anyhow::Result<Option<SecretString>> {
+    secret_from(name, |var| std::env::var(var).ok())
+}
+
+/// [`secret_from_env`] over any lookup of variables (tests pass a map).
+fn secret_from(
+    name: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<SecretString>> {
+    let file_var = format!("{name}_FILE");
+    let direct = lookup(name).filter(|v| !v.is_empty());
+    let file = lookup(&file_var).filter(|v| !v.is_empty());
+    match (direct, file) {
+        (Some(_), Some(_)) => anyhow::bail!("set {name} or {file_var}, not both"),
+        (Some(value), None) => Ok(Some(SecretString::new(value))),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                anyhow::anyhow!(
+                    "{file_var}: cannot read {}: {err}",
+                    PathBuf::from(&path).display()
+                )
+            })?;
+            let value = text
+                .strip_suffix('\n')
+                .map(|v| v.strip_suffix('\r').unwrap_or(v))
+                .unwrap_or(&text);
+            if value.is_empty() {
+                anyhow::bail!("{file_var}: {} is empty", PathBuf::from(&path).display());
+            }
+            Ok(Some(SecretString::new(value)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// `SLIPWAY_DATABASE_URL` (or `…_FILE`), for the subcommands outside `Config`.
+pub fn database_url_from_env() -> anyhow::Result<Option<SecretString>> {
+    secret_from_env("SLIPWAY_DATABASE_URL")
+}
+
+/// The URL migrations run with: `SLIPWAY_MIGRATION_DATABASE_URL` (or
+/// `…_FILE`), else `SLIPWAY_DATABASE_URL` (one role for everything).
+pub fn migration_database_url_from_env() -> anyhow::Result<Option<SecretString>> {
+    match secret_from_env("SLIPWAY_MIGRATION_DATABASE_URL")? {
+        Some(url) => Ok(Some(url)),
+        None => database_url_from_env(),
+    }
+}
+
 impl Config {
+    /// Fills the secret fields left unset (tests set them in code) from the
+    /// environment or their `_FILE` variables: the database URLs, the secret
+    /// key and the seeded admin's password.
+    pub fn read_secrets(&mut self) -> anyhow::Result<()> {
+        if self.database_url.is_none() {
+            self.database_url = database_url_from_env()?;
+        }
+        if self.migration_database_url.is_none() {
+            self.migration_database_url = secret_from_env("SLIPWAY_MIGRATION_DATABASE_URL")?;
+        }
+        if self.secret_key.is_none()
+            && let Some(raw) = secret_from_env("SLIPWAY_SECRET_KEY")?
+        {
+            let key = raw
+                .expose()
+                .parse::<SecretKey>()
+                .map_err(|why| anyhow::anyhow!("SLIPWAY_SECRET_KEY {why}"))?;
+            self.secret_key = Some(key);
+        }
+        if self.admin_password.is_none() {
+            self.admin_password = secret_from_env("SLIPWAY_ADMIN_PASSWORD")?;
+        }
+        Ok(())
+    }
+
     /// A configuration for tests and embedding: defaults everywhere, the given database.
     pub fn for_database(url: &str) -> Self {
         Self {
             database_url: Some(SecretString::new(url)),
+            migration_database_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: "http://127.0.0.1:8080".into(),
             secret_key: Some(SecretKey([7; 32])),
@@ -173,6 +266,39 @@ mod tests {
         c.log = "info,[".into();
         let err = c.check().unwrap_err().to_string();
         assert!(err.contains("SLIPWAY_LOG"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_comes_from_its_variable_or_its_file_never_both() {
+        let dir = std::env::temp_dir().join(format!("slipway-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let path = path.display().to_string();
+        let env = |pairs: &'static [(&'static str, &'static str)], file: Option<String>| {
+            move |var: &str| {
+                if var == "X_FILE" {
+                    return file.clone();
+                }
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == var)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let from_file = secret_from("X", env(&[], Some(path.clone()))).unwrap();
+        assert_eq!(from_file.unwrap().expose(), "s3cret");
+        let direct = secret_from("X", env(&[("X", "direct")], None)).unwrap();
+        assert_eq!(direct.unwrap().expose(), "direct");
+        let both = secret_from("X", env(&[("X", "direct")], Some(path))).unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        let missing = secret_from("X", env(&[], Some("/nonexistent/slipway".into()))).unwrap_err();
+        assert!(
+            missing.to_string().starts_with("X_FILE: cannot read"),
+            "{missing}"
+        );
+        assert!(secret_from("X", env(&[], None)).unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub enum AppError {
     /// No valid session or token.
     #[error("sign in required")]
     Unauthenticated,
+    /// A known API token that may no longer be used (expired, its owner
+    /// disabled); the text says which, so a CI job's log tells what to fix.
+    #[error("token refused: {0}")]
+    TokenRefused(&'static str),
     /// Signed in, but the policy says no; the text says which rule.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
@@ -70,7 +74,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::TokenRefused(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -85,7 +89,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
-            Self::Unauthenticated => "unauthenticated",
+            Self::Unauthenticated | Self::TokenRefused(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::Invalid(_) => "invalid",
             Self::BadRequest(_) => "bad_request",
@@ -101,6 +105,7 @@ impl AppError {
         match self {
             Self::NotFound => "Not found.".into(),
             Self::Unauthenticated => "Please sign in.".into(),
+            Self::TokenRefused(why) => format!("{why}."),
             Self::Forbidden(rule) => format!("You may not do this: {rule}."),
             Self::Invalid(fields) if fields.len() == 1 => {
                 format!("{}: {}", fields[0].path, fields[0].message)

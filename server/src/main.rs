@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use slipway::config::{Config, SecretString};
+use slipway::config::{self, Config, SecretString};
 use slipway::render::checklist::Rules;
 use slipway::{cli, cli_client, cli_spec, telemetry};
 
@@ -29,12 +29,10 @@ enum Command {
     Serve(Box<Config>),
     /// Embedded default: private PostgreSQL, migrations, demo team, local cluster, serve.
     Run(Box<Config>),
-    /// Apply pending migrations and exit.
-    Migrate {
-        /// PostgreSQL URL (else the private instance of `slipway run` here).
-        #[arg(long, env = "SLIPWAY_DATABASE_URL")]
-        database_url: Option<SecretString>,
-    },
+    /// Apply pending migrations and exit. The URL comes from
+    /// SLIPWAY_MIGRATION_DATABASE_URL, else SLIPWAY_DATABASE_URL (each also
+    /// as a `_FILE` variable), else the private instance of `slipway run` here.
+    Migrate,
     /// Check service spec files; exit 2 with `FILE: field.path: message` lines when invalid.
     Validate {
         /// Spec files (YAML or JSON).
@@ -164,9 +162,12 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// The admin subcommands read the database from SLIPWAY_DATABASE_URL (or
+/// SLIPWAY_DATABASE_URL_FILE), never from a flag: argv is visible in `ps`.
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Create a user; the password comes from SLIPWAY_ADMIN_PASSWORD or stdin.
+    /// Create a user; the password comes from SLIPWAY_ADMIN_PASSWORD (or
+    /// SLIPWAY_ADMIN_PASSWORD_FILE) or stdin.
     CreateUser {
         #[arg(long)]
         email: String,
@@ -176,31 +177,25 @@ enum AdminCommand {
         /// Add the user to this team.
         #[arg(long)]
         team: Option<String>,
-        #[arg(long, env = "SLIPWAY_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<SecretString>,
-        #[arg(
-            long,
-            env = "SLIPWAY_ADMIN_PASSWORD",
-            hide_env_values = true,
-            hide = true
-        )]
-        password: Option<SecretString>,
     },
     /// Create a team.
     CreateTeam {
         #[arg(long)]
         name: String,
-        #[arg(long, env = "SLIPWAY_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<SecretString>,
     },
-    /// Create an API token for a user and print it once.
+    /// Create an API token for a user and print it once (audited, `via: cli`).
     Token {
         #[arg(long)]
         email: String,
         #[arg(long)]
         name: String,
-        #[arg(long, env = "SLIPWAY_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<SecretString>,
+        /// Days until it expires, 1 to 365 (default 90).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        /// Scopes beyond `read`, comma-separated or repeated: `deploy`,
+        /// `approve` (default: read, deploy, approve).
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Vec<String>,
     },
 }
 
@@ -294,18 +289,26 @@ fn main() -> ExitCode {
                 telemetry::init(&config.log, config.log_format);
                 cli::run(*config).await
             }
-            Command::Migrate { database_url } => cli::migrate(database_url).await,
-            Command::Admin(AdminCommand::CreateUser {
-                email,
-                admin,
-                team,
-                database_url,
-                password,
-            }) => {
-                cli::admin_create_user(database_url, &email, admin, team.as_deref(), password).await
+            Command::Migrate => match config::migration_database_url_from_env() {
+                Ok(url) => cli::migrate(url).await,
+                Err(err) => Err(err),
+            },
+            Command::Admin(AdminCommand::CreateUser { email, admin, team }) => {
+                match (
+                    config::database_url_from_env(),
+                    config::secret_from_env("SLIPWAY_ADMIN_PASSWORD"),
+                ) {
+                    (Ok(url), Ok(password)) => {
+                        cli::admin_create_user(url, &email, admin, team.as_deref(), password).await
+                    }
+                    (Err(err), _) | (_, Err(err)) => Err(err),
+                }
             }
-            Command::Admin(AdminCommand::CreateTeam { name, database_url }) => {
-                cli::admin_create_team(database_url, &name).await
+            Command::Admin(AdminCommand::CreateTeam { name }) => {
+                match config::database_url_from_env() {
+                    Ok(url) => cli::admin_create_team(url, &name).await,
+                    Err(err) => Err(err),
+                }
             }
             Command::Validate { .. }
             | Command::Render { .. }
@@ -320,8 +323,12 @@ fn main() -> ExitCode {
             Command::Admin(AdminCommand::Token {
                 email,
                 name,
-                database_url,
-            }) => cli::admin_token(database_url, &email, &name).await,
+                expires_in_days,
+                scopes,
+            }) => match config::database_url_from_env() {
+                Ok(url) => cli::admin_token(url, &email, &name, expires_in_days, &scopes).await,
+                Err(err) => Err(err),
+            },
         }
     });
     match result {

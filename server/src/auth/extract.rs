@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -12,6 +12,9 @@ use crate::store;
 
 /// Session key holding the signed-in user's id.
 pub const SESSION_USER_ID: &str = "user_id";
+/// Session key holding the user's session epoch at sign-in: once the user's
+/// epoch moves on (password changed, account disabled), the session is refused.
+pub const SESSION_EPOCH: &str = "epoch";
 
 /// A signed-in person, with what the policy needs to decide.
 #[derive(Clone, Debug)]
@@ -50,9 +53,29 @@ impl CurrentUser {
         }
     }
 
-    /// Loads what the policy needs about user `user_id`; `None` when there is no such user.
+    /// Loads what the policy needs about user `user_id`; `None` when there is
+    /// no such user or it is disabled.
     pub async fn load(db: &PgPool, user_id: i64) -> Result<Option<Self>, AppError> {
-        let Some(user) = store::users::find(db, user_id).await? else {
+        let user = store::users::find(db, user_id).await?;
+        Self::with_teams(db, user).await
+    }
+
+    /// [`CurrentUser::load`] for a session signed in under `epoch`: `None`
+    /// also when the user's sessions were ended since.
+    pub async fn load_session(
+        db: &PgPool,
+        user_id: i64,
+        epoch: i32,
+    ) -> Result<Option<Self>, AppError> {
+        let user = store::users::find_signed_in(db, user_id, epoch).await?;
+        Self::with_teams(db, user).await
+    }
+
+    async fn with_teams(
+        db: &PgPool,
+        user: Option<store::users::User>,
+    ) -> Result<Option<Self>, AppError> {
+        let Some(user) = user else {
             return Ok(None);
         };
         let teams = store::users::team_names(db, user.id).await?;
@@ -99,8 +122,10 @@ where
             return Ok(Self(None));
         };
         let user_id: Option<i64> = session.get(SESSION_USER_ID).await?;
+        // Sessions from before epochs existed carry none: the users' first epoch.
+        let epoch: i32 = session.get(SESSION_EPOCH).await?.unwrap_or(0);
         let user = match user_id {
-            Some(id) => CurrentUser::load(&PgPool::from_ref(state), id).await?,
+            Some(id) => CurrentUser::load_session(&PgPool::from_ref(state), id, epoch).await?,
             None => None,
         };
         if let Some(user) = &user {
@@ -111,7 +136,9 @@ where
     }
 }
 
-/// An API caller authenticated by `Authorization: Bearer TOKEN`.
+/// An API caller authenticated by `Authorization: Bearer TOKEN`: a live
+/// token (not revoked, not expired) of an enabled user, whose scopes cover
+/// the call (`policy::required_scope` of the routed path, `policy::token_allows`).
 #[derive(Clone, Debug)]
 pub struct ApiUser(pub CurrentUser);
 
@@ -134,12 +161,29 @@ where
             .filter(|t| !t.is_empty())
             .ok_or(AppError::Unauthenticated)?;
         let db = PgPool::from_ref(state);
-        let user = store::tokens::authenticate(&db, &super::tokens::hash(token))
+        let presented = store::tokens::authenticate(&db, &super::tokens::hash(token))
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let user = CurrentUser::load(&db, user.id)
+        if presented.owner_disabled {
+            return Err(AppError::TokenRefused(
+                "this token's owner is disabled; an administrator can re-enable the account",
+            ));
+        }
+        if presented.expired {
+            return Err(AppError::TokenRefused(
+                "this token has expired; create a new one on your account page",
+            ));
+        }
+        let user = CurrentUser::load(&db, presented.user_id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| parts.uri.path().to_owned());
+        let needed = super::policy::required_scope(&parts.method, &route);
+        super::policy::token_allows(&super::tokens::parse_scopes(&presented.scopes), needed)?;
         Ok(Self(user))
     }
 }

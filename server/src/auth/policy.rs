@@ -2,6 +2,7 @@
 //! endpoints call exactly one of these before acting; nothing else decides.
 
 use super::CurrentUser;
+use super::tokens::Scope;
 use crate::error::AppError;
 
 type Decision = Result<(), AppError>;
@@ -18,6 +19,20 @@ fn allow_if(condition: bool, rule: &'static str) -> Decision {
 /// log): admins only.
 pub fn can_administer(user: &CurrentUser) -> Decision {
     allow_if(user.is_admin, "only administrators may do this")
+}
+
+/// The teams whose services, deploys and status a user may see in lists:
+/// `None` for every team (administrators), else their own teams. Every list
+/// filters through this, so it agrees with [`can_view_team`].
+pub fn visible_teams(user: &CurrentUser) -> Option<Vec<String>> {
+    (!user.is_admin).then(|| user.teams.clone())
+}
+
+/// Seeing the environments (names, namespace patterns, approval rules): any
+/// signed-in user, since requesting a deploy means choosing one. Changing
+/// them is [`can_administer`].
+pub fn can_list_environments(_user: &CurrentUser) -> Decision {
+    Ok(())
 }
 
 /// Seeing a team's services, revisions, deploys and status: its members and admins.
@@ -203,9 +218,52 @@ pub fn can_manage_notifications(user: &CurrentUser) -> Decision {
     )
 }
 
-/// Managing one's own API tokens: any signed-in user, for their own tokens.
+/// Managing one's own API tokens and password: any signed-in user, for their own.
 pub fn can_manage_own_tokens(_user: &CurrentUser) -> Decision {
     Ok(())
+}
+
+/// Revoking a token: its owner, or an administrator (any user's token).
+pub fn can_revoke_token(user: &CurrentUser, owner_id: i64) -> Decision {
+    allow_if(
+        user.is_admin || user.id == owner_id,
+        "only the token's owner or an administrator may revoke it",
+    )
+}
+
+/// The scope an API call needs, by method and route (as routed, e.g.
+/// `/api/v1/deploys/{id}/approve`): the one place this is decided. Reading
+/// (GET, HEAD) needs `read`, which every token has; approving or rejecting a
+/// deploy needs `approve`; every other write needs `deploy` (a route added
+/// later is a write like the others until decided otherwise here).
+pub fn required_scope(method: &axum::http::Method, route: &str) -> Scope {
+    use axum::http::Method;
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        Scope::Read
+    } else if route.ends_with("/approve") || route.ends_with("/reject") {
+        Scope::Approve
+    } else {
+        Scope::Deploy
+    }
+}
+
+/// Whether a token with `scopes` may make a call needing `needed`; the 403
+/// names the missing scope. Checked by the `ApiUser` extractor on every API
+/// call, before the handler's own rule (a scope never grants what the owner
+/// may not do).
+pub fn token_allows(scopes: &[Scope], needed: Scope) -> Decision {
+    allow_if(
+        needed == Scope::Read || scopes.contains(&needed),
+        match needed {
+            Scope::Read => "this token may not read",
+            Scope::Deploy => {
+                "this token lacks the `deploy` scope, which every write but approvals needs"
+            }
+            Scope::Approve => {
+                "this token lacks the `approve` scope, which approving and rejecting deploys needs"
+            }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -299,6 +357,61 @@ mod tests {
             ..who
         };
         assert!(may_approve(&gone, &[], &Parties::default()).is_err());
+    }
+
+    #[test]
+    fn members_see_their_teams_and_admins_every_team() {
+        assert_eq!(
+            visible_teams(&user(1, false, &["shop"])),
+            Some(vec!["shop".into()])
+        );
+        assert_eq!(visible_teams(&user(1, true, &["shop"])), None);
+    }
+
+    #[test]
+    fn reads_need_read_approvals_need_approve_other_writes_need_deploy() {
+        use axum::http::Method;
+        let scope = |m: Method, r: &str| required_scope(&m, r);
+        assert_eq!(scope(Method::GET, "/api/v1/deploys/{id}"), Scope::Read);
+        assert_eq!(
+            scope(Method::POST, "/api/v1/deploys/{id}/approve"),
+            Scope::Approve
+        );
+        assert_eq!(
+            scope(Method::POST, "/api/v1/deploys/{id}/reject"),
+            Scope::Approve
+        );
+        for route in [
+            "/api/v1/teams/{team}/services/{service}/deploys",
+            "/api/v1/deploys/{id}/rollback",
+            "/api/v1/deploys/{id}/release",
+            "/api/v1/teams/{team}/services",
+        ] {
+            assert_eq!(scope(Method::POST, route), Scope::Deploy, "{route}");
+        }
+        assert_eq!(
+            scope(Method::PUT, "/api/v1/environments/{name}"),
+            Scope::Deploy
+        );
+        assert_eq!(scope(Method::DELETE, "/api/v1/x/{id}"), Scope::Deploy);
+    }
+
+    #[test]
+    fn a_read_token_is_refused_writes_naming_the_scope() {
+        let read = [Scope::Read];
+        assert!(token_allows(&read, Scope::Read).is_ok());
+        let err = token_allows(&read, Scope::Deploy).unwrap_err();
+        assert!(err.public_message().contains("`deploy` scope"), "{err:?}");
+        let err = token_allows(&read, Scope::Approve).unwrap_err();
+        assert!(err.public_message().contains("`approve` scope"), "{err:?}");
+        assert!(token_allows(&[Scope::Read, Scope::Approve], Scope::Approve).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_revoked_by_their_owner_or_an_admin() {
+        assert!(can_revoke_token(&user(1, false, &[]), 1).is_ok());
+        assert!(can_revoke_token(&user(1, false, &[]), 2).is_err());
+        assert!(can_revoke_token(&user(1, true, &[]), 2).is_ok());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::auth::{password, tokens};
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::password;
+use crate::auth::tokens::{self, Scope};
 use crate::error::{AppError, FieldError, ResultExt as _};
 use crate::spec::names;
 use crate::store::{self, audit::Actor, teams::Team, users::User};
@@ -25,6 +28,16 @@ pub mod actions {
     pub const TOKEN_CREATE: &str = "token.create";
     /// An API token was revoked.
     pub const TOKEN_REVOKE: &str = "token.revoke";
+    /// An administrator disabled a user.
+    pub const USER_DISABLE: &str = "user.disable";
+    /// An administrator re-enabled a user.
+    pub const USER_ENABLE: &str = "user.enable";
+    /// A user became an administrator.
+    pub const USER_PROMOTE: &str = "user.promote";
+    /// An administrator lost administration.
+    pub const USER_DEMOTE: &str = "user.demote";
+    /// A user changed their own password (their other sessions ended).
+    pub const PASSWORD_CHANGE: &str = "user.password.change";
 }
 
 /// Longest team name: the `teams_name_format` constraint (teams become namespace prefixes).
@@ -309,6 +322,211 @@ pub async fn remove_member(
     Ok(user)
 }
 
+// ---------------------------------------------------------------- access
+
+/// What an administrator changes about a user's access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessChange {
+    /// No sign-in; open sessions and every token stop at their next request.
+    Disable,
+    /// Signing in works again (old sessions stay ended).
+    Enable,
+    /// Becomes an administrator.
+    Promote,
+    /// Stops being an administrator, at their next request.
+    Demote,
+}
+
+impl AccessChange {
+    /// `disable`, `enable`, `promote` or `demote` (forms and the API).
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match raw.trim() {
+            "disable" => Ok(Self::Disable),
+            "enable" => Ok(Self::Enable),
+            "promote" => Ok(Self::Promote),
+            "demote" => Ok(Self::Demote),
+            _ => Err(AppError::invalid(
+                "change",
+                "must be disable, enable, promote or demote",
+            )),
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Self::Disable => actions::USER_DISABLE,
+            Self::Enable => actions::USER_ENABLE,
+            Self::Promote => actions::USER_PROMOTE,
+            Self::Demote => actions::USER_DEMOTE,
+        }
+    }
+}
+
+/// What an access change did: the user afterwards, and whether anything changed.
+#[derive(Clone, Debug)]
+pub struct AccessChanged {
+    /// The user as they are now.
+    pub user: store::users::Access,
+    /// False when the user already was in that state (nothing written).
+    pub changed: bool,
+}
+
+/// The refusal when a change would leave nobody able to administer Slipway.
+pub const LAST_ADMIN: &str =
+    "this would leave no enabled administrator: promote or enable another administrator first";
+
+/// Disables, enables, promotes or demotes user `user_id`; audited as
+/// `user.disable` / `user.enable` / `user.promote` / `user.demote`. Never
+/// leaves zero enabled administrators (409 [`LAST_ADMIN`]), also when an
+/// administrator demotes or disables themselves; concurrent changes take
+/// turns on the administrators' rows. The caller has checked
+/// `policy::can_administer`; the change takes effect at the user's next
+/// request, since sessions and tokens reload the user every time.
+pub async fn change_access(
+    db: &PgPool,
+    actor: &Actor,
+    user_id: i64,
+    change: AccessChange,
+) -> Result<AccessChanged, AppError> {
+    let mut tx = db.begin().await?;
+    // The administrators first, then the user: every access change locks in
+    // this order, so two of them cannot deadlock.
+    let admins = store::users::lock_enabled_admins(&mut *tx).await?;
+    let before = store::users::lock_access(&mut *tx, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut after = before.clone();
+    match change {
+        AccessChange::Disable => after.disabled = true,
+        AccessChange::Enable => after.disabled = false,
+        AccessChange::Promote => after.is_admin = true,
+        AccessChange::Demote => after.is_admin = false,
+    }
+    if after == before {
+        return Ok(AccessChanged {
+            user: before,
+            changed: false,
+        });
+    }
+    let counts = |u: &store::users::Access| i64::from(u.is_admin && !u.disabled);
+    if admins - counts(&before) + counts(&after) < 1 {
+        return Err(AppError::Conflict(LAST_ADMIN.into()));
+    }
+    match change {
+        AccessChange::Disable | AccessChange::Enable => {
+            store::users::set_disabled(&mut *tx, user_id, after.disabled).await?;
+        }
+        AccessChange::Promote | AccessChange::Demote => {
+            store::users::set_admin(&mut *tx, user_id, after.is_admin).await?;
+        }
+    }
+    store::audit::record(
+        &mut *tx,
+        actor,
+        change.action(),
+        &before.email,
+        json!({"user_id": user_id, "admin": after.is_admin, "disabled": after.disabled}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id, ?change, "user access changed");
+    Ok(AccessChanged {
+        user: after,
+        changed: true,
+    })
+}
+
+// ---------------------------------------------------------------- passwords
+
+/// The "change password" form; `Debug` by hand so no password is logged.
+#[derive(Clone, Default, serde::Deserialize)]
+pub struct PasswordChange {
+    /// The password now (re-authentication).
+    #[serde(default)]
+    pub current_password: String,
+    /// The new one.
+    #[serde(default)]
+    pub password: String,
+    /// The new one again.
+    #[serde(default)]
+    pub password_again: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordChange(***)")
+    }
+}
+
+/// Checks `attempt` against user `user_id`'s password (off the async
+/// workers); a mismatch is a field error on `field`.
+pub async fn confirm_password(
+    db: &PgPool,
+    user_id: i64,
+    attempt: &str,
+    field_name: &str,
+) -> Result<(), AppError> {
+    let phc = store::users::password_hash(db, user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let attempt = attempt.to_owned();
+    let ok = tokio::task::spawn_blocking(move || password::verify(&attempt, &phc))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field_name,
+            "is not your current password",
+        ))
+    }
+}
+
+/// Changes the user's own password: the current one must match and the new
+/// one pass the strength floor. Every session of theirs ends (the session
+/// epoch moves on); the returned epoch is for the session that asked, which
+/// stays signed in. Audited as `user.password.change`.
+pub async fn change_password(
+    db: &PgPool,
+    actor: &Actor,
+    owner: &User,
+    form: &PasswordChange,
+) -> Result<i32, AppError> {
+    let mut problems = Vec::new();
+    if let Some(problem) = password::strength_problem(&form.password, &owner.email) {
+        problems.push(field("password", problem));
+    } else if form.password != form.password_again {
+        problems.push(field("password_again", "does not match the new password"));
+    }
+    if form.current_password.is_empty() {
+        problems.push(field("current_password", "required"));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Invalid(problems));
+    }
+    confirm_password(db, owner.id, &form.current_password, "current_password").await?;
+    let new = form.password.clone();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&new))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))??;
+    let mut tx = db.begin().await?;
+    let epoch = store::users::set_password(&mut *tx, owner.id, &hash).await?;
+    store::audit::record(
+        &mut *tx,
+        actor,
+        actions::PASSWORD_CHANGE,
+        &owner.email,
+        json!({"other_sessions": "ended"}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = owner.id, "password changed; other sessions ended");
+    Ok(epoch)
+}
+
+// ---------------------------------------------------------------- tokens
+
 /// Longest token name.
 pub const MAX_TOKEN_NAME: usize = 64;
 
@@ -321,6 +539,10 @@ pub struct NewToken {
     pub name: String,
     /// The token.
     pub value: String,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
 }
 
 impl std::fmt::Debug for NewToken {
@@ -347,33 +569,179 @@ fn check_token_name(raw: &str) -> Result<String, Vec<FieldError>> {
     Err(vec![field("name", problem)])
 }
 
-/// Creates an API token for `owner`; only its SHA-256 is stored. Audited as
-/// `token.create` with the name, never the value.
+/// A new token as asked for (account page, CLI flags).
+#[derive(Clone, Debug, Default)]
+pub struct TokenInput {
+    /// What it is for.
+    pub name: String,
+    /// Days until it expires, as typed; empty: [`tokens::DEFAULT_EXPIRY_DAYS`].
+    pub expires_in_days: String,
+    /// Scope names beyond `read` (which every token has); empty: every scope.
+    pub scopes: Vec<String>,
+}
+
+/// Where a token was made, for its audit entry (`via`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The account page.
+    Portal,
+    /// `slipway admin token`.
+    Cli,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Portal => "portal",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+/// A checked token request: name, days, scopes (always with `read`).
+fn check_token(input: &TokenInput) -> Result<(String, i64, Vec<Scope>), Vec<FieldError>> {
+    let mut problems = Vec::new();
+    let name = check_token_name(&input.name).unwrap_or_else(|mut p| {
+        problems.append(&mut p);
+        String::new()
+    });
+    let raw_days = input.expires_in_days.trim();
+    let days = if raw_days.is_empty() {
+        tokens::DEFAULT_EXPIRY_DAYS
+    } else {
+        match raw_days.parse::<i64>() {
+            Ok(d) if (1..=tokens::MAX_EXPIRY_DAYS).contains(&d) => d,
+            _ => {
+                problems.push(field(
+                    "expires_in_days",
+                    format!(
+                        "must be a number of days from 1 to {}",
+                        tokens::MAX_EXPIRY_DAYS
+                    ),
+                ));
+                0
+            }
+        }
+    };
+    let mut scopes = vec![Scope::Read];
+    if input.scopes.iter().all(|s| s.trim().is_empty()) {
+        scopes = Scope::ALL.to_vec();
+    }
+    for raw in input.scopes.iter().flat_map(|s| s.split(',')) {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        match Scope::parse(raw) {
+            Some(scope) if !scopes.contains(&scope) => scopes.push(scope),
+            Some(_) => {}
+            None => problems.push(field(
+                "scopes",
+                format!("`{}` is not a scope (read, deploy, approve)", raw.trim()),
+            )),
+        }
+    }
+    scopes.sort();
+    if problems.is_empty() {
+        Ok((name, days, scopes))
+    } else {
+        Err(problems)
+    }
+}
+
+/// Creates an API token for `owner` with the table's defaults (90 days, every
+/// scope), as the account page made them before scopes existed.
 pub async fn create_token(
     db: &PgPool,
     actor: &Actor,
     owner: &User,
     raw_name: &str,
 ) -> Result<NewToken, AppError> {
-    let name = check_token_name(raw_name).map_err(AppError::Invalid)?;
+    let input = TokenInput {
+        name: raw_name.to_owned(),
+        ..TokenInput::default()
+    };
+    create_token_with(db, actor, owner, &input, Via::Portal).await
+}
+
+/// Creates an API token for `owner` that expires after the asked number of
+/// days (at most a year) with the asked scopes; only its SHA-256 is stored.
+/// Audited as `token.create` with the name, expiry, scopes and `via`, never
+/// the value.
+pub async fn create_token_with(
+    db: &PgPool,
+    actor: &Actor,
+    owner: &User,
+    input: &TokenInput,
+    via: Via,
+) -> Result<NewToken, AppError> {
+    let (name, days, scopes) = check_token(input).map_err(AppError::Invalid)?;
+    let expires_at = OffsetDateTime::now_utc() + Duration::days(days);
+    let scope_names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
     let value = tokens::generate();
     let mut tx = db.begin().await?;
-    let id = store::tokens::insert(&mut *tx, owner.id, &name, &tokens::hash(&value))
-        .await
-        .on_constraint("api_tokens_user_id_name_key", || {
-            AppError::invalid("name", "you already have a token with this name")
-        })?;
+    let id = store::tokens::insert_with(
+        &mut *tx,
+        owner.id,
+        &name,
+        &tokens::hash(&value),
+        expires_at,
+        &scope_names,
+    )
+    .await
+    .on_constraint("api_tokens_user_id_name_key", || {
+        AppError::invalid("name", "you already have a token with this name")
+    })?;
+    let expires = expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| AppError::Internal(e.into()))?;
     store::audit::record(
         &mut *tx,
         actor,
         actions::TOKEN_CREATE,
         &owner.email,
-        json!({"token": name, "id": id}),
+        json!({"token": name, "id": id, "expires_at": expires, "scopes": scope_names, "via": via.as_str()}),
     )
     .await?;
     tx.commit().await?;
     tracing::info!(token_id = id, "API token created");
-    Ok(NewToken { id, name, value })
+    Ok(NewToken {
+        id,
+        name,
+        value,
+        expires_at,
+        scopes,
+    })
+}
+
+/// Revokes token `id` whoever owns it, after `allowed(owner_id)` (the
+/// caller's policy check: `policy::can_revoke_token`) said yes; `Some(token)`
+/// when it was live, `None` when already revoked. Audited as `token.revoke`
+/// with the owner as the target.
+pub async fn revoke_any_token(
+    db: &PgPool,
+    actor: &Actor,
+    id: i64,
+    allowed: impl FnOnce(i64) -> Result<(), AppError>,
+) -> Result<Option<store::tokens::OwnedToken>, AppError> {
+    let mut tx = db.begin().await?;
+    let token = store::tokens::lock(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    allowed(token.user_id)?;
+    if !store::tokens::revoke(&mut *tx, token.user_id, id).await? {
+        return Ok(None);
+    }
+    store::audit::record(
+        &mut *tx,
+        actor,
+        actions::TOKEN_REVOKE,
+        &token.owner,
+        json!({"token": token.token.name, "id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(token_id = id, "API token revoked");
+    Ok(Some(token))
 }
 
 /// Revokes one of `owner`'s tokens; `Some(name)` when it was live, `None` when
@@ -487,8 +855,47 @@ mod tests {
             id: 1,
             name: "ci".into(),
             value: "slw_secret".into(),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            scopes: vec![Scope::Read],
         };
         assert!(!format!("{t:?}").contains("slw_secret"));
+    }
+
+    fn token(days: &str, scopes: &[&str]) -> TokenInput {
+        TokenInput {
+            name: "ci".into(),
+            expires_in_days: days.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_token_lives_90_days_with_every_scope_unless_asked_otherwise() {
+        let (_, days, scopes) = check_token(&token("", &[])).unwrap();
+        assert_eq!((days, scopes), (90, Scope::ALL.to_vec()));
+        let (_, days, scopes) = check_token(&token("7", &["deploy"])).unwrap();
+        assert_eq!((days, scopes), (7, vec![Scope::Read, Scope::Deploy]));
+        let (_, _, scopes) = check_token(&token("", &["read"])).unwrap();
+        assert_eq!(scopes, [Scope::Read]);
+        let (_, _, scopes) = check_token(&token("", &["approve,deploy"])).unwrap();
+        assert_eq!(scopes, Scope::ALL.to_vec());
+    }
+
+    #[test]
+    fn token_expiry_is_one_day_to_a_year_and_scopes_are_known() {
+        for bad in ["0", "366", "-1", "soon"] {
+            let problems = check_token(&token(bad, &[])).unwrap_err();
+            assert_eq!(problems[0].path, "expires_in_days", "{bad}");
+        }
+        assert!(check_token(&token("365", &[])).is_ok());
+        let problems = check_token(&token("", &["admin"])).unwrap_err();
+        assert_eq!(problems[0].path, "scopes");
+    }
+
+    #[test]
+    fn access_changes_are_named_by_their_verbs() {
+        assert_eq!(AccessChange::parse("demote").unwrap(), AccessChange::Demote);
+        assert!(AccessChange::parse("delete").is_err());
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Credentials {
     pub password_hash: String,
     /// Set when an admin disabled the account.
     pub disabled: bool,
+    /// The epoch a session signed in now belongs to (see [`find_signed_in`]).
+    pub session_epoch: i32,
 }
 
 /// A user with the names of their teams, for lists.
@@ -33,6 +35,8 @@ pub struct UserWithTeams {
     pub email: String,
     /// Global administrator.
     pub is_admin: bool,
+    /// Disabled by an administrator: no sign-in, no session, no token.
+    pub disabled: bool,
     /// Team names, sorted.
     pub teams: Vec<String>,
 }
@@ -65,6 +69,95 @@ pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<User>, sqlx
     .await
 }
 
+/// Finds the enabled user a session of `epoch` belongs to: `None` when the
+/// user is gone or disabled, or when their sessions were ended since (a
+/// password change or disabling bumps `session_epoch`).
+pub async fn find_signed_in(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    epoch: i32,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(
+        "select id, email, is_admin from users
+         where id = $1 and disabled_at is null and session_epoch = $2",
+    )
+    .bind(id)
+    .bind(epoch)
+    .fetch_optional(db)
+    .await
+}
+
+/// A user's state as the access actions need it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Access {
+    /// Row id.
+    pub id: i64,
+    /// Email.
+    pub email: String,
+    /// Global administrator.
+    pub is_admin: bool,
+    /// Disabled.
+    pub disabled: bool,
+}
+
+/// Locks and returns the user's row (`for update`: one access change of a
+/// user at a time), `None` when there is no such user.
+pub async fn lock_access(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Access>, sqlx::Error> {
+    sqlx::query_as::<_, Access>(
+        "select id, email, is_admin, disabled_at is not null as disabled from users
+         where id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Locks every enabled administrator's row and counts them. Two admins
+/// demoting each other at once take turns here, and the second sees the
+/// first's change, so the last enabled administrator is never removed.
+pub async fn lock_enabled_admins(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "select id from users where is_admin and disabled_at is null order by id for update",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(ids.len() as i64)
+}
+
+/// Disables or re-enables a user. Disabling also bumps the session epoch, so
+/// re-enabling later does not revive the sessions that were open.
+pub async fn set_disabled(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    disabled: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update users set
+             disabled_at = case when $2 then coalesce(disabled_at, now()) end,
+             session_epoch = session_epoch + case when $2 then 1 else 0 end
+         where id = $1",
+    )
+    .bind(id)
+    .bind(disabled)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Grants or takes away administration.
+pub async fn set_admin(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    is_admin: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set is_admin = $2 where id = $1")
+        .bind(id)
+        .bind(is_admin)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Finds a user by email.
 pub async fn find_by_email(
     db: impl PgExecutor<'_>,
@@ -82,25 +175,40 @@ pub async fn credentials(
     email: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
     sqlx::query_as::<_, Credentials>(
-        "select id, password_hash, disabled_at is not null as disabled from users where email = $1",
+        "select id, password_hash, disabled_at is not null as disabled, session_epoch
+         from users where email = $1",
     )
     .bind(email)
     .fetch_optional(db)
     .await
 }
 
-/// Replaces a user's password hash.
+/// The password hash of an enabled user, for re-authentication.
+pub async fn password_hash(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select password_hash from users where id = $1 and disabled_at is null")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Replaces a user's password hash and ends every session they have (bumps
+/// the session epoch); returns the new epoch, for the session that stays.
 pub async fn set_password(
     db: impl PgExecutor<'_>,
     id: i64,
     password_hash: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update users set password_hash = $2 where id = $1")
-        .bind(id)
-        .bind(password_hash)
-        .execute(db)
-        .await?;
-    Ok(())
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "update users set password_hash = $2, session_epoch = session_epoch + 1
+         where id = $1 returning session_epoch",
+    )
+    .bind(id)
+    .bind(password_hash)
+    .fetch_one(db)
+    .await
 }
 
 /// Names of the teams a user belongs to, sorted.
@@ -117,7 +225,7 @@ pub async fn team_names(db: impl PgExecutor<'_>, user_id: i64) -> Result<Vec<Str
 /// Every user with their teams, sorted by email.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<UserWithTeams>, sqlx::Error> {
     sqlx::query_as::<_, UserWithTeams>(
-        "select u.id, u.email, u.is_admin,
+        "select u.id, u.email, u.is_admin, u.disabled_at is not null as disabled,
                 coalesce(array_agg(t.name order by t.name) filter (where t.name is not null), '{}') as teams
          from users u
          left join team_members m on m.user_id = u.id

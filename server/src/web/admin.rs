@@ -16,7 +16,7 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{CurrentUser, policy};
-use crate::domain::accounts::{self, MemberInput, TeamInput, UserInput};
+use crate::domain::accounts::{self, AccessChange, MemberInput, TeamInput, UserInput};
 use crate::error::{AppError, FieldError};
 use crate::store::{self, audit, teams::Team};
 use crate::web::format::{display_time, iso_time};
@@ -31,6 +31,9 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(show_overview))
         .route("/admin/users", get(list_users).post(create_user))
+        .route("/admin/users/{id}/access", post(change_access))
+        .route("/admin/tokens", get(list_tokens))
+        .route("/admin/tokens/{id}/revoke", post(revoke_token))
         .route("/admin/teams", get(list_teams).post(create_team))
         .route("/admin/teams/{team}", get(show_team))
         .route("/admin/teams/{team}/members", post(add_member))
@@ -109,7 +112,7 @@ async fn show_overview(
     Ok(OverviewPage {
         layout,
         users: users.len(),
-        admins: users.iter().filter(|u| u.is_admin).count(),
+        admins: users.iter().filter(|u| u.is_admin && !u.disabled).count(),
         teams: teams.len(),
         sessions,
         entries: recent.into_iter().map(AuditRow::from).collect(),
@@ -123,6 +126,7 @@ async fn show_overview(
 #[template(path = "admin/users.html")]
 pub struct UsersPage {
     layout: Layout,
+    me: i64,
     users: Vec<store::users::UserWithTeams>,
     teams: Vec<String>,
     form: UserInput,
@@ -133,6 +137,7 @@ impl UsersPage {
     async fn load(
         app: &AppState,
         layout: Layout,
+        me: i64,
         form: UserInput,
         errors: Vec<FieldError>,
     ) -> Result<Self, AppError> {
@@ -140,6 +145,7 @@ impl UsersPage {
         let teams = store::teams::list(&app.db).await?;
         Ok(Self {
             layout,
+            me,
             users,
             teams: teams.into_iter().map(|t| t.name).collect(),
             form,
@@ -155,7 +161,7 @@ async fn list_users(
     layout: Layout,
 ) -> Result<UsersPage, AppError> {
     policy::can_administer(&user)?;
-    UsersPage::load(&app, layout, UserInput::default(), Vec::new()).await
+    UsersPage::load(&app, layout, user.id, UserInput::default(), Vec::new()).await
 }
 
 /// `POST /admin/users`: creates a user; problems come back inline with 422. Admins only.
@@ -179,11 +185,108 @@ async fn create_user(
                 password: String::new(),
                 ..form
             };
-            let page = UsersPage::load(&app, layout, form, errors).await?;
+            let page = UsersPage::load(&app, layout, user.id, form, errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(other) => Err(other),
     }
+}
+
+/// The form of the users page's access buttons.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AccessForm {
+    /// `disable`, `enable`, `promote` or `demote`.
+    #[serde(default)]
+    pub change: String,
+}
+
+/// `POST /admin/users/{id}/access`: disables, re-enables, promotes or demotes
+/// a user (audited); never the last enabled administrator (409 saying so).
+/// Admins only; it takes effect at the user's next request.
+async fn change_access(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<AccessForm>,
+) -> Result<Response, AppError> {
+    policy::can_administer(&user)?;
+    let change = AccessChange::parse(&form.change)?;
+    let done = accounts::change_access(&app.db, &user.actor(addr), id, change).await?;
+    let email = &done.user.email;
+    let message = match (done.changed, change) {
+        (false, _) => format!("Nothing to change: {email} already is so."),
+        (true, AccessChange::Disable) => {
+            format!("Disabled {email}: their sessions and API tokens stop working now.")
+        }
+        (true, AccessChange::Enable) => format!("Re-enabled {email}; they must sign in again."),
+        (true, AccessChange::Promote) => format!("{email} is now an administrator."),
+        (true, AccessChange::Demote) => format!("{email} is no longer an administrator."),
+    };
+    flash(&session, "ok", message).await?;
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+// ---------------------------------------------------------------- tokens
+
+/// One token of anyone's as the administrators' list shows it.
+#[derive(Clone, Debug)]
+pub struct AdminTokenRow {
+    /// The owner's email.
+    pub owner: String,
+    /// The token's metadata.
+    pub token: crate::web::account::TokenRow,
+}
+
+/// `/admin/tokens`: every user's API tokens.
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/tokens.html")]
+pub struct TokensPage {
+    layout: Layout,
+    tokens: Vec<AdminTokenRow>,
+}
+
+/// `GET /admin/tokens`: every user's tokens, newest first (never a value). Admins only.
+async fn list_tokens(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+) -> Result<TokensPage, AppError> {
+    policy::can_administer(&user)?;
+    let tokens = store::tokens::list_all(&app.db).await?;
+    Ok(TokensPage {
+        layout,
+        tokens: tokens
+            .into_iter()
+            .map(|t| AdminTokenRow {
+                owner: t.owner,
+                token: t.token.into(),
+            })
+            .collect(),
+    })
+}
+
+/// `POST /admin/tokens/{id}/revoke`: revokes any user's token (audited, the
+/// owner as the target). Admins only (`policy::can_revoke_token`).
+async fn revoke_token(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    addr: ClientAddr,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    policy::can_administer(&user)?;
+    let revoked = accounts::revoke_any_token(&app.db, &user.actor(addr), id, |owner| {
+        policy::can_revoke_token(&user, owner)
+    })
+    .await?;
+    let message = match revoked {
+        Some(t) => format!("Revoked {}'s token {}.", t.owner, t.token.name),
+        None => "That token was already revoked.".to_owned(),
+    };
+    flash(&session, "ok", message).await?;
+    Ok(Redirect::to("/admin/tokens").into_response())
 }
 
 // ---------------------------------------------------------------- teams
@@ -402,6 +505,11 @@ const KNOWN_ACTIONS: &[&str] = &[
     "user.",
     accounts::actions::USER_CREATE,
     "user.login",
+    accounts::actions::USER_DISABLE,
+    accounts::actions::USER_ENABLE,
+    accounts::actions::USER_PROMOTE,
+    accounts::actions::USER_DEMOTE,
+    accounts::actions::PASSWORD_CHANGE,
     "team.",
     accounts::actions::TEAM_CREATE,
     accounts::actions::MEMBER_ADD,

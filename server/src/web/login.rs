@@ -13,7 +13,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::auth::activity::LAST_SEEN_KEY;
-use crate::auth::extract::{ClientAddr, SESSION_USER_ID};
+use crate::auth::extract::{ClientAddr, SESSION_EPOCH, SESSION_USER_ID};
 use crate::auth::{MaybeUser, password};
 use crate::error::AppError;
 use crate::store;
@@ -127,8 +127,8 @@ async fn login(
             .await
             .map_err(|e| AppError::Internal(e.into()))?
     };
-    let user_id = match credentials {
-        Some(c) if password_ok && !c.disabled => c.id,
+    let (user_id, epoch) = match credentials {
+        Some(c) if password_ok && !c.disabled => (c.id, c.session_epoch),
         _ => {
             store::login_attempts::record(&app.db, &email, &client_addr, false).await?;
             tracing::info!("login refused");
@@ -146,6 +146,7 @@ async fn login(
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("cycling session id: {e}")))?;
     session.insert(SESSION_USER_ID, user_id).await?;
+    session.insert(SESSION_EPOCH, epoch).await?;
     session
         .insert(
             LAST_SEEN_KEY,

@@ -383,6 +383,55 @@ pub const MATRIX: &[Case] = &[
         body: Body::Empty,
         expect: PORTAL_ADMIN_CHANGE,
     },
+    Case {
+        method: "POST",
+        route: "/admin/users/{id}/access",
+        path: "/admin/users/{olga_id}/access",
+        body: Body::Form(&[("change", "enable")]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "GET",
+        route: "/admin/tokens",
+        path: "/admin/tokens",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tokens/{id}/revoke",
+        path: "/admin/tokens/{own_token}/revoke",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/users",
+        path: "/api/v1/users",
+        body: Body::Empty,
+        expect: API_ADMIN_READ,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/users/{id}/access",
+        path: "/api/v1/users/{olga_id}/access",
+        body: Body::Json(r#"{"change": "enable"}"#),
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/tokens",
+        path: "/api/v1/tokens",
+        body: Body::Empty,
+        expect: API_ANYONE_WITH_TOKEN,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/admin/tokens",
+        path: "/api/v1/admin/tokens",
+        body: Body::Empty,
+        expect: API_ADMIN_READ,
+    },
     // notification targets: administrators only, members of any team refused.
     // Creating shows the secret once (200); `{notification}` is an enabled target.
     Case {
@@ -476,7 +525,13 @@ pub const MATRIX: &[Case] = &[
         method: "POST",
         route: "/account/tokens",
         path: "/account/tokens",
-        body: Body::Form(&[("name", "made-in-matrix")]),
+        body: Body::Form(&[
+            ("name", "made-in-matrix"),
+            ("current_password", "correct-horse-battery-42"),
+            ("expires_in_days", "30"),
+            ("scopes", "read"),
+            ("scopes", "deploy"),
+        ]),
         expect: PORTAL_ANYONE_SIGNED_IN,
     },
     Case {
@@ -485,6 +540,27 @@ pub const MATRIX: &[Case] = &[
         path: "/account/tokens/{own_token}/revoke",
         body: Body::Empty,
         expect: [Login, S(303), S(303), S(303)],
+    },
+    // Past the policy, a mismatched new password is the form's 422 (a real
+    // change would work too, but leave the other rows' session alone).
+    Case {
+        method: "POST",
+        route: "/account/password",
+        path: "/account/password",
+        body: Body::Form(&[
+            ("current_password", "correct-horse-battery-42"),
+            ("password", "tidal-orbit-47-lantern"),
+            ("password_again", "tidal-orbit-47-lanterN"),
+        ]),
+        expect: [Login, S(422), S(422), S(422)],
+    },
+    // Revoked on the account page just above: past the policy, a 409.
+    Case {
+        method: "POST",
+        route: "/api/v1/tokens/{id}/revoke",
+        path: "/api/v1/tokens/{own_token}/revoke",
+        body: Body::Empty,
+        expect: [Unauth, S(409), S(409), S(409)],
     },
     // the JSON API
     Case {

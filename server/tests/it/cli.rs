@@ -81,6 +81,11 @@ async fn the_cli_creates_teams_users_and_tokens_audited_as_the_system(pool: PgPo
             .await
             .unwrap();
     assert_eq!(detail["token"], "ci");
+    assert_eq!(detail["via"], "cli");
+    assert_eq!(
+        detail["scopes"],
+        serde_json::json!(["read", "deploy", "approve"])
+    );
     assert!(
         !detail.to_string().contains(value.trim()),
         "the value is never audited"
@@ -88,9 +93,95 @@ async fn the_cli_creates_teams_users_and_tokens_audited_as_the_system(pool: PgPo
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_cli_token_gets_the_expiry_and_scopes_asked_for_audited_via_cli(pool: PgPool) {
+    create_user(&pool, "ann@shop.io", false, &["shop"]).await;
+    let args = [
+        "admin",
+        "token",
+        "--email",
+        "ann@shop.io",
+        "--name",
+        "ci",
+        "--expires-in-days",
+        "7",
+        "--scope",
+        "deploy",
+    ];
+    let out = slipway(&pool, &args, None).await;
+    assert!(out.status.success(), "{out:?}");
+    let (scopes, days): (Vec<String>, f64) = sqlx::query_as(
+        "select scopes, (extract(epoch from expires_at - created_at) / 86400)::float8 from api_tokens",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(scopes, ["read", "deploy"]);
+    assert!((days - 7.0).abs() < 0.01, "{days}");
+    let (actor, detail): (String, serde_json::Value) =
+        sqlx::query_as("select actor, detail from audit_log where action = 'token.create'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(actor, "system");
+    assert_eq!(detail["via"], "cli");
+    assert_eq!(detail["scopes"], serde_json::json!(["read", "deploy"]));
+    assert!(detail["expires_at"].is_string(), "{detail}");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn secrets_are_not_taken_from_flags(pool: PgPool) {
+    let out = slipway(
+        &pool,
+        &[
+            "serve",
+            "--secret-key",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ],
+        None,
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unexpected argument '--secret-key'"),
+        "{stderr}"
+    );
+    let out = slipway(&pool, &["migrate", "--database-url", "postgres://x"], None).await;
+    assert!(!out.status.success());
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn the_cli_refuses_what_the_admin_pages_refuse_naming_the_flag(pool: PgPool) {
     create_user(&pool, "ann@shop.io", false, &["shop"]).await;
-    let cases: [(&[&str], Option<&str>, &str); 5] = [
+    let cases: [(&[&str], Option<&str>, &str); 7] = [
+        (
+            &[
+                "admin",
+                "token",
+                "--email",
+                "ann@shop.io",
+                "--name",
+                "ci",
+                "--expires-in-days",
+                "400",
+            ],
+            None,
+            "--expires-in-days: must be a number of days from 1 to 365",
+        ),
+        (
+            &[
+                "admin",
+                "token",
+                "--email",
+                "ann@shop.io",
+                "--name",
+                "ci",
+                "--scope",
+                "admin",
+            ],
+            None,
+            "--scope: `admin` is not a scope",
+        ),
         (
             &["admin", "create-user", "--email", "ann@"],
             Some("a-long-enough-password-9"),

@@ -8,10 +8,12 @@
 
 mod harness;
 
+mod access;
 mod admin;
 mod api;
 mod approvals;
 mod approvals_cluster;
+mod audit_roles;
 mod auth_sessions;
 mod authz_matrix;
 mod cli;

@@ -9,6 +9,7 @@
 //! or not it exists: the team check comes before any lookup, so the answer never
 //! tells outsiders which services a team has.
 
+mod access;
 mod approvals;
 mod body;
 mod deploys;
@@ -35,6 +36,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/schema", get(show_schema))
         .route("/api/v1/teams", get(list_teams))
+        .route("/api/v1/users", get(access::list_users))
+        .route("/api/v1/users/{id}/access", post(access::change_access))
+        .route("/api/v1/tokens", get(access::list_own_tokens))
+        .route("/api/v1/admin/tokens", get(access::list_all_tokens))
+        .route("/api/v1/tokens/{id}/revoke", post(access::revoke_token))
         .route("/api/v1/services", get(services::list_services))
         .route(
             "/api/v1/teams/{team}/services",

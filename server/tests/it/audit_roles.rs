@@ -1,0 +1,176 @@
+//! The audit log is append-only at the database level for the serving role:
+//! migrations run as the schema owner, `slipway serve` connects as a login
+//! role that is only a member of `slipway_app`. That role appends and reads
+//! the log and runs the whole portal, but cannot update, delete or truncate
+//! the log, nor disable or drop its triggers (both need ownership), nor take
+//! ownership.
+
+use slipway::domain::accounts::{self, AccessChange};
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use uuid::Uuid;
+
+use crate::harness::{PASSWORD, TestApp, create_user, database_url};
+
+/// A fresh login role in `slipway_app` and a pool of the test's database
+/// connected as it (the throwaway server trusts local connections).
+async fn serving_pool(owner: &PgPool) -> (String, PgPool) {
+    let role = format!("slipway_web_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    // Identifiers cannot be bound; the name is made here from hex digits.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create role {role} login in role slipway_app"
+    )))
+    .execute(owner)
+    .await
+    .unwrap();
+    let url = database_url(owner).await;
+    let options: PgConnectOptions = url.parse::<PgConnectOptions>().unwrap().username(&role);
+    let pool = PgPool::connect_with(options).await.unwrap();
+    (role, pool)
+}
+
+async fn drop_role(owner: &PgPool, role: &str) {
+    for sql in [format!("drop owned by {role}"), format!("drop role {role}")] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(owner)
+            .await
+            .unwrap();
+    }
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_serving_role_appends_to_the_audit_log_but_cannot_rewrite_it(owner: PgPool) {
+    let (role, app_pool) = serving_pool(&owner).await;
+    let who: (String, bool) = sqlx::query_as(
+        "select current_user::text, rolsuper from pg_roles where rolname = current_user",
+    )
+    .fetch_one(&app_pool)
+    .await
+    .unwrap();
+    assert_eq!(who, (role.clone(), false));
+
+    // Normal operation as the serving role: users, sign-in (sessions, login
+    // attempts), tokens through the portal, an access change; each audited.
+    let ann = create_user(&app_pool, "ann@example.com", false, &["shop"]).await;
+    create_user(&app_pool, "root@example.com", true, &[]).await;
+    let app = TestApp::spawn(app_pool.clone()).await;
+    app.login_as("ann@example.com", PASSWORD).await;
+    let res = app
+        .post_form(
+            "/account/tokens",
+            &[
+                ("name", "ci"),
+                ("current_password", PASSWORD),
+                ("scopes", "read"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    accounts::change_access(
+        &app_pool,
+        &slipway::store::audit::Actor::system(),
+        ann.id,
+        AccessChange::Disable,
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.get("/account").await.status(), 303, "disabled at once");
+    let actions: Vec<String> = sqlx::query_scalar("select action from audit_log order by id")
+        .fetch_all(&app_pool)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["user.login", "token.create", "user.disable"]);
+    assert!(
+        slipway::store::migrations_current(&app_pool).await.unwrap(),
+        "/readyz can read the migrations"
+    );
+
+    // History cannot be changed by the serving role, not even by going around the triggers.
+    let attacks = [
+        "update audit_log set actor = 'nobody'".to_owned(),
+        "delete from audit_log".into(),
+        "truncate audit_log".into(),
+        "alter table audit_log disable trigger audit_log_no_update".into(),
+        "alter table audit_log disable trigger all".into(),
+        "drop trigger audit_log_no_update on audit_log".into(),
+        "drop function audit_log_refuse_change() cascade".into(),
+        format!("alter table audit_log owner to {role}"),
+        "drop table audit_log".into(),
+        "set role postgres".into(),
+        "delete from _sqlx_migrations".into(),
+        "create table audit_log_shadow (id bigint)".into(),
+    ];
+    for sql in &attacks {
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&app_pool)
+            .await
+            .expect_err(sql);
+        let code = err
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.into_owned());
+        assert_eq!(code.as_deref(), Some("42501"), "{sql}: {err}");
+    }
+    // Granting itself more is a no-op (PostgreSQL warns "no privileges were granted").
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "grant update, delete, truncate on audit_log to {role}"
+    )))
+    .execute(&app_pool)
+    .await
+    .unwrap();
+    let may: (bool, bool, bool, bool) = sqlx::query_as(
+        "select has_table_privilege('audit_log', 'UPDATE'), has_table_privilege('audit_log', 'DELETE'),
+                has_table_privilege('audit_log', 'TRUNCATE'), has_table_privilege('audit_log', 'INSERT')",
+    )
+    .fetch_one(&app_pool)
+    .await
+    .unwrap();
+    assert_eq!(may, (false, false, false, true));
+    let count: i64 = sqlx::query_scalar("select count(*) from audit_log")
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert_eq!(count, 3, "every entry is still there");
+    let triggers: i64 = sqlx::query_scalar(
+        "select count(*) from pg_trigger where tgrelid = 'audit_log'::regclass
+         and not tgisinternal and tgenabled = 'O'",
+    )
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(triggers, 2, "both triggers are in place and enabled");
+
+    drop(app);
+    app_pool.close().await;
+    drop_role(&owner, &role).await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn deleting_a_user_is_possible_without_rewriting_the_audit_log(owner: PgPool) {
+    // Slipway disables users and never deletes them, but an operator cleaning
+    // up by hand must not be stopped by the log's (dropped) foreign key.
+    let ann = create_user(&owner, "ann@example.com", false, &["shop"]).await;
+    slipway::store::audit::record(
+        &owner,
+        &slipway::store::audit::Actor {
+            user_id: Some(ann.id),
+            name: ann.email.clone(),
+            client_addr: None,
+        },
+        "user.login",
+        &ann.email,
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    sqlx::query("delete from users where id = $1")
+        .bind(ann.id)
+        .execute(&owner)
+        .await
+        .unwrap();
+    let kept: Option<i64> = sqlx::query_scalar("select actor_user_id from audit_log")
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert_eq!(kept, Some(ann.id), "the entry keeps who acted");
+}
