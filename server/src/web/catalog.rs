@@ -11,7 +11,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::app::AppState;
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, policy};
 use crate::error::AppError;
 use crate::store;
 use crate::store::catalog::{self, CatalogFilter, CatalogRow};
@@ -127,7 +127,7 @@ async fn show_catalog(
     Query(q): Query<CatalogQuery>,
 ) -> Result<Response, AppError> {
     let filter = CatalogFilter {
-        visible_teams: (!user.is_admin).then(|| user.teams.clone()),
+        visible_teams: policy::visible_teams(&user),
         team: non_empty(&q.team),
         kind: non_empty(&q.kind),
         state: non_empty(&q.state),

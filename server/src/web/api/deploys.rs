@@ -312,7 +312,7 @@ pub async fn list_deploys(
 ) -> Result<Json<Vec<DeployOut>>, AppError> {
     let (team, service) = service_filter(query.service.as_deref().unwrap_or_default());
     let filter = Filter {
-        teams: (!user.is_admin).then(|| user.teams.clone()),
+        teams: policy::visible_teams(&user),
         team,
         service,
         ..query.filter()?

@@ -68,11 +68,12 @@ impl EnvironmentOut {
     }
 }
 
-/// `GET /api/v1/environments`: any caller with a token.
+/// `GET /api/v1/environments`: any caller with a token (`policy::can_list_environments`).
 pub async fn list_environments(
     State(app): State<AppState>,
-    ApiUser(_user): ApiUser,
+    ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<EnvironmentOut>>, AppError> {
+    policy::can_list_environments(&user)?;
     Ok(Json(
         store::environments::list(&app.db)
             .await?

@@ -122,8 +122,8 @@ pub async fn list_services(
     State(app): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<ServiceOut>>, AppError> {
-    let teams = (!user.is_admin).then_some(user.teams.as_slice());
-    let services = store::services::list_visible(&app.db, teams).await?;
+    let teams = policy::visible_teams(&user);
+    let services = store::services::list_visible(&app.db, teams.as_deref()).await?;
     Ok(Json(
         services
             .into_iter()

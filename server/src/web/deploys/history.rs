@@ -133,7 +133,7 @@ pub(super) async fn list_deploys(
     let (team, service) = service_filter(&query.service);
     let state = state_filter(&query.state)?;
     let filter = Filter {
-        teams: (!user.is_admin).then(|| user.teams.clone()),
+        teams: policy::visible_teams(&user),
         team,
         service,
         environment: (!query.environment.is_empty()).then(|| query.environment.clone()),
