@@ -10,7 +10,15 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
-use crate::harness::{PASSWORD, TestApp, create_user, database_url};
+use crate::harness::{
+    PASSWORD, TestApp, create_user, database_url, eventually, extract_csrf, listening_port,
+};
+
+/// The test database's URL as `role` (the throwaway server trusts local connections).
+async fn url_as(owner: &PgPool, role: &str) -> String {
+    let url = database_url(owner).await;
+    url.replacen("://postgres@", &format!("://{role}@"), 1)
+}
 
 /// A fresh login role in `slipway_app` and a pool of the test's database
 /// connected as it (the throwaway server trusts local connections).
@@ -173,4 +181,78 @@ async fn deleting_a_user_is_possible_without_rewriting_the_audit_log(owner: PgPo
         .await
         .unwrap();
     assert_eq!(kept, Some(ann.id), "the entry keeps who acted");
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn serve_migrates_as_the_owner_and_serves_as_the_app_role(owner: PgPool) {
+    let (role, probe) = serving_pool(&owner).await;
+    probe.close().await;
+    create_user(&owner, "ann@example.com", false, &["shop"]).await;
+    let serving_url = url_as(&owner, &role).await;
+    assert!(serving_url.contains(&role), "{serving_url}");
+    let dir = std::env::temp_dir().join(format!("slipway-roles-{role}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("secret-key");
+    std::fs::write(&key_file, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLIPWAY_DATABASE_URL", &serving_url)
+        .env("SLIPWAY_MIGRATION_DATABASE_URL", database_url(&owner).await)
+        .env("SLIPWAY_SECRET_KEY_FILE", &key_file)
+        .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+        .env("SLIPWAY_KUBECONFIG", "/nonexistent/kubeconfig")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut port = None;
+    let listening = eventually(20, || {
+        port = port.or_else(|| listening_port(pid));
+        let found = port.is_some();
+        async move { found }
+    })
+    .await;
+    assert!(listening, "slipway serve did not listen within 20 s");
+    let base = format!("http://127.0.0.1:{}", port.unwrap());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+    let page = client.get(format!("{base}/login")).send().await.unwrap();
+    let csrf = extract_csrf(&page.text().await.unwrap()).unwrap();
+    let res = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let who: String = sqlx::query_scalar(
+        "select usename::text from pg_stat_activity
+         where datname = current_database() and application_name <> 'sqlx-test' and usename <> 'postgres'
+         limit 1",
+    )
+    .fetch_optional(&owner)
+    .await
+    .unwrap()
+    .unwrap_or_default();
+    assert_eq!(who, role, "the portal's connections are the serving role's");
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop_role(&owner, &role).await;
 }

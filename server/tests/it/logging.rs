@@ -6,33 +6,9 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::harness::{PASSWORD, create_user, database_url, eventually, extract_csrf};
-
-/// The TCP port process `pid` listens on, read from `/proc` (Linux): the child
-/// binds `127.0.0.1:0` itself, so no port is guessed and handed over.
-/// `None` while it does not listen yet.
-fn listening_port(pid: u32) -> Option<u16> {
-    // Socket inodes of the process's descriptors.
-    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .ok()?
-        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-        .filter_map(|target| {
-            let target = target.to_string_lossy().into_owned();
-            let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
-            Some(inode.to_owned())
-        })
-        .collect();
-    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
-    // `sl local_address rem_address st ... inode`: st 0A is LISTEN.
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        let (local, state, inode) = (cols.get(1)?, cols.get(3)?, cols.get(9)?);
-        if *state != "0A" || !inodes.iter().any(|i| i == inode) {
-            return None;
-        }
-        u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()
-    })
-}
+use crate::harness::{
+    PASSWORD, create_user, database_url, eventually, extract_csrf, listening_port,
+};
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn the_login_request_log_holds_neither_password_nor_cookie(pool: PgPool) {

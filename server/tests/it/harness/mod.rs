@@ -173,3 +173,29 @@ pub async fn database_url(pool: &PgPool) -> String {
         .unwrap_or_default();
     format!("{prefix}/{name}{query}")
 }
+
+/// The TCP port process `pid` listens on, read from `/proc` (Linux): the child
+/// binds `127.0.0.1:0` itself, so no port is guessed and handed over.
+/// `None` while it does not listen yet.
+pub fn listening_port(pid: u32) -> Option<u16> {
+    // Socket inodes of the process's descriptors.
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_owned())
+        })
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
+    // `sl local_address rem_address st ... inode`: st 0A is LISTEN.
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (local, state, inode) = (cols.get(1)?, cols.get(3)?, cols.get(9)?);
+        if *state != "0A" || !inodes.iter().any(|i| i == inode) {
+            return None;
+        }
+        u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()
+    })
+}
