@@ -106,9 +106,13 @@ fn say(out: &mut dyn Write, line: impl std::fmt::Display) {
 
 fn refused(err: &mut dyn Write, refusal: &Refusal) -> u8 {
     if refusal.status == 401 {
+        // The server says why (unknown, expired, owner disabled): a CI log then tells what to fix.
         say(
             err,
-            "slipway: the token was refused (401): check --token or SLIPWAY_TOKEN",
+            format!(
+                "slipway: the token was refused (401): {} Check SLIPWAY_TOKEN (or --token).",
+                refusal.message
+            ),
         );
         return EXIT_REFUSED;
     }

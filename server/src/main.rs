@@ -130,16 +130,32 @@ struct RemoteArgs {
     #[arg(long, env = "SLIPWAY_SERVER")]
     server: String,
     /// A personal API token (from the account page or `slipway admin token`).
+    /// Prefer SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE: a flag is visible in `ps`.
     #[arg(long, env = "SLIPWAY_TOKEN", hide_env_values = true)]
-    token: SecretString,
+    token: Option<SecretString>,
 }
 
 impl RemoteArgs {
-    fn remote(&self) -> cli_client::Remote {
-        cli_client::Remote {
-            server: self.server.clone(),
-            token: self.token.clone(),
+    /// The server and the token: `--token` or `SLIPWAY_TOKEN`, else the file
+    /// `SLIPWAY_TOKEN_FILE` names. `--token` stays (the README documents it)
+    /// but warns, since every local user can read argv.
+    fn remote(&self) -> anyhow::Result<cli_client::Remote> {
+        if std::env::args().any(|a| a == "--token" || a.starts_with("--token=")) {
+            eprintln!(
+                "slipway: warning: --token is visible to other users of this machine (ps); \
+                 use SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE"
+            );
         }
+        let token = match &self.token {
+            Some(token) => token.clone(),
+            None => config::secret_from_env("SLIPWAY_TOKEN")?.ok_or_else(|| {
+                anyhow::anyhow!("no token: set SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE (or --token)")
+            })?,
+        };
+        Ok(cli_client::Remote {
+            server: self.server.clone(),
+            token,
+        })
     }
 }
 
@@ -248,26 +264,35 @@ fn main() -> ExitCode {
                     timeout: *timeout,
                     poll: Duration::from_secs(2),
                 };
-                Some(cli_client::deploy(&remote.remote(), &args, out, err).await)
+                match remote.remote() {
+                    Ok(r) => Some(cli_client::deploy(&r, &args, out, err).await),
+                    Err(e) => Some(Err(e)),
+                }
             }
-            Command::Apply { remote, file } => {
-                Some(cli_client::apply(&remote.remote(), file, out, err).await)
-            }
+            Command::Apply { remote, file } => match remote.remote() {
+                Ok(r) => Some(cli_client::apply(&r, file, out, err).await),
+                Err(e) => Some(Err(e)),
+            },
             Command::Status {
                 remote,
                 team,
                 service,
                 env,
-            } => Some(cli_client::status(&remote.remote(), team, service, env, out, err).await),
+            } => match remote.remote() {
+                Ok(r) => Some(cli_client::status(&r, team, service, env, out, err).await),
+                Err(e) => Some(Err(e)),
+            },
             Command::History {
                 remote,
                 team,
                 service,
                 env,
-            } => Some(
-                cli_client::history(&remote.remote(), team, service, env.as_deref(), out, err)
-                    .await,
-            ),
+            } => match remote.remote() {
+                Ok(r) => {
+                    Some(cli_client::history(&r, team, service, env.as_deref(), out, err).await)
+                }
+                Err(e) => Some(Err(e)),
+            },
             _ => None,
         }
     });
