@@ -585,7 +585,10 @@ async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool
     let app = TestApp::signed_in(&pool, "ann@example.com").await;
 
     let res = app
-        .post_form("/account/tokens", &[("name", "ci-pipeline")])
+        .post_form(
+            "/account/tokens",
+            &[("name", "ci-pipeline"), ("current_password", PASSWORD)],
+        )
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -617,7 +620,10 @@ async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool
     assert!(used.is_some(), "last use recorded");
 
     let res = app
-        .post_form("/account/tokens", &[("name", "ci-pipeline")])
+        .post_form(
+            "/account/tokens",
+            &[("name", "ci-pipeline"), ("current_password", PASSWORD)],
+        )
         .await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
@@ -626,7 +632,12 @@ async fn a_token_made_in_the_portal_is_shown_once_works_and_records_its_use(pool
         !html.contains("value=\"slw_"),
         "no token on a failed create"
     );
-    let res = app.post_form("/account/tokens", &[("name", "  ")]).await;
+    let res = app
+        .post_form(
+            "/account/tokens",
+            &[("name", "  "), ("current_password", PASSWORD)],
+        )
+        .await;
     assert_eq!(res.status(), 422);
 
     // Someone else's token id is not found, and stays live.
