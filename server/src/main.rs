@@ -25,9 +25,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the portal with configuration from the environment.
+    /// Serve the portal with configuration from the environment. Secrets come
+    /// only from variables or files, never flags: SLIPWAY_DATABASE_URL,
+    /// SLIPWAY_MIGRATION_DATABASE_URL, SLIPWAY_SECRET_KEY (each also NAME_FILE).
     Serve(Box<Config>),
     /// Embedded default: private PostgreSQL, migrations, demo team, local cluster, serve.
+    /// SLIPWAY_ADMIN_PASSWORD (or its _FILE) chooses the seeded admin's password.
     Run(Box<Config>),
     /// Apply pending migrations and exit. The URL comes from
     /// SLIPWAY_MIGRATION_DATABASE_URL, else SLIPWAY_DATABASE_URL (each also
