@@ -458,15 +458,22 @@ impl std::fmt::Debug for PasswordChange {
     }
 }
 
-/// Checks `attempt` against user `user_id`'s password (off the async
-/// workers); a mismatch is a field error on `field`.
+/// Re-authentication: checks `attempt` against `owner`'s password (off the
+/// async workers) before a token is minted or the password changed; a
+/// mismatch is a field error on `field_name`. Wrong attempts count as failed
+/// sign-ins of the account from `client_addr` and share the login's
+/// throttle (429), so a stolen session cannot guess the password here.
 pub async fn confirm_password(
     db: &PgPool,
-    user_id: i64,
+    owner: &User,
     attempt: &str,
     field_name: &str,
+    client_addr: &str,
 ) -> Result<(), AppError> {
-    let phc = store::users::password_hash(db, user_id)
+    if store::login_attempts::is_throttled(db, &owner.email, client_addr).await? {
+        return Err(AppError::TooManyRequests);
+    }
+    let phc = store::users::password_hash(db, owner.id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
     let attempt = attempt.to_owned();
@@ -476,6 +483,7 @@ pub async fn confirm_password(
     if ok {
         Ok(())
     } else {
+        store::login_attempts::record(db, &owner.email, client_addr, false).await?;
         Err(AppError::invalid(
             field_name,
             "is not your current password",
@@ -493,6 +501,7 @@ pub async fn change_password(
     owner: &User,
     form: &PasswordChange,
 ) -> Result<i32, AppError> {
+    let client_addr = actor.client_addr.as_deref().unwrap_or("unknown");
     let mut problems = Vec::new();
     if let Some(problem) = password::strength_problem(&form.password, &owner.email) {
         problems.push(field("password", problem));
@@ -505,7 +514,14 @@ pub async fn change_password(
     if !problems.is_empty() {
         return Err(AppError::Invalid(problems));
     }
-    confirm_password(db, owner.id, &form.current_password, "current_password").await?;
+    confirm_password(
+        db,
+        owner,
+        &form.current_password,
+        "current_password",
+        client_addr,
+    )
+    .await?;
     let new = form.password.clone();
     let hash = tokio::task::spawn_blocking(move || password::hash(&new))
         .await

@@ -192,7 +192,8 @@ async fn show_account(
 /// `POST /account/tokens`: re-authenticates with the current password, then
 /// creates a token with the asked expiry and scopes and shows it once (422
 /// with the problem inline when the password is wrong, the name missing or
-/// taken, the expiry out of range).
+/// taken, the expiry out of range; 429 after as many wrong passwords as the
+/// login allows).
 async fn create_token(
     State(app): State<AppState>,
     user: CurrentUser,
@@ -208,18 +209,18 @@ async fn create_token(
         expires_in_days: form.expires_in_days.clone(),
         scopes: form.scopes.clone(),
     };
+    let actor = user.actor(addr);
+    let client_addr = actor.client_addr.clone().unwrap_or_default();
     let created = match accounts::confirm_password(
         &app.db,
-        user.id,
+        &owner,
         &form.current_password,
         "current_password",
+        &client_addr,
     )
     .await
     {
-        Ok(()) => {
-            accounts::create_token_with(&app.db, &user.actor(addr), &owner, &input, Via::Portal)
-                .await
-        }
+        Ok(()) => accounts::create_token_with(&app.db, &actor, &owner, &input, Via::Portal).await,
         Err(refused) => Err(refused),
     };
     let mut page = AccountPage::load(&app, layout, user).await?;

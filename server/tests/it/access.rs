@@ -498,3 +498,33 @@ async fn creating_a_token_in_the_portal_asks_for_the_password_again(pool: PgPool
     assert_eq!(entries[0].1["via"], "portal");
     assert_eq!(entries[0].1["scopes"], json!(["read", "approve"]));
 }
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn re_authentication_shares_the_logins_throttle(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &["shop"]).await;
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
+    let guess = |n: usize| format!("wrong-guess-number-{n}");
+    let limit = slipway::store::login_attempts::MAX_FAILURES_PER_ACCOUNT as usize;
+    for n in 0..limit {
+        let attempt = guess(n);
+        let res = app
+            .post_form(
+                "/account/tokens",
+                &[("name", "ci"), ("current_password", &attempt)],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "guess {n}");
+    }
+    let res = app
+        .post_form(
+            "/account/tokens",
+            &[("name", "ci"), ("current_password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status(), 429, "even the right password waits now");
+    let count: i64 = sqlx::query_scalar("select count(*) from api_tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
