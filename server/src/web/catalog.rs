@@ -174,15 +174,13 @@ async fn show_catalog(
             .map_err(|e| AppError::Internal(e.into()))?;
         return Ok(Html(html).into_response());
     }
-    let teams = if user.is_admin {
-        store::teams::list(&app.db)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect()
-    } else {
-        user.teams.clone()
-    };
+    // The team filter offers the teams whose services the list may show.
+    let teams = store::teams::list(&app.db)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|team| policy::can_view_team(&user, team).is_ok())
+        .collect();
     Ok(CatalogPageView {
         layout,
         query: view,

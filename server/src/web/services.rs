@@ -79,16 +79,14 @@ fn framework_choices() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// The teams `user` may create a service in (`policy::can_create_service`).
 async fn creatable_teams(app: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {
-    if user.is_admin {
-        Ok(store::teams::list(&app.db)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect())
-    } else {
-        Ok(user.teams.clone())
-    }
+    Ok(store::teams::list(&app.db)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|team| policy::can_create_service(user, team).is_ok())
+        .collect())
 }
 
 /// `GET /services/new`: pick a team, a name and a framework preset.
