@@ -9,6 +9,7 @@
 mod harness;
 
 mod admin;
+mod anonymous_exposure;
 mod api;
 mod approvals;
 mod approvals_cluster;
@@ -23,9 +24,12 @@ mod foundation;
 mod freeze;
 mod hooks;
 mod logging;
+mod login_hardening;
 mod notifications;
 mod readiness;
 mod render_cluster;
+mod security_headers;
 mod seed;
 mod services;
+mod session_hardening;
 mod wiring;
