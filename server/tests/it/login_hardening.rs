@@ -255,3 +255,32 @@ async fn next_never_leads_off_site(pool: PgPool) {
     let res = app.get("/login?next=/deploys%3Fstate%3Dfailed").await;
     assert_eq!(res.headers()["location"], "/deploys?state=failed");
 }
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn parallel_attempts_from_one_address_cannot_all_pass_the_count(pool: PgPool) {
+    use slipway::store::login_attempts::{Begun, begin};
+    // Straight at the store, without HTTP or hashing in between, so the forty
+    // counts really overlap: without the address lock each would see zero.
+    let attempts = (0..40).map(|_| {
+        begin(
+            &pool,
+            "ann@example.com",
+            ATTACKER,
+            slipway::auth::throttle::retry_after,
+        )
+    });
+    let outcomes: Vec<Begun> = join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let counted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Begun::Counted { .. }))
+        .count();
+    assert!(
+        (1..=5).contains(&counted),
+        "{counted} of 40 parallel attempts got past a limit of 5: {outcomes:?}"
+    );
+    assert_eq!(attempts_from(&pool, ATTACKER).await, counted as i64);
+}
