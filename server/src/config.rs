@@ -107,10 +107,13 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
 
     /// Password checks (argon2, ~19 MiB each) run at once; more wait briefly, then get 429.
-    /// Default: the number of CPUs.
+    /// Default: the number of CPUs, at most 8.
     #[arg(long, env = "SLIPWAY_LOGIN_CONCURRENCY")]
     pub login_concurrency: Option<NonZeroUsize>,
 }
+
+/// The most password checks the default of `SLIPWAY_LOGIN_CONCURRENCY` allows at once.
+pub const DEFAULT_LOGIN_CONCURRENCY_MAX: usize = 8;
 
 /// One entry of `SLIPWAY_TRUSTED_PROXIES`: a CIDR, or a bare address meaning just it.
 fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
@@ -173,11 +176,16 @@ impl Config {
         }
     }
 
-    /// How many password checks may run at once.
+    /// How many password checks may run at once. The default follows the CPUs but
+    /// stops at [`DEFAULT_LOGIN_CONCURRENCY_MAX`]: on a 64-core node, 64 checks would
+    /// need over a GiB.
     pub fn login_concurrency(&self) -> usize {
-        self.login_concurrency
-            .or_else(|| std::thread::available_parallelism().ok())
-            .map_or(2, NonZeroUsize::get)
+        match self.login_concurrency {
+            Some(n) => n.get(),
+            None => std::thread::available_parallelism()
+                .map_or(2, NonZeroUsize::get)
+                .min(DEFAULT_LOGIN_CONCURRENCY_MAX),
+        }
     }
 
     /// Whether cookies must carry the `Secure` attribute.
