@@ -220,7 +220,9 @@ async fn wrong_password_and_unknown_account_get_the_same_message(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
-async fn five_failures_throttle_the_account_even_with_the_right_password(pool: PgPool) {
+async fn five_failures_slow_the_account_from_that_address_even_with_the_right_password(
+    pool: PgPool,
+) {
     create_user(&pool, "ann@example.com", false, &[]).await;
     let app = TestApp::spawn(pool).await;
     for _ in 0..5 {
