@@ -217,6 +217,11 @@ impl Config {
         if self.body_limit < 1024 {
             anyhow::bail!("SLIPWAY_BODY_LIMIT must be at least 1024 bytes");
         }
+        if self.metrics_addr == Some(self.listen) {
+            anyhow::bail!(
+                "SLIPWAY_METRICS_ADDR must differ from SLIPWAY_LISTEN: metrics get a listener of their own"
+            );
+        }
         Ok(())
     }
 }
@@ -284,6 +289,17 @@ mod tests {
         c.log = "info,[".into();
         let err = c.check().unwrap_err().to_string();
         assert!(err.contains("SLIPWAY_LOG"), "{err}");
+    }
+
+    #[test]
+    fn metrics_cannot_share_the_main_listener() {
+        let mut c = Config::for_database("postgres://x");
+        c.listen = "0.0.0.0:8080".parse().unwrap();
+        c.metrics_addr = Some(c.listen);
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("SLIPWAY_METRICS_ADDR"), "{err}");
+        c.metrics_addr = Some("0.0.0.0:9090".parse().unwrap());
+        assert!(c.check().is_ok());
     }
 
     #[test]
