@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Per-hook rate limits of `POST /hooks/{id}`.
     pub hook_limiter: Arc<web::hooks::HookLimiter>,
+    /// The cap on concurrent password checks at sign-in.
+    pub password_gate: Arc<auth::throttle::PasswordGate>,
 }
 
 /// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
@@ -61,6 +63,10 @@ impl AppState {
         let hook_limiter = Arc::new(web::hooks::HookLimiter::new(
             config.hook_deliveries_per_minute,
         ));
+        let password_gate = Arc::new(auth::throttle::PasswordGate::new(
+            config.login_concurrency(),
+            auth::throttle::GATE_WAIT,
+        ));
         Self {
             db,
             status: cluster::status::StatusCache::start(cluster.clone()),
@@ -68,14 +74,17 @@ impl AppState {
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
             hook_limiter,
+            password_gate,
         }
     }
 }
 
-/// The whole HTTP surface: portal (sessions + CSRF), API, probes and static files.
+/// The whole HTTP surface: portal (sessions + CSRF), API, probes and static files,
+/// and `/metrics` unless `SLIPWAY_METRICS_ADDR` gives it a listener of its own.
 pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
     let sessions = SessionManagerLayer::new(store::sessions::PgSessionStore::new(state.db.clone()))
-        .with_name("slipway_session")
+        .with_name(config.session_cookie_name())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.cookies_secure())
@@ -83,16 +92,30 @@ pub fn router(state: AppState) -> Router {
             SESSION_IDLE_MINUTES,
         )));
 
+    let csrf_cookie = auth::csrf::CookieSettings {
+        name: config.csrf_cookie_name(),
+        secure: config.cookies_secure(),
+    };
     let portal = web::portal_routes()
-        .layer(middleware::from_fn(auth::csrf::require_token))
+        .layer(middleware::from_fn_with_state(
+            csrf_cookie,
+            auth::csrf::require_token,
+        ))
         .layer(middleware::from_fn(auth::activity::keep_alive))
         .layer(sessions);
 
-    let body_limit = state.config.body_limit;
+    let body_limit = config.body_limit;
+    let headers = web::headers::SecurityHeaders {
+        hsts: config.is_https(),
+    };
+    let trusted = auth::client::TrustedProxies::new(&config.trusted_proxies);
     Router::new()
         .merge(portal)
         .merge(web::api_routes())
-        .merge(web::open_routes(state.config.static_dir()))
+        .merge(web::open_routes(
+            config.static_dir(),
+            config.metrics_addr.is_none(),
+        ))
         .fallback(web::errors::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -102,10 +125,39 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::errors::render_errors))
+        .layer(middleware::from_fn_with_state(
+            headers,
+            web::headers::security_headers,
+        ))
+        .layer(middleware::from_fn_with_state(
+            trusted,
+            auth::client::resolve,
+        ))
         .layer(middleware::from_fn(telemetry::observe_request))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// `/metrics` alone, for the listener of `SLIPWAY_METRICS_ADDR` (reachable by the
+/// scraper, not by the public).
+pub fn metrics_router(state: AppState) -> Router {
+    web::health::metrics_routes()
+        .fallback(web::errors::not_found)
+        .layer(middleware::from_fn(web::errors::render_errors))
+        .with_state(state)
+}
+
+/// Serves [`metrics_router`] on `listener` until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, metrics_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests for at most

@@ -161,8 +161,9 @@ fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
     });
 }
 
-/// Serves the portal with the deploy worker, the sweeper of waiting deploys
-/// and the notification sender beside it; on SIGTERM the worker hands its
+/// Serves the portal with the deploy worker, the sweeper of waiting deploys,
+/// the purger of expired sessions and old login attempts, the notification
+/// sender and (with `SLIPWAY_METRICS_ADDR`) the metrics listener beside it; on SIGTERM the worker hands its
 /// running deploys over (ends their leases) and the sender finishes its pass
 /// before the pool closes. Without SLIPWAY_SECRET_KEY no notification target
 /// can exist or be signed for, so no sender runs.
@@ -179,6 +180,22 @@ async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Re
         state.cluster.clone(),
         std::time::Duration::from_secs(5),
     );
+    let purger = crate::auth::purge::spawn_purger(state.db.clone(), crate::auth::purge::EVERY);
+    let metrics = match state.config.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr} (SLIPWAY_METRICS_ADDR)"))?;
+            tracing::info!(address = %addr, "serving /metrics on its own listener");
+            let task = tokio::spawn(app::serve_metrics(
+                listener,
+                state.clone(),
+                std::future::pending(),
+            ));
+            Some(task)
+        }
+        None => None,
+    };
     let sender = match &state.config.secret_key {
         Some(key) => Some(notify::Sender::start(state.db.clone(), key.clone())),
         None => {
@@ -197,6 +214,10 @@ async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Re
     app::serve(listener, state, async move {
         app::shutdown_signal().await;
         sweeper.abort();
+        purger.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         worker.shutdown().await;
         if let Some(sender) = sender {
             sender.shutdown().await;

@@ -9,6 +9,7 @@
 pub use crate::secret::{SecretKey, SecretString};
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -102,6 +103,40 @@ pub struct Config {
     /// Seconds in-flight requests get to finish after SIGTERM.
     #[arg(long, env = "SLIPWAY_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+
+    /// Proxies whose `X-Forwarded-For` is believed, as comma-separated CIDRs or addresses
+    /// (e.g. `10.0.0.0/8,127.0.0.1`). Empty: the client address is the TCP peer.
+    #[arg(
+        long,
+        env = "SLIPWAY_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Address of a separate listener for `/metrics`; when set, the main listener no
+    /// longer serves it.
+    #[arg(long, env = "SLIPWAY_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Password checks (argon2, ~19 MiB each) run at once; more wait briefly, then get 429.
+    /// Default: the number of CPUs, at most 8.
+    #[arg(long, env = "SLIPWAY_LOGIN_CONCURRENCY")]
+    pub login_concurrency: Option<NonZeroUsize>,
+}
+
+/// The most password checks the default of `SLIPWAY_LOGIN_CONCURRENCY` allows at once.
+pub const DEFAULT_LOGIN_CONCURRENCY_MAX: usize = 8;
+
+/// One entry of `SLIPWAY_TRUSTED_PROXIES`: a CIDR, or a bare address meaning just it.
+fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("`{s}` is neither a CIDR (10.0.0.0/8) nor an IP address"))
 }
 
 /// A secret from the environment: variable `name`, or the contents of the
@@ -202,12 +237,53 @@ impl Config {
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             static_dir: None,
+            trusted_proxies: Vec::new(),
+            metrics_addr: None,
+            login_concurrency: None,
+        }
+    }
+
+    /// Whether the portal is served over https (cookies `Secure` and `__Host-`, HSTS).
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The session cookie's name. Over https it carries the `__Host-` prefix, so a
+    /// sibling subdomain cannot plant or overwrite it; over plain http browsers refuse
+    /// `__Host-` cookies (they require `Secure`), so the plain name stays.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.is_https() {
+            "__Host-slipway_session"
+        } else {
+            "slipway_session"
+        }
+    }
+
+    /// The name of the anonymous visitor's CSRF cookie (the login form), prefixed like
+    /// the session cookie.
+    pub fn csrf_cookie_name(&self) -> &'static str {
+        if self.is_https() {
+            "__Host-slipway_csrf"
+        } else {
+            "slipway_csrf"
+        }
+    }
+
+    /// How many password checks may run at once. The default follows the CPUs but
+    /// stops at [`DEFAULT_LOGIN_CONCURRENCY_MAX`]: on a 64-core node, 64 checks would
+    /// need over a GiB.
+    pub fn login_concurrency(&self) -> usize {
+        match self.login_concurrency {
+            Some(n) => n.get(),
+            None => std::thread::available_parallelism()
+                .map_or(2, NonZeroUsize::get)
+                .min(DEFAULT_LOGIN_CONCURRENCY_MAX),
         }
     }
 
     /// Whether cookies must carry the `Secure` attribute.
     pub fn cookies_secure(&self) -> bool {
-        self.public_url.starts_with("https://")
+        self.is_https()
     }
 
     /// The folder static files are served from.
@@ -234,6 +310,11 @@ impl Config {
         if self.body_limit < 1024 {
             anyhow::bail!("SLIPWAY_BODY_LIMIT must be at least 1024 bytes");
         }
+        if self.metrics_addr == Some(self.listen) {
+            anyhow::bail!(
+                "SLIPWAY_METRICS_ADDR must differ from SLIPWAY_LISTEN: metrics get a listener of their own"
+            );
+        }
         Ok(())
     }
 }
@@ -258,6 +339,41 @@ mod tests {
         assert!(!c.cookies_secure());
         c.public_url = "https://slipway.example.com".into();
         assert!(c.cookies_secure());
+    }
+
+    #[test]
+    fn https_names_cookies_with_the_host_prefix() {
+        let mut c = Config::for_database("postgres://x");
+        assert_eq!(c.session_cookie_name(), "slipway_session");
+        assert_eq!(c.csrf_cookie_name(), "slipway_csrf");
+        c.public_url = "https://slipway.example.com".into();
+        assert_eq!(c.session_cookie_name(), "__Host-slipway_session");
+        assert_eq!(c.csrf_cookie_name(), "__Host-slipway_csrf");
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let cli =
+            Cli::try_parse_from(["slipway", "--trusted-proxies", "10.1.2.3/8, 127.0.0.1,::1"])
+                .unwrap();
+        let nets: Vec<String> = cli
+            .config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
+        let err = Cli::try_parse_from(["slipway", "--trusted-proxies", "proxy.local"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("neither a CIDR"), "{err}");
     }
 
     #[test]
@@ -299,6 +415,17 @@ mod tests {
         );
         assert!(secret_from("X", env(&[], None)).unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn metrics_cannot_share_the_main_listener() {
+        let mut c = Config::for_database("postgres://x");
+        c.listen = "0.0.0.0:8080".parse().unwrap();
+        c.metrics_addr = Some(c.listen);
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("SLIPWAY_METRICS_ADDR"), "{err}");
+        c.metrics_addr = Some("0.0.0.0:9090".parse().unwrap());
+        assert!(c.check().is_ok());
     }
 
     #[test]

@@ -1,10 +1,22 @@
 // Shared helpers for the browser journeys: launch Debian's Chromium headless.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { after } from 'node:test';
 
 export const BASE = process.env.SLIPWAY_URL;
 export const SHOTS = new URL('../screenshots/', import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
+
+// The Content-Security-Policy refuses inline script and style: whatever a page
+// (or htmx) tries that the policy blocks is a console error, collected from
+// every page a journey opens, and fails the file once its journeys are done
+// (after their browsers are closed, so none is left running).
+const cspViolations = [];
+after(() => {
+  if (cspViolations.length > 0) {
+    throw new Error(`Content-Security-Policy violations:\n${cspViolations.join('\n')}`);
+  }
+});
 
 export async function launch() {
   const browser = await chromium.launch({
@@ -15,6 +27,11 @@ export async function launch() {
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(15000);
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('Content Security Policy')) {
+      cspViolations.push(`${page.url()}: ${message.text()}`);
+    }
+  });
   return { browser, page };
 }
 

@@ -31,8 +31,8 @@ pub fn needs_refresh(last_seen: Option<i64>, now: i64) -> bool {
 }
 
 /// Middleware inside the session layer: refresh a signed-in session's expiry
-/// at most once a minute. Anonymous sessions are left alone (they only carry
-/// a CSRF token for the login form).
+/// at most once a minute. Anonymous visitors have no stored session to refresh
+/// (their login-form token is a cookie of its own, see `csrf`).
 pub async fn keep_alive(request: Request, next: Next) -> Response {
     if let Some(session) = request.extensions().get::<Session>() {
         refresh_if_stale(session).await;

@@ -188,7 +188,9 @@ where
     }
 }
 
-/// The client's address as the socket saw it (`unknown` when not served over TCP, e.g. in tests).
+/// The client's address: as `auth::client::resolve` worked it out (the TCP peer,
+/// or a trusted proxy's `X-Forwarded-For`), else the socket's peer, else
+/// `unknown` (not served over TCP, e.g. in unit tests).
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);
 
@@ -196,6 +198,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(resolved) = parts.extensions.get::<ClientAddr>() {
+            return Ok(resolved.clone());
+        }
         Ok(Self(
             parts
                 .extensions

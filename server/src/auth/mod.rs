@@ -1,10 +1,13 @@
 //! Who is asking and what they may do: passwords, sessions, API tokens, CSRF and the policy.
 
 pub mod activity;
+pub mod client;
 pub mod csrf;
 pub mod extract;
 pub mod password;
 pub mod policy;
+pub mod purge;
+pub mod throttle;
 pub mod tokens;
 
 pub use extract::{ApiUser, CurrentUser, MaybeUser};

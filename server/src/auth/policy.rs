@@ -34,13 +34,23 @@ pub fn visible_teams(user: &CurrentUser) -> Option<Vec<String>> {
 pub fn can_list_environments(_user: &CurrentUser) -> Decision {
     Ok(())
 }
+const VIEW_TEAM_RULE: &str = "only members of the team may see its services";
 
 /// Seeing a team's services, revisions, deploys and status: its members and admins.
 pub fn can_view_team(user: &CurrentUser, team: &str) -> Decision {
-    allow_if(
-        user.is_admin || user.is_member_of(team),
-        "only members of the team may see its services",
-    )
+    allow_if(user.is_admin || user.is_member_of(team), VIEW_TEAM_RULE)
+}
+
+/// The answer for a deploy id that names no deploy. Administrators may see every
+/// deploy, so they learn it is missing (404); anyone else gets exactly the refusal
+/// of another team's deploy (403), so sequential ids cannot be probed for which
+/// exist.
+pub fn missing_deploy(user: &CurrentUser) -> AppError {
+    if user.is_admin {
+        AppError::NotFound
+    } else {
+        AppError::Forbidden(VIEW_TEAM_RULE)
+    }
 }
 
 /// Creating a service in a team: its members and admins.

@@ -470,9 +470,19 @@ pub async fn confirm_password(
     field_name: &str,
     client_addr: &str,
 ) -> Result<(), AppError> {
-    if store::login_attempts::is_throttled(db, &owner.email, client_addr).await? {
-        return Err(AppError::TooManyRequests);
-    }
+    let begun = store::login_attempts::begin(
+        db,
+        &owner.email,
+        client_addr,
+        crate::auth::throttle::retry_after,
+    )
+    .await?;
+    let attempt_id = match begun {
+        store::login_attempts::Begun::Counted { id } => id,
+        store::login_attempts::Begun::Throttled { .. } | store::login_attempts::Begun::Busy => {
+            return Err(AppError::TooManyRequests);
+        }
+    };
     let phc = store::users::password_hash(db, owner.id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -481,9 +491,10 @@ pub async fn confirm_password(
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
     if ok {
+        store::login_attempts::succeed(db, attempt_id).await?;
         Ok(())
     } else {
-        store::login_attempts::record(db, &owner.email, client_addr, false).await?;
+        // Counted as a failure before the check; it stays one.
         Err(AppError::invalid(
             field_name,
             "is not your current password",

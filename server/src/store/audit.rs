@@ -82,7 +82,20 @@ pub struct Filter {
     pub before_id: Option<i64>,
 }
 
-/// Newest entries first, at most `limit`.
+/// `s` as a LIKE pattern that matches itself only: `%`, `_` and the escape
+/// character `\` lose their meaning, so a filter of `a_b` does not match `axb`.
+pub fn like_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Newest entries first, at most `limit`; the filters match literally (see [`like_literal`]).
 pub async fn list(
     db: impl PgExecutor<'_>,
     filter: &Filter,
@@ -90,17 +103,28 @@ pub async fn list(
 ) -> Result<Vec<Entry>, sqlx::Error> {
     sqlx::query_as::<_, Entry>(
         "select id, created_at, actor, action, target, detail, client_addr from audit_log
-         where ($1::text is null or actor ilike '%' || $1 || '%')
-           and ($2::text is null or action like $2 || '%')
-           and ($3::text is null or target ilike '%' || $3 || '%')
+         where ($1::text is null or actor ilike '%' || $1 || '%' escape '\\')
+           and ($2::text is null or action like $2 || '%' escape '\\')
+           and ($3::text is null or target ilike '%' || $3 || '%' escape '\\')
            and ($4::bigint is null or id < $4)
          order by id desc limit $5",
     )
-    .bind(filter.actor.as_deref())
-    .bind(filter.action.as_deref())
-    .bind(filter.target.as_deref())
+    .bind(filter.actor.as_deref().map(like_literal))
+    .bind(filter.action.as_deref().map(like_literal))
+    .bind(filter.target.as_deref().map(like_literal))
     .bind(filter.before_id)
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_a_filter_are_escaped() {
+        assert_eq!(like_literal("web"), "web");
+        assert_eq!(like_literal("a_b%c\\d"), "a\\_b\\%c\\\\d");
+    }
 }

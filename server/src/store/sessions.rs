@@ -58,17 +58,18 @@ impl SessionStore for PgSessionStore {
         }
     }
 
+    /// Update only: a session is inserted by `create` and nowhere else. A request
+    /// still in flight when its session is deleted (logout, a purge) would
+    /// otherwise write the row back, with a fresh `created_at` restarting the
+    /// absolute timeout; now its save finds no row and does nothing.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        sqlx::query(
-            "insert into sessions (id, data, expiry_date) values ($1, $2, $3)
-             on conflict (id) do update set data = excluded.data, expiry_date = excluded.expiry_date",
-        )
-        .bind(record.id.to_string())
-        .bind(encode(record)?)
-        .bind(record.expiry_date)
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        sqlx::query("update sessions set data = $2, expiry_date = $3 where id = $1")
+            .bind(record.id.to_string())
+            .bind(encode(record)?)
+            .bind(record.expiry_date)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 

@@ -18,6 +18,9 @@ use crate::store::catalog::{self, CatalogFilter, CatalogRow};
 use crate::web::htmx::HxRequest;
 use crate::web::layout::Layout;
 
+/// The highest page number asked of the database; larger ones are clamped to it.
+const MAX_PAGE: i64 = 1_000_000;
+
 /// Services per page.
 pub const PAGE_SIZE: i64 = 50;
 
@@ -133,7 +136,9 @@ async fn show_catalog(
         state: non_empty(&q.state),
         query: non_empty(&q.q),
     };
-    let mut page = q.page.unwrap_or(1).max(1);
+    // Clamped so `(page - 1) * PAGE_SIZE` cannot overflow: a page past the
+    // end shows the last page anyway.
+    let mut page = q.page.unwrap_or(1).clamp(1, MAX_PAGE);
     let mut result = catalog::page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
     let last_page = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     if result.rows.is_empty() && page > last_page {

@@ -10,14 +10,19 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::cluster::ClusterState;
 use crate::store;
 
-/// Probe routes.
+/// Probe routes: `/healthz`, `/readyz`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+}
+
+/// `GET /metrics`, on the main listener or (with `SLIPWAY_METRICS_ADDR`) its own.
+pub fn metrics_routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// `GET /healthz`: 200 while the process runs.
@@ -26,19 +31,27 @@ async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: 200 when PostgreSQL answers and every migration is applied, else 503.
-/// Each call asks the database afresh, so readiness recovers by itself.
+/// Each call asks the database afresh, so readiness recovers by itself. The body
+/// is booleans only: an anonymous caller learns nothing of the database's error
+/// or the cluster's version; the reason goes to the log.
 async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     let check =
         tokio::time::timeout(Duration::from_secs(2), store::migrations_current(&app.db)).await;
-    let (ready, database) = match check {
-        Ok(Ok(true)) => (true, "ok".to_owned()),
-        Ok(Ok(false)) => (false, "migrations pending".to_owned()),
-        Ok(Err(err)) => (
-            false,
-            format!("unreachable: {}", first_line(&err.to_string())),
-        ),
-        Err(_) => (false, "unreachable: timed out".to_owned()),
+    let (database, migrations) = match check {
+        Ok(Ok(current)) => (true, current),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %first_line(&err.to_string()), "not ready: the database does not answer");
+            (false, false)
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer within 2 s");
+            (false, false)
+        }
     };
+    if database && !migrations {
+        tracing::warn!("not ready: migrations are pending");
+    }
+    let ready = database && migrations;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -47,7 +60,8 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     let body = json!({
         "ready": ready,
         "database": database,
-        "cluster": app.cluster.state().describe(),
+        "migrations": migrations,
+        "cluster": matches!(app.cluster.state(), ClusterState::Ready { .. }),
     });
     (status, axum::Json(body))
 }

@@ -51,7 +51,7 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// Cluster banner text when the cluster is not ready.
     pub cluster_notice: Option<String>,
-    /// One line about the cluster, for the footer.
+    /// One line about the cluster, for the footer (empty for anonymous visitors).
     pub cluster_line: String,
     /// Deploys waiting for the signed-in user's decision (navigation bar).
     pub pending_approvals: usize,
@@ -97,7 +97,19 @@ where
         let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("portal route without a session layer"))
         })?;
-        let csrf = csrf::token(&session).await?;
+        // A session with a token (everyone signed in) uses it; an anonymous
+        // visitor gets the cookie token, so showing them a form stores nothing.
+        let csrf = match (session.get::<String>(csrf::SESSION_KEY).await?, &user) {
+            (Some(token), _) => token,
+            (None, Some(_)) => csrf::token(&session).await?,
+            (None, None) => parts
+                .extensions
+                .get::<csrf::AnonymousToken>()
+                .map(|t| t.0.clone())
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("portal route without the CSRF layer"))
+                })?,
+        };
         // Read first and remove only a flash that is there: a removal marks the
         // session modified, and a modified session is written back to PostgreSQL.
         let flash = session.get::<Flash>(FLASH_KEY).await?;
@@ -115,12 +127,19 @@ where
             }
             None => 0,
         };
+        // Versions, unreachable reasons and kubeconfig paths are for people
+        // signed in, not for whoever opens the login page.
+        let cluster_line = if user.is_some() {
+            cluster.describe()
+        } else {
+            String::new()
+        };
         Ok(Self {
             user,
             csrf,
             flash,
             cluster_notice,
-            cluster_line: cluster.describe(),
+            cluster_line,
             pending_approvals,
         })
     }

@@ -26,11 +26,12 @@ pub async fn load_service(
         .ok_or(AppError::NotFound)
 }
 
-/// Loads a deploy the user may see (its team's members and admins).
+/// Loads a deploy the user may see (its team's members and admins); a missing
+/// id is refused like another team's deploy (`policy::missing_deploy`).
 pub async fn load_deploy(app: &AppState, user: &CurrentUser, id: i64) -> Result<Deploy, AppError> {
     let deploy = deploys::find(&app.db, id)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or_else(|| policy::missing_deploy(user))?;
     policy::can_view_team(user, &deploy.team)?;
     Ok(deploy)
 }

@@ -3,7 +3,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -14,9 +14,11 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::auth::activity::LAST_SEEN_KEY;
 use crate::auth::extract::{ClientAddr, SESSION_EPOCH, SESSION_USER_ID};
-use crate::auth::{MaybeUser, password};
+use crate::auth::throttle::{self, GateError};
+use crate::auth::{MaybeUser, csrf, password};
 use crate::error::AppError;
 use crate::store;
+use crate::store::login_attempts::Begun;
 use crate::web::layout::Layout;
 
 /// Login routes.
@@ -61,10 +63,30 @@ impl std::fmt::Debug for LoginForm {
 }
 
 /// Only local paths are allowed as a post-login destination (no open redirect).
+/// Browsers drop tabs and newlines from a `Location` and read `\\` as `/`, so
+/// `/\t/evil.example` would become `//evil.example`: a destination must be
+/// printable ASCII without spaces or backslashes, start with one `/`, and parse
+/// as a path (and query) alone.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/".to_owned(),
+    }
+}
+
+fn is_local_path(n: &str) -> bool {
+    n.starts_with('/')
+        && !n.starts_with("//")
+        && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        && n.parse::<axum::http::uri::PathAndQuery>().is_ok()
+}
+
+/// A wait in words, for the throttled login page.
+fn in_words(secs: u64) -> String {
+    match secs {
+        0..=1 => "a second".to_owned(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
     }
 }
 
@@ -87,8 +109,10 @@ async fn show_login(
     .into_response()
 }
 
-/// `POST /login`: checks the password with per-account and per-address throttling.
-/// The message never says whether the account exists.
+/// `POST /login`: checks the password, throttled per (account, address), per address
+/// and per account (see `auth::throttle`), with at most a few checks at once.
+/// The attempt is counted before its password is hashed. The message never says
+/// whether the account exists.
 async fn login(
     State(app): State<AppState>,
     session: Session,
@@ -98,49 +122,88 @@ async fn login(
 ) -> Result<Response, AppError> {
     let email = form.email.trim().to_lowercase();
     let next = safe_next(Some(&form.next));
-    let refuse = |layout: Layout, status: StatusCode, message: &str| {
+    let refuse = |layout: Layout, status: StatusCode, message: String, retry_after: Option<u64>| {
         let page = LoginPage {
             layout,
             email: email.clone(),
             next: next.clone(),
-            error: Some(message.to_owned()),
+            error: Some(message),
         };
-        (status, page).into_response()
+        let mut response = (status, page).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     };
-    if store::login_attempts::is_throttled(&app.db, &email, &client_addr).await? {
-        tracing::warn!(client_addr, "login throttled");
-        return Ok(refuse(
-            layout,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed sign-ins. Wait 15 minutes and try again.",
-        ));
-    }
+    let attempt =
+        match store::login_attempts::begin(&app.db, &email, &client_addr, throttle::retry_after)
+            .await?
+        {
+            Begun::Throttled { retry_after } => {
+                tracing::warn!(client_addr, retry_after, "login throttled");
+                return Ok(refuse(
+                    layout,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed sign-ins. Wait {} and try again.",
+                        in_words(retry_after)
+                    ),
+                    Some(retry_after),
+                ));
+            }
+            Begun::Busy => {
+                tracing::warn!(
+                    client_addr,
+                    "login refused: another from this address is being counted"
+                );
+                return Ok(refuse(
+                    layout,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Another sign-in from your address is being checked. Try again in a moment."
+                        .to_owned(),
+                    Some(1),
+                ));
+            }
+            Begun::Counted { id } => id,
+        };
     let credentials = store::users::credentials(&app.db, &email).await?;
-    let password_ok = {
-        let phc = credentials
-            .as_ref()
-            .map(|c| c.password_hash.clone())
-            .unwrap_or_else(|| password::dummy_hash().to_owned());
-        let attempt = form.password.clone();
-        // Hashing takes tens of milliseconds of CPU: keep it off the async workers.
-        tokio::task::spawn_blocking(move || password::verify(&attempt, &phc))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?
+    let phc = credentials
+        .as_ref()
+        .map(|c| c.password_hash.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_owned());
+    let password_ok = match app.password_gate.verify(form.password.clone(), phc).await {
+        Ok(ok) => ok,
+        Err(GateError::Busy(_)) => {
+            // Never checked, so it must not count against the person who tried.
+            store::login_attempts::forget(&app.db, attempt).await?;
+            tracing::warn!("login refused: every password check slot is busy");
+            return Ok(refuse(
+                layout,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Slipway is checking many sign-ins at once. Try again in a moment.".to_owned(),
+                Some(1),
+            ));
+        }
+        Err(GateError::Join(err)) => return Err(AppError::Internal(err.into())),
     };
     let (user_id, epoch) = match credentials {
         Some(c) if password_ok && !c.disabled => (c.id, c.session_epoch),
         _ => {
-            store::login_attempts::record(&app.db, &email, &client_addr, false).await?;
+            // The attempt was recorded as a failure before hashing; it stays one.
             tracing::info!("login refused");
             return Ok(refuse(
                 layout,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "Wrong email or password.",
+                "Wrong email or password.".to_owned(),
+                None,
             ));
         }
     };
-    store::login_attempts::record(&app.db, &email, &client_addr, true).await?;
-    // A new session id at login defeats session fixation.
+    store::login_attempts::succeed(&app.db, attempt).await?;
+    // A new session id at login defeats session fixation, and a new CSRF token
+    // makes one learned before sign-in (a planted cookie) worthless after it.
     session
         .cycle_id()
         .await
@@ -153,6 +216,7 @@ async fn login(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         )
         .await?;
+    csrf::rotate(&session).await?;
     let actor = store::audit::Actor {
         user_id: Some(user_id),
         name: email.clone(),
@@ -160,16 +224,21 @@ async fn login(
     };
     store::audit::record(&app.db, &actor, "user.login", &email, json!({})).await?;
     tracing::info!(user_id, "signed in");
-    Ok(Redirect::to(&next).into_response())
+    let mut response = Redirect::to(&next).into_response();
+    csrf::rotate_anonymous(&mut response);
+    Ok(response)
 }
 
-/// `POST /logout`: deletes the session server-side.
+/// `POST /logout`: deletes the session server-side and replaces the visitor's
+/// CSRF cookie, so no token of the ended session works on the login form.
 async fn logout(session: Session) -> Result<Response, AppError> {
     session
         .flush()
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("deleting session: {e}")))?;
-    Ok(Redirect::to("/login").into_response())
+    let mut response = Redirect::to("/login").into_response();
+    csrf::rotate_anonymous(&mut response);
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -183,6 +252,39 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn control_characters_and_spaces_never_reach_the_location_header() {
+        for attack in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n//evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{a0}/evil.example",
+            "\t//evil.example",
+            "/\\/evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(attack)), "/", "{attack:?}");
+        }
+        assert_eq!(
+            safe_next(Some("/deploys?state=failed&page=2")),
+            "/deploys?state=failed&page=2"
+        );
+        assert_eq!(
+            safe_next(Some("/%09/x")),
+            "/%09/x",
+            "an escaped tab stays a path"
+        );
+    }
+
+    #[test]
+    fn waits_read_as_words() {
+        assert_eq!(in_words(1), "a second");
+        assert_eq!(in_words(30), "30 seconds");
+        assert_eq!(in_words(901), "16 minutes");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod errors;
 pub mod format;
 pub mod forms;
 pub mod freeze;
+pub mod headers;
 pub mod health;
 pub mod hooks;
 pub mod htmx;
@@ -54,10 +55,16 @@ pub fn api_routes() -> Router<AppState> {
     api::routes()
 }
 
-/// Routes without a session: probes, metrics, static files.
-pub fn open_routes(static_dir: std::path::PathBuf) -> Router<AppState> {
-    Router::new()
+/// Routes without a session: probes, static files, and metrics unless they
+/// have a listener of their own (`metrics_here` false).
+pub fn open_routes(static_dir: std::path::PathBuf, metrics_here: bool) -> Router<AppState> {
+    let open = Router::new()
         .merge(health::routes())
         .merge(hooks::open_routes())
-        .merge(static_files::routes(static_dir))
+        .merge(static_files::routes(static_dir));
+    if metrics_here {
+        open.merge(health::metrics_routes())
+    } else {
+        open
+    }
 }

@@ -9,13 +9,30 @@ async fn signing_in_changes_the_session_id(pool: PgPool) {
     create_user(&pool, "ann@example.com", false, &["shop"]).await;
     let app = TestApp::spawn(pool).await;
     let before = app.get("/login").await;
-    let anonymous_id = app
-        .session_cookie(&before)
-        .expect("anonymous session for the CSRF token");
+    assert_eq!(
+        app.session_cookie(&before),
+        None,
+        "the login form needs no session (its token is a cookie of its own)"
+    );
+    let csrf_cookie = before
+        .cookies()
+        .find(|c| c.name() == "slipway_csrf")
+        .map(|c| c.value().to_owned())
+        .expect("the login form's CSRF cookie");
     let token = crate::harness::extract_csrf(&before.text().await.unwrap()).unwrap();
+    assert_eq!(
+        token, csrf_cookie,
+        "double submit: the form carries the cookie's token"
+    );
+    // An id an attacker chose (planted from a sibling subdomain, say) is not adopted.
+    let planted = "AAAAAAAAAAAAAAAAAAAAAA";
     let res = app
         .client
         .post(app.url("/login"))
+        .header(
+            "cookie",
+            format!("slipway_session={planted}; slipway_csrf={csrf_cookie}"),
+        )
         .form(&[
             ("email", "ann@example.com"),
             ("password", PASSWORD),
@@ -29,7 +46,7 @@ async fn signing_in_changes_the_session_id(pool: PgPool) {
         .session_cookie(&res)
         .expect("a new session cookie at login");
     assert_ne!(
-        anonymous_id, signed_in_id,
+        planted, signed_in_id,
         "session fixation: the id must change at login"
     );
     assert_eq!(app.get("/").await.status(), 200);
@@ -203,7 +220,9 @@ async fn wrong_password_and_unknown_account_get_the_same_message(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
-async fn five_failures_throttle_the_account_even_with_the_right_password(pool: PgPool) {
+async fn five_failures_slow_the_account_from_that_address_even_with_the_right_password(
+    pool: PgPool,
+) {
     create_user(&pool, "ann@example.com", false, &[]).await;
     let app = TestApp::spawn(pool).await;
     for _ in 0..5 {

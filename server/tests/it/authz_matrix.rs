@@ -715,6 +715,15 @@ pub const MATRIX: &[Case] = &[
         body: Body::Empty,
         expect: PORTAL_TEAM_PAGE,
     },
+    // An id that names no deploy: refused like another team's to non-admins,
+    // so ids cannot be probed for which exist.
+    Case {
+        method: "GET",
+        route: "/deploys/{id}",
+        path: "/deploys/987654",
+        body: Body::Empty,
+        expect: [Login, Forbidden, Forbidden, S(404)],
+    },
     Case {
         method: "POST",
         route: "/deploys/{id}/approve",
@@ -816,6 +825,13 @@ pub const MATRIX: &[Case] = &[
         path: "/api/v1/deploys/{deploy}",
         body: Body::Empty,
         expect: API_TEAM_READ,
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/deploys/{id}",
+        path: "/api/v1/deploys/987654",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(404)],
     },
     Case {
         method: "GET",

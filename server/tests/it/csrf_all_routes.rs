@@ -5,22 +5,8 @@
 
 use sqlx::PgPool;
 
-use crate::harness::routes::source_routes;
+use crate::harness::routes::{concrete, source_routes};
 use crate::harness::{TestApp, create_user};
-
-/// A concrete path for a route: `{team}` → shop, `{service}` → web, any other parameter → 1.
-fn concrete(route: &str) -> String {
-    route
-        .split('/')
-        .map(|segment| match segment {
-            "{team}" => "shop",
-            "{service}" => "web",
-            s if s.starts_with('{') => "1",
-            s => s,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
 
 #[test]
 fn routes_become_concrete_paths() {

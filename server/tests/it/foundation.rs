@@ -11,7 +11,9 @@ async fn healthz_and_readyz_answer_200_with_a_migrated_database(pool: PgPool) {
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(body["database"], "ok");
+    assert_eq!(body["ready"], true, "{body}");
+    assert_eq!(body["database"], true, "{body}");
+    assert_eq!(body["migrations"], true, "{body}");
 }
 
 #[sqlx::test(migrations = false)]

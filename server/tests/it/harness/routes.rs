@@ -91,3 +91,17 @@ pub fn route_call(args: &str) -> Option<(String, Vec<String>)> {
     }
     (!methods.is_empty()).then_some((path, methods))
 }
+
+/// A concrete path for a route: `{team}` → shop, `{service}` → web, any other parameter → 1.
+pub fn concrete(route: &str) -> String {
+    route
+        .split('/')
+        .map(|segment| match segment {
+            "{team}" => "shop",
+            "{service}" => "web",
+            s if s.starts_with('{') => "1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
