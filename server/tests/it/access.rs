@@ -504,7 +504,7 @@ async fn re_authentication_shares_the_logins_throttle(pool: PgPool) {
     create_user(&pool, "ann@example.com", false, &["shop"]).await;
     let app = TestApp::signed_in(&pool, "ann@example.com").await;
     let guess = |n: usize| format!("wrong-guess-number-{n}");
-    let limit = slipway::store::login_attempts::MAX_FAILURES_PER_ACCOUNT as usize;
+    let limit = usize::try_from(slipway::auth::throttle::PAIR.free).unwrap();
     for n in 0..limit {
         let attempt = guess(n);
         let res = app
