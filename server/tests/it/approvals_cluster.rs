@@ -64,10 +64,20 @@ async fn the_approver_reads_a_real_dry_run_and_exactly_that_rolls_out(pool: PgPo
         other => panic!("{other:?}"),
     }
     assert!(plan.changes.first_deploy);
-    let approved = try_decide(&pool, "ops@ops.io", first.id, Decision::Approve)
+    try_decide(&pool, "ops@ops.io", first.id, Decision::Approve)
         .await
         .unwrap();
-    assert_eq!(approved.state, DeployState::Queued);
+    // The decision itself queued it (the worker may have claimed it since, so
+    // the row's state now proves nothing): the approval's audit entry says so.
+    let decided_to: String = sqlx::query_scalar(
+        "select detail->>'state' from audit_log where action = 'deploy.approve' \
+         and (detail->>'deploy')::bigint = $1",
+    )
+    .bind(first.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(decided_to, DeployState::Queued.as_str());
     assert_succeeded(&t.wait(&first).await);
 
     // The second: a new image. The dry run against what runs now shows the
