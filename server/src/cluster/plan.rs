@@ -9,7 +9,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use tracing::instrument;
 
-use super::apply::{FIELD_MANAGER, Manifest, Target, api_for, prune_candidates};
+use super::apply::{Manifest, Target, api_for, foreign_object, manager_for, prune_candidates};
 use super::diff::{comparable_yaml, object_diff};
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
 use crate::plan::{DryRun, ObjectChange, ObjectPlan};
@@ -106,11 +106,21 @@ async fn plan_object(
         conflict: None,
         error: None,
     };
-    let desired = match dry_run_apply(&api, manifest, false, retry).await {
+    // Someone else's object: refused, and nothing of it is dry-run, diffed or
+    // stored — only that it exists and is not this service's.
+    if let Some(live) = &live
+        && let Some(why) = foreign_object(live, target, &manifest.describe())
+    {
+        plan.change = ObjectChange::Error;
+        plan.error = Some(why);
+        return Ok(plan);
+    }
+    let manager = manager_for(live.as_ref(), target);
+    let desired = match dry_run_apply(&api, manifest, &manager, false, retry).await {
         Ok(desired) => desired,
         Err(ClusterError::Conflict { message, .. }) => {
             plan.conflict = Some(message);
-            match dry_run_apply(&api, manifest, true, retry).await {
+            match dry_run_apply(&api, manifest, &manager, true, retry).await {
                 Ok(desired) => desired,
                 Err(ClusterError::Unreachable(why)) => return Err(ClusterError::Unreachable(why)),
                 Err(other) => return Ok(refused(plan, &other)),
@@ -173,10 +183,11 @@ fn refused(mut plan: ObjectPlan, error: &ClusterError) -> ObjectPlan {
 async fn dry_run_apply(
     api: &Api<DynamicObject>,
     manifest: &Manifest,
+    manager: &str,
     force: bool,
     retry: RetryPolicy,
 ) -> Result<DynamicObject, ClusterError> {
-    let mut params = PatchParams::apply(FIELD_MANAGER).dry_run();
+    let mut params = PatchParams::apply(manager).dry_run();
     if force {
         params = params.force();
     }

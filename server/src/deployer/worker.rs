@@ -26,7 +26,7 @@ use crate::cluster::retry::{ClusterError, RetryPolicy};
 use crate::cluster::rollout::{self, Rollout, RolloutConfig};
 use crate::cluster::{self, ClusterState, diff, preflight};
 use crate::deploy_model::NotificationEvent;
-use crate::domain::notifications;
+use crate::domain::{notifications, tenancy};
 use crate::plan;
 use crate::store::deploys::{self as deploys, Deploy, Transition};
 use crate::store::environments;
@@ -502,6 +502,18 @@ async fn execute_steps(
         namespace: deploy.namespace.clone(),
     };
 
+    // The registry and the reserved list again, as they are now: the namespace
+    // was checked when the deploy was requested, and the lists may have changed.
+    if let Err(why) = tenancy::check_owner(
+        &ctx.db,
+        &target.namespace,
+        &target.team,
+        &target.environment,
+    )
+    .await?
+    {
+        return Err(Step::Fail(why));
+    }
     if apply::ensure_namespace(&client, &target, retry).await? {
         note(
             ctx,

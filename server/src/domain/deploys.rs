@@ -314,6 +314,15 @@ pub async fn create_in(
 
     let tx = conn;
     deploys::lock_pair(&mut *tx, service.id, environment.id).await?;
+    // The namespace becomes (or already is) this pair's in the same transaction.
+    super::tenancy::claim_in(
+        &mut *tx,
+        &namespace,
+        &service.team,
+        environment.id,
+        &environment.name,
+    )
+    .await?;
     let no_commit = CommitInfo::default();
     let commit = origin.commit.unwrap_or(&no_commit);
     let id = deploys::insert(

@@ -15,6 +15,7 @@ pub mod environments;
 pub mod freeze_windows;
 pub mod hooks;
 pub mod login_attempts;
+pub mod namespaces;
 pub mod notifications;
 pub mod pins;
 pub mod services;

@@ -91,9 +91,16 @@ async fn apply(
     let objects = slipway::cluster::apply::parse_manifests(&manifests.to_yaml(), namespace)
         .map_err(|e| format!("stored manifests: {e}"))?;
     for object in &objects {
-        slipway::cluster::apply::apply_one(client, namespace, object, dry_run, RetryPolicy::none())
-            .await
-            .map_err(|e| format!("{}: {e}", object.describe()))?;
+        slipway::cluster::apply::apply_one(
+            client,
+            namespace,
+            object,
+            "slipway-tests",
+            dry_run,
+            RetryPolicy::none(),
+        )
+        .await
+        .map_err(|e| format!("{}: {e}", object.describe()))?;
     }
     Ok(())
 }
