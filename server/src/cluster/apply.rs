@@ -281,7 +281,7 @@ pub async fn ensure_team_namespace(
     let created = match existing {
         Some(live) => {
             if let Some(why) = foreign_namespace(&live, team) {
-                return Err(ClusterError::Refused {
+                return Err(ClusterError::NotOurs {
                     object: what,
                     message: why,
                 });
@@ -318,7 +318,7 @@ pub async fn ensure_team_namespace(
                     .map_err(refused(what.clone()))?
                 && let Some(why) = foreign_namespace(&live, team)
             {
-                return Err(ClusterError::Refused {
+                return Err(ClusterError::NotOurs {
                     object: what,
                     message: why,
                 });
@@ -402,7 +402,7 @@ pub async fn live_objects(
         if let Some(live) = &live
             && let Some(why) = foreign_object(live, target, &manifest.describe())
         {
-            return Err(ClusterError::Refused {
+            return Err(ClusterError::NotOurs {
                 object: manifest.describe(),
                 message: why,
             });

@@ -9,7 +9,9 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use tracing::instrument;
 
-use super::apply::{Manifest, Target, api_for, foreign_object, manager_for, prune_candidates};
+use super::apply::{
+    Manifest, Target, api_for, foreign_namespace, foreign_object, manager_for, prune_candidates,
+};
 use super::diff::{comparable_yaml, object_diff};
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
 use crate::plan::{DryRun, ObjectChange, ObjectPlan};
@@ -26,7 +28,7 @@ pub async fn dry_run(
     retry: RetryPolicy,
 ) -> Result<DryRun, ClusterError> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace_exists = with_retry(
+    let namespace = with_retry(
         retry,
         "reading the namespace",
         || namespaces.get_opt(&target.namespace),
@@ -35,8 +37,29 @@ pub async fn dry_run(
             message: one_line(&e),
         },
     )
-    .await?
-    .is_some();
+    .await?;
+    if let Some(live) = &namespace
+        && let Some(why) = foreign_namespace(live, &target.team)
+    {
+        // Not the team's namespace: nothing in it is read, every object refused.
+        let objects = manifests
+            .iter()
+            .map(|m| ObjectPlan {
+                kind: m.resource.kind.clone(),
+                name: m.name.clone(),
+                change: ObjectChange::Error,
+                diff: String::new(),
+                conflict: None,
+                error: Some(why.clone()),
+            })
+            .collect();
+        return Ok(DryRun::Done {
+            objects,
+            prune: Vec::new(),
+            namespace_created: false,
+        });
+    }
+    let namespace_exists = namespace.is_some();
     if !namespace_exists {
         // Nothing can be dry-run in a namespace that does not exist yet: every
         // object is new, shown as rendered.

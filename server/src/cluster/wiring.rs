@@ -104,7 +104,7 @@ pub async fn write_secret_key(
     if let Some(existing) = &existing
         && let Some(why) = foreign_secret(existing)
     {
-        return Err(ClusterError::Refused {
+        return Err(ClusterError::NotOurs {
             object: what.clone(),
             message: why,
         });
@@ -130,7 +130,7 @@ pub async fn write_secret_key(
             Err(kube::Error::Api(status)) if status.is_already_exists() => {
                 let now = api.get(target.secret).await.map_err(refused)?;
                 if let Some(why) = foreign_secret(&now) {
-                    return Err(ClusterError::Refused {
+                    return Err(ClusterError::NotOurs {
                         object: what.clone(),
                         message: why,
                     });
@@ -202,6 +202,26 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
+    // Before the first deploy there is no namespace, and Slipway has no
+    // RoleBinding in it to be told "not found": nothing in it exists.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let exists = with_retry(
+        retry,
+        "reading the namespace",
+        || namespaces.get_opt(namespace),
+        |e| ClusterError::Refused {
+            object: format!("Namespace/{namespace}"),
+            message: one_line(&e),
+        },
+    )
+    .await?
+    .is_some();
+    if !exists {
+        return Ok(names
+            .iter()
+            .map(|n| (n.clone(), Presence::Missing))
+            .collect());
+    }
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let mut out = BTreeMap::new();
     for name in names {

@@ -203,7 +203,7 @@ pub async fn write_value(
         .await
         .map_err(|error| match error {
             // A refusal names the object and why (never the value): show it.
-            cluster::retry::ClusterError::Refused { message, .. } => AppError::Conflict(message),
+            cluster::retry::ClusterError::NotOurs { message, .. } => AppError::Conflict(message),
             error => {
                 tracing::warn!(%error, secret, key, namespace, "writing a Secret value failed");
                 AppError::Unavailable("The cluster".into())

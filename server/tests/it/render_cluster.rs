@@ -60,10 +60,22 @@ fn namespace_for(case: &str) -> String {
     name.trim_end_matches('-').to_owned()
 }
 
+/// A namespace with Pod Security `restricted` enforced, as Slipway creates
+/// them: every example's pods must be admitted there.
 async fn create_namespace(client: &Client, name: &str) {
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
+            labels: Some(BTreeMap::from([
+                (
+                    "pod-security.kubernetes.io/enforce".to_owned(),
+                    "restricted".to_owned(),
+                ),
+                (
+                    "pod-security.kubernetes.io/warn".to_owned(),
+                    "restricted".to_owned(),
+                ),
+            ])),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
