@@ -21,6 +21,7 @@ pub mod htmx;
 pub mod layout;
 pub mod loaders;
 pub mod login;
+pub mod namespaces;
 pub mod notifications;
 pub mod services;
 pub mod static_files;
@@ -41,6 +42,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(environments::routes())
         .merge(freeze::routes())
         .merge(admin::routes())
+        .merge(namespaces::routes())
         .merge(account::routes())
         .merge(wiring::routes())
         .merge(status::routes())
