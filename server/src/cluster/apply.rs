@@ -333,6 +333,80 @@ pub async fn ensure_team_namespace(
     Ok(created)
 }
 
+/// Keeps the namespace's ResourceQuota and LimitRange `slipway` as the
+/// environment sets them: applied when set, deleted when no longer set.
+pub async fn apply_namespace_quota(
+    client: &Client,
+    namespace: &str,
+    quota: Option<&k8s_openapi::api::core::v1::ResourceQuota>,
+    limits: Option<&k8s_openapi::api::core::v1::LimitRange>,
+    retry: RetryPolicy,
+) -> Result<(), ClusterError> {
+    use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+    let name = crate::render::quota::QUOTA_NAME;
+    let params = PatchParams::apply(FIELD_MANAGER);
+    async fn keep<K>(
+        api: Api<K>,
+        name: &str,
+        object: Option<&K>,
+        params: &PatchParams,
+        retry: RetryPolicy,
+    ) -> Result<(), ClusterError>
+    where
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let what = format!("{}/{name}", K::kind(&()));
+        match object {
+            Some(object) => {
+                let patch = Patch::Apply(object);
+                with_retry(
+                    retry,
+                    "applying the quota",
+                    || api.patch(name, params, &patch),
+                    refused(what),
+                )
+                .await?;
+            }
+            None => {
+                with_retry(
+                    retry,
+                    "removing the quota",
+                    || async {
+                        match api.delete(name, &DeleteParams::default()).await {
+                            Ok(_) => Ok(()),
+                            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+                            Err(e) => Err(e),
+                        }
+                    },
+                    refused(what),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+    keep(
+        Api::<ResourceQuota>::namespaced(client.clone(), namespace),
+        name,
+        quota,
+        &params,
+        retry,
+    )
+    .await?;
+    keep(
+        Api::<LimitRange>::namespaced(client.clone(), namespace),
+        name,
+        limits,
+        &params,
+        retry,
+    )
+    .await
+}
+
 /// The dynamic API of one manifest in the target namespace.
 pub fn api_for(client: &Client, namespace: &str, resource: &ApiResource) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), namespace, resource)

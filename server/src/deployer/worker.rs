@@ -523,6 +523,30 @@ async fn execute_steps(
         )
         .await?;
     }
+    // The environment's quota, kept in the namespace before anything runs there.
+    let quota = crate::domain::quotas::for_render(
+        &crate::store::environment_quotas::find(&ctx.db, environment.id).await?,
+    );
+    apply::apply_namespace_quota(
+        &client,
+        &target.namespace,
+        crate::render::quota::resource_quota(
+            &quota,
+            &target.namespace,
+            &target.team,
+            &target.environment,
+        )
+        .as_ref(),
+        crate::render::quota::limit_range(
+            &quota,
+            &target.namespace,
+            &target.team,
+            &target.environment,
+        )
+        .as_ref(),
+        retry,
+    )
+    .await?;
     if environment.block_on_missing_secrets {
         let missing = preflight::missing_secrets(&client, &target, &manifests, retry).await?;
         if !missing.is_empty() {

@@ -381,6 +381,32 @@ pub async fn create_in(
             ));
         }
     }
+    // The environment's LimitRange, if any: a container over its maximum would
+    // be refused pod by pod by the API server; refuse the request instead.
+    let quota = super::quotas::for_render(
+        &store::environment_quotas::find(&mut *tx, environment.id).await?,
+    );
+    let over = render::quota::over_max(
+        &quota,
+        &parsed.iter().map(|m| m.value.clone()).collect::<Vec<_>>(),
+        crate::spec::defaults::APP_CONTAINER,
+        &spec
+            .spec
+            .sidecars
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
+        &spec
+            .spec
+            .init_containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
+        &environment.name,
+    );
+    if !over.is_empty() {
+        return Err(AppError::Invalid(over));
+    }
     let mut checklist = plan::ChecklistState::of(&render::checklist::check(
         &spec,
         &ctx,

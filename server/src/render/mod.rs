@@ -10,6 +10,7 @@ mod config;
 mod meta;
 mod network;
 mod pod;
+pub mod quota;
 mod scaling;
 mod workload;
 

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod catalog;
 pub mod deploy_leases;
 pub mod deploys;
+pub mod environment_quotas;
 pub mod environments;
 pub mod freeze_windows;
 pub mod hooks;

@@ -23,6 +23,7 @@ pub mod loaders;
 pub mod login;
 pub mod namespaces;
 pub mod notifications;
+pub mod quotas;
 pub mod services;
 pub mod static_files;
 pub mod status;
@@ -43,6 +44,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(freeze::routes())
         .merge(admin::routes())
         .merge(namespaces::routes())
+        .merge(quotas::routes())
         .merge(account::routes())
         .merge(wiring::routes())
         .merge(status::routes())

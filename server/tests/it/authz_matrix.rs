@@ -783,6 +783,35 @@ pub const MATRIX: &[Case] = &[
         body: Body::Json(r#"{"approval_ttl_hours": 48}"#),
         expect: [Unauth, Forbidden, Forbidden, S(200)],
     },
+    // an environment's quota: administrators only
+    Case {
+        method: "GET",
+        route: "/admin/environments/{name}/quota",
+        path: "/admin/environments/staging/quota",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/environments/{name}/quota",
+        path: "/admin/environments/staging/quota",
+        body: Body::Form(&[("pods", "50")]),
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/environments/{name}/quota",
+        path: "/api/v1/environments/staging/quota",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/environments/{name}/quota",
+        path: "/api/v1/environments/staging/quota",
+        body: Body::Json(r#"{"pods": "50"}"#),
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
     // namespaces: the registry and the reserved list, administrators only
     Case {
         method: "GET",

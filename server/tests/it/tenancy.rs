@@ -673,3 +673,61 @@ async fn slipways_service_account_may_do_only_what_rbac_yaml_documents(pool: PgP
         .delete(&managed, &Default::default())
         .await;
 }
+
+// ---------------------------------------------------------------- quota
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn an_environments_quota_is_kept_in_its_namespaces_and_checked_at_request_time(pool: PgPool) {
+    use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+    let admin = admin_actor(&pool).await;
+    slipway::domain::quotas::set_quota(
+        &pool,
+        &admin,
+        "staging",
+        &slipway::domain::quotas::QuotaInput {
+            requests_cpu: "2".into(),
+            pods: "10".into(),
+            max_cpu: "500m".into(),
+            max_memory: "1Gi".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let t = ClusterTest::new(&pool, &["staging"]).await;
+    let greedy = t.service(SpecBuilder::web("greedy").cpu("2")).await;
+    let user = current_user(&pool, &t.email).await;
+    let err = crate::harness::try_request(
+        &pool,
+        &greedy,
+        &actor(&user),
+        slipway::deploy_model::Trigger::User,
+        "staging",
+        "nginx:1.27",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.public_message(),
+        "spec.resources.requests.cpu: 2 is over staging's maximum of 500m per container"
+    );
+    let web = t.service(SpecBuilder::web("web")).await;
+    t.deploy_ok(&web, "nginx:1.27").await;
+    let kube = kube_client().await;
+    let quota = Api::<ResourceQuota>::namespaced(kube.clone(), &t.ns())
+        .get("slipway")
+        .await
+        .unwrap();
+    let hard = quota.spec.unwrap().hard.unwrap();
+    assert_eq!(hard["pods"].0, "10");
+    assert_eq!(hard["requests.cpu"].0, "2");
+    let limits = Api::<LimitRange>::namespaced(kube, &t.ns())
+        .get("slipway")
+        .await
+        .unwrap();
+    assert_eq!(
+        limits.spec.unwrap().limits[0].max.as_ref().unwrap()["cpu"].0,
+        "500m"
+    );
+    t.finish().await;
+}

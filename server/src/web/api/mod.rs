@@ -84,6 +84,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/approvals", get(approvals::list_approvals))
         .route("/api/v1/namespaces", get(namespaces::list_namespaces))
         .route(
+            "/api/v1/environments/{name}/quota",
+            get(namespaces::show_quota).put(namespaces::set_quota),
+        )
+        .route(
             "/api/v1/namespaces/reserved/{name}",
             put(namespaces::reserve).delete(namespaces::unreserve),
         )

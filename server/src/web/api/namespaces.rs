@@ -109,3 +109,33 @@ pub async fn unreserve(
     tenancy::unreserve(&app.db, &user.actor(addr), &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /api/v1/environments/{name}/quota` (administrators) → the quota;
+/// empty strings are "not limited".
+pub async fn show_quota(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<crate::domain::quotas::QuotaInput>, AppError> {
+    policy::can_administer(&user)?;
+    let environment = store::environments::find_by_name(&app.db, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let quota = store::environment_quotas::find(&app.db, environment.id).await?;
+    Ok(Json(crate::domain::quotas::QuotaInput::of(&quota)))
+}
+
+/// `PUT /api/v1/environments/{name}/quota` `{"requests_cpu","requests_memory",
+/// "pods","max_cpu","max_memory"}` (strings; empty or missing: not limited)
+/// → 200 the quota; 422 naming a field that is not a quantity.
+pub async fn set_quota(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    addr: ClientAddr,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<crate::domain::quotas::QuotaInput>,
+) -> Result<Json<crate::domain::quotas::QuotaInput>, AppError> {
+    policy::can_administer(&user)?;
+    let quota = crate::domain::quotas::set_quota(&app.db, &user.actor(addr), &name, &body).await?;
+    Ok(Json(crate::domain::quotas::QuotaInput::of(&quota)))
+}
