@@ -416,4 +416,14 @@ async fn the_namespaces_of_every_service_are_prepared_once(pool: sqlx::PgPool) {
     assert_eq!(labels["app.kubernetes.io/managed-by"], "slipway");
     assert_eq!(labels["slipway.dev/team"], team);
     assert_eq!(labels["slipway.dev/environment"], "production");
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
+    // Registered for their pair, as a deploy would have.
+    let owner = slipway::store::namespaces::find(&pool, &expected[2])
+        .await
+        .unwrap()
+        .expect("the demo namespace is registered");
+    assert_eq!(
+        (owner.team.as_str(), owner.environment.as_str()),
+        (team.as_str(), "production")
+    );
 }
