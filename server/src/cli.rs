@@ -32,6 +32,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     match migrate_before_serving(&config, &pool).await {
         Ok(()) => {
             tracing::info!(database = %store::describe(&options), "migrations are current");
+            crate::domain::tenancy::reserve_own(&pool, &config.own_namespace).await?;
             if config.secret_key.is_none() && store::hooks::any(&pool).await? {
                 anyhow::bail!(
                     "webhooks exist, but SLIPWAY_SECRET_KEY is not set: their secrets are sealed \
@@ -119,6 +120,7 @@ async fn run_with_database(
     let url = config.database_url.clone().context("database URL")?;
     let pool = store::connect_now(store::connect_options(url.expose())?).await?;
     store::migrate(&pool).await?;
+    crate::domain::tenancy::reserve_own(&pool, &config.own_namespace).await?;
     let seeded =
         seed::seed_demo(&pool, &config.admin_email, config.admin_password.as_ref()).await?;
     let (source, kubeconfig) = match &config.kubeconfig {

@@ -59,6 +59,11 @@ pub struct Config {
     #[arg(long, env = "SLIPWAY_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
 
+    /// The namespace Slipway itself runs in; no environment pattern may give it
+    /// to a team (added to the reserved namespaces at start).
+    #[arg(long, env = "SLIPWAY_OWN_NAMESPACE", default_value = "slipway")]
+    pub own_namespace: String,
+
     /// Email of the admin account that `run` seeds.
     #[arg(
         long,
@@ -228,6 +233,7 @@ impl Config {
             public_url: "http://127.0.0.1:8080".into(),
             secret_key: Some(SecretKey([7; 32])),
             kubeconfig: None,
+            own_namespace: "slipway".into(),
             admin_email: "admin@slipway.local".into(),
             admin_password: None,
             log: "info".into(),

@@ -198,6 +198,14 @@ pub async fn prepare_namespaces(
 ) -> Result<Vec<String>, AppError> {
     let mut created = Vec::new();
     for (namespace, team, environment) in service_namespaces(db).await? {
+        // Registered for its pair before it is created, like a deploy would;
+        // a namespace another pair owns (or a reserved one) is refused.
+        let Some(env) = store::environments::find_by_name(db, &environment).await? else {
+            continue;
+        };
+        let mut tx = db.begin().await?;
+        crate::domain::tenancy::claim_in(&mut tx, &namespace, &team, env.id, &environment).await?;
+        tx.commit().await?;
         if cluster::apply::ensure_team_namespace(
             client,
             &namespace,

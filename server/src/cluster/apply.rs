@@ -1,7 +1,10 @@
-//! Server-side apply of a deploy's stored manifests: namespace first, then every
-//! object in the renderer's order with field manager `slipway` (never forced),
-//! then prune what Slipway applied before for this service and environment but
-//! no longer renders, found by label selector — never by guessing names.
+//! Server-side apply of a deploy's stored manifests: namespace first (created
+//! labelled as the team's, or an existing one refused unless it is labelled so),
+//! then every object in the renderer's order with the service's own field
+//! manager `slipway/<team>/<service>` (never forced) — each object read first
+//! and refused when it exists without this service's labels — then prune what
+//! Slipway applied before for this service and environment but no longer
+//! renders, found by label selector — never by guessing names.
 
 use std::collections::BTreeSet;
 
@@ -23,8 +26,36 @@ use tracing::instrument;
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
 use crate::render::{LABEL_ENVIRONMENT, LABEL_TEAM, MANAGED_BY};
 
-/// The field manager of every Slipway write.
+/// The field manager of Slipway's writes that belong to no one service (the
+/// namespace, the tenant RoleBinding, Secret values), and the one every object
+/// was applied with before each service had its own: objects still managed by
+/// it are handed to the service's manager on their first apply (see
+/// [`adopt_legacy_manager`]).
 pub const FIELD_MANAGER: &str = "slipway";
+/// Longest field manager the API server accepts.
+pub const MAX_FIELD_MANAGER: usize = 128;
+/// The ClusterRole bound in each managed namespace (deploy/kubernetes/rbac.yaml).
+pub const TENANT_ROLE: &str = "slipway-tenant";
+/// Pod Security Admission level enforced on namespaces Slipway creates.
+pub const POD_SECURITY_LEVEL: &str = "restricted";
+/// Label naming the service (part of the ownership check and the prune selector).
+pub const SERVICE_LABEL: &str = NAME_LABEL;
+
+/// The field manager of one service's objects: `slipway/<team>/<service>`, so
+/// that server-side apply reports a conflict when two services write one
+/// object. Names that make it longer than the API's 128 characters are cut and
+/// given a hash of the whole, so two long names still get different managers.
+pub fn field_manager(team: &str, service: &str) -> String {
+    let full = format!("{FIELD_MANAGER}/{team}/{service}");
+    if full.len() <= MAX_FIELD_MANAGER {
+        return full;
+    }
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(full.as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let keep = MAX_FIELD_MANAGER - hex.len() - 1;
+    format!("{}~{hex}", &full[..keep])
+}
 /// Label Slipway puts on namespaces it created.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 const NAME_LABEL: &str = "app.kubernetes.io/name";
@@ -45,6 +76,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// This service's field manager.
+    pub fn field_manager(&self) -> String {
+        field_manager(&self.team, &self.service)
+    }
+
     /// The label selector of everything Slipway applied for this service and environment.
     pub fn selector(&self) -> String {
         format!(
@@ -177,8 +213,55 @@ pub async fn ensure_namespace(
     .await
 }
 
-/// Creates `namespace` for `team` in `environment`, labelled as Slipway's, when
-/// it does not exist; true when created. An existing namespace is left as it is.
+/// Why an existing namespace is not `team`'s to deploy into, naming its labels;
+/// `None` when it is labelled `app.kubernetes.io/managed-by=slipway` and
+/// `slipway.dev/team=<team>`.
+pub fn foreign_namespace(namespace: &Namespace, team: &str) -> Option<String> {
+    let labels = namespace.metadata.labels.clone().unwrap_or_default();
+    let ours = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY)
+        && labels.get(LABEL_TEAM).map(String::as_str) == Some(team);
+    if ours {
+        return None;
+    }
+    let shown = if labels.is_empty() {
+        "it has no labels".to_owned()
+    } else {
+        let list: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("its labels: {}", list.join(", "))
+    };
+    Some(format!(
+        "namespace {} exists and is not labelled as team {team}'s ({MANAGED_BY_LABEL}={MANAGED_BY} and {LABEL_TEAM}={team}; {shown}); Slipway does not deploy into it",
+        namespace.metadata.name.as_deref().unwrap_or_default()
+    ))
+}
+
+/// The labels of a namespace Slipway creates: whose it is, and Pod Security
+/// Admission at `restricted` (enforced, and warned and audited at the same level).
+pub fn namespace_labels(
+    team: &str,
+    environment: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let mut labels: std::collections::BTreeMap<String, String> = [
+        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
+        (LABEL_TEAM.to_owned(), team.to_owned()),
+        (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
+    ]
+    .into();
+    for mode in ["enforce", "warn", "audit"] {
+        labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            POD_SECURITY_LEVEL.to_owned(),
+        );
+    }
+    labels
+}
+
+/// Creates `namespace` for `team` in `environment`, labelled as Slipway's and
+/// the team's with Pod Security `restricted`, when it does not exist; true when
+/// created. An existing namespace is used only when it carries the team's
+/// labels (it is never relabelled: Slipway may not patch namespaces), and is
+/// refused otherwise. Either way the namespace gets the RoleBinding that gives
+/// Slipway's ServiceAccount the tenant role there.
 pub async fn ensure_team_namespace(
     client: &Client,
     namespace: &str,
@@ -195,42 +278,133 @@ pub async fn ensure_team_namespace(
         refused(what.clone()),
     )
     .await?;
-    if existing.is_some() {
-        return Ok(false);
-    }
-    let object = Namespace {
-        metadata: ObjectMeta {
-            name: Some(namespace.to_owned()),
-            labels: Some(
-                [
-                    (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
-                    (LABEL_TEAM.to_owned(), team.to_owned()),
-                    (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
-                ]
-                .into(),
-            ),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    let created = with_retry(
-        retry,
-        "creating the namespace",
-        || async {
-            match api.create(&PostParams::default(), &object).await {
-                Ok(_) => Ok(true),
-                // Another deploy created it a moment ago: that is what we wanted.
-                Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(false),
-                Err(e) => Err(e),
+    let created = match existing {
+        Some(live) => {
+            if let Some(why) = foreign_namespace(&live, team) {
+                return Err(ClusterError::NotOurs {
+                    object: what,
+                    message: why,
+                });
             }
-        },
-        refused(what),
+            false
+        }
+        None => {
+            let object = Namespace {
+                metadata: ObjectMeta {
+                    name: Some(namespace.to_owned()),
+                    labels: Some(namespace_labels(team, environment)),
+                    ..ObjectMeta::default()
+                },
+                ..Namespace::default()
+            };
+            let created = with_retry(
+                retry,
+                "creating the namespace",
+                || async {
+                    match api.create(&PostParams::default(), &object).await {
+                        Ok(_) => Ok(true),
+                        // Another deploy created it a moment ago: check it like any other.
+                        Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                },
+                refused(what.clone()),
+            )
+            .await?;
+            if !created
+                && let Some(live) = api
+                    .get_opt(namespace)
+                    .await
+                    .map_err(refused(what.clone()))?
+                && let Some(why) = foreign_namespace(&live, team)
+            {
+                return Err(ClusterError::NotOurs {
+                    object: what,
+                    message: why,
+                });
+            }
+            if created {
+                tracing::info!(namespace, "namespace created");
+            }
+            created
+        }
+    };
+    super::tenant::ensure_binding(client, namespace, retry).await?;
+    Ok(created)
+}
+
+/// Keeps the namespace's ResourceQuota and LimitRange `slipway` as the
+/// environment sets them: applied when set, deleted when no longer set.
+pub async fn apply_namespace_quota(
+    client: &Client,
+    namespace: &str,
+    quota: Option<&k8s_openapi::api::core::v1::ResourceQuota>,
+    limits: Option<&k8s_openapi::api::core::v1::LimitRange>,
+    retry: RetryPolicy,
+) -> Result<(), ClusterError> {
+    use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+    let name = crate::render::quota::QUOTA_NAME;
+    let params = PatchParams::apply(FIELD_MANAGER);
+    async fn keep<K>(
+        api: Api<K>,
+        name: &str,
+        object: Option<&K>,
+        params: &PatchParams,
+        retry: RetryPolicy,
+    ) -> Result<(), ClusterError>
+    where
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let what = format!("{}/{name}", K::kind(&()));
+        match object {
+            Some(object) => {
+                let patch = Patch::Apply(object);
+                with_retry(
+                    retry,
+                    "applying the quota",
+                    || api.patch(name, params, &patch),
+                    refused(what),
+                )
+                .await?;
+            }
+            None => {
+                with_retry(
+                    retry,
+                    "removing the quota",
+                    || async {
+                        match api.delete(name, &DeleteParams::default()).await {
+                            Ok(_) => Ok(()),
+                            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+                            Err(e) => Err(e),
+                        }
+                    },
+                    refused(what),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+    keep(
+        Api::<ResourceQuota>::namespaced(client.clone(), namespace),
+        name,
+        quota,
+        &params,
+        retry,
     )
     .await?;
-    if created {
-        tracing::info!(namespace, "namespace created");
-    }
-    Ok(created)
+    keep(
+        Api::<LimitRange>::namespaced(client.clone(), namespace),
+        name,
+        limits,
+        &params,
+        retry,
+    )
+    .await
 }
 
 /// The dynamic API of one manifest in the target namespace.
@@ -244,12 +418,13 @@ pub async fn apply_one(
     client: &Client,
     namespace: &str,
     manifest: &Manifest,
+    manager: &str,
     dry_run: bool,
     retry: RetryPolicy,
 ) -> Result<DynamicObject, ClusterError> {
     let api = api_for(client, namespace, &manifest.resource);
     // Not forced: a field another manager owns is a conflict to report, not to take.
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+    let mut params = PatchParams::apply(manager);
     if dry_run {
         params = params.dry_run();
     }
@@ -263,8 +438,143 @@ pub async fn apply_one(
     .await
 }
 
+/// Why a live object is not this service's to change, or `None` when it
+/// carries this service's labels (managed-by Slipway, the team, the service).
+/// The message names no field of the object beyond that: a foreign object's
+/// content is not shown, stored or merged into.
+pub fn foreign_object(live: &DynamicObject, target: &Target, what: &str) -> Option<String> {
+    let labels = live.metadata.labels.clone().unwrap_or_default();
+    let label = |key: &str| labels.get(key).map(String::as_str);
+    if label(MANAGED_BY_LABEL) != Some(MANAGED_BY) {
+        return Some(format!(
+            "refused: {what} exists and is not Slipway's; rename the object in the spec or remove the existing one"
+        ));
+    }
+    if label(LABEL_TEAM) != Some(target.team.as_str())
+        || label(NAME_LABEL) != Some(target.service.as_str())
+    {
+        return Some(format!(
+            "refused: {what} exists and belongs to another Slipway service ({}/{})",
+            label(LABEL_TEAM).unwrap_or("?"),
+            label(NAME_LABEL).unwrap_or("?")
+        ));
+    }
+    None
+}
+
+/// Reads every manifest's live object (`None`: absent) and refuses at the first
+/// that exists without this service's labels ([`foreign_object`]).
+pub async fn live_objects(
+    client: &Client,
+    target: &Target,
+    manifests: &[Manifest],
+    retry: RetryPolicy,
+) -> Result<Vec<Option<DynamicObject>>, ClusterError> {
+    let mut out = Vec::with_capacity(manifests.len());
+    for manifest in manifests {
+        let live = read_live(client, target, manifest, retry).await?;
+        if let Some(live) = &live
+            && let Some(why) = foreign_object(live, target, &manifest.describe())
+        {
+            return Err(ClusterError::NotOurs {
+                object: manifest.describe(),
+                message: why,
+            });
+        }
+        out.push(live);
+    }
+    Ok(out)
+}
+
+/// The live object of one manifest, `None` when absent.
+pub async fn read_live(
+    client: &Client,
+    target: &Target,
+    manifest: &Manifest,
+    retry: RetryPolicy,
+) -> Result<Option<DynamicObject>, ClusterError> {
+    let api = api_for(client, &target.namespace, &manifest.resource);
+    with_retry(
+        retry,
+        "reading the live object",
+        || api.get_opt(&manifest.name),
+        refused(manifest.describe()),
+    )
+    .await
+}
+
+/// Whether `live` still has fields owned by the shared legacy manager
+/// [`FIELD_MANAGER`] through an apply.
+pub fn has_legacy_manager(live: &DynamicObject) -> bool {
+    live.metadata.managed_fields.iter().flatten().any(|m| {
+        m.manager.as_deref() == Some(FIELD_MANAGER) && m.operation.as_deref() == Some("Apply")
+    })
+}
+
+/// The manager to dry-run `live` with: the legacy one while it still owns the
+/// object's fields (what this service's manager will own once it is adopted),
+/// else the service's.
+pub fn manager_for(live: Option<&DynamicObject>, target: &Target) -> String {
+    match live {
+        Some(live) if has_legacy_manager(live) => FIELD_MANAGER.to_owned(),
+        _ => target.field_manager(),
+    }
+}
+
+/// Hands the fields an object's legacy `slipway` apply owns to this service's
+/// manager, by rewriting `metadata.managedFields` (the documented way to move
+/// ownership between managers), so the first apply with the new manager does
+/// not conflict with Slipway's own earlier applies. Only ever called on an
+/// object [`foreign_object`] accepted as this service's. When the service's
+/// manager already has an entry, the legacy entry is dropped: the service's
+/// next apply owns what it sends.
+pub async fn adopt_legacy_manager(
+    client: &Client,
+    target: &Target,
+    manifest: &Manifest,
+    live: &DynamicObject,
+    retry: RetryPolicy,
+) -> Result<(), ClusterError> {
+    let manager = target.field_manager();
+    let entries = live.metadata.managed_fields.clone().unwrap_or_default();
+    let has_new = entries.iter().any(|m| {
+        m.manager.as_deref() == Some(manager.as_str()) && m.operation.as_deref() == Some("Apply")
+    });
+    let mut moved = Vec::with_capacity(entries.len());
+    for mut entry in entries {
+        let legacy = entry.manager.as_deref() == Some(FIELD_MANAGER)
+            && entry.operation.as_deref() == Some("Apply");
+        if legacy {
+            if has_new {
+                continue;
+            }
+            entry.manager = Some(manager.clone());
+        }
+        moved.push(entry);
+    }
+    // A merge patch replaces the whole list; the resourceVersion makes it fail
+    // (409) rather than overwrite a change made since the object was read.
+    let patch = Patch::Merge(serde_json::json!({"metadata": {
+        "resourceVersion": live.metadata.resource_version,
+        "managedFields": moved,
+    }}));
+    let api = api_for(client, &target.namespace, &manifest.resource);
+    let params = PatchParams::default();
+    with_retry(
+        retry,
+        "adopting the legacy field manager",
+        || api.patch(&manifest.name, &params, &patch),
+        refused(manifest.describe()),
+    )
+    .await?;
+    tracing::info!(object = %manifest.describe(), manager, "legacy field manager adopted");
+    Ok(())
+}
+
 /// Applies every object in order; stops at the first refusal or conflict.
-/// Returns `Kind/name` of each applied object.
+/// Every object is read first: one that exists without this service's labels
+/// is refused before anything is written. Returns `Kind/name` of each applied
+/// object.
 #[instrument(skip_all, fields(deploy.id = target.deploy_id, service = %target.service, environment = %target.environment))]
 pub async fn apply_all(
     client: &Client,
@@ -272,9 +582,16 @@ pub async fn apply_all(
     manifests: &[Manifest],
     retry: RetryPolicy,
 ) -> Result<Vec<String>, ClusterError> {
+    let live = live_objects(client, target, manifests, retry).await?;
+    let manager = target.field_manager();
     let mut applied = Vec::with_capacity(manifests.len());
-    for manifest in manifests {
-        apply_one(client, &target.namespace, manifest, false, retry).await?;
+    for (manifest, live) in manifests.iter().zip(&live) {
+        if let Some(live) = live
+            && has_legacy_manager(live)
+        {
+            adopt_legacy_manager(client, target, manifest, live, retry).await?;
+        }
+        apply_one(client, &target.namespace, manifest, &manager, false, retry).await?;
         applied.push(manifest.describe());
     }
     tracing::info!(objects = applied.len(), "applied");
@@ -402,6 +719,82 @@ spec:
         assert!(plurals.contains(&"networkpolicies".to_owned()));
         assert!(plurals.contains(&"ingresses".to_owned()));
         assert!(plurals.contains(&"poddisruptionbudgets".to_owned()));
+    }
+
+    #[test]
+    fn each_service_has_its_own_field_manager_within_the_api_limit() {
+        assert_eq!(field_manager("shop", "web"), "slipway/shop/web");
+        let long = field_manager(&"t".repeat(63), &"s".repeat(63));
+        assert_eq!(long.len(), MAX_FIELD_MANAGER);
+        assert!(long.starts_with("slipway/ttt"), "{long}");
+        let other = field_manager(&"t".repeat(63), &format!("{}x", "s".repeat(62)));
+        assert_ne!(long, other);
+    }
+
+    fn live(labels: &[(&str, &str)]) -> DynamicObject {
+        let mut o = DynamicObject::new("web", &ApiResource::erase::<ServiceAccount>(&()));
+        o.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        o
+    }
+
+    #[test]
+    fn an_object_without_this_services_labels_is_foreign() {
+        let t = Target {
+            deploy_id: 1,
+            team: "shop".into(),
+            service: "web".into(),
+            environment: "staging".into(),
+            namespace: "shop-staging".into(),
+        };
+        let ours = live(&[
+            (MANAGED_BY_LABEL, MANAGED_BY),
+            (LABEL_TEAM, "shop"),
+            (NAME_LABEL, "web"),
+        ]);
+        assert_eq!(foreign_object(&ours, &t, "ServiceAccount/web"), None);
+        let theirs = foreign_object(&live(&[]), &t, "ServiceAccount/web").unwrap();
+        assert!(theirs.contains("is not Slipway's"), "{theirs}");
+        let sibling = live(&[
+            (MANAGED_BY_LABEL, MANAGED_BY),
+            (LABEL_TEAM, "shop"),
+            (NAME_LABEL, "api"),
+        ]);
+        let why = foreign_object(&sibling, &t, "Service/api").unwrap();
+        assert!(why.contains("another Slipway service (shop/api)"), "{why}");
+    }
+
+    #[test]
+    fn a_namespace_is_the_teams_only_with_both_labels() {
+        let ns = |labels: &[(&str, &str)]| Namespace {
+            metadata: ObjectMeta {
+                name: Some("shop-staging".into()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        assert_eq!(
+            foreign_namespace(
+                &ns(&[(MANAGED_BY_LABEL, MANAGED_BY), (LABEL_TEAM, "shop")]),
+                "shop"
+            ),
+            None
+        );
+        let why = foreign_namespace(&ns(&[(LABEL_TEAM, "blog")]), "shop").unwrap();
+        assert!(why.contains("namespace shop-staging exists"), "{why}");
+        assert!(why.contains("its labels: slipway.dev/team=blog"), "{why}");
+        let labels = namespace_labels("shop", "staging");
+        assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use serde_json::Value;
 use similar::TextDiff;
 use tracing::instrument;
 
-use super::apply::{Manifest, Target, api_for, apply_one, prune_candidates};
-use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
+use super::apply::{Manifest, Target, apply_one, live_objects, manager_for, prune_candidates};
+use super::retry::{ClusterError, RetryPolicy};
 
 /// Metadata fields that change on every write and carry no meaning for a review.
 const NOISY_METADATA: [&str; 6] = [
@@ -69,6 +69,8 @@ pub fn object_diff(title: &str, live: Option<&Value>, desired: Option<&Value>) -
 
 /// The whole diff of a deploy: a dry-run apply of every manifest against what is
 /// live, plus the objects prune would delete. Empty when nothing would change.
+/// An object that exists without this service's labels refuses the whole diff
+/// (and so the deploy) before anything of it is read into the diff.
 #[instrument(skip_all, fields(deploy.id = target.deploy_id, service = %target.service, environment = %target.environment))]
 pub async fn dry_run_diff(
     client: &Client,
@@ -77,19 +79,10 @@ pub async fn dry_run_diff(
     retry: RetryPolicy,
 ) -> Result<String, ClusterError> {
     let mut out = String::new();
-    for manifest in manifests {
-        let api = api_for(client, &target.namespace, &manifest.resource);
-        let live = with_retry(
-            retry,
-            "reading the live object",
-            || api.get_opt(&manifest.name),
-            |e| ClusterError::Refused {
-                object: manifest.describe(),
-                message: one_line(&e),
-            },
-        )
-        .await?;
-        let desired = apply_one(client, &target.namespace, manifest, true, retry).await?;
+    let lives = live_objects(client, target, manifests, retry).await?;
+    for (manifest, live) in manifests.iter().zip(lives) {
+        let manager = manager_for(live.as_ref(), target);
+        let desired = apply_one(client, &target.namespace, manifest, &manager, true, retry).await?;
         let live = live.map(|o| to_value(&o)).transpose()?;
         let desired = to_value(&desired)?;
         if let Some(d) = object_diff(&manifest.describe(), live.as_ref(), Some(&desired)) {

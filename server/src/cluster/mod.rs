@@ -8,6 +8,7 @@ pub mod preflight;
 pub mod retry;
 pub mod rollout;
 pub mod status;
+pub mod tenant;
 pub mod wiring;
 
 pub use connection::{ClusterState, Handle, KubeSource};

@@ -9,7 +9,9 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use tracing::instrument;
 
-use super::apply::{FIELD_MANAGER, Manifest, Target, api_for, prune_candidates};
+use super::apply::{
+    Manifest, Target, api_for, foreign_namespace, foreign_object, manager_for, prune_candidates,
+};
 use super::diff::{comparable_yaml, object_diff};
 use super::retry::{ClusterError, RetryPolicy, one_line, with_retry};
 use crate::plan::{DryRun, ObjectChange, ObjectPlan};
@@ -26,7 +28,7 @@ pub async fn dry_run(
     retry: RetryPolicy,
 ) -> Result<DryRun, ClusterError> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace_exists = with_retry(
+    let namespace = with_retry(
         retry,
         "reading the namespace",
         || namespaces.get_opt(&target.namespace),
@@ -35,8 +37,29 @@ pub async fn dry_run(
             message: one_line(&e),
         },
     )
-    .await?
-    .is_some();
+    .await?;
+    if let Some(live) = &namespace
+        && let Some(why) = foreign_namespace(live, &target.team)
+    {
+        // Not the team's namespace: nothing in it is read, every object refused.
+        let objects = manifests
+            .iter()
+            .map(|m| ObjectPlan {
+                kind: m.resource.kind.clone(),
+                name: m.name.clone(),
+                change: ObjectChange::Error,
+                diff: String::new(),
+                conflict: None,
+                error: Some(why.clone()),
+            })
+            .collect();
+        return Ok(DryRun::Done {
+            objects,
+            prune: Vec::new(),
+            namespace_created: false,
+        });
+    }
+    let namespace_exists = namespace.is_some();
     if !namespace_exists {
         // Nothing can be dry-run in a namespace that does not exist yet: every
         // object is new, shown as rendered.
@@ -106,11 +129,21 @@ async fn plan_object(
         conflict: None,
         error: None,
     };
-    let desired = match dry_run_apply(&api, manifest, false, retry).await {
+    // Someone else's object: refused, and nothing of it is dry-run, diffed or
+    // stored — only that it exists and is not this service's.
+    if let Some(live) = &live
+        && let Some(why) = foreign_object(live, target, &manifest.describe())
+    {
+        plan.change = ObjectChange::Error;
+        plan.error = Some(why);
+        return Ok(plan);
+    }
+    let manager = manager_for(live.as_ref(), target);
+    let desired = match dry_run_apply(&api, manifest, &manager, false, retry).await {
         Ok(desired) => desired,
         Err(ClusterError::Conflict { message, .. }) => {
             plan.conflict = Some(message);
-            match dry_run_apply(&api, manifest, true, retry).await {
+            match dry_run_apply(&api, manifest, &manager, true, retry).await {
                 Ok(desired) => desired,
                 Err(ClusterError::Unreachable(why)) => return Err(ClusterError::Unreachable(why)),
                 Err(other) => return Ok(refused(plan, &other)),
@@ -173,10 +206,11 @@ fn refused(mut plan: ObjectPlan, error: &ClusterError) -> ObjectPlan {
 async fn dry_run_apply(
     api: &Api<DynamicObject>,
     manifest: &Manifest,
+    manager: &str,
     force: bool,
     retry: RetryPolicy,
 ) -> Result<DynamicObject, ClusterError> {
-    let mut params = PatchParams::apply(FIELD_MANAGER).dry_run();
+    let mut params = PatchParams::apply(manager).dry_run();
     if force {
         params = params.force();
     }

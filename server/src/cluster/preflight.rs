@@ -58,6 +58,23 @@ pub async fn missing_secrets(
     let api: Api<Secret> = Api::namespaced(client.clone(), &target.namespace);
     let mut missing = Vec::new();
     let needs = secret_needs(manifests);
+    // Before the first deploy there is no namespace (and no RoleBinding that
+    // would let Slipway hear "not found"): every reference is missing.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let exists = with_retry(
+        retry,
+        "reading the namespace",
+        || namespaces.get_opt(&target.namespace),
+        |e| ClusterError::Refused {
+            object: format!("Namespace/{}", target.namespace),
+            message: one_line(&e),
+        },
+    )
+    .await?
+    .is_some();
+    if !exists {
+        return Ok(needs.into_iter().collect());
+    }
     let names: BTreeSet<&str> = needs.iter().map(|n| n.name.as_str()).collect();
     for name in names {
         let secret = with_retry(

@@ -29,6 +29,15 @@ pub enum ClusterError {
         /// The API server's message.
         message: String,
     },
+    /// Slipway refused to touch something that is not this service's or team's
+    /// (a foreign namespace, object or Secret); the message says which and why.
+    #[error("{message}")]
+    NotOurs {
+        /// `Kind/name`.
+        object: String,
+        /// Why, naming the owner or labels (never the object's content).
+        message: String,
+    },
     /// The stored manifests cannot be read back.
     #[error("the stored manifests are unusable: {0}")]
     Manifests(String),

@@ -35,8 +35,43 @@ pub struct SecretKeyTarget<'a> {
     pub key: &'a str,
 }
 
+/// Why an existing Secret is not Slipway's to write into, naming its type and
+/// owner; `None` for an Opaque Secret labelled [`WRITTEN_BY_LABEL`]. TLS,
+/// service-account-token, Helm release and other people's Opaque Secrets are
+/// never patched.
+pub fn foreign_secret(secret: &Secret) -> Option<String> {
+    let kind = secret.type_.as_deref().unwrap_or("Opaque");
+    let labels = secret.metadata.labels.clone().unwrap_or_default();
+    let written = labels.get(WRITTEN_BY_LABEL).map(String::as_str) == Some("slipway");
+    if kind == "Opaque" && written {
+        return None;
+    }
+    let owner = secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .map(|o| format!("{}/{}", o.kind, o.name))
+        .next()
+        .or_else(|| labels.get("app.kubernetes.io/managed-by").cloned())
+        .or_else(|| {
+            secret
+                .metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .find_map(|m| m.manager.clone())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    Some(format!(
+        "Secret {} exists with type {kind}, owned by {owner}, and was not written by Slipway; Slipway writes only into Opaque Secrets it created (label {WRITTEN_BY_LABEL}=slipway)",
+        secret.metadata.name.as_deref().unwrap_or_default()
+    ))
+}
+
 /// Sets one key of a Secret, creating the namespace and the Secret when
-/// missing; the Secret's other keys are kept. The value goes to the API server
+/// missing; the Secret's other keys are kept. An existing Secret that Slipway
+/// did not write is refused ([`foreign_secret`]). The value goes to the API server
 /// and nowhere else: not into an error message, a log line or the database.
 pub async fn write_secret_key(
     client: &Client,
@@ -66,6 +101,14 @@ pub async fn write_secret_key(
         refused,
     )
     .await?;
+    if let Some(existing) = &existing
+        && let Some(why) = foreign_secret(existing)
+    {
+        return Err(ClusterError::NotOurs {
+            object: what.clone(),
+            message: why,
+        });
+    }
     if existing.is_none() {
         let secret = Secret {
             metadata: ObjectMeta {
@@ -78,12 +121,21 @@ pub async fn write_secret_key(
                 ..ObjectMeta::default()
             },
             data: Some(BTreeMap::from([(target.key.to_owned(), encoded.clone())])),
+            type_: Some("Opaque".into()),
             ..Secret::default()
         };
         match api.create(&PostParams::default(), &secret).await {
             Ok(_) => return Ok(()),
-            // Someone created it a moment ago: fall through and patch the key in.
-            Err(kube::Error::Api(status)) if status.is_already_exists() => {}
+            // Someone created it a moment ago: patch it only if it is ours.
+            Err(kube::Error::Api(status)) if status.is_already_exists() => {
+                let now = api.get(target.secret).await.map_err(refused)?;
+                if let Some(why) = foreign_secret(&now) {
+                    return Err(ClusterError::NotOurs {
+                        object: what.clone(),
+                        message: why,
+                    });
+                }
+            }
             Err(e) => return Err(refused(e)),
         }
     }
@@ -150,6 +202,26 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
+    // Before the first deploy there is no namespace, and Slipway has no
+    // RoleBinding in it to be told "not found": nothing in it exists.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let exists = with_retry(
+        retry,
+        "reading the namespace",
+        || namespaces.get_opt(namespace),
+        |e| ClusterError::Refused {
+            object: format!("Namespace/{namespace}"),
+            message: one_line(&e),
+        },
+    )
+    .await?
+    .is_some();
+    if !exists {
+        return Ok(names
+            .iter()
+            .map(|n| (n.clone(), Presence::Missing))
+            .collect());
+    }
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let mut out = BTreeMap::new();
     for name in names {

@@ -26,7 +26,7 @@ use crate::cluster::retry::{ClusterError, RetryPolicy};
 use crate::cluster::rollout::{self, Rollout, RolloutConfig};
 use crate::cluster::{self, ClusterState, diff, preflight};
 use crate::deploy_model::NotificationEvent;
-use crate::domain::notifications;
+use crate::domain::{notifications, tenancy};
 use crate::plan;
 use crate::store::deploys::{self as deploys, Deploy, Transition};
 use crate::store::environments;
@@ -342,13 +342,19 @@ async fn run_deploy(ctx: Arc<Context>, deploy: Deploy) {
 }
 
 /// Extends the lease until aborted; flags `lost` when another worker has it or
-/// the lease ran out while the database could not be reached.
+/// when the lease may run out while the database cannot be reached. A renewal
+/// counts from the moment it was *sent* (the database's expiry is at least
+/// that late), and the lease is given up [`lost_after`] it — before it can
+/// expire and another worker take the deploy over — so a worker cut off from
+/// the database stops writing to the cluster before anyone else starts.
 async fn keep_lease(ctx: Arc<Context>, id: i64, lost: watch::Sender<bool>) {
     let mut renewed = tokio::time::Instant::now();
+    let give_up = lost_after(&ctx.config);
     loop {
         tokio::time::sleep(ctx.config.heartbeat).await;
+        let sent = tokio::time::Instant::now();
         match deploy_leases::heartbeat(&ctx.db, id, ctx.id, ctx.lease_secs()).await {
-            Ok(true) => renewed = tokio::time::Instant::now(),
+            Ok(true) => renewed = sent,
             Ok(false) => {
                 tracing::warn!("lost the lease of the deploy; stopping work on it");
                 let _ = lost.send(true);
@@ -356,12 +362,30 @@ async fn keep_lease(ctx: Arc<Context>, id: i64, lost: watch::Sender<bool>) {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "could not renew the lease");
-                if renewed.elapsed() >= ctx.config.lease {
+                if renewed.elapsed() >= give_up {
                     let _ = lost.send(true);
                     return;
                 }
             }
         }
+    }
+}
+
+/// How long after the last renewal was sent a worker that cannot reach the
+/// database gives its lease up: the lease less two heartbeats (one for the
+/// renewal that failed, one as margin for a slow runtime).
+fn lost_after(config: &WorkerConfig) -> Duration {
+    config.lease.saturating_sub(config.heartbeat * 2)
+}
+
+/// Before each write phase (apply, prune): the lease is still this worker's
+/// and unexpired, read from the database, so a worker that lost it does not
+/// write what another worker is now applying.
+async fn fence(ctx: &Context, deploy: &Deploy) -> Result<(), Step> {
+    if deploy_leases::holds(&ctx.db, deploy.id, ctx.id).await? {
+        Ok(())
+    } else {
+        Err(Step::LeaseLost)
     }
 }
 
@@ -502,6 +526,18 @@ async fn execute_steps(
         namespace: deploy.namespace.clone(),
     };
 
+    // The registry and the reserved list again, as they are now: the namespace
+    // was checked when the deploy was requested, and the lists may have changed.
+    if let Err(why) = tenancy::check_owner(
+        &ctx.db,
+        &target.namespace,
+        &target.team,
+        &target.environment,
+    )
+    .await?
+    {
+        return Err(Step::Fail(why));
+    }
     if apply::ensure_namespace(&client, &target, retry).await? {
         note(
             ctx,
@@ -511,6 +547,30 @@ async fn execute_steps(
         )
         .await?;
     }
+    // The environment's quota, kept in the namespace before anything runs there.
+    let quota = crate::domain::quotas::for_render(
+        &crate::store::environment_quotas::find(&ctx.db, environment.id).await?,
+    );
+    apply::apply_namespace_quota(
+        &client,
+        &target.namespace,
+        crate::render::quota::resource_quota(
+            &quota,
+            &target.namespace,
+            &target.team,
+            &target.environment,
+        )
+        .as_ref(),
+        crate::render::quota::limit_range(
+            &quota,
+            &target.namespace,
+            &target.team,
+            &target.environment,
+        )
+        .as_ref(),
+        retry,
+    )
+    .await?;
     if environment.block_on_missing_secrets {
         let missing = preflight::missing_secrets(&client, &target, &manifests, retry).await?;
         if !missing.is_empty() {
@@ -541,6 +601,7 @@ async fn execute_steps(
     )
     .await?;
 
+    fence(ctx, deploy).await?;
     let applied = apply::apply_all(&client, &target, &manifests, retry).await?;
     note(
         ctx,
@@ -549,6 +610,7 @@ async fn execute_steps(
         &format!("applied {} objects: {}", applied.len(), applied.join(", ")),
     )
     .await?;
+    fence(ctx, deploy).await?;
     let pruned = apply::prune(&client, &target, &manifests, retry).await?;
     if !pruned.is_empty() {
         note(
@@ -664,5 +726,12 @@ mod tests {
     fn the_heartbeat_renews_well_within_the_lease() {
         let c = WorkerConfig::default();
         assert!(c.heartbeat * 3 <= c.lease);
+    }
+
+    #[test]
+    fn a_cut_off_worker_gives_its_lease_up_before_it_can_expire() {
+        let c = WorkerConfig::default();
+        assert_eq!(lost_after(&c), Duration::from_secs(10));
+        assert!(lost_after(&c) + c.heartbeat < c.lease);
     }
 }

@@ -246,6 +246,10 @@ fn check_team(form: &TeamInput) -> Result<(String, String), Vec<FieldError>> {
 /// Creates a team; audited as `team.create`.
 pub async fn create_team(db: &PgPool, actor: &Actor, form: &TeamInput) -> Result<Team, AppError> {
     let (name, display) = check_team(form).map_err(AppError::Invalid)?;
+    let problems = super::tenancy::check_new_team(db, &name).await?;
+    if !problems.is_empty() {
+        return Err(AppError::Invalid(problems));
+    }
     let mut tx = db.begin().await?;
     let team = store::teams::insert(&mut *tx, &name, &display)
         .await

@@ -314,6 +314,15 @@ pub async fn create_in(
 
     let tx = conn;
     deploys::lock_pair(&mut *tx, service.id, environment.id).await?;
+    // The namespace becomes (or already is) this pair's in the same transaction.
+    super::tenancy::claim_in(
+        &mut *tx,
+        &namespace,
+        &service.team,
+        environment.id,
+        &environment.name,
+    )
+    .await?;
     let no_commit = CommitInfo::default();
     let commit = origin.commit.unwrap_or(&no_commit);
     let id = deploys::insert(
@@ -371,6 +380,32 @@ pub async fn create_in(
                 ),
             ));
         }
+    }
+    // The environment's LimitRange, if any: a container over its maximum would
+    // be refused pod by pod by the API server; refuse the request instead.
+    let quota = super::quotas::for_render(
+        &store::environment_quotas::find(&mut *tx, environment.id).await?,
+    );
+    let over = render::quota::over_max(
+        &quota,
+        &parsed.iter().map(|m| m.value.clone()).collect::<Vec<_>>(),
+        crate::spec::defaults::APP_CONTAINER,
+        &spec
+            .spec
+            .sidecars
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
+        &spec
+            .spec
+            .init_containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
+        &environment.name,
+    );
+    if !over.is_empty() {
+        return Err(AppError::Invalid(over));
     }
     let mut checklist = plan::ChecklistState::of(&render::checklist::check(
         &spec,

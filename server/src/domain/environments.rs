@@ -5,7 +5,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::domain::namespaces;
+use crate::domain::{namespaces, tenancy};
 use crate::error::{AppError, FieldError, ResultExt as _};
 use crate::render::MAX_ENVIRONMENT_NAME;
 use crate::spec::names;
@@ -221,6 +221,7 @@ pub async fn create_environment(
     let refs = split_refs(&input.webhook_refs);
     let teams = split_refs(&input.approver_teams);
     errors.extend(unknown_teams(db, &teams).await?);
+    errors.extend(tenancy::check_environment(db, name, input.namespace_pattern.trim()).await?);
     let policy = input.check(&refs, &teams).map_err(|mut more| {
         errors.append(&mut more);
         AppError::Invalid(std::mem::take(&mut errors))
@@ -259,6 +260,7 @@ pub async fn update_environment(
     let refs = split_refs(&input.webhook_refs);
     let teams = split_refs(&input.approver_teams);
     let mut errors = unknown_teams(db, &teams).await?;
+    errors.extend(tenancy::check_environment(db, name, input.namespace_pattern.trim()).await?);
     let policy = input.check(&refs, &teams).map_err(|mut more| {
         errors.append(&mut more);
         AppError::Invalid(std::mem::take(&mut errors))

@@ -17,6 +17,8 @@ pub mod hooks;
 pub mod namespaces;
 pub mod notifications;
 pub mod plans;
+pub mod quotas;
 pub mod secrets;
 pub mod services;
+pub mod tenancy;
 pub mod waiting;

@@ -32,6 +32,129 @@ pub enum NamespaceError {
         /// What is wrong with it.
         why: String,
     },
+    /// Filled in, the pattern names a namespace no team may have.
+    #[error("gives `{namespace}`, which is reserved ({why})")]
+    Reserved {
+        /// What the pattern gave.
+        namespace: String,
+        /// Which rule reserves it.
+        why: String,
+    },
+}
+
+/// Why `namespace` may not be a team's, or `None` when it may: the built-in
+/// rule (`default`, `kube-*`: the cluster's own) and the reserved list (which
+/// holds Slipway's own namespace and what administrators added).
+pub fn reserved_reason(namespace: &str, reserved: &[String]) -> Option<String> {
+    if namespace == "default" {
+        return Some("the cluster's default namespace".into());
+    }
+    if namespace.starts_with("kube-") {
+        return Some("`kube-*` namespaces belong to the cluster".into());
+    }
+    reserved
+        .iter()
+        .any(|r| r == namespace)
+        .then(|| "on the reserved list".into())
+}
+
+/// [`reserved_reason`] as an error.
+pub fn check_not_reserved(namespace: &str, reserved: &[String]) -> Result<(), NamespaceError> {
+    match reserved_reason(namespace, reserved) {
+        Some(why) => Err(NamespaceError::Reserved {
+            namespace: namespace.to_owned(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The service name used when checking a pattern with `{service}` for
+/// collisions: pairs are compared for one service name, and deploys of other
+/// services are held to the registry when they first resolve their namespace.
+pub const SAMPLE_SERVICE: &str = "web";
+
+/// Two (team, environment) pairs that would share a namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collision {
+    /// The namespace both would get.
+    pub namespace: String,
+    /// The pair being saved (team, environment).
+    pub pair: (String, String),
+    /// The pair that has or would get it already (team, environment).
+    pub other: (String, String),
+    /// True when `other` owns it in the registry (it was deployed to).
+    pub registered: bool,
+}
+
+impl std::fmt::Display for Collision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "team `{}` in `{}` would get namespace `{}`, which {} team `{}` in `{}`",
+            self.pair.0,
+            self.pair.1,
+            self.namespace,
+            if self.registered {
+                "already belongs to"
+            } else {
+                "is also what the patterns give"
+            },
+            self.other.0,
+            self.other.1
+        )
+    }
+}
+
+/// The first collision between the namespaces that `environments` (name,
+/// pattern) give `teams`, and against `registry` (namespace, team,
+/// environment). Only collisions involving a pair in `changed` (a new or
+/// edited environment, a new team) are reported, so an old collision does not
+/// block unrelated edits — it cannot exist anyway once every save is checked.
+/// Pure.
+pub fn find_collision(
+    environments: &[(String, String)],
+    teams: &[String],
+    registry: &[(String, String, String)],
+    changed: impl Fn(&str, &str) -> bool,
+) -> Option<Collision> {
+    let mut seen: std::collections::BTreeMap<String, (String, String)> = registry
+        .iter()
+        .map(|(ns, t, e)| (ns.clone(), (t.clone(), e.clone())))
+        .collect();
+    let registered: std::collections::BTreeSet<String> =
+        registry.iter().map(|(ns, _, _)| ns.clone()).collect();
+    // Changed pairs last, so a collision is reported from their side.
+    let mut pairs: Vec<(&str, &str, &str)> = Vec::new();
+    for (environment, pattern) in environments {
+        for team in teams {
+            pairs.push((team, environment, pattern));
+        }
+    }
+    pairs.sort_by_key(|(t, e, _)| changed(t, e));
+    for (team, environment, pattern) in pairs {
+        let Ok(namespace) = namespace_for(pattern, team, environment, SAMPLE_SERVICE) else {
+            continue;
+        };
+        let pair = (team.to_owned(), environment.to_owned());
+        match seen.get(&namespace) {
+            Some(other) if *other != pair => {
+                if changed(team, environment) || changed(&other.0, &other.1) {
+                    return Some(Collision {
+                        registered: registered.contains(&namespace),
+                        namespace,
+                        pair,
+                        other: other.clone(),
+                    });
+                }
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(namespace, pair);
+            }
+        }
+    }
+    None
 }
 
 /// The namespace `pattern` gives for `service` of `team` in `environment`.
@@ -189,6 +312,84 @@ mod tests {
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             updated_at: time::OffsetDateTime::UNIX_EPOCH,
         }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    #[test]
+    fn cluster_and_listed_namespaces_are_reserved() {
+        let listed = s(&["slipway", "monitoring"]);
+        assert!(check_not_reserved("kube-system", &listed).is_err());
+        assert!(check_not_reserved("kube-public", &listed).is_err());
+        assert!(check_not_reserved("default", &listed).is_err());
+        let err = check_not_reserved("monitoring", &listed).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "gives `monitoring`, which is reserved (on the reserved list)"
+        );
+        assert!(check_not_reserved("shop-staging", &listed).is_ok());
+        assert!(check_not_reserved("kubeflow", &listed).is_ok());
+    }
+
+    #[test]
+    fn hyphen_ambiguity_between_two_pairs_is_a_collision() {
+        let envs = vec![
+            (
+                "pre-production".to_owned(),
+                "{team}-{environment}".to_owned(),
+            ),
+            ("production".to_owned(), "{team}-{environment}".to_owned()),
+        ];
+        let teams = s(&["shop", "shop-pre"]);
+        let c = find_collision(&envs, &teams, &[], |t, _| t == "shop-pre").unwrap();
+        assert_eq!(c.namespace, "shop-pre-production");
+        assert_eq!(c.pair, ("shop-pre".into(), "production".into()));
+        assert_eq!(c.other, ("shop".into(), "pre-production".into()));
+        assert!(
+            c.to_string().contains("team `shop` in `pre-production`"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn a_constant_pattern_collides_once_there_are_two_teams() {
+        let envs = vec![("staging".to_owned(), "apps".to_owned())];
+        assert_eq!(find_collision(&envs, &s(&["shop"]), &[], |_, _| true), None);
+        assert!(find_collision(&envs, &s(&["shop", "blog"]), &[], |_, _| true).is_some());
+    }
+
+    #[test]
+    fn a_pattern_giving_a_registered_namespace_of_another_pair_collides() {
+        let envs = vec![("qa".to_owned(), "{team}-staging".to_owned())];
+        let registry = vec![("shop-staging".into(), "shop".into(), "staging".into())];
+        let c = find_collision(&envs, &s(&["shop"]), &registry, |_, e| e == "qa").unwrap();
+        assert!(c.registered);
+        assert!(
+            c.to_string()
+                .contains("already belongs to team `shop` in `staging`"),
+            "{c}"
+        );
+        // Its own registered namespace is no collision.
+        let own = vec![("shop-qa".into(), "shop".into(), "qa".into())];
+        let envs = vec![("qa".to_owned(), "{team}-{environment}".to_owned())];
+        assert_eq!(
+            find_collision(&envs, &s(&["shop"]), &own, |_, _| true),
+            None
+        );
+    }
+
+    #[test]
+    fn distinct_pairs_with_distinct_namespaces_do_not_collide() {
+        let envs = vec![
+            ("staging".to_owned(), "{team}-{environment}".to_owned()),
+            ("production".to_owned(), "{team}-{environment}".to_owned()),
+        ];
+        assert_eq!(
+            find_collision(&envs, &s(&["shop", "blog"]), &[], |_, _| true),
+            None
+        );
     }
 
     #[test]

@@ -176,6 +176,22 @@ pub async fn write_value(
         .client()
         .ok_or_else(|| AppError::Unavailable("The cluster".into()))?;
     let (secret, key) = (write.secret, write.key);
+    // The namespace must be (or become) this team's in this environment, as
+    // for a deploy: a value never lands in a namespace another pair owns.
+    let environment_id = store::environments::find_by_name(db, environment)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .id;
+    let mut tx = db.begin().await?;
+    super::tenancy::claim_in(
+        &mut tx,
+        namespace,
+        &service.team,
+        environment_id,
+        environment,
+    )
+    .await?;
+    tx.commit().await?;
     let target = SecretKeyTarget {
         namespace,
         team: &service.team,
@@ -185,9 +201,13 @@ pub async fn write_value(
     };
     cluster::wiring::write_secret_key(&client, &target, write.value, RetryPolicy::none())
         .await
-        .map_err(|error| {
-            tracing::warn!(%error, secret, key, namespace, "writing a Secret value failed");
-            AppError::Unavailable("The cluster".into())
+        .map_err(|error| match error {
+            // A refusal names the object and why (never the value): show it.
+            cluster::retry::ClusterError::NotOurs { message, .. } => AppError::Conflict(message),
+            error => {
+                tracing::warn!(%error, secret, key, namespace, "writing a Secret value failed");
+                AppError::Unavailable("The cluster".into())
+            }
         })?;
     store::audit::record(
         db,

@@ -10,6 +10,7 @@ mod config;
 mod meta;
 mod network;
 mod pod;
+pub mod quota;
 mod scaling;
 mod workload;
 
@@ -285,7 +286,47 @@ pub fn render(spec: &ServiceSpec, ctx: &RenderContext) -> Result<Manifests, Rend
     if let Some(ingress) = network::ingress(&input) {
         objects.push(Object::Ingress(Box::new(ingress)));
     }
-    Ok(Manifests { objects })
+    let manifests = Manifests { objects };
+    external_name_collisions(&effective, &manifests)?;
+    Ok(manifests)
+}
+
+/// An ExternalName Service may not take a name any other rendered object of
+/// the service has (its own Service, ServiceAccount, workloads…): it would
+/// replace the Service other pods and the Ingress reach, or shadow the
+/// service's name in DNS. Names of *other* services' objects are refused at
+/// apply time, where the cluster is read (an object without this service's
+/// labels is never taken over).
+fn external_name_collisions(spec: &ServiceSpec, manifests: &Manifests) -> Result<(), RenderError> {
+    let rendered = manifests.kinds_and_names();
+    let mut errors = Vec::new();
+    for (i, e) in spec.spec.external_services.iter().enumerate() {
+        let same: Vec<&str> = rendered
+            .iter()
+            .filter(|(_, name)| *name == e.name)
+            .map(|(kind, _)| *kind)
+            .collect();
+        // One Service of that name is the ExternalName itself; anything more clashes.
+        let clash = same
+            .iter()
+            .find(|kind| **kind != "Service")
+            .copied()
+            .or_else(|| (same.len() > 1).then_some("Service"));
+        if let Some(kind) = clash {
+            errors.push(FieldError::new(
+                format!("spec.externalServices[{i}].name"),
+                format!(
+                    "`{}` is also the name of this service's rendered {kind}; pick another name",
+                    e.name
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(RenderError::InvalidSpec(errors))
+    }
 }
 
 fn check_context(ctx: &RenderContext) -> Result<(), RenderError> {

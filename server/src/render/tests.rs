@@ -433,6 +433,18 @@ fn an_external_database_is_an_external_name_service() {
 }
 
 #[test]
+fn an_external_name_that_takes_a_rendered_name_is_refused() {
+    let mut spec = example("external-database");
+    spec.spec.external_services[0].name = "orders-api".into();
+    let err = render(&spec, &RenderContext::for_cli(&spec, "production", None)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("spec.externalServices[0].name: `orders-api` is also the name of this service's rendered"),
+        "{text}"
+    );
+}
+
+#[test]
 fn blue_green_renders_two_colours_and_the_service_selects_the_active_one() {
     let spec = example("blue-green");
     let ctx = RenderContext::for_cli(

@@ -167,6 +167,20 @@ pub async fn heartbeat(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether `owner` still holds an unexpired lease of deploy `id` (the worker's
+/// fence before each write to the cluster).
+pub async fn holds(db: impl PgExecutor<'_>, id: i64, owner: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, bool>(
+        "select coalesce(lease_owner = $2 and lease_expires_at > now(), false)
+         from deploys where id = $1",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(db)
+    .await
+    .map(|held| held.unwrap_or(false))
+}
+
 /// Ends `owner`'s leases now, so another worker takes its deploys over at once
 /// (a graceful shutdown in the middle of a deploy).
 pub async fn release_leases(db: impl PgExecutor<'_>, owner: Uuid) -> Result<u64, sqlx::Error> {

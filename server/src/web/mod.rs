@@ -22,7 +22,9 @@ pub mod htmx;
 pub mod layout;
 pub mod loaders;
 pub mod login;
+pub mod namespaces;
 pub mod notifications;
+pub mod quotas;
 pub mod services;
 pub mod static_files;
 pub mod status;
@@ -42,6 +44,8 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(environments::routes())
         .merge(freeze::routes())
         .merge(admin::routes())
+        .merge(namespaces::routes())
+        .merge(quotas::routes())
         .merge(account::routes())
         .merge(wiring::routes())
         .merge(status::routes())

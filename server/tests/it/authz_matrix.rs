@@ -875,6 +875,78 @@ pub const MATRIX: &[Case] = &[
         body: Body::Json(r#"{"approval_ttl_hours": 48}"#),
         expect: [Unauth, Forbidden, Forbidden, S(200)],
     },
+    // an environment's quota: administrators only
+    Case {
+        method: "GET",
+        route: "/admin/environments/{name}/quota",
+        path: "/admin/environments/staging/quota",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/environments/{name}/quota",
+        path: "/admin/environments/staging/quota",
+        body: Body::Form(&[("pods", "50")]),
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/environments/{name}/quota",
+        path: "/api/v1/environments/staging/quota",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/environments/{name}/quota",
+        path: "/api/v1/environments/staging/quota",
+        body: Body::Json(r#"{"pods": "50"}"#),
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    // namespaces: the registry and the reserved list, administrators only
+    Case {
+        method: "GET",
+        route: "/admin/namespaces",
+        path: "/admin/namespaces",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/namespaces/reserved",
+        path: "/admin/namespaces/reserved",
+        body: Body::Form(&[("name", "reserved-{role}"), ("reason", "matrix")]),
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
+    },
+    Case {
+        method: "POST",
+        route: "/admin/namespaces/reserved/{name}/delete",
+        path: "/admin/namespaces/reserved/slipway/delete",
+        body: Body::Empty,
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/namespaces",
+        path: "/api/v1/namespaces",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/namespaces/reserved/{name}",
+        path: "/api/v1/namespaces/reserved/platform",
+        body: Body::Json(r#"{"reason": "matrix"}"#),
+        expect: [Unauth, Forbidden, Forbidden, S(204)],
+    },
+    Case {
+        method: "DELETE",
+        route: "/api/v1/namespaces/reserved/{name}",
+        path: "/api/v1/namespaces/reserved/platform",
+        body: Body::Json("{}"),
+        expect: [Unauth, Forbidden, Forbidden, S(204)],
+    },
     // the approvals queue: anyone signed in; it lists only what they may decide
     Case {
         method: "GET",

@@ -34,4 +34,5 @@ mod security_headers;
 mod seed;
 mod services;
 mod session_hardening;
+mod tenancy;
 mod wiring;

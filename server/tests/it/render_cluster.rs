@@ -60,10 +60,22 @@ fn namespace_for(case: &str) -> String {
     name.trim_end_matches('-').to_owned()
 }
 
+/// A namespace with Pod Security `restricted` enforced, as Slipway creates
+/// them: every example's pods must be admitted there.
 async fn create_namespace(client: &Client, name: &str) {
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
+            labels: Some(BTreeMap::from([
+                (
+                    "pod-security.kubernetes.io/enforce".to_owned(),
+                    "restricted".to_owned(),
+                ),
+                (
+                    "pod-security.kubernetes.io/warn".to_owned(),
+                    "restricted".to_owned(),
+                ),
+            ])),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
@@ -91,9 +103,16 @@ async fn apply(
     let objects = slipway::cluster::apply::parse_manifests(&manifests.to_yaml(), namespace)
         .map_err(|e| format!("stored manifests: {e}"))?;
     for object in &objects {
-        slipway::cluster::apply::apply_one(client, namespace, object, dry_run, RetryPolicy::none())
-            .await
-            .map_err(|e| format!("{}: {e}", object.describe()))?;
+        slipway::cluster::apply::apply_one(
+            client,
+            namespace,
+            object,
+            "slipway-tests",
+            dry_run,
+            RetryPolicy::none(),
+        )
+        .await
+        .map_err(|e| format!("{}: {e}", object.describe()))?;
     }
     Ok(())
 }
@@ -397,4 +416,14 @@ async fn the_namespaces_of_every_service_are_prepared_once(pool: sqlx::PgPool) {
     assert_eq!(labels["app.kubernetes.io/managed-by"], "slipway");
     assert_eq!(labels["slipway.dev/team"], team);
     assert_eq!(labels["slipway.dev/environment"], "production");
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
+    // Registered for their pair, as a deploy would have.
+    let owner = slipway::store::namespaces::find(&pool, &expected[2])
+        .await
+        .unwrap()
+        .expect("the demo namespace is registered");
+    assert_eq!(
+        (owner.team.as_str(), owner.environment.as_str()),
+        (team.as_str(), "production")
+    );
 }

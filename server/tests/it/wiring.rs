@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::harness::{
-    PASSWORD, TestApp, api_token, cluster_handle, create_user, kube_client, unique_team, with_token,
+    PASSWORD, TestApp, api_token, cluster_handle, create_user, kube_client, managed_namespace,
+    unique_team, with_token,
 };
 
 /// A value that must never appear in an answer.
@@ -66,16 +67,7 @@ async fn wiring_shows_each_variables_source_and_whether_its_key_exists(pool: PgP
     let team = unique_team();
     let namespace = format!("{team}-production");
     let kube = kube_client().await;
-    Api::<Namespace>::all(kube.clone())
-        .create(
-            &PostParams::default(),
-            &Namespace {
-                metadata: meta(&namespace, ""),
-                ..Namespace::default()
-            },
-        )
-        .await
-        .unwrap();
+    managed_namespace(&namespace, &team, "production").await;
     Api::<Secret>::namespaced(kube.clone(), &namespace)
         .create(
             &PostParams::default(),

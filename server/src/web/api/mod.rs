@@ -15,6 +15,7 @@ mod body;
 mod deploys;
 mod environments;
 mod freeze;
+mod namespaces;
 mod services;
 mod status;
 mod wiring;
@@ -87,6 +88,15 @@ pub fn routes() -> Router<AppState> {
             put(environments::update_environment),
         )
         .route("/api/v1/approvals", get(approvals::list_approvals))
+        .route("/api/v1/namespaces", get(namespaces::list_namespaces))
+        .route(
+            "/api/v1/environments/{name}/quota",
+            get(namespaces::show_quota).put(namespaces::set_quota),
+        )
+        .route(
+            "/api/v1/namespaces/reserved/{name}",
+            put(namespaces::reserve).delete(namespaces::unreserve),
+        )
         .route(
             "/api/v1/environments/{name}/freeze-windows",
             get(freeze::list_windows).post(freeze::add_window),

@@ -50,9 +50,154 @@ pub async fn kube_client() -> Client {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A connected cluster handle, as `slipway serve` would have.
+/// Slipway's least-privilege roles, as deployed (deploy/kubernetes/rbac.yaml).
+pub const RBAC_YAML: &str = include_str!("../../../../deploy/kubernetes/rbac.yaml");
+/// Slipway's ServiceAccount in [`RBAC_YAML`].
+pub const SLIPWAY_SA: (&str, &str) = ("slipway", "slipway");
+/// Its user name, for `kubectl auth can-i --as`.
+pub const SLIPWAY_USER: &str = "system:serviceaccount:slipway:slipway";
+
+/// Applies [`RBAC_YAML`] with the admin client (server-side apply, so every
+/// test run converges on the file as it is in the worktree).
+pub async fn apply_rbac(admin: &Client) {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(RBAC_YAML).expect("rbac.yaml is YAML");
+    for doc in docs.into_iter().filter(|d| !d.is_null()) {
+        let object: kube::api::DynamicObject =
+            serde_json::from_value(doc).expect("rbac.yaml holds objects");
+        let types = object
+            .types
+            .clone()
+            .expect("objects with apiVersion and kind");
+        let (group, version) = types
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", types.api_version.as_str()));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, &types.kind);
+        let (resource, caps) = kube::discovery::pinned_kind(admin, &gvk)
+            .await
+            .unwrap_or_else(|e| panic!("discovering {gvk:?}: {e}"));
+        let api: Api<kube::api::DynamicObject> = match (&caps.scope, &object.metadata.namespace) {
+            (kube::discovery::Scope::Namespaced, Some(ns)) => {
+                Api::namespaced_with(admin.clone(), ns, &resource)
+            }
+            _ => Api::all_with(admin.clone(), &resource),
+        };
+        let name = object.metadata.name.clone().expect("named objects");
+        api.patch(
+            &name,
+            &kube::api::PatchParams::apply("slipway-tests").force(),
+            &kube::api::Patch::Apply(&object),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying {}/{name} of rbac.yaml: {e}", types.kind));
+    }
+}
+
+/// A kubeconfig authenticating as Slipway's ServiceAccount: [`RBAC_YAML`]
+/// applied with the admin kubeconfig, then a token from the TokenRequest API,
+/// written next to nothing else in a temporary folder. Made once per test run.
+pub async fn slipway_kubeconfig() -> PathBuf {
+    static PATH: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    PATH.get_or_init(|| async {
+        // Its own runtime: the cell outlives the test (and runtime) that fills it.
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new()
+                .expect("a runtime")
+                .block_on(make_slipway_kubeconfig())
+        })
+        .join()
+        .expect("making Slipway's kubeconfig")
+    })
+    .await
+    .clone()
+}
+
+async fn make_slipway_kubeconfig() -> PathBuf {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let admin = kube_client().await;
+    apply_rbac(&admin).await;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(6 * 3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let token = Api::<ServiceAccount>::namespaced(admin, SLIPWAY_SA.0)
+        .create_token_request(SLIPWAY_SA.1, &kube::api::PostParams::default(), &request)
+        .await
+        .expect("a token for Slipway's ServiceAccount")
+        .status
+        .expect("a token")
+        .token;
+    let kubeconfig = Kubeconfig::read_from(kubeconfig_path()).expect("the admin kubeconfig");
+    let context = kubeconfig
+        .current_context
+        .as_deref()
+        .and_then(|c| kubeconfig.contexts.iter().find(|n| n.name == c))
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone());
+    let cluster = kubeconfig
+        .clusters
+        .iter()
+        .find(|c| Some(&c.name) == context.as_ref())
+        .or_else(|| kubeconfig.clusters.first())
+        .and_then(|c| c.cluster.clone())
+        .expect("a cluster in the admin kubeconfig");
+    let mut cluster_entry = serde_json::json!({
+        "server": cluster.server,
+        "insecure-skip-tls-verify": cluster.insecure_skip_tls_verify,
+    });
+    if let Some(ca) = &cluster.certificate_authority_data {
+        cluster_entry["certificate-authority-data"] = ca.clone().into();
+    }
+    if let Some(ca) = &cluster.certificate_authority {
+        cluster_entry["certificate-authority"] = ca.clone().into();
+    }
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": cluster_entry}],
+        "users": [{"name": "slipway", "user": {"token": token}}],
+        "contexts": [{"name": "slipway", "context": {"cluster": "local", "user": "slipway"}}],
+        "current-context": "slipway",
+    });
+    let dir = std::env::temp_dir().join(format!("slipway-sa-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, serde_json::to_vec(&config).expect("JSON")).expect("writing it");
+    path
+}
+
+/// A client authenticated as Slipway's ServiceAccount (what Slipway's code
+/// paths get in the tests; setup and inspection keep [`kube_client`]).
+pub async fn slipway_client() -> Client {
+    client_from(&slipway_kubeconfig().await)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Creates (or checks) `namespace` for `team` in `environment` the way Slipway
+/// does, as Slipway's ServiceAccount: labelled, Pod Security `restricted`,
+/// with the tenant RoleBinding.
+pub async fn managed_namespace(namespace: &str, team: &str, environment: &str) {
+    slipway::cluster::apply::ensure_team_namespace(
+        &slipway_client().await,
+        namespace,
+        team,
+        environment,
+        RetryPolicy::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("namespace {namespace}: {e}"));
+}
+
+/// A connected cluster handle, as `slipway serve` would have, authenticated as
+/// Slipway's ServiceAccount with the least-privilege roles of rbac.yaml.
 pub async fn cluster_handle() -> cluster::Handle {
-    let handle = cluster::Handle::start(KubeSource::File(kubeconfig_path()));
+    let handle = cluster::Handle::start(KubeSource::File(slipway_kubeconfig().await));
     handle
         .wait_ready(Duration::from_secs(30))
         .await
