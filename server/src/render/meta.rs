@@ -104,7 +104,10 @@ pub fn object_meta(input: &Input<'_>, name: &str) -> ObjectMeta {
     }
 }
 
-/// `object_meta` with extra annotations merged in.
+/// `object_meta` with extra annotations merged in. The managed annotations
+/// (`slipway.dev/revision`, `slipway.dev/deploy-id`) are inserted last, so an
+/// extra one of the same key (which validation refuses anyway) can never
+/// forge the provenance shown on live objects (security review #18).
 pub fn object_meta_annotated(
     input: &Input<'_>,
     name: &str,
@@ -112,9 +115,9 @@ pub fn object_meta_annotated(
 ) -> ObjectMeta {
     let mut meta = object_meta(input, name);
     if !extra.is_empty() {
-        meta.annotations
-            .get_or_insert_with(BTreeMap::new)
-            .extend(extra);
+        let mut annotations = extra;
+        annotations.extend(meta.annotations.take().unwrap_or_default());
+        meta.annotations = Some(annotations);
     }
     meta
 }
