@@ -13,6 +13,7 @@ pub mod deploy_leases;
 pub mod deploys;
 pub mod environments;
 pub mod freeze_windows;
+pub mod grants;
 pub mod hooks;
 pub mod login_attempts;
 pub mod notifications;
