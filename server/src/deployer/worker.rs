@@ -587,7 +587,17 @@ async fn execute_steps(
     }
     *state = to;
 
-    match rollout::wait(&client, &target, &manifests, ctx.config.rollout, retry).await? {
+    match rollout::wait(
+        &client,
+        &target,
+        &manifests,
+        ctx.config
+            .rollout
+            .for_environment(environment.production_rules),
+        retry,
+    )
+    .await?
+    {
         Rollout::Complete(summary) => Ok(Outcome::Succeeded(summary)),
         Rollout::Failed(reason) => Ok(failed(*state, reason)),
     }
