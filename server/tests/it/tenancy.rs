@@ -540,3 +540,65 @@ async fn a_team_at_its_share_is_passed_over_while_another_team_waits(pool: PgPoo
     tx.commit().await.unwrap();
     assert_eq!(second.id, b_deploy);
 }
+
+/// On the local control plane: with an exposure grant a LoadBalancer Service is
+/// applied, the Ingress carries the allowed annotation, and the managed
+/// `slipway.dev/` annotations are Slipway's; another service's request for the
+/// same (host, path) then fails before anything reaches the cluster.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn granted_exposure_reaches_the_cluster_and_a_claimed_host_does_not(pool: PgPool) {
+    use k8s_openapi::api::core::v1::Service as KubeService;
+    use k8s_openapi::api::networking::v1::Ingress;
+
+    let t = crate::harness::ClusterTest::new(&pool, &["staging"]).await;
+    let admin = create_user(&pool, "root@slipway.io", true, &[]).await;
+    let _ = admin;
+    let root = current_user(&pool, "root@slipway.io").await;
+    tenancy::add_exposure_grant(
+        &pool,
+        &actor(&root),
+        &tenancy::ExposureGrantInput {
+            team: t.team.clone(),
+            environment: "staging".into(),
+            service_type: "LoadBalancer".into(),
+            fixed_node_ports: false,
+        },
+    )
+    .await
+    .unwrap();
+    let host = format!("{}.example.com", t.team);
+    let yaml = web_with(
+        &t.team,
+        "web",
+        &format!(
+            "  service: {{type: LoadBalancer}}\n  ingress:\n    hosts: [{host}]\n    annotations: {{nginx.ingress.kubernetes.io/proxy-body-size: 8m}}\n"
+        ),
+    );
+    let service = t.service_yaml(&yaml).await;
+    t.deploy_ok(&service, "registry.example.com/x/web:1").await;
+    let services: kube::Api<KubeService> = kube::Api::namespaced(t.client.clone(), &t.ns());
+    let live = services.get("web").await.unwrap();
+    assert_eq!(
+        live.spec.and_then(|s| s.type_).as_deref(),
+        Some("LoadBalancer")
+    );
+    let ingresses: kube::Api<Ingress> = kube::Api::namespaced(t.client.clone(), &t.ns());
+    let annotations = ingresses
+        .get("web")
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default();
+    assert_eq!(
+        annotations["nginx.ingress.kubernetes.io/proxy-body-size"],
+        "8m"
+    );
+    assert!(annotations.contains_key("slipway.dev/deploy-id"));
+    // A second team's service for the same host and path: refused at request time.
+    create_user(&pool, "bob@evil.io", false, &["evil"]).await;
+    let evil_yaml = web_with("evil", "web", &format!("  ingress: {{hosts: [{host}]}}\n"));
+    let errors = try_create(&pool, "bob@evil.io", "evil", &evil_yaml).await;
+    assert!(field(&errors, "spec.ingress.hosts[0]").contains(&format!("{}/web", t.team)));
+    t.finish().await;
+}
