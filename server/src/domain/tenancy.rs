@@ -41,7 +41,8 @@ pub mod actions {
     pub const INTERNAL_ZONE_REMOVE: &str = "internal_zone.remove";
 }
 
-/// A checkbox (`on`) or a JSON boolean.
+/// A checkbox (`on`) or a JSON boolean. Unknown fields are refused (a misspelt
+/// `wildcard` would otherwise silently grant less), as everywhere in the API.
 fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -57,7 +58,12 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 /// A host grant to add (form or JSON).
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HostGrantInput {
+    /// The portal form's CSRF field: checked by the CSRF layer, dropped here
+    /// unread (so `Debug` never shows it).
+    #[serde(default, rename = "csrf_token")]
+    pub csrf_field: serde::de::IgnoredAny,
     /// Team name.
     #[serde(default)]
     pub team: String,
@@ -74,7 +80,12 @@ pub struct HostGrantInput {
 
 /// An exposure grant to add.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExposureGrantInput {
+    /// The portal form's CSRF field: checked by the CSRF layer, dropped here
+    /// unread (so `Debug` never shows it).
+    #[serde(default, rename = "csrf_token")]
+    pub csrf_field: serde::de::IgnoredAny,
     /// Team name.
     #[serde(default)]
     pub team: String,
@@ -91,7 +102,12 @@ pub struct ExposureGrantInput {
 
 /// An annotation allow-list entry to add.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AnnotationRuleInput {
+    /// The portal form's CSRF field: checked by the CSRF layer, dropped here
+    /// unread (so `Debug` never shows it).
+    #[serde(default, rename = "csrf_token")]
+    pub csrf_field: serde::de::IgnoredAny,
     /// Key, or key prefix when `prefix`.
     #[serde(default)]
     pub key: String,
@@ -105,7 +121,12 @@ pub struct AnnotationRuleInput {
 
 /// An internal zone to add.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InternalZoneInput {
+    /// The portal form's CSRF field: checked by the CSRF layer, dropped here
+    /// unread (so `Debug` never shows it).
+    #[serde(default, rename = "csrf_token")]
+    pub csrf_field: serde::de::IgnoredAny,
     /// The zone, e.g. `corp.example.com`.
     #[serde(default)]
     pub zone: String,

@@ -200,6 +200,7 @@ async fn a_host_outside_the_grant_and_an_ungranted_wildcard_are_refused(pool: Pg
             environment: String::new(),
             suffix: "apps.example.com".into(),
             wildcard: true,
+            ..HostGrantInput::default()
         },
     )
     .await
@@ -229,6 +230,7 @@ async fn a_grant_for_one_environment_is_refused_in_another_at_request_time(pool:
             environment: "staging".into(),
             suffix: "shop.example.com".into(),
             wildcard: false,
+            ..HostGrantInput::default()
         },
     )
     .await
@@ -275,6 +277,13 @@ async fn forbidden_annotations_are_refused_even_when_the_allow_list_would_match(
     )
     .await;
     assert_eq!(res.status(), 201);
+    // A misspelt field is refused, not ignored.
+    let res = post(
+        "/api/v1/admin/annotation-rules",
+        json!({"key": "example.org/x", "prefx": true, "value_pattern": ".*"}),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
     // ... but cannot list a key that is never allowed.
     let res = post(
         "/api/v1/admin/annotation-rules",
@@ -562,6 +571,7 @@ async fn granted_exposure_reaches_the_cluster_and_a_claimed_host_does_not(pool: 
             environment: "staging".into(),
             service_type: "LoadBalancer".into(),
             fixed_node_ports: false,
+            ..tenancy::ExposureGrantInput::default()
         },
     )
     .await
