@@ -82,9 +82,16 @@ pub async fn claim_next_fair(
                                  and r.state in ('applying', 'progressing'))
          ),
          candidate as (
+             -- `d.state = 'queued'` again here: the lock re-checks only this level's
+             -- conditions on the row's newest version, so a deploy another worker
+             -- claimed after this statement's snapshot is not claimed twice.
              select d.id from deploys d join claimable c on c.id = d.id
-             where c.running < $3
-                or not exists (select 1 from claimable o where o.team_id <> c.team_id)
+             where d.state = 'queued'
+               and not exists (select 1 from deploys r
+                               where r.service_id = d.service_id and r.environment_id = d.environment_id
+                                 and r.state in ('applying', 'progressing'))
+               and (c.running < $3
+                    or not exists (select 1 from claimable o where o.team_id <> c.team_id))
              order by c.running, d.id
              limit 1
              for update of d skip locked
@@ -92,7 +99,7 @@ pub async fn claim_next_fair(
          update deploys d set state = 'applying', lease_owner = $1,
              lease_expires_at = now() + make_interval(secs => $2),
              attempts = d.attempts + 1, started_at = coalesce(d.started_at, now()), updated_at = now()
-         from candidate where d.id = candidate.id
+         from candidate where d.id = candidate.id and d.state = 'queued'
          returning d.id",
     )
     .bind(owner)
