@@ -19,5 +19,5 @@ pub mod notifications;
 pub mod plans;
 pub mod secrets;
 pub mod services;
-pub mod tenancy;
+pub mod grants;
 pub mod waiting;

@@ -1,6 +1,6 @@
 //! Tenancy grants and host claims (`docs/exposure.md`): host grants and
 //! exposure grants per team, the Ingress annotation allow-list, internal DNS
-//! zones, and the (host, path) pairs each service holds. `domain::tenancy`
+//! zones, and the (host, path) pairs each service holds. `domain::grants`
 //! decides with them; this only stores rows.
 
 use sqlx::{PgConnection, PgExecutor};

@@ -3,7 +3,7 @@
 //! portal page with add/remove forms and the JSON API under `/api/v1/admin/…`.
 //!
 //! Every handler calls `policy::can_administer` first; every change goes through
-//! `domain::tenancy`, which writes its audit entry in the change's transaction.
+//! `domain::grants`, which writes its audit entry in the change's transaction.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -17,7 +17,7 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::auth::extract::ClientAddr;
 use crate::auth::{ApiUser, CurrentUser, policy};
-use crate::domain::tenancy::{
+use crate::domain::grants::{
     self, AnnotationRuleInput, ExposureGrantInput, HostGrantInput, InternalZoneInput, Overview,
 };
 use crate::error::{AppError, FieldError};
@@ -103,7 +103,7 @@ impl TenancyPage {
     ) -> Result<Self, AppError> {
         Ok(Self {
             layout,
-            overview: tenancy::overview(&app.db).await?,
+            overview: grants::overview(&app.db).await?,
             teams: store::teams::list(&app.db)
                 .await?
                 .into_iter()
@@ -171,7 +171,7 @@ async fn add_host_grant(
     Form(form): Form<HostGrantInput>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    let result = tenancy::add_host_grant(&app.db, &user.actor(addr), &form)
+    let result = grants::add_host_grant(&app.db, &user.actor(addr), &form)
         .await
         .map(|_| format!("Granted {} to {}.", form.suffix.trim(), form.team.trim()));
     answer(&app, &session, layout, "hosts", result).await
@@ -186,7 +186,7 @@ async fn remove_host_grant(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    tenancy::remove_host_grant(&app.db, &user.actor(addr), id).await?;
+    grants::remove_host_grant(&app.db, &user.actor(addr), id).await?;
     flash(&session, "ok", "Removed the host grant.").await?;
     Ok(Redirect::to("/admin/tenancy").into_response())
 }
@@ -201,7 +201,7 @@ async fn add_exposure_grant(
     Form(form): Form<ExposureGrantInput>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    let result = tenancy::add_exposure_grant(&app.db, &user.actor(addr), &form)
+    let result = grants::add_exposure_grant(&app.db, &user.actor(addr), &form)
         .await
         .map(|_| {
             format!(
@@ -223,7 +223,7 @@ async fn remove_exposure_grant(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    tenancy::remove_exposure_grant(&app.db, &user.actor(addr), id).await?;
+    grants::remove_exposure_grant(&app.db, &user.actor(addr), id).await?;
     flash(&session, "ok", "Removed the exposure grant.").await?;
     Ok(Redirect::to("/admin/tenancy").into_response())
 }
@@ -238,7 +238,7 @@ async fn add_annotation_rule(
     Form(form): Form<AnnotationRuleInput>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    let result = tenancy::add_annotation_rule(&app.db, &user.actor(addr), &form)
+    let result = grants::add_annotation_rule(&app.db, &user.actor(addr), &form)
         .await
         .map(|_| format!("Allowed {}.", form.key.trim()));
     answer(&app, &session, layout, "annotations", result).await
@@ -253,7 +253,7 @@ async fn remove_annotation_rule(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    tenancy::remove_annotation_rule(&app.db, &user.actor(addr), id).await?;
+    grants::remove_annotation_rule(&app.db, &user.actor(addr), id).await?;
     flash(&session, "ok", "Removed the annotation rule.").await?;
     Ok(Redirect::to("/admin/tenancy").into_response())
 }
@@ -268,7 +268,7 @@ async fn add_internal_zone(
     Form(form): Form<InternalZoneInput>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    let result = tenancy::add_internal_zone(&app.db, &user.actor(addr), &form)
+    let result = grants::add_internal_zone(&app.db, &user.actor(addr), &form)
         .await
         .map(|_| format!("Listed {} as internal.", form.zone.trim()));
     answer(&app, &session, layout, "zones", result).await
@@ -283,7 +283,7 @@ async fn remove_internal_zone(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     policy::can_administer(&user)?;
-    tenancy::remove_internal_zone(&app.db, &user.actor(addr), id).await?;
+    grants::remove_internal_zone(&app.db, &user.actor(addr), id).await?;
     flash(&session, "ok", "Removed the internal zone.").await?;
     Ok(Redirect::to("/admin/tenancy").into_response())
 }
@@ -305,7 +305,7 @@ pub mod api {
         ApiUser(user): ApiUser,
     ) -> Result<Json<Overview>, AppError> {
         policy::can_administer(&user)?;
-        Ok(Json(tenancy::overview(&app.db).await?))
+        Ok(Json(grants::overview(&app.db).await?))
     }
 
     /// `POST /api/v1/admin/host-grants` `{"team","environment"?,"suffix","wildcard"?}` → 201 `{"id"}`.
@@ -316,7 +316,7 @@ pub mod api {
         ApiJson(body): ApiJson<HostGrantInput>,
     ) -> Result<(StatusCode, Json<Created>), AppError> {
         policy::can_administer(&user)?;
-        let id = tenancy::add_host_grant(&app.db, &user.actor(addr), &body).await?;
+        let id = grants::add_host_grant(&app.db, &user.actor(addr), &body).await?;
         Ok((StatusCode::CREATED, Json(Created { id })))
     }
 
@@ -328,7 +328,7 @@ pub mod api {
         Path(id): Path<i64>,
     ) -> Result<StatusCode, AppError> {
         policy::can_administer(&user)?;
-        tenancy::remove_host_grant(&app.db, &user.actor(addr), id).await?;
+        grants::remove_host_grant(&app.db, &user.actor(addr), id).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 
@@ -340,7 +340,7 @@ pub mod api {
         ApiJson(body): ApiJson<ExposureGrantInput>,
     ) -> Result<(StatusCode, Json<Created>), AppError> {
         policy::can_administer(&user)?;
-        let id = tenancy::add_exposure_grant(&app.db, &user.actor(addr), &body).await?;
+        let id = grants::add_exposure_grant(&app.db, &user.actor(addr), &body).await?;
         Ok((StatusCode::CREATED, Json(Created { id })))
     }
 
@@ -352,7 +352,7 @@ pub mod api {
         Path(id): Path<i64>,
     ) -> Result<StatusCode, AppError> {
         policy::can_administer(&user)?;
-        tenancy::remove_exposure_grant(&app.db, &user.actor(addr), id).await?;
+        grants::remove_exposure_grant(&app.db, &user.actor(addr), id).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 
@@ -364,7 +364,7 @@ pub mod api {
         ApiJson(body): ApiJson<AnnotationRuleInput>,
     ) -> Result<(StatusCode, Json<Created>), AppError> {
         policy::can_administer(&user)?;
-        let id = tenancy::add_annotation_rule(&app.db, &user.actor(addr), &body).await?;
+        let id = grants::add_annotation_rule(&app.db, &user.actor(addr), &body).await?;
         Ok((StatusCode::CREATED, Json(Created { id })))
     }
 
@@ -376,7 +376,7 @@ pub mod api {
         Path(id): Path<i64>,
     ) -> Result<StatusCode, AppError> {
         policy::can_administer(&user)?;
-        tenancy::remove_annotation_rule(&app.db, &user.actor(addr), id).await?;
+        grants::remove_annotation_rule(&app.db, &user.actor(addr), id).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 
@@ -388,7 +388,7 @@ pub mod api {
         ApiJson(body): ApiJson<InternalZoneInput>,
     ) -> Result<(StatusCode, Json<Created>), AppError> {
         policy::can_administer(&user)?;
-        let id = tenancy::add_internal_zone(&app.db, &user.actor(addr), &body).await?;
+        let id = grants::add_internal_zone(&app.db, &user.actor(addr), &body).await?;
         Ok((StatusCode::CREATED, Json(Created { id })))
     }
 
@@ -400,7 +400,7 @@ pub mod api {
         Path(id): Path<i64>,
     ) -> Result<StatusCode, AppError> {
         policy::can_administer(&user)?;
-        tenancy::remove_internal_zone(&app.db, &user.actor(addr), id).await?;
+        grants::remove_internal_zone(&app.db, &user.actor(addr), id).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 }

@@ -28,5 +28,5 @@ mod readiness;
 mod render_cluster;
 mod seed;
 mod services;
-mod tenancy;
+mod grants;
 mod wiring;

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use slipway::domain::services as editing;
-use slipway::domain::tenancy::{self, HostGrantInput};
+use slipway::domain::grants::{self, HostGrantInput};
 use slipway::error::AppError;
 use slipway::store::deploy_leases;
 use slipway::store::deploys::Trigger;
@@ -192,7 +192,7 @@ async fn a_host_outside_the_grant_and_an_ungranted_wildcard_are_refused(pool: Pg
     assert!(field(&wildcard, "spec.ingress.hosts[0]").contains("wildcard grant"));
     // An explicit wildcard grant allows it below its suffix.
     let admin = current_user(&pool, "ann@shop.io").await;
-    tenancy::add_host_grant(
+    grants::add_host_grant(
         &pool,
         &actor(&admin),
         &HostGrantInput {
@@ -222,7 +222,7 @@ async fn a_grant_for_one_environment_is_refused_in_another_at_request_time(pool:
     create_user(&pool, "ann@shop.io", false, &["shop"]).await;
     drop_grants(&pool, "shop").await;
     let ann = current_user(&pool, "ann@shop.io").await;
-    tenancy::add_host_grant(
+    grants::add_host_grant(
         &pool,
         &actor(&ann),
         &HostGrantInput {
@@ -563,15 +563,15 @@ async fn granted_exposure_reaches_the_cluster_and_a_claimed_host_does_not(pool: 
     let admin = create_user(&pool, "root@slipway.io", true, &[]).await;
     let _ = admin;
     let root = current_user(&pool, "root@slipway.io").await;
-    tenancy::add_exposure_grant(
+    grants::add_exposure_grant(
         &pool,
         &actor(&root),
-        &tenancy::ExposureGrantInput {
+        &grants::ExposureGrantInput {
             team: t.team.clone(),
             environment: "staging".into(),
             service_type: "LoadBalancer".into(),
             fixed_node_ports: false,
-            ..tenancy::ExposureGrantInput::default()
+            ..grants::ExposureGrantInput::default()
         },
     )
     .await

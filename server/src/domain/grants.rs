@@ -227,7 +227,7 @@ pub async fn check_save(
 /// host, so two racing requests cannot both claim a pair) against the claims
 /// of other services; on success the service's claims in the environment
 /// become exactly the (host, path) pairs it routes there.
-pub async fn claim_in(
+pub async fn claim_hosts_in(
     conn: &mut PgConnection,
     service: &Service,
     environment: &Environment,
