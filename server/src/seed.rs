@@ -129,6 +129,16 @@ async fn seed_example(
         }
     };
     store::teams::add_member(&mut *tx, team.id, admin.id).await?;
+    // The demo team may serve the hosts its example routes (docs/exposure.md):
+    // each host is granted as its own suffix, in every environment.
+    for (_, hosts, _) in
+        crate::spec::tenancy::hosts_in(&prepared.spec, crate::spec::tenancy::Scope::AnyEnvironment)
+    {
+        for host in hosts {
+            let suffix = host.trim_start_matches("*.").to_ascii_lowercase();
+            store::grants::ensure_host_grant(&mut *tx, team.id, &suffix, &system.name).await?;
+        }
+    }
     let name = prepared.spec.metadata.name.clone();
     if store::services::find(&mut *tx, &team_name, &name)
         .await?

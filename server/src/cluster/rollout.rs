@@ -41,6 +41,26 @@ impl Default for RolloutConfig {
     }
 }
 
+/// The longest rollout outside production (environments without production
+/// rules): a deploy whose replica counts keep moving cannot hold a worker
+/// slot there for the full production deadline (security review #17).
+pub const NON_PRODUCTION_MAX_DURATION: Duration = Duration::from_secs(10 * 60);
+
+impl RolloutConfig {
+    /// The deadlines for an environment: outside production (`production` is
+    /// the environment's production rules) at most [`NON_PRODUCTION_MAX_DURATION`].
+    pub fn for_environment(self, production: bool) -> Self {
+        if production {
+            self
+        } else {
+            RolloutConfig {
+                max_duration: self.max_duration.min(NON_PRODUCTION_MAX_DURATION),
+                ..self
+            }
+        }
+    }
+}
+
 /// How a rollout ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rollout {
@@ -411,6 +431,27 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::*;
+
+    #[test]
+    fn rollouts_outside_production_get_a_shorter_deadline() {
+        let config = RolloutConfig::default();
+        assert_eq!(
+            config.for_environment(false).max_duration,
+            NON_PRODUCTION_MAX_DURATION
+        );
+        assert_eq!(
+            config.for_environment(true).max_duration,
+            config.max_duration
+        );
+        let short = RolloutConfig {
+            max_duration: Duration::from_secs(5),
+            ..config
+        };
+        assert_eq!(
+            short.for_environment(false).max_duration,
+            Duration::from_secs(5)
+        );
+    }
 
     fn deployment(generation: i64, desired: i32, status: DeploymentStatus) -> Deployment {
         Deployment {

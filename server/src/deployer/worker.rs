@@ -235,8 +235,14 @@ async fn listen_for_queued(db: PgPool, wake: Arc<Notify>) {
 
 async fn claim(ctx: &Context) -> Result<Option<Deploy>, sqlx::Error> {
     let mut tx = ctx.db.begin().await?;
-    let Some(deploy) =
-        deploy_leases::claim_next(&mut tx, ctx.id, ctx.lease_secs(), &ctx.actor).await?
+    let Some(deploy) = deploy_leases::claim_next_fair(
+        &mut tx,
+        ctx.id,
+        ctx.lease_secs(),
+        &ctx.actor,
+        deploy_leases::team_share(ctx.config.concurrency),
+    )
+    .await?
     else {
         // Nothing to claim, or lost a race on a unique index: the transaction is
         // void either way.
@@ -643,7 +649,17 @@ async fn execute_steps(
     }
     *state = to;
 
-    match rollout::wait(&client, &target, &manifests, ctx.config.rollout, retry).await? {
+    match rollout::wait(
+        &client,
+        &target,
+        &manifests,
+        ctx.config
+            .rollout
+            .for_environment(environment.production_rules),
+        retry,
+    )
+    .await?
+    {
         Rollout::Complete(summary) => Ok(Outcome::Succeeded(summary)),
         Rollout::Failed(reason) => Ok(failed(*state, reason)),
     }

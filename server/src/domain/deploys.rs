@@ -17,7 +17,7 @@ use crate::cluster;
 use crate::deploy_model::NotificationEvent;
 pub use crate::deploy_model::{Decision, DeployState, Trigger};
 use crate::deployer::{DeployEvent, next, sha256_hex};
-use crate::domain::{freeze, namespaces, notifications, plans};
+use crate::domain::{freeze, grants, namespaces, notifications, plans};
 use crate::error::{AppError, ResultExt as _};
 use crate::plan;
 use crate::render::{self, RenderContext};
@@ -363,6 +363,9 @@ pub async fn create_in(
         render::RenderError::InvalidSpec(errors) => AppError::invalid_fields(errors, "revision"),
         context => AppError::from(context),
     })?;
+    // Hosts, annotations and exposure against the team's grants in this
+    // environment, and the service's (host, path) claims, in this transaction.
+    grants::claim_hosts_in(&mut *tx, service, environment, id, &spec).await?;
     let yaml = manifests.to_yaml();
     // The digest is computed from the objects exactly as the worker will read
     // them back and send them.

@@ -13,6 +13,7 @@ pub mod approvals;
 pub mod deploys;
 pub mod environments;
 pub mod freeze;
+pub mod grants;
 pub mod hooks;
 pub mod namespaces;
 pub mod notifications;

@@ -134,6 +134,7 @@ pub async fn create_service(
 ) -> Result<(Service, Revision), AppError> {
     policy::can_create_service(user, team)?;
     check_identity(prepared, team, None)?;
+    crate::domain::grants::check_save(db, team, None, &prepared.spec).await?;
     let team_row = store::teams::find_by_name(db, team)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -185,6 +186,7 @@ pub async fn save_revision(
 ) -> Result<Revision, AppError> {
     policy::can_edit_service(user, &service.team)?;
     check_identity(prepared, &service.team, Some(&service.name))?;
+    crate::domain::grants::check_save(db, &service.team, Some(service.id), &prepared.spec).await?;
     let kind = prepared.kind();
     let framework = prepared.framework();
     let message = if message.trim().is_empty() {

@@ -104,7 +104,10 @@ pub fn object_meta(input: &Input<'_>, name: &str) -> ObjectMeta {
     }
 }
 
-/// `object_meta` with extra annotations merged in.
+/// `object_meta` with extra annotations merged in. The managed annotations
+/// (`slipway.dev/revision`, `slipway.dev/deploy-id`) are inserted last, so an
+/// extra one of the same key (which validation refuses anyway) can never
+/// forge the provenance shown on live objects (security review #18).
 pub fn object_meta_annotated(
     input: &Input<'_>,
     name: &str,
@@ -112,9 +115,9 @@ pub fn object_meta_annotated(
 ) -> ObjectMeta {
     let mut meta = object_meta(input, name);
     if !extra.is_empty() {
-        meta.annotations
-            .get_or_insert_with(BTreeMap::new)
-            .extend(extra);
+        let mut annotations = extra;
+        annotations.extend(meta.annotations.take().unwrap_or_default());
+        meta.annotations = Some(annotations);
     }
     meta
 }
@@ -124,5 +127,36 @@ pub fn selector(labels: BTreeMap<String, String>) -> LabelSelector {
     LabelSelector {
         match_labels: Some(labels),
         match_expressions: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::RenderContext;
+
+    #[test]
+    fn managed_annotations_win_over_extra_ones_of_the_same_key() {
+        let doc = crate::spec::parse(
+            "apiVersion: slipway.dev/v1\nkind: Service\nmetadata: {name: api, team: shop}\nspec:\n  image: registry.example.com/api:1.0\n  ports: [{name: http, port: 8000}]\n",
+        )
+        .expect("valid spec");
+        let ctx = RenderContext {
+            revision: Some(7),
+            deploy_id: Some("42".into()),
+            ..RenderContext::new("staging", "shop-staging", "shop")
+        };
+        let input = Input::new(&doc, &ctx);
+        let extra = BTreeMap::from([
+            (ANNOTATION_REVISION.to_owned(), "999".to_owned()),
+            (ANNOTATION_DEPLOY_ID.to_owned(), "forged".to_owned()),
+            ("example.com/own".to_owned(), "kept".to_owned()),
+        ]);
+        let annotations = object_meta_annotated(&input, "api", extra)
+            .annotations
+            .expect("annotations");
+        assert_eq!(annotations[ANNOTATION_REVISION], "7");
+        assert_eq!(annotations[ANNOTATION_DEPLOY_ID], "42");
+        assert_eq!(annotations["example.com/own"], "kept");
     }
 }

@@ -286,6 +286,17 @@ pub fn render(spec: &ServiceSpec, ctx: &RenderContext) -> Result<Manifests, Rend
     if let Some(ingress) = network::ingress(&input) {
         objects.push(Object::Ingress(Box::new(ingress)));
     }
+    if objects.len() > spec::MAX_RENDERED_OBJECTS {
+        return Err(RenderError::InvalidSpec(vec![FieldError::new(
+            "spec",
+            format!(
+                "renders {} Kubernetes objects in {}; at most {} are allowed per service",
+                objects.len(),
+                ctx.environment,
+                spec::MAX_RENDERED_OBJECTS
+            ),
+        )]));
+    }
     let manifests = Manifests { objects };
     external_name_collisions(&effective, &manifests)?;
     Ok(manifests)

@@ -407,7 +407,10 @@ fn volumes(input: &Input<'_>) -> Vec<Volume> {
     let spec = input.spec;
     let mut volumes = vec![Volume {
         name: defaults::TMP_VOLUME.to_owned(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(defaults::TMP_SIZE_LIMIT.to_owned())),
+            ..EmptyDirVolumeSource::default()
+        }),
         ..Volume::default()
     }];
     if spec.config_files.is_some() {
@@ -438,10 +441,15 @@ fn volumes(input: &Input<'_>) -> Vec<Volume> {
         } else {
             out.empty_dir = Some(EmptyDirVolumeSource {
                 medium: volume.in_memory.filter(|m| *m).map(|_| "Memory".to_owned()),
-                size_limit: volume
-                    .size_limit
-                    .as_ref()
-                    .map(|q| Quantity(q.as_str().to_owned())),
+                // A default limit: without one, a pod can fill the node's disk
+                // (or, in memory, its RAM) until the kubelet evicts its neighbours.
+                size_limit: Some(Quantity(
+                    volume
+                        .size_limit
+                        .as_ref()
+                        .map_or(defaults::EMPTY_DIR_SIZE_LIMIT, |q| q.as_str())
+                        .to_owned(),
+                )),
                 mode: None,
             });
         }

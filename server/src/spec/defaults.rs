@@ -10,6 +10,10 @@ pub const STATEFUL_REPLICAS: u32 = 1;
 pub const APP_CONTAINER: &str = "app";
 /// The writable emptyDir mounted at `/tmp`, because the root filesystem is read-only.
 pub const TMP_VOLUME: &str = "tmp";
+/// Size limit of the writable `/tmp` emptyDir.
+pub const TMP_SIZE_LIMIT: &str = "256Mi";
+/// Size limit of a `spec.volumes` emptyDir that names none.
+pub const EMPTY_DIR_SIZE_LIMIT: &str = "1Gi";
 /// The volume holding `spec.configFiles`.
 pub const CONFIG_VOLUME: &str = "config";
 /// Where config files are mounted when `configFiles.mountPath` is unset.

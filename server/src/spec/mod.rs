@@ -27,7 +27,7 @@ pub use model::*;
 pub use resolve::merge_resources;
 pub use scalar::{IntOrPercent, PortRef, Quantity, ScalarString};
 pub(crate) use validate::validate_applied;
-pub use validate::{validate, validate_with_environments};
+pub use validate::{MAX_RENDERED_OBJECTS, tenancy, validate, validate_with_environments};
 pub use wiring::{
     EnvSource, EnvWiring, Presence, WiringState, referenced_objects, secret_refs, wiring_state,
 };

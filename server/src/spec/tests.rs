@@ -651,6 +651,42 @@ const CASES: &[Case] = &[
         append: "  framework: django\n  appModule: my app\n",
         paths: &["spec.appModule"],
     },
+    Case {
+        name: "root group and root fs group",
+        replace: &[],
+        append: "  security: {runAsGroup: 0, fsGroup: 0}\n",
+        paths: &["spec.security.runAsGroup", "spec.security.fsGroup"],
+    },
+    Case {
+        name: "a slipway.dev annotation on the service account",
+        replace: &[],
+        append: "  serviceAccount: {annotations: {slipway.dev/revision: '1'}}\n",
+        paths: &["spec.serviceAccount.annotations[\"slipway.dev/revision\"]"],
+    },
+    Case {
+        name: "a snippet annotation on the ingress",
+        replace: &[],
+        append: "  ingress: {hosts: [a.example.com], annotations: {nginx.ingress.kubernetes.io/server-snippet: x}}\n",
+        paths: &["spec.ingress.annotations[\"nginx.ingress.kubernetes.io/server-snippet\"]"],
+    },
+    Case {
+        name: "a TLS secret that is also a normal secret",
+        replace: &[],
+        append: "  env: [{name: K, secret: {name: web-tls, key: k}}]\n  ingress: {hosts: [a.example.com], tls: {secretName: web-tls}}\n",
+        paths: &["spec.ingress.tls.secretName"],
+    },
+    Case {
+        name: "an external name inside the cloud's metadata zone",
+        replace: &[],
+        append: "  externalServices: [{name: meta, externalName: metadata.google.internal}]\n",
+        paths: &["spec.externalServices[0].externalName"],
+    },
+    Case {
+        name: "too many ingress paths",
+        replace: &[],
+        append: "  ingress:\n    hosts: [a.example.com]\n    paths: [{path: /1}, {path: /2}, {path: /3}, {path: /4}, {path: /5}, {path: /6}, {path: /7}, {path: /8}, {path: /9}, {path: /10}, {path: /11}, {path: /12}, {path: /13}, {path: /14}, {path: /15}, {path: /16}, {path: /17}, {path: /18}, {path: /19}, {path: /20}, {path: /21}]\n",
+        paths: &["spec.ingress.paths"],
+    },
 ];
 
 fn case_text(case: &Case) -> String {

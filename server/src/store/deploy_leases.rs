@@ -32,38 +32,79 @@ pub async fn listen_queued(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgList
     Ok(listener)
 }
 
-/// Claims the oldest queued deploy whose service and environment has no deploy
-/// running: `applying`, leased to `owner` for `lease_secs`, attempts + 1, with a
-/// timeline event. `None` when there is nothing to claim (or another worker won
-/// a race for the same service and environment: the caller rolls back and retries).
+/// The most deploys one team may have running while another team's deploys
+/// wait to be claimed: half the worker's slots, rounded up, so one team's
+/// backlog never takes every slot (security review #17).
+pub fn team_share(slots: usize) -> i64 {
+    i64::try_from(slots.div_ceil(2).max(1)).unwrap_or(i64::MAX)
+}
+
+/// [`claim_next_fair`] with the share of a worker of default concurrency (4 slots).
 pub async fn claim_next(
     conn: &mut PgConnection,
     owner: Uuid,
     lease_secs: f64,
     actor: &str,
 ) -> Result<Option<Deploy>, sqlx::Error> {
+    claim_next_fair(conn, owner, lease_secs, actor, team_share(4)).await
+}
+
+/// Claims the next queued deploy whose service and environment has no deploy
+/// running: `applying`, leased to `owner` for `lease_secs`, attempts + 1, with a
+/// timeline event. Fair between teams: the team with the fewest running
+/// deploys goes first (then the oldest deploy), and a team that already runs
+/// `team_cap` deploys is passed over while another team has a claimable one.
+/// `None` when there is nothing to claim (or another worker won a race for the
+/// same service and environment: the caller rolls back and retries).
+pub async fn claim_next_fair(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    lease_secs: f64,
+    actor: &str,
+    team_cap: i64,
+) -> Result<Option<Deploy>, sqlx::Error> {
     // SKIP LOCKED: concurrent workers each take a different row instead of queueing
     // behind one another; the unique index deploys_one_running_key makes sure two
     // of them never run two deploys of one service and environment.
     let claimed: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
-        "with candidate as (
-             select d.id from deploys d
+        "with running as (
+             select s.team_id, count(*) as n from deploys r join services s on s.id = r.service_id
+             where r.state in ('applying', 'progressing')
+             group by s.team_id
+         ),
+         claimable as (
+             select d.id, s.team_id, coalesce(ru.n, 0) as running
+             from deploys d join services s on s.id = d.service_id
+             left join running ru on ru.team_id = s.team_id
              where d.state = 'queued'
                and not exists (select 1 from deploys r
                                where r.service_id = d.service_id and r.environment_id = d.environment_id
                                  and r.state in ('applying', 'progressing'))
-             order by d.id
+         ),
+         candidate as (
+             -- `d.state = 'queued'` again here: the lock re-checks only this level's
+             -- conditions on the row's newest version, so a deploy another worker
+             -- claimed after this statement's snapshot is not claimed twice.
+             select d.id from deploys d join claimable c on c.id = d.id
+             where d.state = 'queued'
+               and not exists (select 1 from deploys r
+                               where r.service_id = d.service_id and r.environment_id = d.environment_id
+                                 and r.state in ('applying', 'progressing'))
+               and (c.running < $3
+                    or not exists (select 1 from claimable o where o.team_id <> c.team_id))
+             order by c.running, d.id
              limit 1
-             for update skip locked
+             for update of d skip locked
          )
          update deploys d set state = 'applying', lease_owner = $1,
              lease_expires_at = now() + make_interval(secs => $2),
              attempts = d.attempts + 1, started_at = coalesce(d.started_at, now()), updated_at = now()
-         from candidate where d.id = candidate.id
+         from candidate where d.id = candidate.id and d.state = 'queued'
          returning d.id",
     )
     .bind(owner)
     .bind(lease_secs)
+    .bind(team_cap)
     .fetch_optional(&mut *conn)
     .await;
     let id = match claimed {

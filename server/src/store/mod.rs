@@ -14,6 +14,7 @@ pub mod deploys;
 pub mod environment_quotas;
 pub mod environments;
 pub mod freeze_windows;
+pub mod grants;
 pub mod hooks;
 pub mod login_attempts;
 pub mod namespaces;

@@ -28,6 +28,7 @@ pub mod quotas;
 pub mod services;
 pub mod static_files;
 pub mod status;
+pub mod tenancy;
 pub mod wiring;
 
 use axum::Router;
@@ -52,11 +53,12 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(hooks::routes())
         .merge(approvals::routes())
         .merge(notifications::routes())
+        .merge(tenancy::routes())
 }
 
 /// Routes of the JSON API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    api::routes()
+    api::routes().merge(tenancy::api_routes())
 }
 
 /// Routes without a session: probes, static files, and metrics unless they

@@ -99,6 +99,10 @@ const PUBLIC: [Expect; 4] = [S(200), S(200), S(200), S(200)];
 /// written anywhere); `tests/it/wiring.rs` writes real values on the cluster.
 const API_ADMIN_READ: [Expect; 4] = [Unauth, Forbidden, Forbidden, S(200)];
 const API_ADMIN_SECRET_WRITE: [Expect; 4] = [Unauth, Forbidden, Forbidden, S(422)];
+/// Admin-only removal of an id that does not exist: past the policy, 404.
+const PORTAL_ADMIN_MISSING: [Expect; 4] = [Login, Forbidden, Forbidden, Allowed(404)];
+const API_ADMIN_CREATE: [Expect; 4] = [Unauth, Forbidden, Forbidden, S(201)];
+const API_ADMIN_MISSING: [Expect; 4] = [Unauth, Forbidden, Forbidden, Allowed(404)];
 
 const EDITED_SPEC: &str = "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: web\n  team: shop\n  description: edited by {role}\nspec:\n  framework: flask\n  appModule: app:app\n  image: registry.example.com/shop/web:1.0.0\n";
 
@@ -505,6 +509,75 @@ pub const MATRIX: &[Case] = &[
         path: "/api/v1/notifications/{notification}/messages",
         body: Body::Empty,
         expect: API_ADMIN_READ,
+    },
+    // tenancy grants: administrators only. Removing an id that does not exist
+    // gets the admin past the policy to a 404; tests/it/tenancy.rs removes real ones.
+    Case {
+        method: "GET",
+        route: "/admin/tenancy",
+        path: "/admin/tenancy",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/hosts",
+        path: "/admin/tenancy/hosts",
+        body: Body::Form(&[("team", "shop"), ("suffix", "{role}.example.org")]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/hosts/{id}/remove",
+        path: "/admin/tenancy/hosts/0/remove",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_MISSING,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/exposure",
+        path: "/admin/tenancy/exposure",
+        body: Body::Form(&[
+            ("team", "shop"),
+            ("environment", "development"),
+            ("service_type", "LoadBalancer"),
+        ]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/exposure/{id}/remove",
+        path: "/admin/tenancy/exposure/0/remove",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_MISSING,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/annotations",
+        path: "/admin/tenancy/annotations",
+        body: Body::Form(&[("key", "example.org/{role}"), ("value_pattern", "[a-z]+")]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/annotations/{id}/remove",
+        path: "/admin/tenancy/annotations/0/remove",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_MISSING,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/zones",
+        path: "/admin/tenancy/zones",
+        body: Body::Form(&[("zone", "{role}.corp.example.org")]),
+        expect: PORTAL_ADMIN_CHANGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/tenancy/zones/{id}/remove",
+        path: "/admin/tenancy/zones/0/remove",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_MISSING,
     },
     Case {
         method: "GET",
@@ -1022,6 +1095,72 @@ pub const MATRIX: &[Case] = &[
         path: "/api/v1/environments/development/freeze-windows/{freeze_api}",
         body: Body::Empty,
         expect: [Unauth, Forbidden, Forbidden, S(204)],
+    },
+    // tenancy grants over the API: administrators only
+    Case {
+        method: "GET",
+        route: "/api/v1/admin/tenancy",
+        path: "/api/v1/admin/tenancy",
+        body: Body::Empty,
+        expect: API_ADMIN_READ,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/host-grants",
+        path: "/api/v1/admin/host-grants",
+        body: Body::Json(r#"{"team": "shop", "suffix": "api-{role}.example.org"}"#),
+        expect: API_ADMIN_CREATE,
+    },
+    Case {
+        method: "DELETE",
+        route: "/api/v1/admin/host-grants/{id}",
+        path: "/api/v1/admin/host-grants/0",
+        body: Body::Empty,
+        expect: API_ADMIN_MISSING,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/exposure-grants",
+        path: "/api/v1/admin/exposure-grants",
+        body: Body::Json(
+            r#"{"team": "shop", "environment": "staging", "service_type": "NodePort"}"#,
+        ),
+        expect: API_ADMIN_CREATE,
+    },
+    Case {
+        method: "DELETE",
+        route: "/api/v1/admin/exposure-grants/{id}",
+        path: "/api/v1/admin/exposure-grants/0",
+        body: Body::Empty,
+        expect: API_ADMIN_MISSING,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/annotation-rules",
+        path: "/api/v1/admin/annotation-rules",
+        body: Body::Json(r#"{"key": "example.org/api-{role}", "value_pattern": "x"}"#),
+        expect: API_ADMIN_CREATE,
+    },
+    Case {
+        method: "DELETE",
+        route: "/api/v1/admin/annotation-rules/{id}",
+        path: "/api/v1/admin/annotation-rules/0",
+        body: Body::Empty,
+        expect: API_ADMIN_MISSING,
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/internal-zones",
+        path: "/api/v1/admin/internal-zones",
+        body: Body::Json(r#"{"zone": "api-{role}.corp.example.org"}"#),
+        expect: API_ADMIN_CREATE,
+    },
+    Case {
+        method: "DELETE",
+        route: "/api/v1/admin/internal-zones/{id}",
+        path: "/api/v1/admin/internal-zones/0",
+        body: Body::Empty,
+        expect: API_ADMIN_MISSING,
     },
     // last: it ends the session
     // redelivering a stored push: administrators only

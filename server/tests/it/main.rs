@@ -24,6 +24,7 @@ mod deploy_worker;
 mod deploys;
 mod foundation;
 mod freeze;
+mod grants;
 mod hooks;
 mod logging;
 mod login_hardening;

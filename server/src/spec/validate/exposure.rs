@@ -1,7 +1,7 @@
 //! Rules for how a service is reached and what it may reach: Service,
 //! Ingress, external services and NetworkPolicy.
 
-use super::{Check, duplicates};
+use super::{Check, duplicates, tenancy};
 use crate::spec::model::{ServiceType, WorkloadKind};
 use crate::spec::names;
 use crate::spec::scalar::PortRef;
@@ -181,10 +181,11 @@ fn ingress(c: &mut Check<'_>) {
         }
     }
     for key in ingress.annotations.keys() {
-        c.result(
-            || crate::spec::structure::join("spec.ingress.annotations", key),
-            names::qualified_name(key),
-        );
+        let path = || crate::spec::structure::join("spec.ingress.annotations", key);
+        c.result(path, names::qualified_name(key));
+        if let Some(why) = tenancy::forbidden_annotation(key) {
+            c.err(path(), format!("`{key}` may not be set from a spec: {why}"));
+        }
     }
     if let Some(tls) = &ingress.tls {
         c.result(
@@ -198,6 +199,19 @@ fn ingress(c: &mut Check<'_>) {
                     format!("`{host}` is not among spec.ingress.hosts"),
                 );
             }
+        }
+        if let Some(what) = secret_references(c.spec)
+            .into_iter()
+            .find(|(name, _)| *name == tls.secret_name)
+            .map(|(_, what)| what)
+        {
+            c.err(
+                "spec.ingress.tls.secretName",
+                format!(
+                    "`{}` is also referenced as a Secret at {what}; the certificate Secret is cert-manager's or the ingress controller's, so name it differently",
+                    tls.secret_name
+                ),
+            );
         }
         if tls.cluster_issuer.is_some() && tls.issuer.is_some() {
             c.err(
@@ -224,7 +238,18 @@ fn external_services(c: &mut Check<'_>) {
     for (i, external) in spec.external_services.iter().enumerate() {
         let at = format!("spec.externalServices[{i}]");
         c.result(|| format!("{at}.name"), names::dns_label(&external.name));
-        if external.external_name.parse::<std::net::IpAddr>().is_ok() {
+        if let Some(why) = tenancy::internal_name(&external.external_name)
+            && external.external_name.parse::<std::net::IpAddr>().is_err()
+            && external.external_name.contains('.')
+        {
+            c.err(
+                format!("{at}.externalName"),
+                format!(
+                    "`{}` is cluster-internal ({why}); ExternalName may only point outside the cluster",
+                    external.external_name
+                ),
+            );
+        } else if external.external_name.parse::<std::net::IpAddr>().is_ok() {
             c.err(
                 format!("{at}.externalName"),
                 "ExternalName needs a DNS name; an IP address does not resolve through it",
@@ -303,6 +328,44 @@ fn network_policy(c: &mut Check<'_>) {
                     "must be between 1 and 65535",
                 );
             }
+        }
+    }
+}
+
+/// Every Secret the spec references outside the Ingress, with the path of one
+/// reference (env, envFrom, volumes, init containers and sidecars).
+fn secret_references(spec: &crate::spec::model::Spec) -> Vec<(&str, String)> {
+    let mut out = Vec::new();
+    env_secrets("spec.env", &spec.env, &mut out);
+    for (i, from) in spec.env_from.iter().enumerate() {
+        if let Some(secret) = &from.secret {
+            out.push((secret.as_str(), format!("spec.envFrom[{i}].secret")));
+        }
+    }
+    for (i, volume) in spec.volumes.iter().enumerate() {
+        if let Some(secret) = &volume.secret {
+            out.push((secret.as_str(), format!("spec.volumes[{i}].secret")));
+        }
+    }
+    for (list, containers) in [
+        ("spec.initContainers", &spec.init_containers),
+        ("spec.sidecars", &spec.sidecars),
+    ] {
+        for (i, container) in containers.iter().enumerate() {
+            env_secrets(&format!("{list}[{i}].env"), &container.env, &mut out);
+        }
+    }
+    out
+}
+
+fn env_secrets<'a>(
+    at: &str,
+    env: &'a [crate::spec::model::EnvVar],
+    out: &mut Vec<(&'a str, String)>,
+) {
+    for (i, var) in env.iter().enumerate() {
+        if let Some(secret) = &var.secret {
+            out.push((secret.name.as_str(), format!("{at}[{i}].secret.name")));
         }
     }
 }

@@ -8,7 +8,11 @@
 mod containers;
 mod environments;
 mod exposure;
+mod limits;
 mod operations;
+pub mod tenancy;
+
+pub use limits::MAX_RENDERED_OBJECTS;
 
 use std::collections::HashMap;
 
@@ -38,6 +42,7 @@ pub(crate) fn validate_applied(
 ) -> Vec<FieldError> {
     let mut check = Check::new(effective);
     check.document(spec);
+    limits::check(&mut check, &spec.spec);
     containers::check(&mut check);
     exposure::check(&mut check);
     operations::check(&mut check);

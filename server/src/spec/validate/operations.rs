@@ -364,17 +364,26 @@ fn security(c: &mut Check<'_>) {
             ("runAsGroup", security.run_as_group),
             ("fsGroup", security.fs_group),
         ] {
-            if value.is_some_and(|n| n < 0) {
-                c.err(format!("spec.security.{what}"), "must not be negative");
+            match value {
+                Some(0) => c.err(
+                    format!("spec.security.{what}"),
+                    "0 is the root group, whose files a non-root user could then write; use another group id",
+                ),
+                Some(n) if n < 0 => c.err(format!("spec.security.{what}"), "must not be negative"),
+                _ => {}
             }
         }
     }
     if let Some(account) = &spec.service_account {
         for key in account.annotations.keys() {
-            c.result(
-                || crate::spec::structure::join("spec.serviceAccount.annotations", key),
-                names::qualified_name(key),
-            );
+            let path = || crate::spec::structure::join("spec.serviceAccount.annotations", key);
+            c.result(path, names::qualified_name(key));
+            if is_slipway_key(key) {
+                c.err(
+                    path(),
+                    format!("`{key}` may not be set from a spec: slipway.dev annotations are Slipway's own"),
+                );
+            }
         }
     }
     if let Some(placement) = &spec.placement {
@@ -413,4 +422,11 @@ fn observability(c: &mut Check<'_>) {
             format!("`{level}` is not one of {}", LOG_LEVELS.join(", ")),
         );
     }
+}
+
+/// Whether `key` is in Slipway's own `slipway.dev` domain (or below it).
+fn is_slipway_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.split_once('/')
+        .is_some_and(|(prefix, _)| prefix == "slipway.dev" || prefix.ends_with(".slipway.dev"))
 }

@@ -20,6 +20,9 @@ use uuid::Uuid;
 
 use super::PASSWORD;
 
+/// The domain every team made by [`create_user`] is granted (all environments).
+pub const EXAMPLE_DOMAIN: &str = "example.com";
+
 // ---------------------------------------------------------------- specs
 
 /// What a [`SpecBuilder`] starts from.
@@ -259,7 +262,15 @@ pub async fn create_user(
     for team in teams {
         let t = match store::teams::find_by_name(pool, team).await.unwrap() {
             Some(t) => t,
-            None => store::teams::insert(pool, team, team).await.unwrap(),
+            None => {
+                let t = store::teams::insert(pool, team, team).await.unwrap();
+                // Test teams may serve hosts under example.com, as the examples do;
+                // tests/it/tenancy.rs takes grants away to attack.
+                store::grants::ensure_host_grant(pool, t.id, EXAMPLE_DOMAIN, "fixture")
+                    .await
+                    .unwrap();
+                t
+            }
         };
         store::teams::add_member(pool, t.id, user.id).await.unwrap();
     }
