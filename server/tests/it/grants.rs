@@ -5,8 +5,8 @@
 //! and/or at deploy request time with a message naming the field.
 
 use serde_json::{Value, json};
-use slipway::domain::services as editing;
 use slipway::domain::grants::{self, HostGrantInput};
+use slipway::domain::services as editing;
 use slipway::error::AppError;
 use slipway::store::deploy_leases;
 use slipway::store::deploys::Trigger;
