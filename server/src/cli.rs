@@ -110,7 +110,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
 }
 
 async fn run_with_database(
-    config: Config,
+    mut config: Config,
     state_dir: &StateDir,
     pg: Option<&LocalPostgres>,
 ) -> anyhow::Result<()> {
@@ -118,9 +118,13 @@ async fn run_with_database(
         create_database_if_missing(&pg.maintenance_url()).await?;
     }
     let url = config.database_url.clone().context("database URL")?;
-    let pool = store::connect_now(store::connect_options(url.expose())?).await?;
-    store::migrate(&pool).await?;
-    crate::domain::tenancy::reserve_own(&pool, &config.own_namespace).await?;
+    let owner = store::connect_now(store::connect_options(url.expose())?).await?;
+    store::migrate(&owner).await?;
+    crate::domain::tenancy::reserve_own(&owner, &config.own_namespace).await?;
+    let pool = match pg {
+        Some(pg) => serve_as_app_role(owner, pg, state_dir, &mut config).await?,
+        None => owner,
+    };
     let seeded =
         seed::seed_demo(&pool, &config.admin_email, config.admin_password.as_ref()).await?;
     let (source, kubeconfig) = match &config.kubeconfig {
@@ -141,6 +145,33 @@ async fn run_with_database(
     print_welcome(&config, &seeded, &kubeconfig);
     let state = AppState::new(pool, cluster, config);
     serve_with_worker(listener, state).await
+}
+
+/// The login role the private instance serves as.
+const SERVING_ROLE: &str = "slipway_web";
+
+/// The private instance serves as [`SERVING_ROLE`], a member of `slipway_app`
+/// that owns nothing, while its superuser stays the schema owner that migrated:
+/// the two-role setup of `docs/access.md`, so the audit log is append-only for
+/// the portal here too. `.slipway/database-url` gets the serving role's URL
+/// (what `slipway admin …` uses) and `.slipway/migration-database-url` the
+/// owner's (what `slipway migrate` uses).
+async fn serve_as_app_role(
+    owner: PgPool,
+    pg: &LocalPostgres,
+    state_dir: &StateDir,
+    config: &mut Config,
+) -> anyhow::Result<PgPool> {
+    let password = state_dir.serving_password()?;
+    store::roles::ensure_serving_role(&owner, SERVING_ROLE, &password).await?;
+    owner.close().await;
+    let owner_url = pg.url();
+    let serving_url = pg.url_as(SERVING_ROLE, &password);
+    state_dir.write_migration_database_url(&owner_url)?;
+    state_dir.write_database_url(&serving_url)?;
+    config.migration_database_url = Some(SecretString::new(owner_url));
+    config.database_url = Some(SecretString::new(serving_url.clone()));
+    store::connect_now(store::connect_options(&serving_url)?).await
 }
 
 /// Once the cluster answers, creates the namespaces the seeded services deploy
@@ -279,9 +310,17 @@ pub fn database_url_for_tools(config_url: Option<&SecretString>) -> anyhow::Resu
 }
 
 /// `slipway migrate`: with `SLIPWAY_MIGRATION_DATABASE_URL` when set (the
-/// schema owner), else `SLIPWAY_DATABASE_URL`; it needs nothing else, not the
-/// secret key.
+/// schema owner), else `SLIPWAY_DATABASE_URL`, else in a `slipway run` folder
+/// its owner's URL (`.slipway/migration-database-url`); it needs nothing else,
+/// not the secret key.
 pub async fn migrate(database_url: Option<SecretString>) -> anyhow::Result<()> {
+    // In a `slipway run` folder the schema owner's URL, not the serving role's.
+    let database_url = database_url.or_else(|| {
+        StateDir::new(Path::new("."))
+            .ok()
+            .and_then(|dir| dir.migration_database_url())
+            .map(SecretString::new)
+    });
     let pool = tool_pool(database_url.as_ref()).await?;
     store::migrate(&pool).await?;
     eprintln!("migrations are current");

@@ -326,6 +326,14 @@ impl LocalPostgres {
         )
     }
 
+    /// URL of Slipway's database as login role `user` (the serving role).
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/{DB_NAME}",
+            self.port
+        )
+    }
+
     /// The port the server listens on (0 before the first start).
     pub fn port(&self) -> u16 {
         self.port

@@ -95,6 +95,34 @@ impl StateDir {
         Ok(SecretKey(key))
     }
 
+    /// The serving role's password of the private instance, generated once (mode 0600).
+    pub fn serving_password(&self) -> anyhow::Result<String> {
+        let path = self.path("serving-password");
+        if let Ok(text) = fs::read_to_string(&path)
+            && !text.trim().is_empty()
+        {
+            return Ok(text.trim().to_owned());
+        }
+        let mut bytes = [0u8; 18];
+        rand::rng().fill_bytes(&mut bytes);
+        let password = hex::encode(bytes);
+        write_private(&path, &password)?;
+        Ok(password)
+    }
+
+    /// Writes the schema owner's URL, which `slipway migrate` in this folder uses.
+    pub fn write_migration_database_url(&self, url: &str) -> anyhow::Result<()> {
+        write_private(&self.path("migration-database-url"), url)
+    }
+
+    /// The schema owner's URL `run` wrote, if any.
+    pub fn migration_database_url(&self) -> Option<String> {
+        fs::read_to_string(self.path("migration-database-url"))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
     /// Writes the database URL for other subcommands (`migrate`, `admin`) to find.
     pub fn write_database_url(&self, url: &str) -> anyhow::Result<()> {
         write_private(&self.path("database-url"), url)

@@ -20,6 +20,7 @@ pub mod login_attempts;
 pub mod namespaces;
 pub mod notifications;
 pub mod pins;
+pub mod roles;
 pub mod services;
 pub mod sessions;
 pub mod teams;

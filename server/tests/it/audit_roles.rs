@@ -20,17 +20,24 @@ async fn url_as(owner: &PgPool, role: &str) -> String {
     url.replacen("://postgres@", &format!("://{role}@"), 1)
 }
 
-/// A fresh login role in `slipway_app` and a pool of the test's database
+/// A fresh login role in `slipway_app`, made as `slipway run` makes its
+/// serving role, and a pool of the test's database
 /// connected as it (the throwaway server trusts local connections).
 async fn serving_pool(owner: &PgPool) -> (String, PgPool) {
     let role = format!("slipway_web_{}", &Uuid::new_v4().simple().to_string()[..12]);
-    // Identifiers cannot be bound; the name is made here from hex digits.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "create role {role} login in role slipway_app"
-    )))
-    .execute(owner)
-    .await
-    .unwrap();
+    // The call `slipway run` makes for its private instance; a second call (a
+    // restart) only sets the password again.
+    for password in ["first-password", "second-password"] {
+        slipway::store::roles::ensure_serving_role(owner, &role, password)
+            .await
+            .unwrap();
+    }
+    let member: bool = sqlx::query_scalar("select pg_has_role($1, 'slipway_app', 'member')")
+        .bind(&role)
+        .fetch_one(owner)
+        .await
+        .unwrap();
+    assert!(member, "{role} is a member of slipway_app");
     let url = database_url(owner).await;
     let options: PgConnectOptions = url.parse::<PgConnectOptions>().unwrap().username(&role);
     let pool = PgPool::connect_with(options).await.unwrap();
