@@ -4,7 +4,8 @@
 //! makes a list call to the API server.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -30,8 +31,65 @@ struct Stores {
     stateful_sets: Store<StatefulSet>,
     autoscalers: Store<HorizontalPodAutoscaler>,
     pods: Store<Pod>,
-    /// False while a watch is failing (reconnecting with backoff).
-    healthy: Arc<AtomicBool>,
+    /// Each watch's own freshness: one kind's failure neither hides nor
+    /// outlives the others'.
+    health: Vec<Arc<WatchHealth>>,
+}
+
+/// The freshness of one watch.
+struct WatchHealth {
+    /// Its first list has completed.
+    synced: AtomicBool,
+    /// When it last failed (milliseconds since `epoch`, at least 1) with no
+    /// event since; 0 when it is not failing.
+    failed_at_ms: AtomicU64,
+    epoch: Instant,
+}
+
+/// After a failure, a watch counts as recovered once an event arrives or once
+/// this long has passed without another failure: the server ends every watch
+/// request after [`WATCH_TIMEOUT_SECS`] and the watcher re-issues it (its
+/// retries back off to at most 30 s, plus up to as much again of jitter), so
+/// a re-watch that keeps failing reports again within this time, while a
+/// quiet kind that reconnected sends nothing that could say so.
+const RECOVERED_AFTER_MS: u64 = 65_000;
+
+impl WatchHealth {
+    fn new() -> Self {
+        Self {
+            synced: AtomicBool::new(false),
+            failed_at_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    fn failed(&self) {
+        self.failed_at_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn event(&self) {
+        self.failed_at_ms.store(0, Ordering::Relaxed);
+    }
+
+    fn fresh(&self) -> bool {
+        is_fresh(
+            self.synced.load(Ordering::Relaxed),
+            self.failed_at_ms.load(Ordering::Relaxed),
+            self.now_ms(),
+        )
+    }
+}
+
+/// Pure: a watch is fresh once synced, unless it failed less than
+/// [`RECOVERED_AFTER_MS`] ago with no event since (`failed_at_ms` 0: never).
+fn is_fresh(synced: bool, failed_at_ms: u64, now_ms: u64) -> bool {
+    synced && (failed_at_ms == 0 || now_ms.saturating_sub(failed_at_ms) >= RECOVERED_AFTER_MS)
 }
 
 /// The watch-backed cache; cheap to clone.
@@ -163,7 +221,7 @@ impl StatusCache {
             replicas,
             hpa,
             pods,
-            stale: !stores.healthy.load(Ordering::Relaxed),
+            stale: !stores.health.iter().all(|h| h.fresh()),
         }
     }
 }
@@ -190,25 +248,24 @@ fn pod_status(pod: &Pod) -> PodStatus {
 
 /// Starts one reflector per kind, all filtered by the managed-by label.
 fn watch_all(client: Client) -> Stores {
-    let healthy = Arc::new(AtomicBool::new(false));
-    let synced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let health: Vec<Arc<WatchHealth>> = (0..4).map(|_| Arc::new(WatchHealth::new())).collect();
     Stores {
-        deployments: reflect(Api::all(client.clone()), &healthy, &synced),
-        stateful_sets: reflect(Api::all(client.clone()), &healthy, &synced),
-        autoscalers: reflect(Api::all(client.clone()), &healthy, &synced),
-        pods: reflect(Api::all(client), &healthy, &synced),
-        healthy,
+        deployments: reflect(Api::all(client.clone()), &health[0]),
+        stateful_sets: reflect(Api::all(client.clone()), &health[1]),
+        autoscalers: reflect(Api::all(client.clone()), &health[2]),
+        pods: reflect(Api::all(client), &health[3]),
+        health,
     }
 }
 
-/// How many reflectors [`watch_all`] starts; the cache is fresh once all have listed.
-const KINDS: usize = 4;
+/// Seconds the API server keeps one watch request open before ending it
+/// cleanly (the watcher then re-watches from where it was, without listing).
+/// It must stay below the client's read timeout (30 s, `connection.rs`):
+/// otherwise a quiet watch, with no event to read, is cut as a timeout, the
+/// cache reports itself stale and relists.
+const WATCH_TIMEOUT_SECS: u32 = 20;
 
-fn reflect<K>(
-    api: Api<K>,
-    healthy: &Arc<AtomicBool>,
-    synced: &Arc<std::sync::atomic::AtomicUsize>,
-) -> Store<K>
+fn reflect<K>(api: Api<K>, health: &Arc<WatchHealth>) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -219,17 +276,16 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let config = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
+    let config = watcher::Config::default()
+        .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
+        .timeout(WATCH_TIMEOUT_SECS);
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
-    let (healthy, synced) = (healthy.clone(), synced.clone());
-    let (healthy_once_synced, synced_count) = (healthy.clone(), synced.clone());
     let ready = store.clone();
+    let (health, synced) = (health.clone(), health.clone());
     tokio::spawn(async move {
         let counted = async move {
-            if ready.wait_until_ready().await.is_ok()
-                && synced_count.fetch_add(1, Ordering::Relaxed) + 1 == KINDS
-            {
-                healthy_once_synced.store(true, Ordering::Relaxed);
+            if ready.wait_until_ready().await.is_ok() {
+                synced.synced.store(true, Ordering::Relaxed);
             }
         };
         let mut failing = false;
@@ -240,15 +296,12 @@ where
                         tracing::warn!(%error, "status watch failing; reconnecting");
                     }
                     failing = true;
-                    healthy.store(false, Ordering::Relaxed);
+                    health.failed();
                 }
-                Ok(_) if failing => {
+                Ok(_) => {
                     failing = false;
-                    if synced.load(Ordering::Relaxed) >= KINDS {
-                        healthy.store(true, Ordering::Relaxed);
-                    }
+                    health.event();
                 }
-                Ok(_) => {}
             }
             futures::future::ready(())
         });
@@ -268,5 +321,20 @@ mod tests {
         assert!(status.stale);
         assert_eq!(status.replicas, Replicas::default());
         assert!(status.pods.is_empty() && status.hpa.is_none());
+    }
+
+    #[test]
+    fn a_watch_is_fresh_once_synced_and_again_after_a_failure_goes_quiet() {
+        assert!(!is_fresh(false, 0, 10));
+        assert!(is_fresh(true, 0, 10));
+        // Failed at 1 s: stale until an event, or until 65 s pass without another failure.
+        assert!(!is_fresh(true, 1_000, 1_000));
+        assert!(!is_fresh(true, 1_000, 1_000 + RECOVERED_AFTER_MS - 1));
+        assert!(is_fresh(true, 1_000, 1_000 + RECOVERED_AFTER_MS));
+        // The recovery window outlasts the watcher's longest retry and a watch request.
+        assert!(
+            RECOVERED_AFTER_MS > 30_000
+                && RECOVERED_AFTER_MS > u64::from(WATCH_TIMEOUT_SECS) * 1_000
+        );
     }
 }

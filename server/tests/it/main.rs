@@ -35,5 +35,6 @@ mod security_headers;
 mod seed;
 mod services;
 mod session_hardening;
+mod status_cache;
 mod tenancy;
 mod wiring;
