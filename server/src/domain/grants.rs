@@ -331,7 +331,7 @@ pub async fn add_host_grant(
 /// deploy of their service, which the grant then no longer allows.
 pub async fn remove_host_grant(db: &PgPool, actor: &Actor, id: i64) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
-    let row = grants::delete_host_grant(&mut tx, id)
+    let row = grants::delete_host_grant(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
     store::audit::record(
@@ -396,7 +396,7 @@ pub async fn add_exposure_grant(
 /// Removes exposure grant `id`; audited.
 pub async fn remove_exposure_grant(db: &PgPool, actor: &Actor, id: i64) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
-    let row = grants::delete_exposure_grant(&mut tx, id)
+    let row = grants::delete_exposure_grant(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
     store::audit::record(

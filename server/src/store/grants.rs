@@ -163,26 +163,20 @@ pub async fn ensure_host_grant(
 
 /// Deletes host grant `id`; the deleted row, `None` when there was none.
 pub async fn delete_host_grant(
-    conn: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     id: i64,
 ) -> Result<Option<HostGrantRow>, sqlx::Error> {
-    let row = sqlx::query_as::<_, HostGrantRow>(
-        "select g.id, t.name as team, e.name as environment, g.suffix, g.wildcard,
+    // One statement: the deleted row, with its team's and environment's names.
+    sqlx::query_as::<_, HostGrantRow>(
+        "with g as (delete from host_grants where id = $1 returning *)
+         select g.id, t.name as team, e.name as environment, g.suffix, g.wildcard,
                 g.created_by, g.created_at
-         from host_grants g join teams t on t.id = g.team_id
-         left join environments e on e.id = g.environment_id
-         where g.id = $1 for update of g",
+         from g join teams t on t.id = g.team_id
+         left join environments e on e.id = g.environment_id",
     )
     .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if row.is_some() {
-        sqlx::query("delete from host_grants where id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(row)
+    .fetch_optional(db)
+    .await
 }
 
 // ---------------------------------------------------------------- exposure grants
@@ -256,26 +250,20 @@ pub async fn insert_exposure_grant(
 
 /// Deletes exposure grant `id`; the deleted row, `None` when there was none.
 pub async fn delete_exposure_grant(
-    conn: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     id: i64,
 ) -> Result<Option<ExposureGrantRow>, sqlx::Error> {
-    let row = sqlx::query_as::<_, ExposureGrantRow>(
-        "select g.id, t.name as team, e.name as environment, g.service_type,
+    // One statement: the deleted row, with its team's and environment's names.
+    sqlx::query_as::<_, ExposureGrantRow>(
+        "with g as (delete from exposure_grants where id = $1 returning *)
+         select g.id, t.name as team, e.name as environment, g.service_type,
                 g.fixed_node_ports, g.created_by, g.created_at
-         from exposure_grants g join teams t on t.id = g.team_id
-         join environments e on e.id = g.environment_id
-         where g.id = $1 for update of g",
+         from g join teams t on t.id = g.team_id
+         join environments e on e.id = g.environment_id",
     )
     .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if row.is_some() {
-        sqlx::query("delete from exposure_grants where id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(row)
+    .fetch_optional(db)
+    .await
 }
 
 // ---------------------------------------------------------------- annotation rules

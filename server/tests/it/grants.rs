@@ -10,6 +10,7 @@ use slipway::domain::services as editing;
 use slipway::error::AppError;
 use slipway::store::deploy_leases;
 use slipway::store::deploys::Trigger;
+use slipway::store::services::Service;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -55,26 +56,33 @@ async fn drop_grants(pool: &PgPool, team: &str) {
         .unwrap();
 }
 
-#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
-async fn another_teams_host_and_path_is_refused_naming_the_owner(pool: PgPool) {
-    create_user(&pool, "ann@shop.io", false, &["shop"]).await;
-    create_user(&pool, "bob@evil.io", false, &["evil"]).await;
-    let ingress = "  ingress: {hosts: [shop.example.com], paths: [{path: /login}]}\n";
+/// Team `shop` (ann) and team `evil` (bob), each with a service `web` whose
+/// spec carries the same `ingress` line; saved before anything is claimed.
+async fn rival_services(pool: &PgPool, ingress: &str) -> (Service, Service) {
+    create_user(pool, "ann@shop.io", false, &["shop"]).await;
+    create_user(pool, "bob@evil.io", false, &["evil"]).await;
     let shop = create_service(
-        &pool,
+        pool,
         "ann@shop.io",
         "shop",
         &web_with("shop", "web", ingress),
     )
     .await;
-    // B saves first (nothing is claimed yet), then A deploys and claims the pair.
     let evil = create_service(
-        &pool,
+        pool,
         "bob@evil.io",
         "evil",
         &web_with("evil", "web", ingress),
     )
     .await;
+    (shop, evil)
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn another_teams_host_and_path_is_refused_naming_the_owner(pool: PgPool) {
+    let ingress = "  ingress: {hosts: [shop.example.com], paths: [{path: /login}]}\n";
+    // Both save first (nothing is claimed yet), then A deploys and claims the pair.
+    let (shop, evil) = rival_services(&pool, ingress).await;
     request(&pool, "ann@shop.io", &shop, "development", "x/web:1").await;
     // B's deploy request, the authoritative check, is refused naming A's service.
     let bob = current_user(&pool, "bob@evil.io").await;
@@ -135,23 +143,7 @@ async fn another_teams_host_and_path_is_refused_naming_the_owner(pool: PgPool) {
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn two_racing_requests_for_one_host_cannot_both_claim_it(pool: PgPool) {
-    create_user(&pool, "ann@shop.io", false, &["shop"]).await;
-    create_user(&pool, "bob@evil.io", false, &["evil"]).await;
-    let ingress = "  ingress: {hosts: [race.example.com]}\n";
-    let a = create_service(
-        &pool,
-        "ann@shop.io",
-        "shop",
-        &web_with("shop", "web", ingress),
-    )
-    .await;
-    let b = create_service(
-        &pool,
-        "bob@evil.io",
-        "evil",
-        &web_with("evil", "web", ingress),
-    )
-    .await;
+    let (a, b) = rival_services(&pool, "  ingress: {hosts: [race.example.com]}\n").await;
     let (ann, bob) = (
         current_user(&pool, "ann@shop.io").await,
         current_user(&pool, "bob@evil.io").await,
@@ -611,4 +603,44 @@ async fn granted_exposure_reaches_the_cluster_and_a_claimed_host_does_not(pool: 
     let errors = try_create(&pool, "bob@evil.io", "evil", &evil_yaml).await;
     assert!(field(&errors, "spec.ingress.hosts[0]").contains(&format!("{}/web", t.team)));
     t.finish().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn removing_a_grant_through_the_api_audits_it_with_its_team_and_environment(pool: PgPool) {
+    let root = create_user(&pool, "root@slipway.io", true, &[]).await;
+    create_user(&pool, "ann@shop.io", false, &["shop"]).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let token = api_token(&pool, root.id, "admin").await;
+    let send = |req: reqwest::RequestBuilder| async move { req.send().await.unwrap() };
+    let cases = [
+        (
+            "/api/v1/admin/host-grants",
+            json!({"team": "shop", "environment": "staging", "suffix": "gone.example.com"}),
+            "grant.host.remove",
+        ),
+        (
+            "/api/v1/admin/exposure-grants",
+            json!({"team": "shop", "environment": "staging", "service_type": "LoadBalancer"}),
+            "grant.exposure.remove",
+        ),
+    ];
+    for (path, body, action) in cases {
+        let res = send(with_token(app.client.post(app.url(path)), &token).json(&body)).await;
+        assert_eq!(res.status(), 201, "{path}");
+        let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        let delete = || with_token(app.client.delete(app.url(&format!("{path}/{id}"))), &token);
+        assert_eq!(send(delete()).await.status(), 204, "{path}");
+        // Gone: a second removal finds nothing.
+        assert_eq!(send(delete()).await.status(), 404, "{path}");
+        let (target, detail): (String, Value) = sqlx::query_as(
+            "select target, detail from audit_log where action = $1 and (detail->>'id')::bigint = $2",
+        )
+        .bind(action)
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(target, "shop", "{action}");
+        assert_eq!(detail["environment"], "staging", "{action}: {detail}");
+    }
 }
