@@ -45,6 +45,27 @@ bins_complete() { # $1 = dir
 	[[ -f "$1/kwok-stages.yaml" ]]
 }
 
+# --- the real node's binaries (lib/node-build.sh) ----------------------------
+# Their own cache and key: the node pins sit in build/node/*/ (one level below
+# what cache_key globs), so they never change the control plane's key.
+NODE_CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/slipway/node-bin"
+NODE_BINARIES=(kubelet kube-proxy containerd ctr containerd-shim-runc-v2 runc coredns
+	cni/bridge cni/host-local cni/loopback cni/portmap)
+
+node_cache_key() { # runc links libseccomp, so its version is part of the key too
+	{
+		cat "$CLUSTER_SRC"/build/node/*/go.mod "$CLUSTER_SRC"/build/node/*/go.sum "$CLUSTER_SRC/lib/node-build.sh"
+		go env GOVERSION GOOS GOARCH
+		pkg-config --modversion libseccomp 2>/dev/null || true
+	} | sha256sum | cut -c1-16
+}
+
+node_bins_complete() { # $1 = dir
+	local b
+	[[ -f "$1/.complete" ]] || return 1
+	for b in "${NODE_BINARIES[@]}"; do [[ -x "$1/$b" ]] || return 1; done
+}
+
 # --- state: ports and pids -------------------------------------------------
 
 PID_DIR="$CLUSTER_DIR/pids"
