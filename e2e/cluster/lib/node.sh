@@ -337,7 +337,7 @@ metadata:
   namespace: kube-system
   labels:
     kubernetes.io/service-name: kube-dns
-    endpointslice.kubernetes.io/managed-by: slipway.dev/cluster-up
+    endpointslice.kubernetes.io/managed-by: cluster-up.slipway.dev
 addressType: IPv4
 endpoints:
 - addresses: [$NODE_GATEWAY]
