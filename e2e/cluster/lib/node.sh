@@ -415,8 +415,14 @@ ctrd_ok() { ctr_ version >/dev/null 2>&1; }
 dns_ready_ok() { curl -fsS --max-time 2 "http://127.0.0.1:$NODE_DNS_READY_PORT/ready" >/dev/null 2>&1; }
 proxy_ok() { curl -fsS --max-time 2 "http://127.0.0.1:$NODE_PROXY_HEALTH_PORT/healthz" >/dev/null 2>&1; }
 kubelet_ok() { curl -fsS --max-time 2 "http://127.0.0.1:10248/healthz" >/dev/null 2>&1; }
-node_ready() { # $1 = node name
-	[[ "$("${KUBECTL[@]}" get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+# Ready as reported by this kubelet: a node object left by an earlier run still
+# says Ready until its lease runs out, so the heartbeat must be newer than $2.
+node_ready() { # $1 = node name, $2 = epoch seconds the kubelet was started
+	local out beat
+	out="$("${KUBECTL[@]}" get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" || return 1
+	[[ "${out%% *}" == True ]] || return 1
+	beat="$(date -d "${out#* }" +%s 2>/dev/null)" || return 1
+	((beat >= $2))
 }
 # Through the kube-dns ClusterIP: proves CoreDNS, its API watch and kube-proxy's rules.
 dns_answers() {
@@ -490,6 +496,10 @@ node_up() {
 
 	node_api_objects || { node_give_up "could not create kube-dns, its EndpointSlice and the RBAC objects" -; return 0; }
 	START_BIN_DIR="$NODE_BIN" start coredns -conf "$NODE_DIR/Corefile"
+	# A kubelet that already runs reports status only on change (every 5 min
+	# otherwise): then its Ready condition is trusted as it is.
+	local kubelet_t0=0
+	pid_of kubelet >/dev/null || kubelet_t0=$(($(date +%s) - 1)) # heartbeat times have whole seconds
 	PATH="$path" START_BIN_DIR="$NODE_BIN" start kubelet \
 		--config="$NODE_DIR/kubelet-config.yaml" \
 		--kubeconfig="$NODE_DIR/kubelet.kubeconfig" \
@@ -500,7 +510,7 @@ node_up() {
 		--node-labels="$NODE_LABEL_KEY=$NODE_LABEL_VALUE,type=real"
 
 	node_wait "kubelet /healthz" 60 kubelet kubelet_ok || { node_give_up "$NODE_FAILURE" kubelet; return 0; }
-	node_wait "node $name to be Ready" "$READY_TIMEOUT" kubelet node_ready "$name" || { node_give_up "$NODE_FAILURE" kubelet; return 0; }
+	node_wait "node $name to be Ready" "$READY_TIMEOUT" kubelet node_ready "$name" "$kubelet_t0" || { node_give_up "$NODE_FAILURE" kubelet; return 0; }
 	# Labels and taints from the kubelet apply only when it registers the node:
 	# keep them right on a node object that already existed (and undo down's cordon).
 	"${KUBECTL[@]}" label node "$name" --overwrite "$NODE_LABEL_KEY=$NODE_LABEL_VALUE" type=real >/dev/null &&
@@ -627,8 +637,12 @@ node_host_cleanup() {
 	iptables_sweep ip6tables
 	node_rm_cgroups
 	rm -rf "$NODE_DIR/cni/ipam" /var/lib/cni/networks/"$NODE_NET_NAME" /var/lib/cni/results/"$NODE_NET_NAME"-*
+	if ! other_containerd_runs; then
+		# containerd's own loopback network caches its results there too
+		rm -f /var/lib/cni/results/cni-loopback-*
+		rm -rf /run/containerd
+	fi
 	rmdir /var/lib/cni/networks /var/lib/cni/results /var/lib/cni 2>/dev/null || true
-	other_containerd_runs || rm -rf /run/containerd
 	node_restore_sysctls
 	[[ "$(cat "$NODE_OWNER_FILE" 2>/dev/null)" == "$CLUSTER_DIR" ]] && rm -f "$NODE_OWNER_FILE"
 	rm -f "$NODE_ENV"
