@@ -138,13 +138,34 @@ node_bridge() {
 
 # --- configuration files ----------------------------------------------------------
 
+# put_config FILE COMPONENT < content: writes FILE only when its content
+# changes (kube-proxy exits when its file is touched at all), and then stops
+# COMPONENT if it runs on the old one, so that up starts it again.
+put_config() {
+	local file="$1" comp="$2" pid
+	cat >"$file.tmp"
+	if cmp -s "$file.tmp" "$file"; then
+		rm -f "$file.tmp"
+		return 0
+	fi
+	mv "$file.tmp" "$file"
+	if [[ "$comp" != - ]] && pid="$(pid_of "$comp")"; then
+		say "$(basename "$file") changed: restarting $comp (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null || true
+		local i
+		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	return 0
+}
+
 node_containerd_config() {
 	local d="$NODE_DIR/containerd" restrict=false
 	# Lowering oom_score_adj below containerd's own needs CAP_SYS_RESOURCE; without
 	# it every sandbox fails in runc init ("failed to update /proc/self/oom_score_adj").
 	has_cap_sys_resource || restrict=true
 	mkdir -p "$d/root" "$d/state" "$d/opt" "$NODE_DIR/runc" "$NODE_DIR/cni/net.d"
-	cat >"$d/config.toml.tmp" <<EOF
+	put_config "$d/config.toml" containerd <<EOF
 # written by e2e/cluster/up
 version = 3
 root = "$d/root"
@@ -191,8 +212,7 @@ state = "$d/state"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 EOF
-	mv "$d/config.toml.tmp" "$d/config.toml"
-	cat >"$NODE_DIR/cni/net.d/10-$NODE_NET_NAME.conflist" <<EOF
+	put_config "$NODE_DIR/cni/net.d/10-$NODE_NET_NAME.conflist" - <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "$NODE_NET_NAME",
@@ -220,7 +240,7 @@ node_kubelet_config() { # $1 = node name
 	local cg_v1=false
 	[[ -f /sys/fs/cgroup/cgroup.controllers ]] || cg_v1=true
 	mkdir -p "$NODE_DIR/kubelet"
-	cat >"$NODE_DIR/kubelet-config.yaml" <<EOF
+	put_config "$NODE_DIR/kubelet-config.yaml" kubelet <<EOF
 # written by e2e/cluster/up
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -266,7 +286,7 @@ EOF
 }
 
 node_kube_proxy_config() { # $1 = node name
-	cat >"$NODE_DIR/kube-proxy-config.yaml" <<EOF
+	put_config "$NODE_DIR/kube-proxy-config.yaml" kube-proxy <<EOF
 # written by e2e/cluster/up
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -290,7 +310,7 @@ EOF
 }
 
 node_corefile() {
-	cat >"$NODE_DIR/Corefile" <<EOF
+	put_config "$NODE_DIR/Corefile" coredns <<EOF
 # written by e2e/cluster/up
 .:53 {
     # Pods must reach it: the bridge's gateway address, not loopback (and
