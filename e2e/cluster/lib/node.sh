@@ -586,6 +586,21 @@ node_stop_shims() {
 	done
 }
 
+# What still runs in the pods' cgroups (containerd died before it could stop
+# them, or a shim was killed): found by cgroup membership, never by name.
+node_kill_pod_processes() {
+	local f pid n=0
+	for f in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/kubepods /sys/fs/cgroup/k8s.io; do
+		[[ -d "$f" ]] || continue
+		while read -r pid; do
+			[[ -n "$pid" ]] || continue
+			kill -KILL "$pid" 2>/dev/null && n=$((n + 1))
+		done < <(find "$f" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+	done
+	((n == 0)) || say "killed $n leftover process(es) of the real node's pods"
+	return 0
+}
+
 # Drops every KUBE-* and CNI-* chain (kubelet, kube-proxy, CNI bridge/portmap)
 # and the rules that jump to them, in one iptables-restore per table.
 iptables_sweep() { # $1 = iptables or ip6tables
@@ -677,5 +692,6 @@ node_down() { # stop_group comes from down
 	node_stop_containers
 	stop_group containerd
 	node_stop_shims
+	node_kill_pod_processes
 	node_host_cleanup
 }
