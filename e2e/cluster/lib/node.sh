@@ -524,7 +524,6 @@ node_up() {
 		--config="$NODE_DIR/kubelet-config.yaml" \
 		--kubeconfig="$NODE_DIR/kubelet.kubeconfig" \
 		--root-dir="$NODE_DIR/kubelet" \
-		--cert-dir="$NODE_DIR/kubelet-pki" \
 		--hostname-override="$name" \
 		--node-ip="$ip" \
 		--node-labels="$NODE_LABEL_KEY=$NODE_LABEL_VALUE,type=real"
