@@ -11,6 +11,10 @@
 //! storing the manifests, the worker claiming it (woken by PostgreSQL NOTIFY),
 //! the namespace check, the dry-run diff, pruning, polling the rollout every
 //! 500 ms and recording each step in PostgreSQL.
+//!
+//! On the real node (when `e2e/cluster/up` started one) the same comparison
+//! runs for the Flask demo image, whose pods really start and pass their
+//! readiness probes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,7 +100,12 @@ async fn run() -> anyhow::Result<()> {
     .await;
     delete_namespaces(
         &kubeconfig,
-        &[format!("{team}-staging"), format!("{team}-kubectl")],
+        &[
+            format!("{team}-staging"),
+            format!("{team}-kubectl"),
+            format!("{team}-development"),
+            format!("{team}-kubectl-real"),
+        ],
     )
     .await;
     let (rows, pushes, timings) = result?;
@@ -158,6 +167,31 @@ async fn run() -> anyhow::Result<()> {
         apply_max * 1e3,
         plan_p50 / apply_p50.max(1e-6)
     );
+    println!(
+        "\nFlask demo (real containers) to development on the real node: request → rollout complete"
+    );
+    match &timings.real {
+        RealNode::Measured(rows) => {
+            println!(
+                "{:<28} {:>12} {:>26} {:>8}",
+                "case", "slipway (s)", "kubectl --server-side (s)", "ratio"
+            );
+            for row in rows {
+                let ratio = row.slipway.as_secs_f64() / row.kubectl.as_secs_f64().max(1e-3);
+                println!(
+                    "{:<28} {:>12.2} {:>26.2} {:>8.2}",
+                    row.case,
+                    row.slipway.as_secs_f64(),
+                    row.kubectl.as_secs_f64(),
+                    ratio
+                );
+            }
+            println!("(2 replicas; each round waits for real readiness probes of new pods)");
+        }
+        RealNode::Unavailable(reason) => {
+            println!("not measured: the real node is unavailable: {reason}");
+        }
+    }
     Ok(())
 }
 
@@ -311,12 +345,178 @@ async fn measure(
     let pushes = push_rounds(pool, &handle, &service).await?;
     let applies = apply_times(pool, &applied_ids).await?;
     let plans = plan_rounds(pool, &handle, &service, &actor).await?;
+    let real = match real_node(kubeconfig) {
+        Ok(_) => RealNode::Measured(
+            real_node_rounds(pool, &handle, &current, &actor, team, kubeconfig).await?,
+        ),
+        Err(reason) => RealNode::Unavailable(reason),
+    };
     worker.shutdown().await;
-    Ok((rows, pushes, Timings { plans, applies }))
+    Ok((
+        rows,
+        pushes,
+        Timings {
+            plans,
+            applies,
+            real,
+        },
+    ))
+}
+
+/// The real node's rounds, or why there are none.
+enum RealNode {
+    Measured(Vec<Row>),
+    Unavailable(String),
+}
+
+/// The real node's name from `real-node.env` beside the kubeconfig (written by
+/// `e2e/cluster/up`), or the reason it recorded.
+fn real_node(kubeconfig: &Path) -> Result<String, String> {
+    let path = kubeconfig.with_file_name("real-node.env");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
+    let value = |key: &str| {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+    };
+    match (
+        value("SLIPWAY_REAL_NODE"),
+        value("SLIPWAY_REAL_NODE_UNAVAILABLE"),
+    ) {
+        (Some(name), _) if !name.is_empty() => Ok(name),
+        (_, Some(reason)) => Err(reason),
+        _ => Err(format!("{} names no real node", path.display())),
+    }
+}
+
+/// A Flask demo service (real containers of `e2e/images`) on the real node.
+fn real_node_spec(team: &str, round: usize) -> String {
+    format!(
+        "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: catalog\n  team: {team}\nspec:\n  framework: flask\n  appModule: catalog.app:create_app()\n  image: {REAL_NODE_IMAGE}\n  replicas: 2\n  env:\n    - {{name: BENCH_ROUND, value: \"{round}\"}}\n  resources:\n    requests: {{cpu: 10m, memory: 48Mi}}\n    limits: {{memory: 256Mi}}\n  placement:\n    nodeSelector: {{slipway.dev/node: real}}\n    tolerations:\n      - {{key: slipway.dev/node, value: real, effect: NoSchedule}}\n"
+    )
+}
+
+const REAL_NODE_IMAGE: &str = "localhost/slipway-demo/catalog-api:2.3.0";
+
+/// Deploys of the Flask demo onto the real node (the first creates it, each
+/// next one changes an environment variable: a rolling update of real pods
+/// that must pass their readiness probes), each beside kubectl applying the
+/// same objects into a namespace of its own and waiting for the rollout.
+async fn real_node_rounds(
+    pool: &PgPool,
+    handle: &cluster::Handle,
+    user: &CurrentUser,
+    actor: &Actor,
+    team: &str,
+    kubeconfig: &Path,
+) -> anyhow::Result<Vec<Row>> {
+    let prepared =
+        editing::prepare_text(&real_node_spec(team, 0)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (service, _) = editing::create_service(pool, user, actor, team, &prepared, "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the real-node service: {e}"))?;
+    let kubectl_ns = format!("{team}-kubectl-real");
+    let mut rows = Vec::new();
+    for round in 0..3usize {
+        if round > 0 {
+            let prepared = editing::prepare_text(&real_node_spec(team, round))
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            editing::save_revision(pool, user, actor, &service, None, &prepared, "bench round")
+                .await
+                .map_err(|e| anyhow::anyhow!("saving round {round}: {e}"))?;
+        }
+        let started = Instant::now();
+        let deploy = domain::request(
+            pool,
+            handle,
+            &service,
+            actor,
+            Trigger::User,
+            &DeployRequest {
+                environment: "development".into(),
+                image: REAL_NODE_IMAGE.into(),
+                revision: None,
+                override_reason: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("requesting the real-node deploy: {e}"))?;
+        let done = loop {
+            let d = deploys::find(pool, deploy.id)
+                .await?
+                .context("the deploy vanished")?;
+            if d.state.is_finished() {
+                break d;
+            }
+            if started.elapsed() > DEADLINE {
+                bail!("deploy #{} still {} after {DEADLINE:?}", d.id, d.state);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        let slipway = started.elapsed();
+        if done.state != deployer::DeployState::Succeeded {
+            bail!(
+                "real-node deploy #{} {}: {}",
+                done.id,
+                done.state,
+                done.reason
+            );
+        }
+        let manifests = deploys::documents(pool, deploy.id)
+            .await?
+            .manifests
+            .replace(
+                &format!("namespace: {}", done.namespace),
+                &format!("namespace: {kubectl_ns}"),
+            );
+        let file = std::env::temp_dir().join(format!("slipway-bench-{team}-real-{round}.yaml"));
+        std::fs::write(&file, manifests)?;
+        if round == 0 {
+            kubectl(kubeconfig, &["create", "namespace", &kubectl_ns])?;
+        }
+        let started = Instant::now();
+        kubectl(
+            kubeconfig,
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=kubectl-bench",
+                "-f",
+                &file.to_string_lossy(),
+            ],
+        )?;
+        kubectl(
+            kubeconfig,
+            &[
+                "-n",
+                &kubectl_ns,
+                "rollout",
+                "status",
+                "deployment/catalog",
+                "--timeout=300s",
+            ],
+        )?;
+        let kubectl_time = started.elapsed();
+        let _ = std::fs::remove_file(&file);
+        rows.push(Row {
+            case: if round == 0 {
+                "first deploy".to_owned()
+            } else {
+                format!("new revision ({round})")
+            },
+            slipway,
+            kubectl: kubectl_time,
+        });
+    }
+    Ok(rows)
 }
 
 /// The plan's cost beside the apply's, measured in the same run.
 struct Timings {
+    /// The Flask demo on the real node (request → rollout of real pods).
+    real: RealNode,
     /// Computing and storing the plan of a waiting deploy (dry run against
     /// the live objects, wiring lookup, comparison, JSON into PostgreSQL).
     plans: Vec<Duration>,

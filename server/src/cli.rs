@@ -1,7 +1,7 @@
 //! The subcommands that run Slipway itself: `serve`, `run`, `migrate`, `admin`.
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use sqlx::PgPool;
@@ -134,8 +134,18 @@ async fn run_with_database(
             (KubeSource::Local(local.clone()), local)
         }
     };
+    let local_cluster = config
+        .kubeconfig
+        .is_none()
+        .then(|| state_dir.root().join("cluster"));
+    if local_cluster.is_some() {
+        let adapted = crate::local::demo::adapt(&pool, &seeded.admin_email).await?;
+        if !adapted.is_empty() {
+            tracing::info!(services = %adapted.join(", "), "adapted the demo services for the local cluster");
+        }
+    }
     let cluster = cluster::Handle::start(source);
-    prepare_demo_namespaces(pool.clone(), cluster.clone());
+    prepare_demo_namespaces(pool.clone(), cluster.clone(), local_cluster);
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "binding {} (SLIPWAY_LISTEN); is another Slipway using it?",
@@ -179,7 +189,10 @@ async fn serve_as_app_role(
 /// local cluster before anyone deploys. In the background: the portal starts
 /// at once, and the first `make run` may build the control plane for half an
 /// hour, so this waits as long as that takes.
-fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
+///
+/// On the local cluster (`local_cluster` is its state folder) it then runs
+/// the demo on the real node: see [`crate::local::demo`].
+fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle, local_cluster: Option<PathBuf>) {
     tokio::spawn(async move {
         let Some(client) = cluster.wait_until_ready().await else {
             return;
@@ -190,6 +203,9 @@ fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not prepare the demo services' namespaces"),
+        }
+        if let Some(dir) = local_cluster {
+            crate::local::demo::run_when_node_ready(&pool, &cluster, &client, &dir).await;
         }
     });
 }
@@ -276,6 +292,15 @@ fn print_welcome(config: &Config, seeded: &seed::Seeded, kubeconfig: &Path) {
         }
     }
     eprintln!("  Cluster kubeconfig: {}", kubeconfig.display());
+    if config.kubeconfig.is_none() {
+        eprintln!(
+            "  Demo: once the local cluster's real node is Ready, shop-redis, shop-web, shop-worker and"
+        );
+        eprintln!(
+            "  pricing-api deploy to development there; the log says where each answers. catalog-api"
+        );
+        eprintln!("  needs Secret catalog-db key url, left unset on purpose: see its Secrets tab.");
+    }
     eprintln!("  Stop with Ctrl-C.");
     eprintln!();
 }

@@ -3,9 +3,11 @@
 
     oci.py --out OUT.tar --ref localhost/slipway/pause:1 [--ref …] \
            --layer ROOTFS [--layer APPDIR …] \
-           [--cmd '["/bin/sh"]'] [--entrypoint '[…]'] [--env K=V …] [--workdir /app] [--user 1000:1000]
+           [--cmd '["/bin/sh"]'] [--entrypoint '[…]'] [--env K=V …] [--workdir /app] [--user 1000:1000] \
+           [--label K=V …] [--blob-cache DIR]
 
-Each --layer folder becomes one gzip layer, in order (later layers win). The
+Each --layer folder becomes one gzip layer, in order (later layers win); with
+--blob-cache, compressed layers are kept there by diff id and reused. The
 archive is what `ctr images import` reads: an `oci-layout`, an `index.json`
 whose manifests carry the `io.containerd.image.name` annotation (one per
 --ref), and content-addressed blobs. The output is deterministic (sorted
@@ -57,6 +59,25 @@ def layer_tar(root):
     return buf.getvalue()
 
 
+def compress(raw, diff_id, cache):
+    """The gzip layer for `raw`, kept in `cache` by diff id: a base layer shared by
+    several images is compressed once (gzip is the slow part), and the result is the
+    same bytes either way."""
+    path = os.path.join(cache, diff_id.split(":", 1)[1] + ".tar.gz") if cache else None
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            data = f.read()
+        if hashlib.sha256(gzip.decompress(data)).hexdigest() == diff_id.split(":", 1)[1]:
+            return data
+    data = gzip.compress(raw, compresslevel=6, mtime=EPOCH)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+    return data
+
+
 def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -72,6 +93,7 @@ def main():
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--user", default=None)
     ap.add_argument("--label", action="append", default=[], help="K=V image label")
+    ap.add_argument("--blob-cache", default=None, help="folder keeping compressed layers by their diff id")
     args = ap.parse_args()
 
     blobs = {}
@@ -87,7 +109,7 @@ def main():
             sys.exit(f"oci.py: --layer {folder} is not a folder")
         raw = layer_tar(folder)
         diff_ids.append(sha256(raw))
-        compressed = gzip.compress(raw, compresslevel=6, mtime=EPOCH)
+        compressed = compress(raw, diff_ids[-1], args.blob_cache)
         desc = add_blob(compressed)
         desc["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
         layers.append(desc)

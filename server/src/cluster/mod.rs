@@ -5,6 +5,7 @@ pub mod connection;
 pub mod diff;
 pub mod plan;
 pub mod preflight;
+pub mod reach;
 pub mod retry;
 pub mod rollout;
 pub mod status;

@@ -411,8 +411,14 @@ pub fn pod_problems(pod: &Pod) -> Vec<String> {
         if let Some(t) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref())
             && t.exit_code != 0
         {
+            // The count says "it keeps crashing", which one exit code does not.
+            let restarts = match c.restart_count {
+                0 => String::new(),
+                1 => ", restarted once".to_owned(),
+                n => format!(", restarted {n} times"),
+            };
             out.push(format!(
-                "container {} exited with code {} ({})",
+                "container {} exited with code {} ({}){restarts}",
                 c.name,
                 t.exit_code,
                 t.reason.as_deref().unwrap_or("Error")
@@ -572,6 +578,44 @@ mod tests {
         assert_eq!(
             pod_problems(&pod),
             ["container app is waiting: ImagePullBackOff Back-off pulling image"]
+        );
+    }
+
+    #[test]
+    fn a_crashing_container_says_how_often_it_restarted() {
+        use k8s_openapi::api::core::v1::ContainerStateTerminated;
+        let pod = Pod {
+            status: Some(PodStatus {
+                container_statuses: Some(vec![ContainerStatus {
+                    name: "app".into(),
+                    restart_count: 4,
+                    state: Some(ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some("CrashLoopBackOff".into()),
+                            message: Some("back-off 40s restarting failed container=app".into()),
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    last_state: Some(ContainerState {
+                        terminated: Some(ContainerStateTerminated {
+                            exit_code: 3,
+                            reason: Some("Error".into()),
+                            ..ContainerStateTerminated::default()
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    ..ContainerStatus::default()
+                }]),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        assert_eq!(
+            pod_problems(&pod),
+            [
+                "container app is waiting: CrashLoopBackOff back-off 40s restarting failed container=app",
+                "container app exited with code 3 (Error), restarted 4 times",
+            ]
         );
     }
 

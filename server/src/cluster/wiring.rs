@@ -152,6 +152,40 @@ pub async fn write_secret_key(
     Ok(())
 }
 
+/// Creates ConfigMap `name` with `key` in `namespace` unless it exists (then
+/// it is left alone, whatever it holds): for the local demo's settings, which
+/// are nobody's secret. Labelled as written by Slipway, like written Secrets.
+pub async fn ensure_config_map_key(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), ClusterError> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let config_map = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([(
+                WRITTEN_BY_LABEL.to_owned(),
+                "slipway".to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
+        ..ConfigMap::default()
+    };
+    match api.create(&PostParams::default(), &config_map).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(()),
+        Err(e) => Err(ClusterError::Refused {
+            object: format!("ConfigMap/{name}"),
+            message: one_line(&e),
+        }),
+    }
+}
+
 /// Presence of each named Secret in `namespace`.
 pub async fn secrets(
     client: &Client,

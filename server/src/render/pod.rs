@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
     ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PodAffinityTerm,
     PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
     SeccompProfile, SecretEnvSource, SecretKeySelector, SecretVolumeSource, SecurityContext,
-    SleepAction, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
+    SleepAction, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
     WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -96,9 +96,26 @@ pub fn template(input: &Input<'_>, options: PodOptions<'_>) -> PodTemplateSpec {
                 .as_ref()
                 .map(|p| p.node_selector.clone())
                 .filter(|s| !s.is_empty()),
+            tolerations: tolerations(spec),
             ..PodSpec::default()
         }),
     }
+}
+
+/// The spec's tolerations as Kubernetes objects; none when the spec has none.
+fn tolerations(spec: &spec::Spec) -> Option<Vec<Toleration>> {
+    let list = &spec.placement.as_ref()?.tolerations;
+    (!list.is_empty()).then(|| {
+        list.iter()
+            .map(|t| Toleration {
+                key: Some(t.key.clone()),
+                operator: t.operator.map(|o| o.as_str().to_owned()),
+                value: t.value.clone().filter(|v| !v.is_empty()),
+                effect: t.effect.map(|e| e.as_str().to_owned()),
+                toleration_seconds: t.toleration_seconds,
+            })
+            .collect()
+    })
 }
 
 fn pod_security(spec: &spec::Spec) -> PodSecurityContext {

@@ -490,6 +490,31 @@ fn the_deploy_image_replaces_the_spec_image_but_not_pinned_sidecars() {
 }
 
 #[test]
+fn placement_renders_the_node_selector_and_tolerations_as_written() {
+    let text = format!(
+        "{}\n  placement:\n    nodeSelector: {{slipway.dev/node: real}}\n    tolerations:\n      - {{key: slipway.dev/node, value: real, effect: NoSchedule}}\n      - {{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 60}}\n",
+        include_str!("../../../examples/flask.yaml").trim_end()
+    );
+    let spec = crate::spec::parse(&text).expect("valid spec");
+    let objects = render(&spec, &golden_context(&spec, "development")).expect("renders");
+    let yaml = objects.to_yaml();
+    let deployment = yaml
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: Deployment"))
+        .expect("a Deployment");
+    for line in [
+        "slipway.dev/node: real",
+        "      tolerations:\n      - effect: NoSchedule\n        key: slipway.dev/node\n        value: real\n",
+        "      - effect: NoExecute\n        key: node.kubernetes.io/unreachable\n        operator: Exists\n        tolerationSeconds: 60\n",
+    ] {
+        assert!(
+            deployment.contains(line),
+            "missing {line:?} in\n{deployment}"
+        );
+    }
+}
+
+#[test]
 fn an_invalid_context_is_refused() {
     let spec = example("flask");
     for ctx in [

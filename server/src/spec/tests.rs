@@ -682,6 +682,31 @@ const CASES: &[Case] = &[
         paths: &["spec.externalServices[0].externalName"],
     },
     Case {
+        name: "a toleration without a key",
+        replace: &[],
+        append: "  placement: {tolerations: [{operator: Exists}]}\n",
+        paths: &["spec.placement.tolerations[0].key"],
+    },
+    Case {
+        name: "an Exists toleration with a value, seconds without NoExecute",
+        replace: &[],
+        append: "  placement: {tolerations: [{key: dedicated, operator: Exists, value: gpu, effect: NoSchedule, tolerationSeconds: 30}]}\n",
+        paths: &[
+            "spec.placement.tolerations[0].value",
+            "spec.placement.tolerations[0].tolerationSeconds",
+        ],
+    },
+    Case {
+        name: "a toleration with a bad key, value and effect name",
+        replace: &[],
+        append: "  placement: {tolerations: [{key: 'bad key', value: 'no spaces'}, {key: ok, effect: NoSchedul}]}\n",
+        paths: &[
+            "spec.placement.tolerations[0].key",
+            "spec.placement.tolerations[0].value",
+            "spec.placement.tolerations[1].effect",
+        ],
+    },
+    Case {
         name: "too many ingress paths",
         replace: &[],
         append: "  ingress:\n    hosts: [a.example.com]\n    paths: [{path: /1}, {path: /2}, {path: /3}, {path: /4}, {path: /5}, {path: /6}, {path: /7}, {path: /8}, {path: /9}, {path: /10}, {path: /11}, {path: /12}, {path: /13}, {path: /14}, {path: /15}, {path: /16}, {path: /17}, {path: /18}, {path: /19}, {path: /20}, {path: /21}]\n",

@@ -30,6 +30,7 @@ mod logging;
 mod login_hardening;
 mod notifications;
 mod readiness;
+mod real_node;
 mod render_cluster;
 mod security_headers;
 mod seed;

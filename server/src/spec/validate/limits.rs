@@ -33,6 +33,7 @@ pub const CAPS: &[(&str, usize)] = &[
     ("spec.networkPolicy.egressCidrs", 50),
     ("spec.networkPolicy.egressCidrs[].ports", 20),
     ("spec.placement.nodeSelector", 20),
+    ("spec.placement.tolerations", 20),
     ("spec.serviceAccount.annotations", 20),
     ("spec.probes.*.exec.command", 64),
     ("spec.stateful.volumeClaims", 10),
@@ -141,6 +142,12 @@ pub(super) fn check(c: &mut Check<'_>, spec: &Spec) {
             || "spec.placement.nodeSelector".into(),
             placement.node_selector.len(),
             cap("spec.placement.nodeSelector"),
+        );
+        limit(
+            c,
+            || "spec.placement.tolerations".into(),
+            placement.tolerations.len(),
+            cap("spec.placement.tolerations"),
         );
     }
     if let Some(account) = &spec.service_account {

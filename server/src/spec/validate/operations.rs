@@ -394,6 +394,45 @@ fn security(c: &mut Check<'_>) {
                 c.err(at, format!("`{value}` is not a valid label value"));
             }
         }
+        for (i, toleration) in placement.tolerations.iter().enumerate() {
+            tolerate(c, i, toleration);
+        }
+    }
+}
+
+/// One toleration: a real taint key, a value only where `Equal` compares one,
+/// and seconds only where `NoExecute` evicts.
+fn tolerate(c: &mut Check<'_>, i: usize, toleration: &crate::spec::model::Toleration) {
+    use crate::spec::model::{TaintEffect, TolerationOperator};
+    let at = |field: &str| format!("spec.placement.tolerations[{i}].{field}");
+    if toleration.key.trim().is_empty() {
+        c.err(
+            at("key"),
+            "is required: a toleration without a key tolerates every taint, including those that keep nodes for other teams",
+        );
+    } else {
+        c.result(|| at("key"), names::qualified_name(&toleration.key));
+    }
+    let operator = toleration.operator.unwrap_or(TolerationOperator::Equal);
+    match (&toleration.value, operator) {
+        (Some(value), TolerationOperator::Exists) if !value.is_empty() => c.err(
+            at("value"),
+            format!("`Exists` matches any value; remove `{value}` or use `Equal`"),
+        ),
+        (Some(value), TolerationOperator::Equal) if !names::label_value(value) => {
+            c.err(at("value"), format!("`{value}` is not a valid taint value"));
+        }
+        _ => {}
+    }
+    if let Some(seconds) = toleration.toleration_seconds {
+        if toleration.effect != Some(TaintEffect::NoExecute) {
+            c.err(
+                at("tolerationSeconds"),
+                "only applies to the `NoExecute` effect; set `effect: NoExecute` or remove it",
+            );
+        } else if seconds < 0 {
+            c.err(at("tolerationSeconds"), "must not be negative");
+        }
     }
 }
 

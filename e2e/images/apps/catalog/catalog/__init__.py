@@ -1,0 +1,1 @@
+"""The product catalogue API (Flask): gunicorn serves `catalog.app:create_app()`."""

@@ -1,0 +1,1 @@
+"""Checkout (Django), released blue-green: gunicorn serves `checkout.wsgi:application`."""

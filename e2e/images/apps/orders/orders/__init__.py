@@ -1,0 +1,1 @@
+"""The orders API (FastAPI): uvicorn serves `orders.main:app`."""

@@ -1,0 +1,1 @@
+"""Price quotes (FastAPI): uvicorn serves `pricing.main:app`."""
