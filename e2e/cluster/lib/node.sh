@@ -531,7 +531,8 @@ node_up() {
 	node_wait "kubelet /healthz" 60 kubelet kubelet_ok || { node_give_up "$NODE_FAILURE" kubelet; return 0; }
 	node_wait "node $name to be Ready" "$READY_TIMEOUT" kubelet node_ready "$name" "$kubelet_t0" || { node_give_up "$NODE_FAILURE" kubelet; return 0; }
 	# Labels and taints from the kubelet apply only when it registers the node:
-	# keep them right on a node object that already existed (and undo down's cordon).
+	# keep them right on a node object that already existed (and uncordon it, in
+	# case someone drained it by hand: up means "run pods here").
 	"${KUBECTL[@]}" label node "$name" --overwrite "$NODE_LABEL_KEY=$NODE_LABEL_VALUE" type=real >/dev/null &&
 		"${KUBECTL[@]}" taint node "$name" --overwrite "$NODE_LABEL_KEY=$NODE_LABEL_VALUE:NoSchedule" >/dev/null &&
 		"${KUBECTL[@]}" uncordon "$name" >/dev/null ||
