@@ -118,6 +118,32 @@ fn http() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// A client that opens a new connection for every request, as a stream of
+/// new visitors does: kube-proxy chooses a pod per connection, so a pooled
+/// keep-alive connection would stay pinned to an old pod after its endpoint
+/// was removed, and measure the client's pool rather than the rollout.
+fn fresh_connections() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Waits until `url` answers 200 (kube-proxy programs a new Service's rules
+/// a moment after its endpoints appear).
+async fn wait_answering(url: &str) {
+    let web = http();
+    let answering = eventually(30, || async {
+        web.get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    assert!(answering, "{url} did not answer 200 within 30 s");
+}
+
 /// Asserts every pod of the service runs on the real node, Ready.
 async fn assert_ready_on_real_node(client: &Client, ns: &str, service: &str, node: &str) {
     let pods = pods_of(client, ns, service).await;
@@ -161,29 +187,28 @@ async fn a_flask_service_becomes_ready_through_its_probe_answers_through_its_ser
     // Through the Service: kube-proxy spreads requests over both real pods,
     // and each answer names the pod (its hostname) that served it.
     let url = service_url(&client, &ns, "catalog").await;
+    wait_answering(&format!("{url}/")).await;
     let pods: Vec<String> = pods_of(&client, &ns, "catalog")
         .await
         .into_iter()
         .filter_map(|p| p.metadata.name)
         .collect();
-    let web = http();
-    let health = web.get(format!("{url}/health")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
-    let mut served_by = std::collections::BTreeSet::new();
-    for _ in 0..40 {
-        let info: serde_json::Value = web
-            .get(format!("{url}/"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        served_by.insert(info["hostname"].as_str().unwrap_or_default().to_owned());
-        if served_by.len() == 2 {
-            break;
-        }
-    }
+    wait_answering(&format!("{url}/health")).await;
+    let web = fresh_connections();
+    // Until both pods answered: kube-proxy may add the second endpoint a
+    // moment after the first.
+    let served_by = Mutex::new(std::collections::BTreeSet::new());
+    eventually(30, || async {
+        let Ok(res) = web.get(format!("{url}/")).send().await else {
+            return false;
+        };
+        let info: serde_json::Value = res.json().await.unwrap_or_default();
+        let mut seen = served_by.lock().await;
+        seen.insert(info["hostname"].as_str().unwrap_or_default().to_owned());
+        seen.len() >= 2
+    })
+    .await;
+    let served_by = served_by.into_inner();
     assert!(
         served_by.iter().all(|h| pods.contains(h)) && served_by.len() == 2,
         "answers came from {served_by:?}, the pods are {pods:?}"
@@ -262,13 +287,14 @@ async fn a_missing_secret_key_fails_with_create_container_config_error_until_it_
             "flask",
             "catalog.app:create_app()",
             FLASK_IMAGE,
-            "  env:\n    - name: DATABASE_URL\n      secret: {name: catalog-db, key: url}\n",
+            "  env:\n    - name: DATABASE_USER\n      secret: {name: catalog-db, key: user}\n    - name: DATABASE_URL\n      secret: {name: catalog-db, key: url}\n",
         ))
         .await;
     create_user(&pool, "root@example.com", true, &[]).await;
     let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
     app.login_as("root@example.com", PASSWORD).await;
-    // The Secret exists (Slipway wrote it) but lacks the key the pod needs.
+    // The Secret exists (Slipway wrote it, with the one key set) but lacks
+    // the other key the pod needs.
     set_from_secrets_page(&app, &t.team, "catalog", "catalog-db", "user", "demo").await;
 
     let failed = t.deploy(&service, FLASK_IMAGE).await;
@@ -308,23 +334,37 @@ struct Answer {
     answered: SystemTime,
 }
 
-/// Sends `GET {url}{path}` from `lanes` loops, each starting `stagger` after the
-/// previous, until `stop`; at most `limit` requests per lane (bounded).
+/// How the polling lanes send: how many, how far apart they start, and the
+/// pause after each answer.
+#[derive(Clone, Copy)]
+struct Lanes {
+    count: usize,
+    stagger: Duration,
+    pause: Duration,
+}
+
+/// Sends `GET {url}{path}` from `lanes.count` loops, each starting
+/// `lanes.stagger` after the previous and pausing `lanes.pause` after each
+/// answer, until `stop`; at most 3000 requests per lane (bounded).
 fn poll(
     url: String,
     path: &'static str,
-    lanes: usize,
-    stagger: Duration,
+    lanes: Lanes,
     stop: Arc<AtomicBool>,
     into: Arc<Mutex<Poll>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    const LIMIT: usize = 2000;
-    (0..lanes)
+    const LIMIT: usize = 3000;
+    let Lanes {
+        count,
+        stagger,
+        pause,
+    } = lanes;
+    (0..count)
         .map(|lane| {
             let (url, stop, into) = (url.clone(), stop.clone(), into.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(stagger * lane as u32).await;
-                let web = http();
+                let web = fresh_connections();
                 for _ in 0..LIMIT {
                     if stop.load(Ordering::Relaxed) {
                         break;
@@ -345,12 +385,26 @@ fn poll(
                             answered: SystemTime::now(),
                         }),
                         Ok((status, body)) => poll.failed.push(format!("{status}: {body}")),
-                        Err(e) => poll.failed.push(e.to_string()),
+                        Err(e) => poll.failed.push(error_chain(&e)),
                     }
+                    drop(poll);
+                    tokio::time::sleep(pause).await;
                 }
             })
         })
         .collect()
+}
+
+/// An error with its causes, which say what happened on the wire.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 async fn stop_polling(stop: &AtomicBool, lanes: Vec<tokio::task::JoinHandle<()>>) {
@@ -385,14 +439,18 @@ async fn a_failing_health_check_fails_the_deploy_with_the_probe_reason_while_the
         .filter_map(|p| p.metadata.name)
         .collect();
     let url = service_url(&client, &ns, "catalog").await;
+    wait_answering(&format!("{url}/")).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(Poll::default()));
     let lanes = poll(
         url,
         "/",
-        2,
-        Duration::from_millis(100),
+        Lanes {
+            count: 2,
+            stagger: Duration::from_millis(100),
+            pause: Duration::from_millis(100),
+        },
         stop.clone(),
         answers.clone(),
     );
@@ -404,6 +462,7 @@ async fn a_failing_health_check_fails_the_deploy_with_the_probe_reason_while_the
     )
     .await;
     let deploy = t.deploy(&failing, FLASK_IMAGE).await;
+    let ended = SystemTime::now();
     stop_polling(&stop, lanes).await;
 
     assert_eq!(deploy.state, DeployState::Failed, "{}", deploy.reason);
@@ -420,7 +479,13 @@ async fn a_failing_health_check_fails_the_deploy_with_the_probe_reason_while_the
         poll.failed.len() + poll.ok.len(),
         &poll.failed[..poll.failed.len().min(5)]
     );
-    assert!(poll.ok.len() >= 20, "only {} answers", poll.ok.len());
+    assert!(
+        poll.ok
+            .iter()
+            .any(|a| a.sent + Duration::from_secs(2) >= ended),
+        "the polling stopped before the deploy ended ({} answers), so it proves nothing",
+        poll.ok.len()
+    );
     assert!(
         poll.ok.iter().all(|a| old_pods.contains(&a.hostname)),
         "a request was answered by a pod that is not one of the old ones {old_pods:?}"
@@ -557,6 +622,7 @@ async fn in_flight_requests_to_the_old_pods_complete_during_a_rollout(pool: PgPo
         .filter_map(|p| p.metadata.name)
         .collect();
     let url = service_url(&client, &ns, "pricing").await;
+    wait_answering(&format!("{url}/")).await;
 
     // Ten lanes of 12-second requests, started 1.2 s apart, so that requests
     // are always in flight when an old pod is told to stop; two lanes of quick
@@ -567,16 +633,22 @@ async fn in_flight_requests_to_the_old_pods_complete_during_a_rollout(pool: PgPo
     let mut lanes = poll(
         url.clone(),
         "/slow?seconds=12",
-        10,
-        Duration::from_millis(1200),
+        Lanes {
+            count: 10,
+            stagger: Duration::from_millis(1200),
+            pause: Duration::ZERO,
+        },
         stop.clone(),
         slow.clone(),
     );
     lanes.extend(poll(
         url,
         "/",
-        2,
-        Duration::from_millis(50),
+        Lanes {
+            count: 2,
+            stagger: Duration::from_millis(50),
+            pause: Duration::from_millis(100),
+        },
         stop.clone(),
         quick.clone(),
     ));
@@ -719,6 +791,7 @@ async fn a_celery_worker_finishes_its_running_task_when_scaled_down(pool: PgPool
     ));
 
     let url = service_url(&client, &ns, "shop-web").await;
+    wait_answering(&format!("{url}/health/")).await;
     let sent: serde_json::Value = http()
         .get(format!("{url}/tasks/sleep?seconds=20"))
         .send()
@@ -729,7 +802,7 @@ async fn a_celery_worker_finishes_its_running_task_when_scaled_down(pool: PgPool
         .unwrap();
     let task_id = sent["task_id"].as_str().expect("a task id").to_owned();
     // Scale down only once the worker holds the task.
-    let started = eventually(60, || async {
+    let started = eventually(120, || async {
         Api::<Pod>::namespaced(client.clone(), &ns)
             .logs(
                 &worker_pod,
@@ -742,7 +815,32 @@ async fn a_celery_worker_finishes_its_running_task_when_scaled_down(pool: PgPool
             .is_ok_and(|l| l.contains("task_started") && l.contains(&task_id))
     })
     .await;
-    assert!(started, "the worker never started task {task_id}");
+    if !started {
+        let logs = Api::<Pod>::namespaced(client.clone(), &ns)
+            .logs(&worker_pod, &LogParams::default())
+            .await
+            .unwrap_or_default();
+        let pods: Vec<String> = Api::<Pod>::namespaced(client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+            .map(|l| {
+                l.items
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} {:?}",
+                            p.metadata.name.as_deref().unwrap_or_default(),
+                            p.status.as_ref().and_then(|s| s.container_statuses.clone())
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        panic!(
+            "the worker never started task {task_id}; its log:\n{}\npods: {pods:#?}",
+            logs.lines().rev().take(30).collect::<Vec<_>>().join("\n")
+        );
+    }
     let scaled_down_at = SystemTime::now();
     let down = save_revision(&pool, &t.email, &worker, &worker_spec(0)).await;
     t.deploy_ok(&down, DJANGO_IMAGE).await;
@@ -766,9 +864,10 @@ async fn a_celery_worker_finishes_its_running_task_when_scaled_down(pool: PgPool
         *finished_at > scaled_down_at,
         "the task finished before the scale-down began, so nothing was proved"
     );
-    assert!(
-        pods_of(&client, &ns, "shop-worker").await.is_empty(),
-        "the worker pod is still there"
-    );
+    let gone = eventually(60, || async {
+        pods_of(&client, &ns, "shop-worker").await.is_empty()
+    })
+    .await;
+    assert!(gone, "the worker pod is still there");
     t.finish().await;
 }
