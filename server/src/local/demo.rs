@@ -95,11 +95,15 @@ const SECRET_KEYS: &[(&str, &str, &str, &str)] = &[
 /// seeded only here (it is the `shop-redis` the shop's network policies name).
 const SHOP_REDIS: &str = include_str!("demo-shop-redis.yaml");
 
+/// The Celery broker of the demo shop: shop-worker's Secret key and
+/// shop-web's ConfigMap key both name it.
+const SHOP_BROKER_URL: &str = "redis://shop-redis:6379/0";
+
 /// The demo value of a Secret key.
 fn demo_value(secret: &str, key: &str) -> String {
     match (secret, key) {
         ("shop-db-credentials", _) => "sqlite:////tmp/shop.sqlite3".to_owned(),
-        ("shop-redis-credentials", _) => "redis://shop-redis:6379/0".to_owned(),
+        ("shop-redis-credentials", _) => SHOP_BROKER_URL.to_owned(),
         ("pricing-db", _) => "sqlite:////tmp/pricing.sqlite3".to_owned(),
         _ => {
             use rand::RngCore as _;
@@ -293,12 +297,14 @@ pub async fn deploy(
         done.secrets
             .push(format!("{}: {secret}/{key}", wiring.namespace));
     }
+    // shop-web enqueues its Celery tasks through REDIS_URL (this ConfigMap
+    // key), so it names the very database shop-worker consumes from.
     cluster::wiring::ensure_config_map_key(
         client,
         "shop-development",
         "shop-redis",
         "url",
-        "redis://shop-redis:6379/1",
+        SHOP_BROKER_URL,
     )
     .await
     .map_err(|e| anyhow::anyhow!("ConfigMap shop-redis: {e}"))?;
@@ -418,12 +424,21 @@ async fn report(db: &PgPool, client: &kube::Client, team: &str, name: &str, id: 
         return;
     }
     let namespace = format!("{team}-{ENVIRONMENT}");
-    match cluster::reach::service_url(client, &namespace, name).await {
-        Ok(Some(url)) => tracing::info!(
-            service = %format!("{team}/{name}"),
-            "runs on the real node and answers at {url} from this machine (its cluster IP, which the local kube-proxy routes), e.g. curl {url}/"
-        ),
-        _ => tracing::info!(service = %format!("{team}/{name}"), "runs on the real node"),
+    let service = format!("{team}/{name}");
+    match cluster::reach::service_address(client, &namespace, name).await {
+        Ok(Some(address)) => match address.curl() {
+            Some(curl) => tracing::info!(
+                service = %service,
+                "runs on the real node and answers at {} from this machine (its cluster IP, which the local kube-proxy routes), e.g. {curl}",
+                address.url()
+            ),
+            None => tracing::info!(
+                service = %service,
+                "runs on the real node and listens at {} from this machine (its cluster IP, which the local kube-proxy routes)",
+                address.url()
+            ),
+        },
+        _ => tracing::info!(service = %service, "runs on the real node"),
     }
 }
 

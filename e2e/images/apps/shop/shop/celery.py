@@ -1,6 +1,7 @@
 """The shop's Celery app, found by `celery --app=shop`; Redis is the broker.
 
-CELERY_BROKER_URL names the broker (redis://127.0.0.1:6379/0 when unset).
+CELERY_BROKER_URL names the broker; without it REDIS_URL does (the name the
+Django example gives the same Redis), then redis://127.0.0.1:6379/0.
 Celery's own logs and the tasks' go to stdout as JSON; on SIGTERM the worker
 shuts down warm: it takes no new task and finishes the ones it holds.
 """
@@ -14,7 +15,7 @@ from demo_common import at_start
 
 app = Celery("shop", include=["shop.tasks"])
 app.conf.update(
-    broker_url=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+    broker_url=os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
     broker_connection_retry_on_startup=True,
     broker_transport_options={"socket_connect_timeout": 5},
     worker_prefetch_multiplier=int(os.environ.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "1")),
