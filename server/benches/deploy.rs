@@ -231,7 +231,10 @@ async fn measure(
     store::migrate(pool).await?;
     let email = format!("bench@{team}.io");
     let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
-    store::teams::insert(pool, team, team).await?;
+    let team_row = store::teams::insert(pool, team, team).await?;
+    // The example routes hosts under example.com; a team may serve only the
+    // domains an administrator granted it (docs/exposure.md).
+    store::grants::ensure_host_grant(pool, team_row.id, "example.com", "bench").await?;
     let current = CurrentUser {
         id: user.id,
         email: email.clone(),
@@ -250,7 +253,7 @@ async fn measure(
     let prepared = editing::prepare_text(&text).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let (service, _) = editing::create_service(pool, &current, &actor, team, &prepared, "bench")
         .await
-        .map_err(|e| anyhow::anyhow!("creating the service: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("creating the service: {e:?}"))?;
 
     let handle = cluster::Handle::start(KubeSource::File(kubeconfig.to_owned()));
     if handle.wait_ready(Duration::from_secs(30)).await.is_none() {
@@ -416,16 +419,22 @@ async fn real_node_rounds(
         editing::prepare_text(&real_node_spec(team, 0)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let (service, _) = editing::create_service(pool, user, actor, team, &prepared, "bench")
         .await
-        .map_err(|e| anyhow::anyhow!("creating the real-node service: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("creating the real-node service: {e:?}"))?;
     let kubectl_ns = format!("{team}-kubectl-real");
     let mut rows = Vec::new();
     for round in 0..3usize {
+        // Each round after the first deploys the revision it saved (the
+        // `service` row read at creation still names revision 1), so every
+        // round is a rolling update of real pods.
+        let mut revision = None;
         if round > 0 {
             let prepared = editing::prepare_text(&real_node_spec(team, round))
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            editing::save_revision(pool, user, actor, &service, None, &prepared, "bench round")
-                .await
-                .map_err(|e| anyhow::anyhow!("saving round {round}: {e}"))?;
+            let saved =
+                editing::save_revision(pool, user, actor, &service, None, &prepared, "bench round")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("saving round {round}: {e}"))?;
+            revision = Some(saved.number);
         }
         let started = Instant::now();
         let deploy = domain::request(
@@ -437,7 +446,7 @@ async fn real_node_rounds(
             &DeployRequest {
                 environment: "development".into(),
                 image: REAL_NODE_IMAGE.into(),
-                revision: None,
+                revision,
                 override_reason: None,
             },
         )
