@@ -56,20 +56,19 @@ impl ServiceAddress {
 }
 
 /// The address of Service `name` in `namespace` (see [`ServiceAddress`]), when
-/// it has a cluster IP; the host is the first rule's of Ingress `name`.
+/// it has a cluster IP; the host is the first rule's of Ingress `name`, if any.
 pub async fn service_address(
     client: &Client,
     namespace: &str,
     name: &str,
 ) -> Result<Option<ServiceAddress>, ClusterError> {
-    let refused = |kind: &str, e: kube::Error| ClusterError::Refused {
-        object: format!("{kind}/{name}"),
-        message: one_line(&e),
-    };
     let service = Api::<Service>::namespaced(client.clone(), namespace)
         .get_opt(name)
         .await
-        .map_err(|e| refused("Service", e))?;
+        .map_err(|e| ClusterError::Refused {
+            object: format!("Service/{name}"),
+            message: one_line(&e),
+        })?;
     let Some(spec) = service.and_then(|s| s.spec) else {
         return Ok(None);
     };
@@ -77,10 +76,13 @@ pub async fn service_address(
     let Some((ip, port)) = ip.zip(spec.ports.and_then(|p| p.into_iter().next())) else {
         return Ok(None);
     };
+    // The host only refines the hint: an Ingress that cannot be read leaves
+    // the address without one rather than losing the address.
     let host = Api::<Ingress>::namespaced(client.clone(), namespace)
         .get_opt(name)
         .await
-        .map_err(|e| refused("Ingress", e))?
+        .ok()
+        .flatten()
         .and_then(|i| i.spec)
         .and_then(|s| s.rules)
         .and_then(|rules| rules.into_iter().find_map(|r| r.host));
