@@ -76,6 +76,8 @@ node_unavailable_reason() {
 			cgroup_writable "/sys/fs/cgroup/$c" || { echo "cgroup v1 controller $c (/sys/fs/cgroup/$c) is not writable"; return; }
 		done
 	fi
+	# The kubelet's OOM watcher reads the kernel log and the kubelet exits without it.
+	[[ -r /dev/kmsg ]] || { echo "/dev/kmsg is missing or unreadable (the kubelet's OOM watcher reads it; a container needs it passed in)"; return; }
 	grep -qw overlay /proc/filesystems || { echo "the kernel has no overlay filesystem (containerd's overlayfs snapshotter needs it)"; return; }
 	name="$(node_name)"
 	getent hosts "$name" >/dev/null || { echo "the host name '$name' does not resolve (the API server reaches the kubelet by it; add it to /etc/hosts)"; return; }
@@ -236,10 +238,29 @@ EOF
 EOF
 }
 
+# Whether cAdvisor (inside the kubelet) can tell the filesystem of folder $1:
+# it looks the folder's device number up among the mounts of the types it
+# knows. A kubelet whose root folder is elsewhere (a 9p, virtiofs or FUSE
+# mount, as a checkout in a sandbox can be) exits at start with "failed to get
+# rootfs info: … could not find device with major: 0, minor: N in cached
+# partitions map", unless it is told not to account local storage.
+cadvisor_knows_fs() {
+	local dev
+	dev="$(stat -c '%Hd:%Ld' "$1" 2>/dev/null)" || return 1
+	awk -v dev="$dev" '
+		{ for (i = 7; i <= NF; i++) if ($i == "-") { fs = $(i + 1); break } }
+		$3 == dev && (fs ~ /^(ext|nfs)/ || fs ~ /^(btrfs|overlay|tmpfs|xfs|zfs)$/) { found = 1 }
+		END { exit !found }' /proc/self/mountinfo
+}
+
 node_kubelet_config() { # $1 = node name
-	local cg_v1=false
+	local cg_v1=false storage=true
 	[[ -f /sys/fs/cgroup/cgroup.controllers ]] || cg_v1=true
 	mkdir -p "$NODE_DIR/kubelet"
+	if ! cadvisor_knows_fs "$NODE_DIR/kubelet"; then
+		storage=false
+		say "the kubelet's folder $NODE_DIR/kubelet is on a filesystem cAdvisor cannot measure ($(stat -f -c %T "$NODE_DIR/kubelet" 2>/dev/null)): local storage is not accounted on the real node"
+	fi
 	put_config "$NODE_DIR/kubelet-config.yaml" kubelet <<EOF
 # written by e2e/cluster/up
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -271,6 +292,9 @@ clusterDomain: cluster.local
 clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: /etc/resolv.conf
 failSwapOn: false
+# false only where cAdvisor cannot measure the kubelet's folder (cadvisor_knows_fs):
+# then pods' ephemeral-storage is neither measured nor enforced on this node.
+localStorageCapacityIsolation: $storage
 cgroupsPerQOS: true
 serializeImagePulls: false
 seccompDefault: false
@@ -449,6 +473,21 @@ dns_answers() {
 	busybox nslookup kubernetes.default.svc.cluster.local "$DNS_SERVICE_IP" 2>/dev/null | grep -q "10.96.0.1$"
 }
 
+# The last error a component logged before it exited, as one short line: klog's
+# fatal ("F1202 …") or the kubelet's final `"command failed" err="…"`, else the
+# last E line. It goes into real-node.env so that a test run that only shows
+# the tests' output (CI) still says why, not just "see the log".
+last_error_line() { # $1 = component
+	local f="$LOG_DIR/$1.log" line
+	[[ -f "$f" ]] || return 0
+	line="$(grep -E '"command failed"|^F[0-9]{4} ' "$f" | tail -n 1)"
+	[[ -n "$line" ]] || line="$(grep -E '^E[0-9]{4} |level=(error|fatal)' "$f" | tail -n 1)"
+	[[ -n "$line" ]] || return 0
+	# drop klog's header (severity, date, time, pid, file:line]) and cap the length
+	line="$(sed -E 's/^[EFWI][0-9]{4} [0-9:.]+ +[0-9]+ [^]]*\] //' <<<"$line" | tr -d '\r\n')"
+	printf '%s' "${line:0:400}"
+}
+
 # node_wait DESCRIPTION TIMEOUT COMPONENT COMMAND…: like up's wait_for, but
 # returns 1 with NODE_FAILURE set instead of ending up.
 node_wait() {
@@ -457,7 +496,9 @@ node_wait() {
 	deadline=$(($(date +%s) + timeout))
 	until "$@" >/dev/null 2>&1; do
 		if [[ "$comp" != - ]] && ! pid_of "$comp" >/dev/null; then
-			NODE_FAILURE="$comp exited while waiting for $what (see $LOG_DIR/$comp.log)"
+			local why
+			why="$(last_error_line "$comp")"
+			NODE_FAILURE="$comp exited while waiting for $what${why:+: $why} (see $LOG_DIR/$comp.log)"
 			NODE_FAILED_COMP="$comp"
 			return 1
 		fi
@@ -520,15 +561,26 @@ node_up() {
 	# otherwise): then its Ready condition is trusted as it is.
 	local kubelet_t0=0
 	pid_of kubelet >/dev/null || kubelet_t0=$(($(date +%s) - 1)) # heartbeat times have whole seconds
-	PATH="$path" START_BIN_DIR="$NODE_BIN" start kubelet \
-		--config="$NODE_DIR/kubelet-config.yaml" \
-		--kubeconfig="$NODE_DIR/kubelet.kubeconfig" \
-		--root-dir="$NODE_DIR/kubelet" \
-		--hostname-override="$name" \
-		--node-ip="$ip" \
-		--node-labels="$NODE_LABEL_KEY=$NODE_LABEL_VALUE,type=real"
-
-	node_wait "kubelet /healthz" 60 kubelet kubelet_ok || { node_give_up "$NODE_FAILURE" kubelet; return 0; }
+	local attempt
+	for attempt in 1 2; do
+		PATH="$path" START_BIN_DIR="$NODE_BIN" start kubelet \
+			--config="$NODE_DIR/kubelet-config.yaml" \
+			--kubeconfig="$NODE_DIR/kubelet.kubeconfig" \
+			--root-dir="$NODE_DIR/kubelet" \
+			--hostname-override="$name" \
+			--node-ip="$ip" \
+			--node-labels="$NODE_LABEL_KEY=$NODE_LABEL_VALUE,type=real"
+		node_wait "kubelet /healthz" 60 kubelet kubelet_ok && break
+		# One more start for a kubelet that exited at once (a race with a
+		# component still settling under load); its first log stays as kubelet.log.1.
+		if ((attempt == 1)) && ! pid_of kubelet >/dev/null; then
+			say "$NODE_FAILURE; starting the kubelet once more"
+			log_tail kubelet
+			continue
+		fi
+		node_give_up "$NODE_FAILURE" kubelet
+		return 0
+	done
 	node_wait "node $name to be Ready" "$READY_TIMEOUT" kubelet node_ready "$name" "$kubelet_t0" || { node_give_up "$NODE_FAILURE" kubelet; return 0; }
 	# Labels and taints from the kubelet apply only when it registers the node:
 	# keep them right on a node object that already existed (and uncordon it, in
