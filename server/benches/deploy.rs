@@ -655,9 +655,14 @@ async fn push_rounds(
             hooks::authenticate(pool, Some(&key), Some(hook.id), &headers, &body, now)
                 .await
                 .map_err(|_| anyhow::anyhow!("the signed push was refused"))?;
-        let receipt = hooks::receive(pool, cluster, &found, &envelope, &body)
+        let queued = hooks::receive(pool, &found, &envelope, &body)
             .await
             .map_err(|_| anyhow::anyhow!("the push was not recorded"))?;
+        let row = queued.delivery.context("the push was not queued")?;
+        // What serve's judge does when the endpoint rings it.
+        let receipt = slipway::domain::hook_judge::judge_hook_until(pool, cluster, found.id, row)
+            .await
+            .map_err(|e| anyhow::anyhow!("the push was not judged: {e}"))?;
         let id = receipt
             .deploy_id
             .with_context(|| format!("the push made no deploy: {}", receipt.reason))?;

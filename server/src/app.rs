@@ -19,7 +19,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::config::Config;
 use crate::telemetry::REQUEST_ID;
-use crate::{auth, cluster, store, telemetry, web};
+use crate::{auth, cluster, domain, store, telemetry, web};
 
 /// Minutes of inactivity after which a session ends.
 pub const SESSION_IDLE_MINUTES: i64 = 120;
@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Per-hook rate limits of `POST /hooks/{id}`.
     pub hook_limiter: Arc<web::hooks::HookLimiter>,
+    /// Rung by `POST /hooks/{id}` when it queued a push for the judge.
+    pub hook_wake: domain::hook_judge::Wake,
     /// The cap on concurrent password checks at sign-in.
     pub password_gate: Arc<auth::throttle::PasswordGate>,
 }
@@ -74,6 +76,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
             hook_limiter,
+            hook_wake: domain::hook_judge::Wake::default(),
             password_gate,
         }
     }
@@ -161,7 +164,8 @@ pub async fn serve_metrics(
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests for at most
-/// the configured grace period.
+/// the configured grace period. The judge of webhook deliveries runs beside
+/// it: the endpoint only records pushes, the judge turns them into deploys.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -169,6 +173,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let db = state.db.clone();
+    let judge = domain::hook_judge::spawn(
+        state.db.clone(),
+        state.cluster.clone(),
+        state.hook_wake.clone(),
+    );
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -184,6 +193,8 @@ pub async fn serve(
             tokio::time::sleep(grace).await;
         } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
     }
+    // A verdict cut off here rolls back; the delivery stays queued for the next judge.
+    judge.abort();
     db.close().await;
     Ok(())
 }

@@ -13,10 +13,11 @@ use uuid::Uuid;
 
 use crate::cluster;
 use crate::domain::deploys::{self, CommitInfo, DeployRequest, Origin, Trigger};
+use crate::domain::hook_judge;
 use crate::error::{AppError, FieldError};
 use crate::secret::{SecretKey, SecretString};
 use crate::store::audit::Actor;
-use crate::store::hooks::{self as store_hooks, Hook, NewDelivery, NewHook, Outcome};
+use crate::store::hooks::{self as store_hooks, Hook, NewDelivery, NewHook};
 use crate::store::services::Service;
 use crate::store::{self};
 use crate::webhook::{self, EventKind, Headers, Push, chain, rules};
@@ -207,13 +208,17 @@ pub async fn delete_hook(db: &PgPool, actor: &Actor, hook: &Hook) -> Result<(), 
 /// What a delivery came to, as the endpoint answers it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Receipt {
-    /// `deployed`, `ignored`, `refused`, `failed`, or `pong` for a ping.
+    /// `queued` (a push, judged in the background), `deployed`, `ignored`,
+    /// `refused`, `failed`, or `pong` for a ping.
     pub result: String,
     /// Why, in a sentence.
     pub reason: String,
     /// The deploy it made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_id: Option<i64>,
+    /// The delivery's row (`GET /api/v1/hooks/ID/deliveries` lists it); none for a ping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<i64>,
     /// True when this answers an earlier delivery with the same id.
     pub redelivery: bool,
 }
@@ -287,6 +292,7 @@ fn receipt(result: &str, reason: impl Into<String>, deploy_id: Option<i64>) -> R
         result: result.to_owned(),
         reason: reason.into(),
         deploy_id,
+        delivery: None,
         redelivery: false,
     }
 }
@@ -375,16 +381,16 @@ fn superseded(recorded: &[store_hooks::RecordedPush], push: &Push) -> Option<Rec
     ))
 }
 
-/// Records a verified delivery and, for a matching push, requests its deploy,
-/// in one transaction. A redelivery (same provider delivery id), also one that
-/// arrives while the first is being handled, answers the first's result and
-/// creates nothing. A push older than one of its ref already deployed (told by
-/// the before → after chain, `webhook::chain`) is recorded as ignored; the
-/// hook's row lock makes deliveries of one hook take turns, so two pushes that
-/// arrive together are judged in one order too.
+/// Records a verified delivery and answers at once; a push is recorded
+/// `queued`, and the judge (`domain::hook_judge`) requests its deploy in the
+/// background, one hook at a time and in arrival order. Nothing here renders,
+/// takes a lock or waits on the cluster: one insert, so the endpoint answers in
+/// milliseconds. A redelivery (same provider delivery id), also one that
+/// arrives at the same instant as the first, answers the first's result (which
+/// may still be `queued`) and records nothing. Other events are recorded as
+/// ignored on arrival; a ping records nothing.
 pub async fn receive(
     db: &PgPool,
-    cluster: &cluster::Handle,
     hook: &Hook,
     envelope: &webhook::Envelope,
     body: &[u8],
@@ -401,76 +407,68 @@ pub async fn receive(
         _ => None,
     };
     let db_err = |e: sqlx::Error| Err(AppError::from(e));
-    let mut tx = db.begin().await.map_err(db_err)?;
-    if !store_hooks::lock_for_delivery(&mut tx, hook.id)
-        .await
-        .map_err(db_err)?
-    {
-        // Deleted since it was authenticated.
-        return Err(Ok(Rejection::UnknownHook));
-    }
-    let claimed = store_hooks::claim_delivery(
-        &mut tx,
+    let ignored_event = format!("`{}` events do not deploy", envelope.event);
+    let (result, reason) = match &push {
+        Some(_) => ("queued", QUEUED_REASON),
+        None => ("ignored", ignored_event.as_str()),
+    };
+    let (git_ref, sha, before_sha, pusher) = push
+        .as_ref()
+        .map(|p| (&*p.git_ref, &*p.after, &*p.before, &*p.pusher))
+        .unwrap_or_default();
+    let pusher: String = pusher.chars().take(200).collect();
+    let recorded = store_hooks::record_delivery(
+        db,
         &NewDelivery {
             hook_id: hook.id,
             provider: envelope.provider.as_str(),
             delivery_id: &envelope.delivery_id,
             event: &envelope.event,
             payload: push.as_ref().map(|_| body),
-        },
-    )
-    .await
-    .map_err(db_err)?;
-    let Some(delivery_row) = claimed else {
-        tx.rollback().await.map_err(db_err)?;
-        let first = store_hooks::find_delivery(db, hook.id, &envelope.delivery_id)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| Err(AppError::Conflict("the delivery is being handled".into())))?;
-        return Ok(Receipt {
-            result: first.result,
-            reason: first.reason,
-            deploy_id: first.deploy_id,
-            redelivery: true,
-        });
-    };
-    let answer = match &push {
-        None => receipt(
-            "ignored",
-            format!("`{}` events do not deploy", envelope.event),
-            None,
-        ),
-        Some(push) => deploy_push(&mut tx, cluster, hook, push)
-            .await
-            .map_err(Err)?,
-    };
-    let (git_ref, sha, before_sha, pusher) = push
-        .as_ref()
-        .map(|p| (&*p.git_ref, &*p.after, &*p.before, &*p.pusher))
-        .unwrap_or_default();
-    store_hooks::record_outcome(
-        &mut *tx,
-        delivery_row,
-        &Outcome {
             git_ref,
             sha,
             before_sha,
-            pusher,
-            result: &answer.result,
-            reason: &answer.reason,
-            deploy_id: answer.deploy_id,
+            pusher: &pusher,
+            result,
+            reason,
         },
     )
-    .await
-    .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)?;
-    tracing::info!(hook = %hook.id, result = %answer.result, deploy.id = answer.deploy_id, "webhook delivery");
-    Ok(answer)
+    .await;
+    let row = match recorded {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            let first = store_hooks::find_delivery(db, hook.id, &envelope.delivery_id)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| Err(AppError::Conflict("the delivery is being recorded".into())))?;
+            return Ok(Receipt {
+                result: first.result,
+                reason: first.reason,
+                deploy_id: first.deploy_id,
+                delivery: Some(first.id),
+                redelivery: true,
+            });
+        }
+        // The hook was deleted since it was authenticated.
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+            return Err(Ok(Rejection::UnknownHook));
+        }
+        Err(e) => return Err(db_err(e)),
+    };
+    tracing::info!(hook = %hook.id, delivery = row, result, "webhook delivery recorded");
+    Ok(Receipt {
+        delivery: Some(row),
+        ..receipt(result, reason, None)
+    })
 }
+
+/// The reason a queued push shows until the judge has decided on it.
+pub const QUEUED_REASON: &str = "recorded; the deploy is requested in the background";
 
 /// Delivers stored push `delivery` of `hook` again, as a new delivery
 /// (`redeliver-<row>-<time>`) through the same rules: for instance after an
-/// environment that held it was unpinned. The caller has checked
+/// environment that held it was unpinned, and judged at once (the
+/// administrator sees the outcome). The caller has checked
 /// `policy::can_administer`; the payload was verified when it first arrived.
 /// Audited as `hook.redeliver`.
 pub async fn redeliver(
@@ -484,16 +482,12 @@ pub async fn redeliver(
     let stored = store_hooks::stored_push(db, hook.id, delivery)
         .await?
         .ok_or(AppError::NotFound)?;
-    let provider = match stored.provider.as_str() {
-        "github" => webhook::Provider::GitHub,
-        "gitlab" => webhook::Provider::GitLab,
-        "gitea" => webhook::Provider::Gitea,
-        other => {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "delivery {delivery}: unknown provider {other}"
-            )));
-        }
-    };
+    let provider = webhook::Provider::from_name(&stored.provider).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "delivery {delivery}: unknown provider {}",
+            stored.provider
+        ))
+    })?;
     let envelope = webhook::Envelope {
         provider,
         event: stored.event,
@@ -502,7 +496,7 @@ pub async fn redeliver(
             now.unix_timestamp_nanos() / 1_000_000
         ),
     };
-    let receipt = receive(db, cluster, hook, &envelope, &stored.payload)
+    let queued = receive(db, hook, &envelope, &stored.payload)
         .await
         .map_err(|e| match e {
             Ok(rejection) => {
@@ -510,6 +504,14 @@ pub async fn redeliver(
             }
             Err(error) => error,
         })?;
+    // An administrator waits for the outcome: judge this hook's queue now
+    // rather than in the background.
+    let receipt = match queued.delivery {
+        Some(row) if queued.result == "queued" => {
+            hook_judge::judge_hook_until(db, cluster, hook.id, row).await?
+        }
+        _ => queued,
+    };
     store::audit::record(
         db,
         actor,
@@ -522,10 +524,14 @@ pub async fn redeliver(
     Ok(receipt)
 }
 
-async fn deploy_push(
+/// What a push to `hook` comes to (the judge calls this under the hook's lock):
+/// the hook's rules, the chain of its ref, then a deploy request through the
+/// portal's path, inside `tx`.
+pub(super) async fn deploy_push(
     tx: &mut sqlx::PgConnection,
     cluster: &cluster::Handle,
     hook: &Hook,
+    row: i64,
     push: &Push,
 ) -> Result<Receipt, AppError> {
     let environment = store::environments::find(&mut *tx, hook.environment_id)
@@ -536,7 +542,7 @@ async fn deploy_push(
         Err(answer) => return Ok(answer),
     };
     let recorded =
-        store_hooks::recorded_pushes(&mut *tx, hook.id, &push.git_ref, CHAIN_DEPTH).await?;
+        store_hooks::recorded_pushes(&mut *tx, hook.id, &push.git_ref, row, CHAIN_DEPTH).await?;
     if let Some(answer) = superseded(&recorded, push) {
         return Ok(answer);
     }

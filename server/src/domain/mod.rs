@@ -14,6 +14,7 @@ pub mod deploys;
 pub mod environments;
 pub mod freeze;
 pub mod grants;
+pub mod hook_judge;
 pub mod hooks;
 pub mod namespaces;
 pub mod notifications;

@@ -164,7 +164,7 @@ pub struct Delivery {
     pub before_sha: String,
     /// Who pushed.
     pub pusher: String,
-    /// `deployed`, `ignored`, `refused` or `failed`.
+    /// `queued` (a push not judged yet), `deployed`, `ignored`, `refused` or `failed`.
     pub result: String,
     /// Why.
     pub reason: String,
@@ -172,12 +172,15 @@ pub struct Delivery {
     pub deploy_id: Option<i64>,
     /// When it arrived.
     pub created_at: OffsetDateTime,
+    /// When its result was decided (`None` while queued).
+    pub judged_at: Option<OffsetDateTime>,
     /// Whether its push body is kept (it can be delivered again).
     pub has_payload: bool,
 }
 
 const DELIVERY_COLUMNS: &str = "id, hook_id, provider, delivery_id, event, ref as git_ref, sha, \
-     before_sha, pusher, result, reason, deploy_id, created_at, payload is not null as has_payload";
+     before_sha, pusher, result, reason, deploy_id, created_at, judged_at, \
+     payload is not null as has_payload";
 
 /// What a delivery records.
 #[derive(Clone, Debug)]
@@ -190,15 +193,29 @@ pub struct NewDelivery<'a> {
     pub delivery_id: &'a str,
     /// The event.
     pub event: &'a str,
-    /// The verified body of a push (kept for redelivery); `None` for other events.
+    /// The verified body of a push (kept for redelivery and read by the
+    /// judge); `None` for other events.
     pub payload: Option<&'a [u8]>,
+    /// The pushed ref, sha and the sha before (empty for other events): known
+    /// on arrival, so the deliveries list shows a queued push as what it is.
+    pub git_ref: &'a str,
+    /// The pushed sha.
+    pub sha: &'a str,
+    /// The sha the ref pointed to before.
+    pub before_sha: &'a str,
+    /// Who pushed.
+    pub pusher: &'a str,
+    /// `queued` for a push the judge will decide on; a final result (and
+    /// `reason`) for what is decided on arrival.
+    pub result: &'a str,
+    /// Why.
+    pub reason: &'a str,
 }
 
-/// Locks `hook_id` for one delivery, until the caller's transaction ends:
-/// deliveries of a hook are judged one at a time, so a push that arrives while
-/// a newer one of the same ref is being handled sees it committed and is
-/// ordered by the chain (`webhook::chain`) instead of racing it, and row ids
-/// follow the order they were judged in. `for no key update`, not `for update`:
+/// Locks `hook_id` for judging, until the caller's transaction ends: a hook's
+/// queued deliveries are judged one at a time and in arrival (row id) order,
+/// so each push sees the outcome of the ones before it and is ordered by the
+/// chain (`webhook::chain`) instead of racing them. `for no key update`, not `for update`:
 /// the `key share` locks that inserting deliveries takes on their hook (the
 /// foreign key) must not wait on it. False when the hook is gone.
 pub async fn lock_for_delivery(
@@ -228,38 +245,45 @@ pub struct RecordedPush {
     pub deploy_id: Option<i64>,
 }
 
-/// The newest `limit` recorded pushes of `git_ref` to `hook_id`, oldest first.
+/// The newest `limit` pushes of `git_ref` to `hook_id` that arrived before
+/// row `before_row` (all judged: the judge goes in arrival order), oldest first.
 pub async fn recorded_pushes(
     db: impl PgExecutor<'_>,
     hook_id: Uuid,
     git_ref: &str,
+    before_row: i64,
     limit: i64,
 ) -> Result<Vec<RecordedPush>, sqlx::Error> {
     sqlx::query_as::<_, RecordedPush>(
         "select * from (
              select id, before_sha, sha, result, deploy_id from hook_deliveries
-             where hook_id = $1 and ref = $2 and sha <> ''
-             order by id desc limit $3
+             where hook_id = $1 and ref = $2 and sha <> '' and id < $3
+             order by id desc limit $4
          ) newest
          order by id",
     )
     .bind(hook_id)
     .bind(git_ref)
+    .bind(before_row)
     .bind(limit)
     .fetch_all(db)
     .await
 }
 
-/// Claims `(hook, delivery id)` inside the caller's transaction: `Some(row id)`
-/// for a first delivery, `None` for a redelivery. A concurrent duplicate waits
-/// on the unique key until this transaction ends, then sees it as a redelivery.
-pub async fn claim_delivery(
-    conn: &mut PgConnection,
+/// Records a verified delivery in one statement: `Some(row id)` for a first
+/// delivery, `None` for a redelivery (same hook and provider delivery id). A
+/// concurrent duplicate waits on the unique key until the first one's insert
+/// commits, then sees it as a redelivery. `Err` with a foreign-key violation
+/// when the hook was deleted since it was authenticated.
+pub async fn record_delivery(
+    db: impl PgExecutor<'_>,
     new: &NewDelivery<'_>,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "insert into hook_deliveries (hook_id, provider, delivery_id, event, result, payload)
-         values ($1, $2, $3, $4, 'ignored', $5)
+        "insert into hook_deliveries (hook_id, provider, delivery_id, event, result, reason,
+             payload, ref, sha, before_sha, pusher, judged_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+             case when $5 = 'queued' then null else now() end)
          on conflict (hook_id, delivery_id) do nothing
          returning id",
     )
@@ -267,52 +291,96 @@ pub async fn claim_delivery(
     .bind(new.provider)
     .bind(new.delivery_id)
     .bind(new.event)
+    .bind(new.result)
+    .bind(new.reason)
     .bind(new.payload)
+    .bind(new.git_ref)
+    .bind(new.sha)
+    .bind(new.before_sha)
+    .bind(new.pusher)
+    .fetch_optional(db)
+    .await
+}
+
+/// A queued delivery as the judge reads it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Queued {
+    /// Row id.
+    pub id: i64,
+    /// The hook.
+    pub hook_id: Uuid,
+    /// `github`, `gitlab` or `gitea`.
+    pub provider: String,
+    /// The event as sent.
+    pub event: String,
+    /// The verified body.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// The hook of the oldest queued delivery whose hook no other judge holds,
+/// locked (as [`lock_for_delivery`] does) until the caller's transaction ends.
+/// `skip locked`: judges of several replicas work on different hooks at once.
+pub async fn lock_next_queued_hook(conn: &mut PgConnection) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select h.id from hook_deliveries d join hooks h on h.id = d.hook_id
+         where d.result = 'queued'
+         order by d.id limit 1
+         for no key update of h skip locked",
+    )
     .fetch_optional(&mut *conn)
     .await
 }
 
-/// What became of a delivery.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome<'a> {
-    /// The pushed ref.
-    pub git_ref: &'a str,
-    /// The pushed sha.
-    pub sha: &'a str,
-    /// The sha the ref pointed to before the push.
-    pub before_sha: &'a str,
-    /// Who pushed.
-    pub pusher: &'a str,
-    /// `deployed`, `ignored`, `refused` or `failed`.
-    pub result: &'a str,
-    /// Why.
-    pub reason: &'a str,
-    /// The deploy it made.
-    pub deploy_id: Option<i64>,
+/// The oldest queued delivery of `hook_id`. Read under the hook's lock, in a
+/// statement of its own: its fresh snapshot sees what a judge that held the
+/// lock before committed, so no delivery is judged twice.
+pub async fn oldest_queued(
+    conn: &mut PgConnection,
+    hook_id: Uuid,
+) -> Result<Option<Queued>, sqlx::Error> {
+    sqlx::query_as::<_, Queued>(
+        "select id, hook_id, provider, event, payload from hook_deliveries
+         where hook_id = $1 and result = 'queued'
+         order by id limit 1",
+    )
+    .bind(hook_id)
+    .fetch_optional(&mut *conn)
+    .await
 }
 
-/// Records the outcome of a claimed delivery.
-pub async fn record_outcome(
+/// The row, result, reason and deploy of delivery row `id`.
+pub async fn delivery_by_row(
     db: impl PgExecutor<'_>,
     id: i64,
-    outcome: &Outcome<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update hook_deliveries set ref = $2, sha = $3, pusher = $4, result = $5, reason = $6,
-             deploy_id = $7, before_sha = $8
-         where id = $1",
+) -> Result<Option<Delivery>, sqlx::Error> {
+    sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(format!(
+        "select {DELIVERY_COLUMNS} from hook_deliveries where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records what the judge decided on queued delivery row `id`: only while it
+/// is still queued (false otherwise), so a late second verdict changes nothing.
+pub async fn record_verdict(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    result: &str,
+    reason: &str,
+    deploy_id: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update hook_deliveries set result = $2, reason = $3, deploy_id = $4, judged_at = now()
+         where id = $1 and result = 'queued'",
     )
     .bind(id)
-    .bind(outcome.git_ref)
-    .bind(outcome.sha)
-    .bind(outcome.pusher)
-    .bind(outcome.result)
-    .bind(outcome.reason)
-    .bind(outcome.deploy_id)
-    .bind(outcome.before_sha)
+    .bind(result)
+    .bind(reason)
+    .bind(deploy_id)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// One delivery by hook and provider delivery id.

@@ -207,8 +207,10 @@ fn rejection(rejection: Rejection) -> AppError {
 /// `POST /hooks/{id}`: a delivery from GitHub, GitLab or Gitea, told by its
 /// headers. Verified over the raw bytes before anything is parsed; 401 on a bad
 /// signature, 404 for an unknown hook (after the same work), 400 for a body that
-/// is not a push, 200 for a ping, 202 with what became of it otherwise. Only
-/// records and enqueues; never waits on the cluster.
+/// is not a push, 200 for a ping, 202 otherwise: `queued` for a push (the judge
+/// requests its deploy in the background; the deliveries list shows the
+/// verdict), `ignored` for other events. Only records; never renders, locks or
+/// waits on the cluster.
 async fn receive(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -228,11 +230,14 @@ async fn receive(
             Err(Ok(refused)) => return Err(rejection(refused)),
             Err(Err(error)) => return Err(error),
         };
-    let receipt = match hooks::receive(&app.db, &app.cluster, &hook, &envelope, &body).await {
+    let receipt = match hooks::receive(&app.db, &hook, &envelope, &body).await {
         Ok(receipt) => receipt,
         Err(Ok(refused)) => return Err(rejection(refused)),
         Err(Err(error)) => return Err(error),
     };
+    if receipt.result == "queued" && !receipt.redelivery {
+        app.hook_wake.ring();
+    }
     let status = if receipt.result == "pong" {
         StatusCode::OK
     } else {

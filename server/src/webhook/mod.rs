@@ -37,6 +37,16 @@ impl Provider {
             Provider::Gitea => "gitea",
         }
     }
+
+    /// The provider of a stored name ([`Self::as_str`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "github" => Some(Provider::GitHub),
+            "gitlab" => Some(Provider::GitLab),
+            "gitea" => Some(Provider::Gitea),
+            _ => None,
+        }
+    }
 }
 
 /// What a delivery's headers say, read by the web layer (lower-case names).

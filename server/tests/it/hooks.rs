@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use slipway::deployer::DeployState;
+use slipway::domain::hooks;
 use slipway::store::deploys::{self, Deploy, Trigger};
 use slipway::webhook;
 use sqlx::PgPool;
@@ -138,16 +139,15 @@ impl Hooked {
         .await
     }
 
-    /// A signed GitHub push of `sha` to `git_ref`, and the endpoint's JSON answer.
+    /// A signed GitHub push of `sha` to `git_ref`, and what the judge made of it.
     async fn push(&self, delivery: &str, git_ref: &str, sha: &str) -> Value {
-        self.github("push", delivery, github_push(git_ref, sha))
-            .await
-            .json()
-            .await
-            .unwrap()
+        let res = self
+            .github("push", delivery, github_push(git_ref, sha))
+            .await;
+        self.judged(res).await
     }
 
-    /// A signed GitHub push moving `main` from `before` to `after`, and the answer.
+    /// A signed GitHub push moving `main` from `before` to `after`, judged.
     async fn push_from(&self, delivery: &str, before: &str, after: &str) -> Value {
         let res = self
             .github(
@@ -156,8 +156,35 @@ impl Hooked {
                 github_push_from("refs/heads/main", before, after),
             )
             .await;
+        self.judged(res).await
+    }
+
+    /// The endpoint's answer `res` (202), or for a queued push the verdict the
+    /// judge recorded for it, in the answer's shape.
+    async fn judged(&self, res: reqwest::Response) -> Value {
         assert_eq!(res.status(), 202);
-        res.json().await.unwrap()
+        let receipt: Value = res.json().await.unwrap();
+        if receipt["result"] != "queued" {
+            return receipt;
+        }
+        assert_eq!(receipt["reason"], hooks::QUEUED_REASON, "{receipt}");
+        verdict(&self.pool, receipt["delivery"].as_i64().unwrap()).await
+    }
+
+    /// Waits until the judge has decided on every recorded delivery.
+    async fn settled(&self) {
+        for _ in 0..1500 {
+            let queued: i64 =
+                sqlx::query_scalar("select count(*) from hook_deliveries where result = 'queued'")
+                    .fetch_one(&self.pool)
+                    .await
+                    .unwrap();
+            if queued == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("deliveries still queued after 30 s: is a judge running?");
     }
 
     /// The deploys not superseded.
@@ -202,6 +229,26 @@ impl Hooked {
     }
 }
 
+/// The verdict recorded for delivery row `row`, once it is not queued (30 s at most).
+async fn verdict(pool: &PgPool, row: i64) -> Value {
+    for _ in 0..1500 {
+        let d = slipway::store::hooks::delivery_by_row(pool, row)
+            .await
+            .unwrap()
+            .expect("the delivery is recorded");
+        if d.result != "queued" {
+            assert!(d.judged_at.is_some(), "a verdict has its time");
+            let mut v = json!({"result": d.result, "reason": d.reason, "delivery": d.id});
+            if let Some(deploy) = d.deploy_id {
+                v["deploy_id"] = json!(deploy);
+            }
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("delivery {row} still queued after 30 s: is a judge running?");
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_signed_github_push_to_main_requests_a_deploy_with_its_commit(pool: PgPool) {
     let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
@@ -209,7 +256,10 @@ async fn a_signed_github_push_to_main_requests_a_deploy_with_its_commit(pool: Pg
         .github("push", "d-1", github_push("refs/heads/main", SHA))
         .await;
     assert_eq!(res.status(), 202);
-    let receipt: Value = res.json().await.unwrap();
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["result"], "queued", "{answer}");
+    assert!(answer.get("deploy_id").is_none(), "{answer}");
+    let receipt = verdict(&pool, answer["delivery"].as_i64().unwrap()).await;
     assert_eq!(receipt["result"], "deployed", "{receipt}");
     let deploy = deploys::find(&pool, receipt["deploy_id"].as_i64().unwrap())
         .await
@@ -260,8 +310,7 @@ async fn gitlab_and_gitea_pushes_are_verified_their_own_way(pool: PgPool) {
             body.clone(),
         )
         .await;
-    assert_eq!(res.status(), 202);
-    assert_eq!(res.json::<Value>().await.unwrap()["result"], "deployed");
+    assert_eq!(tags.judged(res).await["result"], "deployed");
     let wrong_token = tags
         .send(
             &[
@@ -286,8 +335,7 @@ async fn gitlab_and_gitea_pushes_are_verified_their_own_way(pool: PgPool) {
             body,
         )
         .await;
-    assert_eq!(res.status(), 202);
-    let receipt: Value = res.json().await.unwrap();
+    let receipt = tags.judged(res).await;
     assert_eq!(receipt["result"], "deployed", "{receipt}");
     let deploy = deploys::find(&pool, receipt["deploy_id"].as_i64().unwrap())
         .await
@@ -370,7 +418,8 @@ async fn forged_altered_and_unknown_deliveries_are_refused_and_record_nothing(po
     assert!(hook.deploys().await.is_empty(), "nothing was deployed");
 
     // The genuine delivery still works.
-    assert_eq!(hook.send(&headers(good), body).await.status(), 202);
+    let genuine = hook.send(&headers(good), body).await;
+    assert_eq!(hook.judged(genuine).await["result"], "deployed");
     assert_eq!(hook.deploys().await.len(), 1);
 }
 
@@ -407,8 +456,7 @@ async fn pushes_that_should_not_deploy_are_recorded_with_their_reason(pool: PgPo
     ];
     for (delivery, body, reason) in cases {
         let res = hook.github("push", delivery, body).await;
-        assert_eq!(res.status(), 202);
-        let receipt: Value = res.json().await.unwrap();
+        let receipt = hook.judged(res).await;
         assert_eq!(receipt["result"], "ignored", "{delivery}: {receipt}");
         assert!(
             receipt["reason"].as_str().unwrap().contains(reason),
@@ -419,7 +467,9 @@ async fn pushes_that_should_not_deploy_are_recorded_with_their_reason(pool: PgPo
         .github("issues", "i-1", b"{\"action\":\"opened\"}".to_vec())
         .await;
     assert_eq!(issues.status(), 202);
-    assert_eq!(issues.json::<Value>().await.unwrap()["result"], "ignored");
+    let answer: Value = issues.json().await.unwrap();
+    assert_eq!(answer["result"], "ignored", "decided on arrival: {answer}");
+    assert_eq!(answer["reason"], "`issues` events do not deploy");
 
     assert!(hook.deploys().await.is_empty());
     // Every delivery but the ping is in the list, newest first.
@@ -451,23 +501,23 @@ async fn pushes_that_should_not_deploy_are_recorded_with_their_reason(pool: PgPo
 async fn a_redelivery_answers_the_first_result_and_creates_nothing_even_at_once(pool: PgPool) {
     let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
     let body = github_push("refs/heads/main", SHA);
-    let first: Value = hook
-        .github("push", "d-1", body.clone())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first = hook
+        .judged(hook.github("push", "d-1", body.clone()).await)
+        .await;
+    assert_eq!(first["result"], "deployed", "{first}");
     let again: Value = hook
         .github("push", "d-1", body.clone())
         .await
         .json()
         .await
         .unwrap();
+    assert_eq!(again["result"], "deployed", "the first's verdict: {again}");
     assert_eq!(again["deploy_id"], first["deploy_id"]);
+    assert_eq!(again["delivery"], first["delivery"]);
     assert_eq!(again["redelivery"], true);
     assert_eq!(hook.deploys().await.len(), 1);
 
-    // Two copies of a new delivery at the same instant.
+    // Two copies of a new delivery at the same instant: one row, one deploy.
     let other = github_push(
         "refs/heads/main",
         "fedcba9876543210fedcba9876543210fedcba98",
@@ -476,12 +526,14 @@ async fn a_redelivery_answers_the_first_result_and_creates_nothing_even_at_once(
         hook.github("push", "d-2", other.clone()),
         hook.github("push", "d-2", other)
     );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (202, 202));
     let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
-    assert_eq!(a["deploy_id"], b["deploy_id"], "{a} {b}");
+    assert_eq!(a["delivery"], b["delivery"], "{a} {b}");
     assert_ne!(
         a["redelivery"], b["redelivery"],
         "exactly one was the first: {a} {b}"
     );
+    hook.settled().await;
     assert_eq!(hook.deploys().await.len(), 2);
     assert_eq!(hook.delivery_count().await, 2);
 }
@@ -501,6 +553,7 @@ async fn a_burst_of_ten_pushes_leaves_one_deploy_of_the_newest_commit(pool: PgPo
             .await;
         assert_eq!(res.status(), 202);
     }
+    hook.settled().await;
     let all = hook.deploys().await;
     assert_eq!(all.len(), 10);
     let live: Vec<&Deploy> = all
@@ -583,6 +636,77 @@ async fn an_older_push_delivered_later_is_ignored_and_the_newer_stays_live(pool:
             (&*a1, &*b1, "deployed")
         ]
     );
+}
+
+/// The endpoint only records: it answers while a judge holds the hook (a
+/// long verdict, another replica), and the queue is judged in arrival order
+/// once the hook is free, so an older push that arrived second is ignored.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_endpoint_answers_while_the_hook_is_being_judged_and_the_queue_keeps_arrival_order(
+    pool: PgPool,
+) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let (a0, a1, b1) = (sha("a0"), sha("a1"), sha("b1"));
+    let mut judge = pool.begin().await.unwrap();
+    sqlx::query("select 1 from hooks where id = $1::uuid for no key update")
+        .bind(&hook.id)
+        .execute(&mut *judge)
+        .await
+        .unwrap();
+    let send = |delivery: &'static str, before: String, after: String| {
+        let hook = &hook;
+        async move {
+            let res = tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                hook.github(
+                    "push",
+                    delivery,
+                    github_push_from("refs/heads/main", &before, &after),
+                ),
+            )
+            .await
+            .expect("the endpoint answered without waiting for the hook's judge");
+            assert_eq!(res.status(), 202);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    // B (a1 → b1) arrives first, then A (a0 → a1), which was pushed before it.
+    let b = send("q-b", a1.clone(), b1.clone()).await;
+    let a = send("q-a", a0.clone(), a1.clone()).await;
+    for answer in [&a, &b] {
+        assert_eq!(answer["result"], "queued", "{answer}");
+    }
+    assert!(b["delivery"].as_i64() < a["delivery"].as_i64());
+    // Both are listed as queued pushes, with their ref and shas, before any verdict.
+    let listed: Vec<(String, String, String)> =
+        sqlx::query_as("select ref, sha, result from hook_deliveries order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        listed,
+        [
+            ("refs/heads/main".into(), b1.clone(), "queued".into()),
+            ("refs/heads/main".into(), a1.clone(), "queued".into())
+        ]
+    );
+    assert!(hook.deploys().await.is_empty(), "nothing judged while held");
+
+    judge.commit().await.unwrap();
+    let b = verdict(&pool, b["delivery"].as_i64().unwrap()).await;
+    let a = verdict(&pool, a["delivery"].as_i64().unwrap()).await;
+    assert_eq!(b["result"], "deployed", "{b}");
+    assert_eq!(a["result"], "ignored", "{a}");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("commit a1a1a1a is older than b1b1b1b"),
+        "{a}"
+    );
+    let live = hook.live().await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].image, "registry.example/shop/api:b1b1b1b");
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
