@@ -221,7 +221,7 @@ async fn main() {
     let (verdict_p50, verdict_p99, verdict_max): (f64, f64, f64) = sqlx::query_as(
         "select percentile_cont(0.5) within group (order by ms),
                 percentile_cont(0.99) within group (order by ms), max(ms)
-         from (select extract(epoch from judged_at - created_at) * 1000 as ms
+         from (select extract(epoch from judged_at - created_at)::float8 * 1000 as ms
                from hook_deliveries where judged_at is not null) v",
     )
     .fetch_one(&pool)

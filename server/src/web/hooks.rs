@@ -605,6 +605,8 @@ pub mod api {
     /// A delivery.
     #[derive(Debug, serde::Serialize)]
     pub struct DeliveryOut {
+        /// The row, as `POST /hooks/ID` answers it (`delivery`).
+        id: i64,
         delivery_id: String,
         provider: String,
         event: String,
@@ -620,6 +622,12 @@ pub mod api {
         deploy_id: Option<i64>,
         #[serde(with = "time::serde::rfc3339")]
         created_at: OffsetDateTime,
+        /// When the result was decided (absent while `queued`).
+        #[serde(
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        judged_at: Option<OffsetDateTime>,
     }
 
     /// `POST /api/v1/teams/{team}/services/{service}/hooks`
@@ -687,6 +695,7 @@ pub mod api {
             deliveries
                 .into_iter()
                 .map(|d| DeliveryOut {
+                    id: d.id,
                     delivery_id: d.delivery_id,
                     provider: d.provider,
                     event: d.event,
@@ -698,6 +707,7 @@ pub mod api {
                     reason: d.reason,
                     deploy_id: d.deploy_id,
                     created_at: d.created_at,
+                    judged_at: d.judged_at,
                 })
                 .collect(),
         ))

@@ -495,6 +495,12 @@ async fn pushes_that_should_not_deploy_are_recorded_with_their_reason(pool: PgPo
     assert_eq!(ids, ["i-1", "path-miss", "deleted", "other-ref"]);
     assert_eq!(list[2]["ref"], "refs/heads/main");
     assert_eq!(list[0]["provider"], "github");
+    // Each names its row and when it was decided (on arrival, or by the judge).
+    assert!(
+        list.iter()
+            .all(|d| d["id"].is_i64() && d["judged_at"].is_string()),
+        "{list:?}"
+    );
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
