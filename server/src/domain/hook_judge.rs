@@ -82,13 +82,7 @@ async fn judge_oldest(
         Ok(push) => hooks::deploy_push(&mut *tx, cluster, &hook, row, &push)
             .await
             .map_err(fail)?,
-        Err(why) => Receipt {
-            result: "failed".into(),
-            reason: why,
-            deploy_id: None,
-            delivery: None,
-            redelivery: false,
-        },
+        Err(why) => hooks::receipt("failed", why, None),
     };
     store_hooks::record_verdict(
         &mut *tx,
@@ -210,13 +204,7 @@ async fn recorded_verdict(db: &PgPool, row: i64) -> Result<Receipt, AppError> {
     let done = store_hooks::delivery_by_row(db, row)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Receipt {
-        result: done.result,
-        reason: done.reason,
-        deploy_id: done.deploy_id,
-        delivery: Some(done.id),
-        redelivery: false,
-    })
+    Ok(Receipt::recorded(done, false))
 }
 
 /// Runs a judge until aborted: at once when rung, and every [`SWEEP_EVERY`]

@@ -287,7 +287,21 @@ pub async fn authenticate(
     Ok((hook, envelope))
 }
 
-fn receipt(result: &str, reason: impl Into<String>, deploy_id: Option<i64>) -> Receipt {
+impl Receipt {
+    /// What is recorded for delivery `d`; `redelivery` when it answers a later
+    /// delivery with the same id.
+    pub(super) fn recorded(d: store_hooks::Delivery, redelivery: bool) -> Self {
+        Receipt {
+            result: d.result,
+            reason: d.reason,
+            deploy_id: d.deploy_id,
+            delivery: Some(d.id),
+            redelivery,
+        }
+    }
+}
+
+pub(super) fn receipt(result: &str, reason: impl Into<String>, deploy_id: Option<i64>) -> Receipt {
     Receipt {
         result: result.to_owned(),
         reason: reason.into(),
@@ -441,13 +455,7 @@ pub async fn receive(
                 .await
                 .map_err(db_err)?
                 .ok_or_else(|| Err(AppError::Conflict("the delivery is being recorded".into())))?;
-            return Ok(Receipt {
-                result: first.result,
-                reason: first.reason,
-                deploy_id: first.deploy_id,
-                delivery: Some(first.id),
-                redelivery: true,
-            });
+            return Ok(Receipt::recorded(first, true));
         }
         // The hook was deleted since it was authenticated.
         Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {

@@ -307,12 +307,8 @@ pub async fn record_delivery(
 pub struct Queued {
     /// Row id.
     pub id: i64,
-    /// The hook.
-    pub hook_id: Uuid,
     /// `github`, `gitlab` or `gitea`.
     pub provider: String,
-    /// The event as sent.
-    pub event: String,
     /// The verified body.
     pub payload: Option<Vec<u8>>,
 }
@@ -339,7 +335,7 @@ pub async fn oldest_queued(
     hook_id: Uuid,
 ) -> Result<Option<Queued>, sqlx::Error> {
     sqlx::query_as::<_, Queued>(
-        "select id, hook_id, provider, event, payload from hook_deliveries
+        "select id, provider, payload from hook_deliveries
          where hook_id = $1 and result = 'queued'
          order by id limit 1",
     )
