@@ -397,10 +397,12 @@ pub fn pod_problems(pod: &Pod) -> Vec<String> {
         .flatten()
         .chain(status.container_statuses.iter().flatten());
     for c in containers {
+        let mut said_crash_loop = false;
         if let Some(waiting) = c.state.as_ref().and_then(|s| s.waiting.as_ref())
             && let Some(reason) = waiting.reason.as_deref()
             && !BENIGN_WAITING.contains(&reason)
         {
+            said_crash_loop = reason == CRASH_LOOP;
             let message = waiting.message.as_deref().unwrap_or_default();
             out.push(
                 format!("container {} is waiting: {reason} {message}", c.name)
@@ -417,8 +419,16 @@ pub fn pod_problems(pod: &Pod) -> Vec<String> {
                 1 => ", restarted once".to_owned(),
                 n => format!(", restarted {n} times"),
             };
+            // Between two back-offs a crashing container is briefly running
+            // (or starting) again, so its state alone does not say
+            // CrashLoopBackOff; a restart after a failed exit means it is in one.
+            let crash_loop = if c.restart_count > 0 && !said_crash_loop {
+                format!(" and keeps crashing ({CRASH_LOOP})")
+            } else {
+                String::new()
+            };
             out.push(format!(
-                "container {} exited with code {} ({}){restarts}",
+                "container {} exited with code {} ({}){restarts}{crash_loop}",
                 c.name,
                 t.exit_code,
                 t.reason.as_deref().unwrap_or("Error")
@@ -427,6 +437,9 @@ pub fn pod_problems(pod: &Pod) -> Vec<String> {
     }
     out
 }
+
+/// The kubelet's waiting reason for a container it restarts after back-off.
+const CRASH_LOOP: &str = "CrashLoopBackOff";
 
 #[cfg(test)]
 mod tests {
@@ -616,6 +629,46 @@ mod tests {
                 "container app is waiting: CrashLoopBackOff back-off 40s restarting failed container=app",
                 "container app exited with code 3 (Error), restarted 4 times",
             ]
+        );
+    }
+
+    #[test]
+    fn a_crashing_container_read_between_two_back_offs_is_still_a_crash_loop() {
+        use k8s_openapi::api::core::v1::{ContainerStateRunning, ContainerStateTerminated};
+        let status = |restart_count| ContainerStatus {
+            name: "app".into(),
+            restart_count,
+            state: Some(ContainerState {
+                running: Some(ContainerStateRunning::default()),
+                ..ContainerState::default()
+            }),
+            last_state: Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 1,
+                    reason: Some("Error".into()),
+                    ..ContainerStateTerminated::default()
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerStatus::default()
+        };
+        let pod = |c| Pod {
+            status: Some(PodStatus {
+                container_statuses: Some(vec![c]),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        assert_eq!(
+            pod_problems(&pod(status(3))),
+            [
+                "container app exited with code 1 (Error), restarted 3 times and keeps crashing (CrashLoopBackOff)"
+            ]
+        );
+        // Never restarted: one failed exit is not a loop.
+        assert_eq!(
+            pod_problems(&pod(status(0))),
+            ["container app exited with code 1 (Error)"]
         );
     }
 
