@@ -253,11 +253,31 @@ cadvisor_knows_fs() {
 		END { exit !found }' /proc/self/mountinfo
 }
 
+# A kubelet that does not account local storage reports no ephemeral-storage
+# capacity, and the scheduler then fits no pod that requests some (every pod
+# Slipway renders does). Give the node the size of its kubelet folder's
+# filesystem instead: pods schedule as on any node, but nothing measures or
+# enforces their disk use here. The kubelet keeps a capacity it does not
+# compute itself, so one patch lasts.
+node_storage_capacity() { # $1 = node name
+	local have size
+	have="$("${KUBECTL[@]}" get node "$1" -o jsonpath='{.status.capacity.ephemeral-storage}')" || return 1
+	[[ -n "$have" ]] && return 0
+	size="$(df -B1 --output=size "$NODE_DIR/kubelet" | tail -n 1 | tr -d ' ')"
+	[[ "$size" =~ ^[0-9]+$ ]] || return 1
+	"${KUBECTL[@]}" patch node "$1" --subresource=status --type=merge \
+		-p "{\"status\":{\"capacity\":{\"ephemeral-storage\":\"$size\"},\"allocatable\":{\"ephemeral-storage\":\"$size\"}}}" >/dev/null || return 1
+	say "node $1 reports no ephemeral-storage (local storage is not accounted): gave it its filesystem's $((size / 1024 / 1024 / 1024)) GiB"
+}
+
 node_kubelet_config() { # $1 = node name
 	local cg_v1=false storage=true
 	[[ -f /sys/fs/cgroup/cgroup.controllers ]] || cg_v1=true
 	mkdir -p "$NODE_DIR/kubelet"
-	if ! cadvisor_knows_fs "$NODE_DIR/kubelet"; then
+	if [[ "${SLIPWAY_NODE_STORAGE_ACCOUNTING:-auto}" == off ]]; then
+		storage=false
+		say "SLIPWAY_NODE_STORAGE_ACCOUNTING=off: local storage is not accounted on the real node"
+	elif ! cadvisor_knows_fs "$NODE_DIR/kubelet"; then
 		storage=false
 		say "the kubelet's folder $NODE_DIR/kubelet is on a filesystem cAdvisor cannot measure ($(stat -f -c %T "$NODE_DIR/kubelet" 2>/dev/null)): local storage is not accounted on the real node"
 	fi
@@ -589,6 +609,7 @@ node_up() {
 		"${KUBECTL[@]}" taint node "$name" --overwrite "$NODE_LABEL_KEY=$NODE_LABEL_VALUE:NoSchedule" >/dev/null &&
 		"${KUBECTL[@]}" uncordon "$name" >/dev/null ||
 		{ node_give_up "could not label, taint or uncordon node $name" -; return 0; }
+	node_storage_capacity "$name" || { node_give_up "could not give node $name an ephemeral-storage capacity" -; return 0; }
 	# After the node exists: kube-proxy reads its addresses from the Node object.
 	PATH="$path" START_BIN_DIR="$NODE_BIN" start kube-proxy --config="$NODE_DIR/kube-proxy-config.yaml"
 	node_wait "CoreDNS to be ready" 60 coredns dns_ready_ok || { node_give_up "$NODE_FAILURE" coredns; return 0; }

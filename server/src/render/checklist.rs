@@ -78,6 +78,10 @@ const SECRET_WORDS: [&str; 7] = [
     "PASSWD",
 ];
 
+/// The highest id a node's own users and groups take (distributions hand them
+/// out from 1000 up); kube-score and Polaris expect pods above it.
+const HIGHEST_NODE_ID: i64 = 10_000;
+
 /// Which rules the checklist applies: an environment's property
 /// (`production_rules`), not its name, since environments are admin-defined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,6 +241,45 @@ fn probes(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
         ),
     };
     add("probes", level, message);
+    let (level, message) = match (&probes.liveness, &probes.readiness) {
+        (Some(live), Some(ready)) if same_check(s, live, ready) => (
+            Level::Fail,
+            "liveness and readiness are the same check: when a dependency fails it, every pod \
+             restarts; make liveness only ask whether the process answers (e.g. tcp on the port)"
+                .to_owned(),
+        ),
+        (Some(_), Some(_)) => (
+            Level::Pass,
+            "liveness and readiness are different checks".to_owned(),
+        ),
+        _ => (
+            Level::Pass,
+            "no liveness and readiness pair to compare".to_owned(),
+        ),
+    };
+    add("probes-distinct", level, message);
+}
+
+/// Whether two probes ask the same thing (kube-score's `pod-probes-identical`):
+/// the same path on the same port, the same port, or the same command. Ports
+/// are compared as numbers, so `http` and `8000` are one port.
+fn same_check(s: &crate::spec::Spec, a: &crate::spec::Probe, b: &crate::spec::Probe) -> bool {
+    use crate::spec::PortRef;
+    let port = |p: &Option<PortRef>| match p {
+        Some(PortRef::Number(n)) => Some(*n),
+        Some(PortRef::Name(name)) => s.ports.iter().find(|p| &p.name == name).map(|p| p.port),
+        None => s.ports.first().map(|p| p.port),
+    };
+    if let (Some(x), Some(y)) = (&a.http, &b.http) {
+        return x.path == y.path && port(&x.port) == port(&y.port);
+    }
+    if let (Some(x), Some(y)) = (&a.tcp, &b.tcp) {
+        return port(&x.port) == port(&y.port);
+    }
+    if let (Some(x), Some(y)) = (&a.exec, &b.exec) {
+        return x.command == y.command;
+    }
+    false
 }
 
 /// Security context.
@@ -252,6 +295,24 @@ fn security_context(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, Stri
         );
     } else {
         add("non-root", Level::Fail, "runAsUser 0 is root".into());
+    }
+    let gid = security.run_as_group.unwrap_or(defaults::RUN_AS_GROUP);
+    if uid > HIGHEST_NODE_ID && gid > HIGHEST_NODE_ID {
+        add(
+            "high-user-id",
+            Level::Pass,
+            format!("user {uid} and group {gid} are above {HIGHEST_NODE_ID}, no user of the node"),
+        );
+    } else {
+        add(
+            "high-user-id",
+            Level::Warn,
+            format!(
+                "user {uid} / group {gid}: ids up to {HIGHEST_NODE_ID} can be users of the node, \
+                 which a container escape would act as; set security.runAsUser and runAsGroup \
+                 above {HIGHEST_NODE_ID} if the image allows"
+            ),
+        );
     }
     if security.read_only_root_filesystem.unwrap_or(true) {
         add(
@@ -341,6 +402,20 @@ fn availability(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String))
                 Level::Pass,
                 format!("PodDisruptionBudget over at least {min_replicas} pods"),
             );
+            let (level, message) = match blocked_drain(s, min_replicas) {
+                Some(why) => (
+                    Level::Fail,
+                    format!(
+                        "{why}: the budget lets no pod be evicted, so every node drain waits \
+                         until someone deletes it; allow at least one"
+                    ),
+                ),
+                None => (
+                    Level::Pass,
+                    "the budget lets a drain evict pods one at a time".to_owned(),
+                ),
+            };
+            add("drain-allowed", level, message);
         } else {
             add(
                 "disruption-budget",
@@ -377,6 +452,14 @@ fn availability(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String))
     }
     let (level, message) = match kind {
         WorkloadKind::Web | WorkloadKind::Worker => match &s.autoscaling {
+            Some(a) if a.max_replicas <= a.min_replicas => (
+                Level::Warn,
+                format!(
+                    "the autoscaler's minimum and maximum are both {}: it can never add a pod; \
+                     raise maxReplicas",
+                    a.min_replicas
+                ),
+            ),
             Some(a) => (
                 Level::Pass,
                 format!(
@@ -393,6 +476,34 @@ fn availability(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String))
         WorkloadKind::Cron => (Level::Pass, "not applicable to cron jobs".to_owned()),
     };
     add("autoscaling", level, message);
+}
+
+/// Why the disruption budget lets no pod go (kube-linter's
+/// `pdb-max-unavailable` and `pdb-min-available`), or `None`.
+fn blocked_drain(s: &crate::spec::Spec, pods: u32) -> Option<String> {
+    use crate::spec::IntOrPercent;
+    let budget = s.disruption_budget.as_ref()?;
+    let percent = |p: &str| p.trim_end_matches('%').parse::<u32>().ok();
+    if let Some(min) = &budget.min_available {
+        let blocks = match min {
+            IntOrPercent::Int(n) => *n >= pods,
+            IntOrPercent::Percent(p) => percent(p).is_some_and(|p| p >= 100),
+        };
+        return blocks.then(|| format!("minAvailable {} of {pods} pods", show(min)));
+    }
+    let max = budget.max_unavailable.as_ref()?;
+    let blocks = match max {
+        IntOrPercent::Int(n) => *n == 0,
+        IntOrPercent::Percent(p) => percent(p) == Some(0),
+    };
+    blocks.then(|| format!("maxUnavailable {}", show(max)))
+}
+
+fn show(value: &crate::spec::IntOrPercent) -> String {
+    match value {
+        crate::spec::IntOrPercent::Int(n) => n.to_string(),
+        crate::spec::IntOrPercent::Percent(p) => p.clone(),
+    }
 }
 
 /// Shipping.
@@ -655,6 +766,82 @@ mod tests {
         };
         assert_eq!(level("production"), Some(Level::Fail));
         assert_eq!(level("staging"), Some(Level::Warn));
+    }
+
+    fn item(spec: &ServiceSpec, id: &str) -> CheckItem {
+        let ctx = RenderContext::for_cli(spec, "production", None);
+        check(spec, &ctx, rules_for(&ctx.environment))
+            .items
+            .into_iter()
+            .find(|i| i.id == id)
+            .expect("check exists")
+    }
+
+    #[test]
+    fn the_same_liveness_and_readiness_check_fails_even_with_the_port_named_differently() {
+        let mut spec = example("django");
+        assert_eq!(item(&spec, "probes-distinct").level, Level::Pass);
+        let probes = spec.spec.probes.get_or_insert_with(Default::default);
+        let mut live = probes.readiness.clone().expect("the example has readiness");
+        if let Some(http) = live.http.as_mut() {
+            // 8000 is the port named `http` that readiness uses.
+            http.port = Some(crate::spec::PortRef::Number(8000));
+        }
+        probes.liveness = Some(live);
+        let failed = item(&spec, "probes-distinct");
+        assert_eq!(failed.level, Level::Fail, "{}", failed.message);
+    }
+
+    #[test]
+    fn user_ids_a_node_may_have_warn() {
+        let mut spec = example("django");
+        assert_eq!(item(&spec, "high-user-id").level, Level::Pass);
+        spec.spec.security = Some(crate::spec::Security {
+            run_as_user: Some(999),
+            ..crate::spec::Security::default()
+        });
+        let warned = item(&spec, "high-user-id");
+        assert_eq!(warned.level, Level::Warn);
+        assert!(warned.message.contains("999"), "{}", warned.message);
+    }
+
+    #[test]
+    fn a_budget_that_lets_no_pod_go_fails_the_drain_check() {
+        use crate::spec::{DisruptionBudget, IntOrPercent};
+        let mut spec = example("flask");
+        assert_eq!(item(&spec, "drain-allowed").level, Level::Pass);
+        for budget in [
+            DisruptionBudget {
+                max_unavailable: Some(IntOrPercent::Int(0)),
+                ..DisruptionBudget::default()
+            },
+            DisruptionBudget {
+                min_available: Some(IntOrPercent::Percent("100%".into())),
+                ..DisruptionBudget::default()
+            },
+            DisruptionBudget {
+                min_available: Some(IntOrPercent::Int(50)),
+                ..DisruptionBudget::default()
+            },
+        ] {
+            spec.spec.disruption_budget = Some(budget);
+            assert_eq!(item(&spec, "drain-allowed").level, Level::Fail);
+        }
+        spec.spec.disruption_budget = Some(DisruptionBudget {
+            min_available: Some(IntOrPercent::Percent("50%".into())),
+            ..DisruptionBudget::default()
+        });
+        assert_eq!(item(&spec, "drain-allowed").level, Level::Pass);
+    }
+
+    #[test]
+    fn an_autoscaler_that_cannot_add_a_pod_warns() {
+        let mut spec = example("fastapi");
+        assert_eq!(item(&spec, "autoscaling").level, Level::Pass);
+        if let Some(a) = spec.spec.autoscaling.as_mut() {
+            a.max_replicas = a.min_replicas;
+        }
+        assert_eq!(item(&spec, "autoscaling").level, Level::Warn);
     }
 
     #[test]

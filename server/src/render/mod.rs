@@ -277,9 +277,11 @@ pub fn render(spec: &ServiceSpec, ctx: &RenderContext) -> Result<Manifests, Rend
     if let Some(hpa) = scaling::autoscaler(&input) {
         objects.push(Object::HorizontalPodAutoscaler(Box::new(hpa)));
     }
-    if let Some(pdb) = scaling::disruption_budget(&input) {
-        objects.push(Object::PodDisruptionBudget(Box::new(pdb)));
-    }
+    objects.extend(
+        scaling::disruption_budgets(&input)
+            .into_iter()
+            .map(|pdb| Object::PodDisruptionBudget(Box::new(pdb))),
+    );
     if let Some(policy) = network::network_policy(&input) {
         objects.push(Object::NetworkPolicy(Box::new(policy)));
     }

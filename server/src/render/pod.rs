@@ -18,7 +18,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::config::{CONFIG_CHECKSUM_ANNOTATION, config_checksum, config_map_name};
 use super::scaling::to_i32;
 use super::{Input, meta};
-use crate::spec::{self, AntiAffinity, Color, PortRef, WorkloadKind, ZoneSpread, defaults};
+use crate::spec::{
+    self, AntiAffinity, Color, PortRef, WorkloadKind, ZoneSpread, defaults, quantity,
+};
 
 /// How the pod template is used.
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +213,12 @@ fn app_container(input: &Input<'_>, image: &str) -> Container {
         ),
         env: non_empty(&app_env(input)),
         env_from: non_empty(&env_from(&spec.env_from)),
-        resources: spec.resources.as_ref().map(resources),
+        image_pull_policy: Some(pull_policy(spec)),
+        resources: Some(with_ephemeral_storage(
+            spec.resources.as_ref().map(resources).unwrap_or_default(),
+            defaults::APP_EPHEMERAL_STORAGE_REQUEST,
+            &app_ephemeral_storage_limit(input),
+        )),
         liveness_probe: probes.liveness.as_ref().map(|p| probe(input, p)),
         readiness_probe: probes.readiness.as_ref().map(|p| probe(input, p)),
         startup_probe: probes.startup.as_ref().map(|p| probe(input, p)),
@@ -328,6 +335,82 @@ fn resources(r: &spec::Resources) -> ResourceRequirements {
     }
 }
 
+fn pull_policy(spec: &spec::Spec) -> String {
+    spec.image_pull_policy
+        .map_or(defaults::IMAGE_PULL_POLICY, spec::PullPolicy::as_str)
+        .to_owned()
+}
+
+const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
+
+/// `r` with an ephemeral-storage request and limit where it names none, so the
+/// scheduler counts the container's disk and the kubelet stops it before it
+/// fills the node's. A request given alone keeps the default limit unless it
+/// is larger, a limit given alone lowers the default request to it.
+fn with_ephemeral_storage(
+    mut r: ResourceRequirements,
+    request: &str,
+    limit: &str,
+) -> ResourceRequirements {
+    let size = |q: &Quantity| quantity::parse(&q.0).unwrap_or(0.0);
+    let requests = r.requests.get_or_insert_with(BTreeMap::new);
+    let limits = r.limits.get_or_insert_with(BTreeMap::new);
+    let default_request = Quantity(request.to_owned());
+    let default_limit = Quantity(limit.to_owned());
+    match (
+        requests.get(EPHEMERAL_STORAGE),
+        limits.get(EPHEMERAL_STORAGE),
+    ) {
+        (Some(_), Some(_)) => {}
+        (Some(given), None) => {
+            let limit = if size(given) > size(&default_limit) {
+                given.clone()
+            } else {
+                default_limit
+            };
+            limits.insert(EPHEMERAL_STORAGE.to_owned(), limit);
+        }
+        (None, Some(given)) => {
+            let request = if size(given) < size(&default_request) {
+                given.clone()
+            } else {
+                default_request
+            };
+            requests.insert(EPHEMERAL_STORAGE.to_owned(), request);
+        }
+        (None, None) => {
+            requests.insert(EPHEMERAL_STORAGE.to_owned(), default_request);
+            limits.insert(EPHEMERAL_STORAGE.to_owned(), default_limit);
+        }
+    }
+    r
+}
+
+/// The application container's default ephemeral-storage limit: its own
+/// allowance plus every disk-backed emptyDir of the pod (`/tmp` and the
+/// `volumes` without `inMemory`), because the kubelet counts those against the
+/// containers' limits: an emptyDir filled to its own size limit must not get
+/// the pod evicted.
+fn app_ephemeral_storage_limit(input: &Input<'_>) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let parse = |q: &str| quantity::parse(q).unwrap_or(0.0);
+    let mut bytes = parse(defaults::APP_EPHEMERAL_STORAGE_LIMIT) + parse(defaults::TMP_SIZE_LIMIT);
+    for volume in &input.spec.volumes {
+        let disk = volume.config_map.is_none()
+            && volume.secret.is_none()
+            && !volume.in_memory.unwrap_or(false);
+        if disk {
+            bytes += parse(
+                volume
+                    .size_limit
+                    .as_ref()
+                    .map_or(defaults::EMPTY_DIR_SIZE_LIMIT, |q| q.as_str()),
+            );
+        }
+    }
+    format!("{}Mi", (bytes / MIB).ceil())
+}
+
 /// A probe; an unset port means the first declared port.
 fn probe(input: &Input<'_>, p: &spec::Probe) -> Probe {
     let port = |port: &Option<PortRef>| match port {
@@ -366,7 +449,16 @@ fn init_container(input: &Input<'_>, c: &spec::Container, app_image: &str) -> Co
     // Migrations must run the version being deployed, so the default is the app's image.
     container.image = Some(c.image.clone().unwrap_or_else(|| app_image.to_owned()));
     if c.resources.is_none() {
-        container.resources = input.spec.resources.as_ref().map(resources);
+        container.resources = Some(with_ephemeral_storage(
+            input
+                .spec
+                .resources
+                .as_ref()
+                .map(resources)
+                .unwrap_or_default(),
+            defaults::EXTRA_EPHEMERAL_STORAGE_REQUEST,
+            defaults::EXTRA_EPHEMERAL_STORAGE_LIMIT,
+        ));
     }
     container
 }
@@ -405,7 +497,12 @@ fn extra_container(input: &Input<'_>, c: &spec::Container, inherit_env: bool) ->
         args: non_empty(&c.args),
         env: non_empty(&env),
         env_from: non_empty(&from),
-        resources: c.resources.as_ref().map(resources),
+        image_pull_policy: Some(pull_policy(input.spec)),
+        resources: Some(with_ephemeral_storage(
+            c.resources.as_ref().map(resources).unwrap_or_default(),
+            defaults::EXTRA_EPHEMERAL_STORAGE_REQUEST,
+            defaults::EXTRA_EPHEMERAL_STORAGE_LIMIT,
+        )),
         security_context: Some(container_security(input.spec)),
         volume_mounts: Some(mounts),
         ..Container::default()

@@ -75,32 +75,64 @@ pub fn autoscaler(input: &Input<'_>) -> Option<HorizontalPodAutoscaler> {
     })
 }
 
-/// The disruption budget, rendered only where at least two pods run: with one
-/// pod a budget can only block node drains, never protect availability.
-pub fn disruption_budget(input: &Input<'_>) -> Option<PodDisruptionBudget> {
-    if !input.kind.is_long_running() || input.min_replicas() < 2 {
-        return None;
+/// The disruption budgets, each rendered only where at least two pods run:
+/// with one pod a budget can only block node drains, never protect
+/// availability. Blue-green has one for the serving colour (the spec's budget)
+/// and `{name}-idle` for the standby one (one pod at a time), so a drain never
+/// takes every warm standby pod at once.
+pub fn disruption_budgets(input: &Input<'_>) -> Vec<PodDisruptionBudget> {
+    if !input.kind.is_long_running() {
+        return Vec::new();
     }
-    let budget = input.spec.disruption_budget.clone().unwrap_or_default();
-    let (min_available, max_unavailable) = match (budget.min_available, budget.max_unavailable) {
-        (Some(min), _) => (Some(int_or_string(&min)), None),
-        (None, Some(max)) => (None, Some(int_or_string(&max))),
-        (None, None) => (None, Some(IntOrString::Int(1))),
-    };
-    Some(PodDisruptionBudget {
-        metadata: meta::object_meta(input, input.name()),
+    let mut out = Vec::new();
+    if input.min_replicas() >= 2 {
+        let budget = input.spec.disruption_budget.clone().unwrap_or_default();
+        let (min_available, max_unavailable) = match (budget.min_available, budget.max_unavailable)
+        {
+            (Some(min), _) => (Some(int_or_string(&min)), None),
+            (None, Some(max)) => (None, Some(int_or_string(&max))),
+            (None, None) => (None, Some(IntOrString::Int(1))),
+        };
+        out.push(budget_over(
+            input,
+            input.name(),
+            workload::active_color(input),
+            min_available,
+            max_unavailable,
+        ));
+    }
+    if let Some((idle, count)) = workload::idle_color(input)
+        && count >= 2
+    {
+        out.push(budget_over(
+            input,
+            &format!("{}-idle", input.name()),
+            Some(idle),
+            None,
+            Some(IntOrString::Int(1)),
+        ));
+    }
+    out
+}
+
+fn budget_over(
+    input: &Input<'_>,
+    name: &str,
+    color: Option<crate::spec::Color>,
+    min_available: Option<IntOrString>,
+    max_unavailable: Option<IntOrString>,
+) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta::object_meta(input, name),
         spec: Some(PodDisruptionBudgetSpec {
-            selector: Some(meta::selector(meta::color_selector_labels(
-                input,
-                workload::active_color(input),
-            ))),
+            selector: Some(meta::selector(meta::color_selector_labels(input, color))),
             min_available,
             max_unavailable,
             // Crash-looping pods must not block a drain; they serve nothing anyway.
             unhealthy_pod_eviction_policy: Some("AlwaysAllow".to_owned()),
         }),
         status: None,
-    })
+    }
 }
 
 /// The Kubernetes form of a count or percentage.

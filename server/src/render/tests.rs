@@ -478,6 +478,145 @@ fn blue_green_renders_two_colours_and_the_service_selects_the_active_one() {
         .find(|o| o["kind"] == "Service")
         .expect("service");
     assert_eq!(service["spec"]["selector"]["slipway.dev/color"], "blue");
+    // Each colour that runs two pods or more has a budget: the idle one too.
+    let budgets: Vec<(String, String)> = objects
+        .iter()
+        .filter(|o| o["kind"] == "PodDisruptionBudget")
+        .map(|o| {
+            (
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                o["spec"]["selector"]["matchLabels"]["slipway.dev/color"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        budgets,
+        [
+            ("checkout".to_owned(), "blue".to_owned()),
+            ("checkout-idle".to_owned(), "green".to_owned())
+        ]
+    );
+}
+
+/// The app container of the first workload `spec` renders in production.
+fn app_container(spec: &ServiceSpec) -> serde_json::Value {
+    let ctx = RenderContext::for_cli(spec, "production", None);
+    let objects = render(spec, &ctx).expect("renders").objects();
+    let workload = objects
+        .iter()
+        .find(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet")))
+        .expect("a workload");
+    workload["spec"]["template"]["spec"]["containers"][0].clone()
+}
+
+#[test]
+fn every_container_gets_ephemeral_storage_and_the_app_room_for_its_emptydirs() {
+    let mut spec = example("flask");
+    spec.spec.volumes.push(crate::spec::SharedVolume {
+        name: "scratch".into(),
+        mount_path: Some("/scratch".into()),
+        size_limit: Some(crate::spec::Quantity::from("2Gi")),
+        in_memory: None,
+        config_map: None,
+        secret: None,
+    });
+    spec.spec.volumes.push(crate::spec::SharedVolume {
+        name: "fast".into(),
+        mount_path: Some("/fast".into()),
+        size_limit: Some(crate::spec::Quantity::from("1Gi")),
+        in_memory: Some(true),
+        config_map: None,
+        secret: None,
+    });
+    let app = app_container(&spec);
+    assert_eq!(app["resources"]["requests"]["ephemeral-storage"], "128Mi");
+    // 512Mi of its own + /tmp's 256Mi + scratch's 2Gi; the in-memory volume is RAM.
+    assert_eq!(app["resources"]["limits"]["ephemeral-storage"], "2816Mi");
+    let django = example("django");
+    let ctx = RenderContext::for_cli(&django, "production", None);
+    let objects = render(&django, &ctx).expect("renders").objects();
+    let pod = &objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .expect("deployment")["spec"]["template"]["spec"];
+    for c in pod["initContainers"].as_array().expect("init containers") {
+        assert_eq!(
+            c["resources"]["requests"]["ephemeral-storage"], "64Mi",
+            "{c}"
+        );
+        assert_eq!(
+            c["resources"]["limits"]["ephemeral-storage"], "256Mi",
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn ephemeral_storage_given_in_part_is_completed_without_a_limit_below_the_request() {
+    let quantity = |s: &str| Some(crate::spec::Quantity::from(s));
+    let mut spec = example("flask");
+    let resources = spec.spec.resources.get_or_insert_with(Default::default);
+    resources
+        .requests
+        .get_or_insert_with(Default::default)
+        .ephemeral_storage = quantity("5Gi");
+    let app = app_container(&spec);
+    assert_eq!(app["resources"]["requests"]["ephemeral-storage"], "5Gi");
+    assert_eq!(app["resources"]["limits"]["ephemeral-storage"], "5Gi");
+    let mut spec = example("flask");
+    let resources = spec.spec.resources.get_or_insert_with(Default::default);
+    resources
+        .limits
+        .get_or_insert_with(Default::default)
+        .ephemeral_storage = quantity("100Mi");
+    let app = app_container(&spec);
+    assert_eq!(app["resources"]["requests"]["ephemeral-storage"], "100Mi");
+    assert_eq!(app["resources"]["limits"]["ephemeral-storage"], "100Mi");
+}
+
+#[test]
+fn images_are_pulled_if_not_present_unless_the_spec_says_always() {
+    let mut spec = example("django");
+    assert_eq!(app_container(&spec)["imagePullPolicy"], "IfNotPresent");
+    spec.spec.image_pull_policy = Some(crate::spec::PullPolicy::Always);
+    let ctx = RenderContext::for_cli(&spec, "production", None);
+    let objects = render(&spec, &ctx).expect("renders").objects();
+    let pod = &objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .expect("deployment")["spec"]["template"]["spec"];
+    let containers = pod["containers"]
+        .as_array()
+        .into_iter()
+        .chain(pod["initContainers"].as_array())
+        .flatten();
+    for c in containers {
+        assert_eq!(c["imagePullPolicy"], "Always", "{}", c["name"]);
+    }
+}
+
+#[test]
+fn a_cron_job_without_a_starting_deadline_gets_one() {
+    let mut spec = example("cron");
+    if let Some(cron) = spec.spec.cron.as_mut() {
+        cron.starting_deadline_seconds = None;
+    }
+    let ctx = RenderContext::for_cli(&spec, "production", None);
+    let objects = render(&spec, &ctx).expect("renders").objects();
+    let job = objects
+        .iter()
+        .find(|o| o["kind"] == "CronJob")
+        .expect("cron job");
+    assert_eq!(
+        job["spec"]["startingDeadlineSeconds"],
+        crate::spec::defaults::CRON_STARTING_DEADLINE_SECONDS
+    );
 }
 
 #[test]

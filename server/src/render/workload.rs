@@ -34,12 +34,9 @@ pub fn workloads(input: &Input<'_>) -> Vec<Object> {
                         Color::Blue => bg.blue_image.as_deref(),
                         Color::Green => bg.green_image.as_deref(),
                     };
-                    let replicas = if color == bg.active {
-                        fixed_replicas(input)
-                    } else {
-                        Some(to_i32(
-                            bg.idle_replicas.unwrap_or_else(|| input.min_replicas()),
-                        ))
+                    let replicas = match idle_color(input) {
+                        Some((idle, count)) if idle == color => Some(to_i32(count)),
+                        _ => fixed_replicas(input),
                     };
                     Object::Deployment(Box::new(deployment(
                         input,
@@ -72,6 +69,20 @@ fn blue_green<'a>(input: &Input<'a>) -> Option<&'a crate::spec::BlueGreen> {
 /// The colour the Service selects, for blue-green services.
 pub fn active_color(input: &Input<'_>) -> Option<Color> {
     blue_green(input).map(|bg| bg.active)
+}
+
+/// The colour that does not serve, and its pod count, when blue-green is on.
+pub fn idle_color(input: &Input<'_>) -> Option<(Color, u32)> {
+    blue_green(input).map(|bg| {
+        let idle = match bg.active {
+            Color::Blue => Color::Green,
+            Color::Green => Color::Blue,
+        };
+        (
+            idle,
+            bg.idle_replicas.unwrap_or_else(|| input.min_replicas()),
+        )
+    })
 }
 
 /// The Deployment the autoscaler scales: the only one, or the active colour.
@@ -245,7 +256,10 @@ fn cron_job(input: &Input<'_>) -> CronJob {
                 cron.failed_jobs_history_limit
                     .unwrap_or(defaults::CRON_FAILED_HISTORY),
             )),
-            starting_deadline_seconds: cron.starting_deadline_seconds.map(i64::from),
+            starting_deadline_seconds: Some(i64::from(
+                cron.starting_deadline_seconds
+                    .unwrap_or(defaults::CRON_STARTING_DEADLINE_SECONDS),
+            )),
             suspend: cron.suspend,
             job_template: JobTemplateSpec {
                 metadata: Some(ObjectMeta {

@@ -23,12 +23,29 @@ pub const TERMINATION_GRACE_SECONDS: u32 = 30;
 /// Seconds a `web` pod sleeps in preStop so endpoint removal reaches every proxy
 /// before the app stops accepting connections.
 pub const PRE_STOP_SLEEP_SECONDS_WEB: u32 = 5;
-/// User id of the non-root security context (the article's value).
-pub const RUN_AS_USER: i64 = 1000;
-/// Group id of the security context (the article's value).
-pub const RUN_AS_GROUP: i64 = 3000;
-/// Volume-owning group of the security context (the article's value).
-pub const FS_GROUP: i64 = 2000;
+/// User id of the non-root security context: above 10000, so it is no user of
+/// the node (distributions hand out ids from 1000), which kube-score and Polaris
+/// require; the article's 1000 is one of the node's first human users.
+pub const RUN_AS_USER: i64 = 10001;
+/// Group id of the security context (above 10000, like the user id).
+pub const RUN_AS_GROUP: i64 = 10001;
+/// Volume-owning group of the security context (above 10000, like the user id).
+pub const FS_GROUP: i64 = 10001;
+/// Ephemeral storage (writable layer, logs) the scheduler reserves for the
+/// application container when `resources` names none.
+pub const APP_EPHEMERAL_STORAGE_REQUEST: &str = "128Mi";
+/// The application container's ephemeral-storage limit when `resources` names
+/// none, before the pod's disk emptyDirs are added to it: the kubelet evicts a
+/// pod whose containers and emptyDirs together use more than its containers'
+/// limits, so each emptyDir's own size limit must fit under them.
+pub const APP_EPHEMERAL_STORAGE_LIMIT: &str = "512Mi";
+/// Ephemeral storage requested by a sidecar or init container that names none.
+pub const EXTRA_EPHEMERAL_STORAGE_REQUEST: &str = "64Mi";
+/// Ephemeral-storage limit of a sidecar or init container that names none.
+pub const EXTRA_EPHEMERAL_STORAGE_LIMIT: &str = "256Mi";
+/// The image pull policy when `imagePullPolicy` is unset: images are pinned
+/// (tag or digest), so a node that has one need not ask the registry again.
+pub const IMAGE_PULL_POLICY: &str = "IfNotPresent";
 /// The namespace ingress-nginx installs into.
 pub const INGRESS_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
 /// The Prometheus path when `metrics.path` is unset.
@@ -49,6 +66,10 @@ pub const SCALE_DOWN_PERIOD_SECONDS: u32 = 60;
 pub const CRON_SUCCESSFUL_HISTORY: u32 = 3;
 /// CronJob failed history when unset.
 pub const CRON_FAILED_HISTORY: u32 = 1;
+/// Seconds a missed CronJob run may still start when unset. Without a deadline
+/// the controller counts every missed run since the last one and, past 100,
+/// stops scheduling the CronJob at all (after a long controller outage).
+pub const CRON_STARTING_DEADLINE_SECONDS: u32 = 300;
 /// Job retries when unset.
 pub const CRON_BACKOFF_LIMIT: u32 = 2;
 /// Seconds a finished Job is kept, so its logs can still be read.

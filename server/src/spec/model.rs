@@ -56,6 +56,10 @@ pub struct Spec {
     pub app_module: Option<String>,
     /// The container image, with a tag or digest: `registry.example.com/shop/web:1.4.2`.
     pub image: String,
+    /// When nodes ask the registry for the image: `IfNotPresent` when omitted
+    /// (pinned images do not change); `Always` re-checks the pull secret each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<PullPolicy>,
     /// The command (entrypoint); the preset's or the image's when omitted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
@@ -769,13 +773,13 @@ pub enum AntiAffinity {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Security {
-    /// User id; 1000 when omitted; never 0.
+    /// User id; 10001 when omitted; never 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_user: Option<i64>,
-    /// Group id; 3000 when omitted.
+    /// Group id; 10001 when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_group: Option<i64>,
-    /// Group owning mounted volumes; 2000 when omitted.
+    /// Group owning mounted volumes; 10001 when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_group: Option<i64>,
     /// Read-only root filesystem (with a writable `/tmp`); true when omitted.
@@ -872,6 +876,25 @@ pub struct BlueGreen {
     pub idle_replicas: Option<u32>,
 }
 
+/// When a node pulls an image, in Kubernetes' spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PullPolicy {
+    /// Ask the registry on every container start (and so check the pull secret).
+    Always,
+    /// Pull only when the node does not have the image.
+    IfNotPresent,
+}
+
+impl PullPolicy {
+    /// As written in a container's `imagePullPolicy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+        }
+    }
+}
+
 /// A blue-green colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -910,7 +933,7 @@ pub struct CronConfig {
     /// Failed jobs kept; 1 when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_jobs_history_limit: Option<u32>,
-    /// Seconds after the scheduled time a missed run may still start.
+    /// Seconds after the scheduled time a missed run may still start; 300 when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starting_deadline_seconds: Option<u32>,
     /// Seconds a run may take before it is stopped.

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::{EnvVar, ExecProbe, HttpProbe, Port, Probe, Probes, Spec, WorkloadKind};
+use super::model::{
+    EnvVar, ExecProbe, HttpProbe, Port, Probe, Probes, Spec, TcpProbe, WorkloadKind,
+};
 use super::scalar::{PortRef, ScalarString};
 
 /// A framework preset.
@@ -231,7 +233,20 @@ pub fn apply(spec: &Spec) -> Spec {
         // The startup probe gives a slow Django boot up to 150 s without
         // making liveness lenient for the rest of the pod's life.
         probes.startup.get_or_insert_with(|| http(5, 30));
-        probes.liveness.get_or_insert_with(|| http(10, 3));
+        // Liveness asks only whether the server still takes connections,
+        // readiness whether it can serve: a health check that fails because a
+        // database is down then takes pods out of the Service instead of
+        // restarting every one of them. A hung gunicorn worker is gunicorn's to
+        // restart (its worker timeout), not the kubelet's.
+        probes.liveness.get_or_insert_with(|| Probe {
+            tcp: Some(TcpProbe {
+                port: port_ref.clone(),
+            }),
+            period_seconds: Some(10),
+            failure_threshold: Some(3),
+            timeout_seconds: Some(2),
+            ..Probe::default()
+        });
         probes.readiness.get_or_insert_with(|| http(5, 2));
     }
     if framework == Framework::Celery {
@@ -275,6 +290,7 @@ fn clone_without_environments(spec: &Spec) -> Spec {
         framework,
         app_module,
         image,
+        image_pull_policy,
         command,
         args,
         working_dir,
@@ -311,6 +327,7 @@ fn clone_without_environments(spec: &Spec) -> Spec {
         framework: *framework,
         app_module: app_module.clone(),
         image: image.clone(),
+        image_pull_policy: *image_pull_policy,
         command: command.clone(),
         args: args.clone(),
         working_dir: working_dir.clone(),
@@ -380,11 +397,16 @@ mod tests {
         let probes = out.probes.expect("preset probes");
         assert_eq!(
             probes
-                .liveness
+                .readiness
                 .and_then(|p| p.http)
                 .map(|h| h.path)
                 .as_deref(),
             Some("/health/")
+        );
+        // Distinct from readiness: the process answers, whatever its dependencies do.
+        assert_eq!(
+            probes.liveness.and_then(|p| p.tcp).and_then(|t| t.port),
+            Some(PortRef::Name("http".into()))
         );
         assert!(out.env.iter().any(|e| e.name == "CONN_MAX_AGE"));
     }
