@@ -43,6 +43,8 @@ pub struct AppState {
     pub hook_wake: domain::hook_judge::Wake,
     /// The cap on concurrent password checks at sign-in.
     pub password_gate: Arc<auth::throttle::PasswordGate>,
+    /// The identity provider, when single sign-on is configured.
+    pub oidc: Option<Arc<auth::oidc::Provider>>,
 }
 
 /// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
@@ -65,6 +67,22 @@ impl AppState {
         let hook_limiter = Arc::new(web::hooks::HookLimiter::new(
             config.hook_deliveries_per_minute,
         ));
+        // `serve` and `run` refuse an incomplete configuration before this
+        // (`Config::oidc`); here it is only read.
+        let oidc = match config.oidc() {
+            Ok(Some(settings)) => match auth::oidc::Provider::new(settings) {
+                Ok(provider) => Some(Arc::new(provider)),
+                Err(error) => {
+                    tracing::error!(%error, "single sign-on is off: its HTTP client could not be built");
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(%error, "single sign-on is off");
+                None
+            }
+        };
         let password_gate = Arc::new(auth::throttle::PasswordGate::new(
             config.login_concurrency(),
             auth::throttle::GATE_WAIT,
@@ -78,6 +96,7 @@ impl AppState {
             hook_limiter,
             hook_wake: domain::hook_judge::Wake::default(),
             password_gate,
+            oidc,
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::{deployer, notify, seed, store};
 pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     config.check()?;
     config.read_secrets()?;
+    config.oidc()?;
     let url = config
         .database_url
         .clone()
@@ -80,6 +81,7 @@ async fn migrate_before_serving(config: &Config, pool: &PgPool) -> anyhow::Resul
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
     config.check()?;
     config.read_secrets()?;
+    config.oidc()?;
     let state_dir = StateDir::new(Path::new("."))?;
     let _lock = state_dir.lock_run()?;
     if config.secret_key.is_none() {

@@ -128,6 +128,61 @@ pub struct Config {
     /// Default: the number of CPUs, at most 8.
     #[arg(long, env = "SLIPWAY_LOGIN_CONCURRENCY")]
     pub login_concurrency: Option<NonZeroUsize>,
+
+    /// OpenID Connect issuer URL, exactly as the provider names itself; single
+    /// sign-on is on when it is set (docs/sso.md).
+    #[arg(long, env = "SLIPWAY_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// Slipway's client id at the identity provider.
+    #[arg(long, env = "SLIPWAY_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// Slipway's client secret at the identity provider
+    /// (`SLIPWAY_OIDC_CLIENT_SECRET` or `…_FILE`).
+    #[arg(skip)]
+    pub oidc_client_secret: Option<SecretString>,
+
+    /// The provider's name on the login page ("Sign in with …").
+    #[arg(long, env = "SLIPWAY_OIDC_NAME", default_value = "single sign-on")]
+    pub oidc_name: String,
+
+    /// Scopes asked for besides `openid`, separated by spaces.
+    #[arg(
+        long,
+        env = "SLIPWAY_OIDC_SCOPES",
+        default_value = "email profile groups",
+        value_delimiter = ' '
+    )]
+    pub oidc_scopes: Vec<String>,
+
+    /// The ID token claim that lists a user's groups.
+    #[arg(long, env = "SLIPWAY_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+
+    /// Who may sign in with a password: `everyone`, or `break-glass` (only
+    /// `SLIPWAY_ADMIN_EMAIL`, for when the identity provider is down).
+    #[arg(
+        long,
+        env = "SLIPWAY_PASSWORD_LOGIN",
+        value_enum,
+        default_value = "everyone"
+    )]
+    pub password_login: PasswordLogin,
+
+    /// Seconds added to the clock ID tokens are checked against: tests move it
+    /// to see an expired token refused. No variable sets it.
+    #[arg(skip)]
+    pub oidc_clock_offset_secs: i64,
+}
+
+/// Who may sign in with a password (`SLIPWAY_PASSWORD_LOGIN`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordLogin {
+    /// Every user with a password.
+    Everyone,
+    /// Only the break-glass administrator (`SLIPWAY_ADMIN_EMAIL`).
+    BreakGlass,
 }
 
 /// The most password checks the default of `SLIPWAY_LOGIN_CONCURRENCY` allows at once.
@@ -221,6 +276,9 @@ impl Config {
         if self.admin_password.is_none() {
             self.admin_password = secret_from_env("SLIPWAY_ADMIN_PASSWORD")?;
         }
+        if self.oidc_client_secret.is_none() {
+            self.oidc_client_secret = secret_from_env("SLIPWAY_OIDC_CLIENT_SECRET")?;
+        }
         Ok(())
     }
 
@@ -246,7 +304,49 @@ impl Config {
             trusted_proxies: Vec::new(),
             metrics_addr: None,
             login_concurrency: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_name: "single sign-on".into(),
+            oidc_scopes: vec!["email".into(), "profile".into(), "groups".into()],
+            oidc_groups_claim: "groups".into(),
+            password_login: PasswordLogin::Everyone,
+            oidc_clock_offset_secs: 0,
         }
+    }
+
+    /// The single sign-on settings, `None` when `SLIPWAY_OIDC_ISSUER` is unset;
+    /// an error naming the variable when the issuer is set without the rest.
+    pub fn oidc(&self) -> anyhow::Result<Option<crate::auth::oidc::OidcConfig>> {
+        let Some(issuer) = self.oidc_issuer.clone().filter(|i| !i.is_empty()) else {
+            return Ok(None);
+        };
+        let client_id = self
+            .oidc_client_id
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!("SLIPWAY_OIDC_ISSUER is set, so SLIPWAY_OIDC_CLIENT_ID is needed")
+            })?;
+        let client_secret = self.oidc_client_secret.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "SLIPWAY_OIDC_ISSUER is set, so SLIPWAY_OIDC_CLIENT_SECRET (or …_FILE) is needed"
+            )
+        })?;
+        Ok(Some(crate::auth::oidc::OidcConfig {
+            issuer,
+            client_id,
+            client_secret,
+            display_name: self.oidc_name.clone(),
+            scopes: self
+                .oidc_scopes
+                .iter()
+                .filter(|s| !s.is_empty() && s.as_str() != "openid")
+                .cloned()
+                .collect(),
+            groups_claim: self.oidc_groups_claim.clone(),
+            public_url: self.public_url.clone(),
+        }))
     }
 
     /// Whether the portal is served over https (cookies `Secure` and `__Host-`, HSTS).

@@ -22,5 +22,6 @@ pub mod plans;
 pub mod quotas;
 pub mod secrets;
 pub mod services;
+pub mod sso;
 pub mod tenancy;
 pub mod waiting;

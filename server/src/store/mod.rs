@@ -23,6 +23,7 @@ pub mod pins;
 pub mod roles;
 pub mod services;
 pub mod sessions;
+pub mod sso;
 pub mod teams;
 pub mod tokens;
 pub mod users;

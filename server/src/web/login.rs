@@ -15,7 +15,9 @@ use crate::app::AppState;
 use crate::auth::activity::LAST_SEEN_KEY;
 use crate::auth::extract::{ClientAddr, SESSION_EPOCH, SESSION_USER_ID};
 use crate::auth::throttle::{self, GateError};
-use crate::auth::{MaybeUser, csrf, password};
+use crate::auth::{MaybeUser, csrf, oidc, password};
+use crate::config::PasswordLogin;
+use crate::domain;
 use crate::error::AppError;
 use crate::store;
 use crate::store::login_attempts::Begun;
@@ -26,7 +28,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(show_login).post(login))
         .route("/logout", post(logout))
+        .route("/auth/oidc/start", get(sso_start))
+        // oidc::CALLBACK_PATH, written out for the route table the tests read.
+        .route("/auth/oidc/callback", get(sso_callback))
 }
+
+/// Session key of the sign-in started at the identity provider.
+const OIDC_PENDING: &str = "oidc_pending";
 
 /// The login page.
 #[derive(Template, WebTemplate)]
@@ -36,12 +44,43 @@ pub struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// "Sign in with …" when single sign-on is configured.
+    sso_name: Option<String>,
+    sso_href: String,
+    /// Whether the password form shows (off for all but break-glass).
+    password_login: bool,
+    password_href: String,
+}
+
+impl LoginPage {
+    fn new(app: &AppState, layout: Layout, next: String, show_password: bool) -> Self {
+        let query = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("next", next.as_str())];
+            pairs.extend_from_slice(extra);
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        };
+        let password_login = show_password
+            || app.config.password_login == PasswordLogin::Everyone
+            || app.oidc.is_none();
+        Self {
+            layout,
+            email: String::new(),
+            sso_href: format!("/auth/oidc/start?{}", query(&[])),
+            password_href: format!("/login?{}", query(&[("password", "1")])),
+            next,
+            error: None,
+            sso_name: app.oidc.as_ref().map(|p| p.display_name().to_owned()),
+            password_login,
+        }
+    }
 }
 
 /// Query of `GET /login`.
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// `1`: show the password form even when it is kept for break-glass.
+    password: Option<String>,
 }
 
 /// The login form. `Debug` is implemented by hand so the password can never be logged.
@@ -92,6 +131,7 @@ fn in_words(secs: u64) -> String {
 
 /// `GET /login`: the form; a signed-in user goes straight on.
 async fn show_login(
+    State(app): State<AppState>,
     MaybeUser(user): MaybeUser,
     layout: Layout,
     Query(q): Query<NextQuery>,
@@ -100,13 +140,7 @@ async fn show_login(
     if user.is_some() {
         return Redirect::to(&next).into_response();
     }
-    LoginPage {
-        layout,
-        email: String::new(),
-        next,
-        error: None,
-    }
-    .into_response()
+    LoginPage::new(&app, layout, next, q.password.as_deref() == Some("1")).into_response()
 }
 
 /// `POST /login`: checks the password, throttled per (account, address), per address
@@ -124,10 +158,9 @@ async fn login(
     let next = safe_next(Some(&form.next));
     let refuse = |layout: Layout, status: StatusCode, message: String, retry_after: Option<u64>| {
         let page = LoginPage {
-            layout,
             email: email.clone(),
-            next: next.clone(),
             error: Some(message),
+            ..LoginPage::new(&app, layout, next.clone(), true)
         };
         let mut response = (status, page).into_response();
         if let Some(secs) = retry_after {
@@ -137,6 +170,22 @@ async fn login(
         }
         response
     };
+    if app.config.password_login == PasswordLogin::BreakGlass
+        && app.oidc.is_some()
+        && email != app.config.admin_email.trim().to_lowercase()
+    {
+        tracing::info!("password login refused: kept for the break-glass administrator");
+        let name = app
+            .oidc
+            .as_ref()
+            .map_or("single sign-on", |p| p.display_name());
+        return Ok(refuse(
+            layout,
+            StatusCode::FORBIDDEN,
+            format!("Password sign-in is off here; sign in with {name}."),
+            None,
+        ));
+    }
     let attempt =
         match store::login_attempts::begin(&app.db, &email, &client_addr, throttle::retry_after)
             .await?
@@ -169,9 +218,11 @@ async fn login(
             Begun::Counted { id } => id,
         };
     let credentials = store::users::credentials(&app.db, &email).await?;
+    // A user of single sign-on has no password; the dummy hash costs the same.
     let phc = credentials
         .as_ref()
         .map(|c| c.password_hash.clone())
+        .filter(|h| h != store::sso::NO_PASSWORD)
         .unwrap_or_else(|| password::dummy_hash().to_owned());
     let password_ok = match app.password_gate.verify(form.password.clone(), phc).await {
         Ok(ok) => ok,
@@ -202,8 +253,23 @@ async fn login(
         }
     };
     store::login_attempts::succeed(&app.db, attempt).await?;
-    // A new session id at login defeats session fixation, and a new CSRF token
-    // makes one learned before sign-in (a planted cookie) worthless after it.
+    start_session(&session, user_id, epoch).await?;
+    let actor = store::audit::Actor {
+        user_id: Some(user_id),
+        name: email.clone(),
+        client_addr: Some(client_addr),
+    };
+    store::audit::record(&app.db, &actor, "user.login", &email, json!({})).await?;
+    tracing::info!(user_id, "signed in");
+    let mut response = Redirect::to(&next).into_response();
+    csrf::rotate_anonymous(&mut response);
+    Ok(response)
+}
+
+/// Makes `session` the signed-in session of `user_id`. A new session id at
+/// login defeats session fixation, and a new CSRF token makes one learned
+/// before sign-in (a planted cookie) worthless after it.
+async fn start_session(session: &Session, user_id: i64, epoch: i32) -> Result<(), AppError> {
     session
         .cycle_id()
         .await
@@ -216,17 +282,124 @@ async fn login(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         )
         .await?;
-    csrf::rotate(&session).await?;
-    let actor = store::audit::Actor {
-        user_id: Some(user_id),
-        name: email.clone(),
-        client_addr: Some(client_addr),
+    csrf::rotate(session).await?;
+    Ok(())
+}
+
+/// `GET /auth/oidc/start`: remembers a new sign-in in the session and sends
+/// the browser to the identity provider.
+async fn sso_start(
+    State(app): State<AppState>,
+    session: Session,
+    ClientAddr(client_addr): ClientAddr,
+    layout: Layout,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    let provider = app.oidc.clone().ok_or(AppError::NotFound)?;
+    let next = safe_next(q.next.as_deref());
+    match provider.begin(&next, sso_now(&app).timestamp()).await {
+        Ok((url, pending)) => {
+            session.insert(OIDC_PENDING, pending).await?;
+            Ok(Redirect::to(&url).into_response())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "single sign-on could not start");
+            domain::sso::record_oidc_refusal(&app.db, &client_addr, &error).await?;
+            Ok(sso_refused(&app, layout, next, error.to_string()))
+        }
+    }
+}
+
+/// The identity provider's answer (`GET /auth/oidc/callback`).
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /auth/oidc/callback`: checks the answer against the sign-in this
+/// browser started (used once: it leaves the session whatever happens),
+/// exchanges the code, verifies the ID token, and signs the person in.
+async fn sso_callback(
+    State(app): State<AppState>,
+    session: Session,
+    ClientAddr(client_addr): ClientAddr,
+    layout: Layout,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, AppError> {
+    let provider = app.oidc.clone().ok_or(AppError::NotFound)?;
+    let pending: Option<oidc::Pending> = session.remove(OIDC_PENDING).await?;
+    let next = pending
+        .as_ref()
+        .map_or_else(|| "/".to_owned(), |p| safe_next(Some(&p.next)));
+    let now = sso_now(&app);
+    let identity = match q.error {
+        Some(error) => Err(oidc::OidcError::Refused(
+            [Some(error), q.error_description]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": "),
+        )),
+        None => {
+            provider
+                .finish(
+                    pending,
+                    q.state.as_deref().unwrap_or_default(),
+                    q.code.as_deref().unwrap_or_default(),
+                    now,
+                )
+                .await
+        }
     };
-    store::audit::record(&app.db, &actor, "user.login", &email, json!({})).await?;
-    tracing::info!(user_id, "signed in");
-    let mut response = Redirect::to(&next).into_response();
-    csrf::rotate_anonymous(&mut response);
-    Ok(response)
+    let identity = match identity {
+        Ok(identity) => identity,
+        Err(error) => {
+            tracing::warn!(reason = error.reason(), %error, "single sign-on refused");
+            domain::sso::record_oidc_refusal(&app.db, &client_addr, &error).await?;
+            return Ok(sso_refused(&app, layout, next, error.to_string()));
+        }
+    };
+    match domain::sso::sign_in(&app.db, provider.issuer(), &identity, &client_addr).await? {
+        Ok(signed_in) => {
+            start_session(&session, signed_in.user.id, signed_in.epoch).await?;
+            tracing::info!(
+                user_id = signed_in.user.id,
+                created = signed_in.created,
+                "signed in through single sign-on"
+            );
+            let mut response = Redirect::to(&next).into_response();
+            csrf::rotate_anonymous(&mut response);
+            Ok(response)
+        }
+        Err(refused) => {
+            domain::sso::record_refusal(
+                &app.db,
+                &client_addr,
+                Some(&identity.email),
+                refused.reason(),
+                &refused.to_string(),
+            )
+            .await?;
+            Ok(sso_refused(&app, layout, next, refused.to_string()))
+        }
+    }
+}
+
+/// The clock of single sign-on: now, moved by the tests' offset.
+fn sso_now(app: &AppState) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() + chrono::Duration::seconds(app.config.oidc_clock_offset_secs)
+}
+
+/// The login page saying why single sign-on did not sign the visitor in.
+fn sso_refused(app: &AppState, layout: Layout, next: String, why: String) -> Response {
+    let page = LoginPage {
+        error: Some(format!("Single sign-on failed: {why}")),
+        ..LoginPage::new(app, layout, next, false)
+    };
+    (StatusCode::UNAUTHORIZED, page).into_response()
 }
 
 /// `POST /logout`: deletes the session server-side and replaces the visitor's

@@ -26,6 +26,7 @@ pub mod namespaces;
 pub mod notifications;
 pub mod quotas;
 pub mod services;
+pub mod sso;
 pub mod static_files;
 pub mod status;
 pub mod tenancy;
@@ -46,6 +47,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(freeze::routes())
         .merge(admin::routes())
         .merge(namespaces::routes())
+        .merge(sso::routes())
         .merge(quotas::routes())
         .merge(account::routes())
         .merge(wiring::routes())

@@ -148,6 +148,23 @@ pub const MATRIX: &[Case] = &[
         ]),
         expect: [S(422), S(422), S(422), S(422)],
     },
+    // Single sign-on is off in the matrix's app, so both answer 404 to anyone;
+    // tests/it/sso.rs runs them against a real Dex (anyone may start a
+    // sign-in; the callback signs in only with the browser's own state).
+    Case {
+        method: "GET",
+        route: "/auth/oidc/start",
+        path: "/auth/oidc/start",
+        body: Body::Empty,
+        expect: [S(404), S(404), S(404), S(404)],
+    },
+    Case {
+        method: "GET",
+        route: "/auth/oidc/callback",
+        path: "/auth/oidc/callback?code=c&state=s",
+        body: Body::Empty,
+        expect: [S(404), S(404), S(404), S(404)],
+    },
     // the catalog and the service pages (the lead's)
     Case {
         method: "GET",
@@ -998,6 +1015,27 @@ pub const MATRIX: &[Case] = &[
         path: "/admin/namespaces/reserved/slipway/delete",
         body: Body::Empty,
         expect: [Login, Forbidden, Forbidden, Allowed(303)],
+    },
+    Case {
+        method: "GET",
+        route: "/admin/sso",
+        path: "/admin/sso",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/sso/mappings",
+        path: "/admin/sso/mappings",
+        body: Body::Form(&[("group", "group-{role}"), ("team", "shop")]),
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
+    },
+    Case {
+        method: "POST",
+        route: "/admin/sso/mappings/{id}/delete",
+        path: "/admin/sso/mappings/999999/delete",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_MISSING,
     },
     Case {
         method: "GET",

@@ -36,6 +36,7 @@ mod security_headers;
 mod seed;
 mod services;
 mod session_hardening;
+mod sso;
 mod status_cache;
 mod tenancy;
 mod wiring;

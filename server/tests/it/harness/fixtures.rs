@@ -577,3 +577,29 @@ pub async fn deliver_notifications(pool: &PgPool, now: time::OffsetDateTime) -> 
     .await
     .unwrap()
 }
+
+// ---------------------------------------------------------------- single sign-on
+
+/// Maps identity-provider `group` to `team` (created when missing) and/or the
+/// administrator role, as an administrator would.
+pub async fn map_group(pool: &PgPool, group: &str, team: Option<&str>, admin: bool) {
+    if let Some(team) = team
+        && store::teams::find_by_name(pool, team)
+            .await
+            .unwrap()
+            .is_none()
+    {
+        store::teams::insert(pool, team, team).await.unwrap();
+    }
+    slipway::domain::sso::add_mapping(
+        pool,
+        &Actor::system(),
+        &slipway::domain::sso::MappingInput {
+            group: group.into(),
+            team: team.unwrap_or_default().into(),
+            admin,
+        },
+    )
+    .await
+    .unwrap();
+}

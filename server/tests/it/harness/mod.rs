@@ -4,10 +4,12 @@
 //! import every helper from here, never from one another.
 
 pub mod cluster;
+pub mod dex;
 pub mod fixtures;
 pub mod routes;
 
 pub use cluster::*;
+pub use dex::*;
 pub use fixtures::*;
 
 use std::net::SocketAddr;
@@ -44,6 +46,39 @@ impl TestApp {
         tweak(&mut config);
         // Bound before serving, so the first request never races the server start.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, pool, cluster, config)
+    }
+
+    /// Serves with single sign-on through a Dex started for this app's
+    /// callback URL and knowing `users`; `tweak` adjusts the config after.
+    pub async fn spawn_sso(
+        pool: PgPool,
+        users: &[DexUser],
+        tweak: impl FnOnce(&mut Config),
+    ) -> (Self, Dex) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dex = Dex::start(&format!("http://{addr}/auth/oidc/callback"), users).await;
+        let mut config = Config::for_database("postgres://unused");
+        config.public_url = format!("http://{addr}");
+        config.oidc_issuer = Some(dex.issuer.clone());
+        config.oidc_client_id = Some("slipway".into());
+        config.oidc_client_secret = Some(slipway::config::SecretString::new(DEX_CLIENT_SECRET));
+        config.oidc_name = "Dex".into();
+        tweak(&mut config);
+        (
+            Self::serve_on(listener, pool, ClusterHandle::disabled(), config),
+            dex,
+        )
+    }
+
+    /// Serves the real router on `listener`.
+    fn serve_on(
+        listener: TcpListener,
+        pool: PgPool,
+        cluster: ClusterHandle,
+        config: Config,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(pool.clone(), cluster, config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -53,18 +88,61 @@ impl TestApp {
             })
             .await;
         });
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
         Self {
             addr,
-            client,
+            client: browser(),
             _shutdown: tx,
         }
     }
 
+    /// Signs in through single sign-on in `browser` (a cookie-keeping client):
+    /// Slipway's start, Dex's login form, then Slipway's callback. Returns the
+    /// callback's response and the callback URL Dex sent the browser to.
+    pub async fn sso_sign_in(
+        &self,
+        browser: &reqwest::Client,
+        dex: &Dex,
+        email: &str,
+        password: &str,
+    ) -> (reqwest::Response, String) {
+        let callback = self.sso_callback_url(browser, dex, email, password).await;
+        let res = browser.get(&callback).send().await.unwrap();
+        (res, callback)
+    }
+
+    /// The first half of [`TestApp::sso_sign_in`]: the callback URL, not yet visited.
+    pub async fn sso_callback_url(
+        &self,
+        browser: &reqwest::Client,
+        dex: &Dex,
+        email: &str,
+        password: &str,
+    ) -> String {
+        let start = browser
+            .get(self.url("/auth/oidc/start?next=/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(start.status(), 303, "{}", start.text().await.unwrap());
+        let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            authorize.starts_with(&dex.issuer),
+            "start redirects to the provider: {authorize}"
+        );
+        dex.log_in(&authorize, email, password).await
+    }
+}
+
+/// A browser-like client: cookies kept, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
     /// Serves the real router over `pool` (no cluster) with `email` signed in.
     pub async fn signed_in(pool: &PgPool, email: &str) -> Self {
         let app = Self::spawn(pool.clone()).await;
