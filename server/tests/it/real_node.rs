@@ -132,17 +132,58 @@ fn fresh_connections() -> reqwest::Client {
 
 /// Waits until `url` answers 200 (kube-proxy programs a new Service's rules
 /// a moment after its endpoints appear; under a full test run's load that
-/// moment can stretch well past a few seconds).
+/// moment can stretch well past a few seconds). Each try connects anew within
+/// 2 s: a SYN sent before the rules exist is tracked without DNAT, so a long
+/// connect would keep waiting on a connection that can never succeed. On
+/// failure the message says what the last try saw and whether the host's NAT
+/// table knows the Service's address.
 async fn wait_answering(url: &str) {
-    let web = http();
+    let web = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("an HTTP client");
+    let last = std::sync::Mutex::new(String::from("no try finished"));
     let answering = eventually(90, || async {
-        web.get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
+        match web.get(url).send().await {
+            Ok(r) if r.status().is_success() => true,
+            Ok(r) => {
+                *last.lock().unwrap() = format!("status {}", r.status());
+                false
+            }
+            Err(e) => {
+                *last.lock().unwrap() = format!("{e:?}");
+                false
+            }
+        }
     })
     .await;
-    assert!(answering, "{url} did not answer 200 within 90 s");
+    if !answering {
+        let host = url
+            .trim_start_matches("http://")
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let nat = match std::process::Command::new("iptables-save")
+            .args(["-t", "nat"])
+            .output()
+        {
+            Ok(out) => {
+                let rules = String::from_utf8_lossy(&out.stdout);
+                format!(
+                    "{} NAT rules name {host}",
+                    rules.lines().filter(|l| l.contains(&host)).count()
+                )
+            }
+            Err(e) => format!("iptables-save did not run: {e}"),
+        };
+        panic!(
+            "{url} did not answer 200 within 90 s; the last try: {}; {nat}",
+            last.lock().unwrap()
+        );
+    }
 }
 
 /// Asserts every pod of the service runs on the real node, Ready.
