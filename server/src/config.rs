@@ -160,6 +160,12 @@ pub struct Config {
     #[arg(long, env = "SLIPWAY_OIDC_GROUPS_CLAIM", default_value = "groups")]
     pub oidc_groups_claim: String,
 
+    /// Hours a session started through single sign-on lasts before the person
+    /// signs in through the provider again, so a group removed there reaches
+    /// Slipway at most this late (1–720).
+    #[arg(long, env = "SLIPWAY_OIDC_SESSION_HOURS", default_value_t = 12)]
+    pub oidc_session_hours: u32,
+
     /// Who may sign in with a password: `everyone`, or `break-glass` (only
     /// `SLIPWAY_ADMIN_EMAIL`, for when the identity provider is down).
     #[arg(
@@ -311,6 +317,7 @@ impl Config {
             oidc_scopes: vec!["email".into(), "profile".into(), "groups".into()],
             oidc_groups_claim: "groups".into(),
             password_login: PasswordLogin::Everyone,
+            oidc_session_hours: 12,
             oidc_clock_offset_secs: 0,
         }
     }
@@ -421,6 +428,9 @@ impl Config {
                 "SLIPWAY_METRICS_ADDR must differ from SLIPWAY_LISTEN: metrics get a listener of their own"
             );
         }
+        if !(1..=720).contains(&self.oidc_session_hours) {
+            anyhow::bail!("SLIPWAY_OIDC_SESSION_HOURS must be between 1 and 720");
+        }
         Ok(())
     }
 }
@@ -488,6 +498,29 @@ mod tests {
         c.log = "info,[".into();
         let err = c.check().unwrap_err().to_string();
         assert!(err.contains("SLIPWAY_LOG"), "{err}");
+    }
+
+    #[test]
+    fn single_sign_on_needs_its_client_and_names_what_is_missing() {
+        let mut c = Config::for_database("postgres://x");
+        assert!(c.oidc().unwrap().is_none(), "off without an issuer");
+        c.oidc_issuer = Some("https://id.example.com".into());
+        let err = c.oidc().unwrap_err().to_string();
+        assert!(err.contains("SLIPWAY_OIDC_CLIENT_ID"), "{err}");
+        c.oidc_client_id = Some("slipway".into());
+        let err = c.oidc().unwrap_err().to_string();
+        assert!(err.contains("SLIPWAY_OIDC_CLIENT_SECRET"), "{err}");
+        c.oidc_client_secret = Some(SecretString::new("s"));
+        c.oidc_scopes = vec!["openid".into(), "email".into(), String::new()];
+        let settings = c.oidc().unwrap().expect("on");
+        assert_eq!(
+            settings.scopes,
+            ["email"],
+            "openid is always asked for, once"
+        );
+        c.oidc_session_hours = 0;
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("SLIPWAY_OIDC_SESSION_HOURS"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub const SESSION_USER_ID: &str = "user_id";
 /// Session key holding the user's session epoch at sign-in: once the user's
 /// epoch moves on (password changed, account disabled), the session is refused.
 pub const SESSION_EPOCH: &str = "epoch";
+/// Session key of a session started through single sign-on: when (Unix
+/// seconds) it ends, so the person signs in through the provider again and
+/// their groups apply afresh (`SLIPWAY_OIDC_SESSION_HOURS`).
+pub const SESSION_SSO_UNTIL: &str = "sso_until";
 
 /// A signed-in person, with what the policy needs to decide.
 #[derive(Clone, Debug)]
@@ -124,6 +128,12 @@ where
         let user_id: Option<i64> = session.get(SESSION_USER_ID).await?;
         // Sessions from before epochs existed carry none: the users' first epoch.
         let epoch: i32 = session.get(SESSION_EPOCH).await?.unwrap_or(0);
+        let sso_until: Option<i64> = session.get(SESSION_SSO_UNTIL).await?;
+        if sso_until.is_some_and(|until| time::OffsetDateTime::now_utc().unix_timestamp() >= until)
+        {
+            // Signed out: the next page sends them through the provider again.
+            return Ok(Self(None));
+        }
         let user = match user_id {
             Some(id) => CurrentUser::load_session(&PgPool::from_ref(state), id, epoch).await?,
             None => None,

@@ -13,7 +13,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::auth::activity::LAST_SEEN_KEY;
-use crate::auth::extract::{ClientAddr, SESSION_EPOCH, SESSION_USER_ID};
+use crate::auth::extract::{ClientAddr, SESSION_EPOCH, SESSION_SSO_UNTIL, SESSION_USER_ID};
 use crate::auth::throttle::{self, GateError};
 use crate::auth::{MaybeUser, csrf, oidc, password};
 use crate::config::PasswordLogin;
@@ -276,6 +276,8 @@ async fn start_session(session: &Session, user_id: i64, epoch: i32) -> Result<()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("cycling session id: {e}")))?;
     session.insert(SESSION_USER_ID, user_id).await?;
     session.insert(SESSION_EPOCH, epoch).await?;
+    // A sign-in through the provider sets its own end after this.
+    session.remove::<i64>(SESSION_SSO_UNTIL).await?;
     session
         .insert(
             LAST_SEEN_KEY,
@@ -365,6 +367,10 @@ async fn sso_callback(
     match domain::sso::sign_in(&app.db, provider.issuer(), &identity, &client_addr).await? {
         Ok(signed_in) => {
             start_session(&session, signed_in.user.id, signed_in.epoch).await?;
+            let hours = i64::from(app.config.oidc_session_hours);
+            session
+                .insert(SESSION_SSO_UNTIL, now.timestamp() + hours * 3600)
+                .await?;
             tracing::info!(
                 user_id = signed_in.user.id,
                 created = signed_in.created,

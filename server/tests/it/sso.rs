@@ -456,3 +456,33 @@ async fn an_administrator_maps_groups_on_the_portal_with_errors_naming_the_field
     assert_eq!(res.status(), 303);
     assert_eq!(audited(&pool, "sso.mapping_removed").await.len(), 1);
 }
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_session_started_through_the_provider_ends_after_its_hours(pool: PgPool) {
+    mapped(&pool).await;
+    // Signed in "two hours ago" (Slipway's sign-in clock moved back) with
+    // one-hour sessions: by the real clock the session has already ended.
+    let (app, dex) = TestApp::spawn_sso(pool.clone(), &users(), |config| {
+        config.oidc_session_hours = 1;
+        config.oidc_clock_offset_secs = -2 * 3600;
+    })
+    .await;
+    let ada = browser();
+    let (res, _) = app
+        .sso_sign_in(&ada, &dex, "ada@example.com", DexUser::ada(&[]).password)
+        .await;
+    assert_eq!(res.status(), 303, "the sign-in itself succeeds");
+    assert_eq!(audited(&pool, "user.login").await.len(), 1);
+    let res = ada.get(app.url("/")).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        303,
+        "the ended session is sent to sign in again"
+    );
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+}
