@@ -31,6 +31,18 @@ pub const PENDING_TTL: Duration = Duration::from_secs(600);
 /// is fetched again; a key the cached set lacks triggers a fetch at once.
 const METADATA_TTL: Duration = Duration::from_secs(600);
 
+/// The client as discovery leaves it: the authorization endpoint set; the
+/// device, introspection and revocation endpoints unused; the token and
+/// user-info endpoints as the provider's metadata says.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// What `SLIPWAY_OIDC_*` configure.
 #[derive(Clone, Debug)]
 pub struct OidcConfig {
@@ -196,20 +208,7 @@ impl Provider {
         Ok(metadata)
     }
 
-    fn client(
-        &self,
-        metadata: CoreProviderMetadata,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        OidcError,
-    > {
+    fn client(&self, metadata: CoreProviderMetadata) -> Result<Client, OidcError> {
         let redirect = RedirectUrl::new(self.redirect_url())
             .map_err(|e| OidcError::Provider(format!("redirect URL: {e}")))?;
         Ok(CoreClient::from_provider_metadata(
@@ -290,14 +289,7 @@ impl Provider {
     /// and reads the identity from it.
     fn verify(
         &self,
-        client: &CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
+        client: &Client,
         raw: &str,
         nonce: &str,
         now: chrono::DateTime<chrono::Utc>,
