@@ -306,8 +306,7 @@ async fn sso_start(
         }
         Err(error) => {
             tracing::warn!(%error, "single sign-on could not start");
-            domain::sso::record_oidc_refusal(&app.db, &client_addr, &error).await?;
-            Ok(sso_refused(&app, layout, next, error.to_string()))
+            oidc_refused(&app, &client_addr, layout, next, &error).await
         }
     }
 }
@@ -360,8 +359,7 @@ async fn sso_callback(
         Ok(identity) => identity,
         Err(error) => {
             tracing::warn!(reason = error.reason(), %error, "single sign-on refused");
-            domain::sso::record_oidc_refusal(&app.db, &client_addr, &error).await?;
-            return Ok(sso_refused(&app, layout, next, error.to_string()));
+            return oidc_refused(&app, &client_addr, layout, next, &error).await;
         }
     };
     match domain::sso::sign_in(&app.db, provider.issuer(), &identity, &client_addr).await? {
@@ -397,6 +395,18 @@ async fn sso_callback(
 /// The clock of single sign-on: now, moved by the tests' offset.
 fn sso_now(app: &AppState) -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now() + chrono::Duration::seconds(app.config.oidc_clock_offset_secs)
+}
+
+/// Audits the provider-side refusal `error` and shows the login page saying it.
+async fn oidc_refused(
+    app: &AppState,
+    client_addr: &str,
+    layout: Layout,
+    next: String,
+    error: &oidc::OidcError,
+) -> Result<Response, AppError> {
+    domain::sso::record_oidc_refusal(&app.db, client_addr, error).await?;
+    Ok(sso_refused(app, layout, next, error.to_string()))
 }
 
 /// The login page saying why single sign-on did not sign the visitor in.

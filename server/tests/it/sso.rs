@@ -29,6 +29,13 @@ async fn teams_of(pool: &PgPool, email: &str) -> Vec<String> {
     .unwrap()
 }
 
+/// Asserts `res` is the login page refusing the sign-in (401) with `message`.
+async fn refused_saying(res: reqwest::Response, message: &str) {
+    assert_eq!(res.status(), 401);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(message), "{page}");
+}
+
 /// Whether `browser` holds a signed-in session (the catalog answers 200).
 async fn signed_in(app: &TestApp, browser: &reqwest::Client) -> bool {
     browser.get(app.url("/")).send().await.unwrap().status() == 200
@@ -189,9 +196,7 @@ async fn a_replayed_authorization_code_is_refused(pool: PgPool) {
         .to_owned();
     let replay = app.url(&format!("/auth/oidc/callback?code={code}&state={state}"));
     let res = attacker.get(&replay).send().await.unwrap();
-    assert_eq!(res.status(), 401);
-    let page = res.text().await.unwrap();
-    assert!(page.contains("refused the sign-in code"), "{page}");
+    refused_saying(res, "refused the sign-in code").await;
     assert!(!signed_in(&app, &attacker).await);
     let refused = audited(&pool, "user.login_refused").await;
     assert_eq!(refused.len(), 1);
@@ -213,9 +218,7 @@ async fn an_id_token_for_another_audience_is_refused(pool: PgPool) {
     let (res, _) = app
         .sso_sign_in(&ada, &dex, "ada@example.com", DexUser::ada(&[]).password)
         .await;
-    assert_eq!(res.status(), 401);
-    let page = res.text().await.unwrap();
-    assert!(page.contains("ID token was refused (audience)"), "{page}");
+    refused_saying(res, "ID token was refused (audience)").await;
     assert!(!signed_in(&app, &ada).await);
     let refused = audited(&pool, "user.login_refused").await;
     assert_eq!(refused[0].1["reason"], "audience");
@@ -233,9 +236,7 @@ async fn an_expired_id_token_is_refused(pool: PgPool) {
     let (res, _) = app
         .sso_sign_in(&ada, &dex, "ada@example.com", DexUser::ada(&[]).password)
         .await;
-    assert_eq!(res.status(), 401);
-    let page = res.text().await.unwrap();
-    assert!(page.contains("ID token was refused (expired)"), "{page}");
+    refused_saying(res, "ID token was refused (expired)").await;
     let refused = audited(&pool, "user.login_refused").await;
     assert_eq!(refused[0].1["reason"], "expired");
 }
@@ -279,9 +280,7 @@ async fn an_email_the_provider_has_not_verified_is_refused(pool: PgPool) {
             DexUser::eve_unverified().password,
         )
         .await;
-    assert_eq!(res.status(), 401);
-    let page = res.text().await.unwrap();
-    assert!(page.contains("not verified"), "{page}");
+    refused_saying(res, "not verified").await;
     let refused = audited(&pool, "user.login_refused").await;
     assert_eq!(refused[0].1["reason"], "email_not_verified");
     let none: Option<i64> =
