@@ -75,7 +75,7 @@ STATE_FILE="$CLUSTER_DIR/state.env"
 KUBECONFIG_FILE="$CLUSTER_DIR/kubeconfig"
 
 # Processes in start order; stopped in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server)
 
 pid_of() { # prints the recorded pid when that process is alive and is ours
 	local f="$PID_DIR/$1.pid" pid
