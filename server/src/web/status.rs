@@ -10,10 +10,11 @@ use axum::routing::get;
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::cluster::status::ServiceStatus;
+use crate::cluster::status::{PodStatus, ServiceStatus};
 use crate::domain::services::targets;
 use crate::error::AppError;
 use crate::store::services::Service;
+use crate::web::format::display_duration;
 use crate::web::loaders::{EnvironmentParam, load_service};
 
 /// The portal fragment.
@@ -43,6 +44,17 @@ pub struct StatusFragment {
     service: Service,
     environment: String,
     status: ServiceStatus,
+    /// Unix seconds of the view, for ages.
+    now: i64,
+}
+
+impl StatusFragment {
+    /// How old the pod is, e.g. `3m 05s`.
+    fn age(&self, pod: &PodStatus) -> String {
+        pod.created_epoch
+            .map(|c| display_duration((self.now - c).max(0)))
+            .unwrap_or_else(|| "—".to_owned())
+    }
 }
 
 /// `GET /services/{team}/{service}/status?env=E`: the fragment.
@@ -58,5 +70,6 @@ async fn show_status(
         service,
         environment,
         status,
+        now: jiff::Timestamp::now().as_second(),
     })
 }

@@ -535,7 +535,7 @@ async fn slipways_service_account_may_do_only_what_rbac_yaml_documents(pool: PgP
     managed_namespace(&managed, &team, "staging").await;
     let m = Some(managed.as_str());
     // (verb, group, resource, namespace, name, allowed): `kubectl auth can-i --as`.
-    let rows: [CanI<'_>; 20] = [
+    let rows: [CanI<'_>; 23] = [
         ("list", "", "secrets", None, None, false),
         ("watch", "", "secrets", None, None, false),
         ("get", "", "secrets", Some("kube-system"), None, false),
@@ -573,6 +573,9 @@ async fn slipways_service_account_may_do_only_what_rbac_yaml_documents(pool: PgP
         ("delete", "", "namespaces", None, None, false),
         ("create", "", "namespaces", None, None, true),
         ("list", "", "pods", None, None, true),
+        ("watch", "policy", "poddisruptionbudgets", None, None, true),
+        ("watch", "", "nodes", None, None, true),
+        ("patch", "", "nodes", None, None, false),
         ("create", "", "pods", m, None, false),
         (
             "bind",

@@ -1,22 +1,34 @@
-//! Live scaling status from watches: Deployments, StatefulSets, autoscalers and
-//! pods that Slipway manages (`app.kubernetes.io/managed-by=slipway`), kept in
-//! memory by kube-runtime reflectors. A page view reads the cache and never
-//! makes a list call to the API server.
+//! Live scaling status from watches: Deployments, StatefulSets, autoscalers,
+//! disruption budgets and pods that Slipway manages
+//! (`app.kubernetes.io/managed-by=slipway`), plus the nodes' zone labels, kept
+//! in memory by kube-runtime reflectors. A page view reads the cache and never
+//! makes a request to the API server. `model` reads the objects, `explain`
+//! says in words why the service is (not) scaling.
+
+pub mod explain;
+pub mod model;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
+
+pub use model::{
+    Autoscaler, AutoscalerMetric, Condition, DisruptionBudget, Explanation, PodStatus, Replicas,
+    ServiceStatus, Workload,
+};
 
 use super::Handle;
 use super::apply::MANAGED_BY_LABEL;
@@ -30,7 +42,10 @@ struct Stores {
     deployments: Store<Deployment>,
     stateful_sets: Store<StatefulSet>,
     autoscalers: Store<HorizontalPodAutoscaler>,
+    disruption_budgets: Store<PodDisruptionBudget>,
     pods: Store<Pod>,
+    /// Nodes' metadata only, trimmed to their zone label.
+    nodes: Store<PartialObjectMeta<Node>>,
     /// Each watch's own freshness: one kind's failure neither hides nor
     /// outlives the others'.
     health: Vec<Arc<WatchHealth>>,
@@ -43,6 +58,8 @@ struct WatchHealth {
     /// When it last failed (milliseconds since `epoch`, at least 1) with no
     /// event since; 0 when it is not failing.
     failed_at_ms: AtomicU64,
+    /// When the current run of failures began (Unix seconds); 0 when fresh.
+    failing_since: AtomicI64,
     epoch: Instant,
 }
 
@@ -54,11 +71,16 @@ struct WatchHealth {
 /// quiet kind that reconnected sends nothing that could say so.
 const RECOVERED_AFTER_MS: u64 = 65_000;
 
+fn unix_now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
 impl WatchHealth {
     fn new() -> Self {
         Self {
             synced: AtomicBool::new(false),
             failed_at_ms: AtomicU64::new(0),
+            failing_since: AtomicI64::new(0),
             epoch: Instant::now(),
         }
     }
@@ -70,11 +92,15 @@ impl WatchHealth {
     }
 
     fn failed(&self) {
+        if self.fresh() || self.failing_since.load(Ordering::Relaxed) == 0 {
+            self.failing_since.store(unix_now(), Ordering::Relaxed);
+        }
         self.failed_at_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
     fn event(&self) {
         self.failed_at_ms.store(0, Ordering::Relaxed);
+        self.failing_since.store(0, Ordering::Relaxed);
     }
 
     fn fresh(&self) -> bool {
@@ -83,6 +109,12 @@ impl WatchHealth {
             self.failed_at_ms.load(Ordering::Relaxed),
             self.now_ms(),
         )
+    }
+
+    /// Since when it has been failing, while it is stale because of it.
+    fn failing_since(&self) -> Option<i64> {
+        let since = self.failing_since.load(Ordering::Relaxed);
+        (since != 0 && !self.fresh()).then_some(since)
     }
 }
 
@@ -98,61 +130,6 @@ pub struct StatusCache {
     stores: Arc<OnceCell<Stores>>,
 }
 
-/// Replica counts summed over the service's workloads in one environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Replicas {
-    /// What the workloads ask for (`spec.replicas`).
-    pub desired: i32,
-    /// Pods already on the newest template.
-    pub updated: i32,
-    /// Pods passing readiness.
-    pub ready: i32,
-    /// Pods ready for at least `minReadySeconds`.
-    pub available: i32,
-}
-
-/// The autoscaler's view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Autoscaler {
-    /// Lower bound.
-    pub min: i32,
-    /// Upper bound.
-    pub max: i32,
-    /// Replicas it last saw.
-    pub current: i32,
-    /// Replicas it wants.
-    pub desired: i32,
-}
-
-/// One pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PodStatus {
-    /// Pod name.
-    pub name: String,
-    /// `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
-    pub phase: String,
-    /// Whether its Ready condition is true.
-    pub ready: bool,
-    /// Container restarts, summed.
-    pub restarts: i32,
-    /// The node it runs on, if scheduled.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-}
-
-/// The live status of a service in one environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceStatus {
-    /// Replica counts.
-    pub replicas: Replicas,
-    /// The autoscaler, when the service has one.
-    pub hpa: Option<Autoscaler>,
-    /// Its pods, by name.
-    pub pods: Vec<PodStatus>,
-    /// True when the cache may be behind: not synced yet, or a watch is reconnecting.
-    pub stale: bool,
-}
-
 impl StatusCache {
     /// Starts the watches once `cluster` answers; until then every status is stale.
     pub fn start(cluster: Handle) -> Self {
@@ -166,94 +143,98 @@ impl StatusCache {
         cache
     }
 
-    /// The status of `service` in `environment`, whose objects live in `namespace`.
+    /// The status of `service` in `environment`, whose objects live in
+    /// `namespace`, with its explanations.
     pub fn service(&self, namespace: &str, service: &str, environment: &str) -> ServiceStatus {
+        let mut status = self.observed(namespace, service, environment);
+        status.explanations = explain::explain(&status, unix_now());
+        status
+    }
+
+    fn observed(&self, namespace: &str, service: &str, environment: &str) -> ServiceStatus {
         let Some(stores) = self.stores.get() else {
             return ServiceStatus {
                 stale: true,
                 ..ServiceStatus::default()
             };
         };
-        let mine = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        let mine = |meta: &ObjectMeta| {
             meta.namespace.as_deref() == Some(namespace)
                 && meta.labels.as_ref().is_some_and(|l| {
                     l.get(NAME_LABEL).map(String::as_str) == Some(service)
                         && l.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
                 })
         };
-        let mut replicas = Replicas::default();
-        for d in stores.deployments.state_filter(|d| mine(&d.metadata)) {
-            let status = d.status.clone().unwrap_or_default();
-            replicas.desired += d.spec.replicas.unwrap_or(1);
-            replicas.updated += status.updated_replicas.unwrap_or(0);
-            replicas.ready += status.ready_replicas.unwrap_or(0);
-            replicas.available += status.available_replicas.unwrap_or(0);
-        }
-        for s in stores.stateful_sets.state_filter(|s| mine(&s.metadata)) {
-            let status = s.status.clone().unwrap_or_default();
-            replicas.desired += s.spec.replicas.unwrap_or(1);
-            replicas.updated += status.updated_replicas.unwrap_or(0);
-            replicas.ready += status.ready_replicas.unwrap_or(0);
-            replicas.available += status.available_replicas.unwrap_or(0);
-        }
+        let mut workloads: Vec<Workload> = stores
+            .deployments
+            .state_filter(|d| mine(&d.metadata))
+            .iter()
+            .map(|d| model::deployment(d))
+            .chain(
+                stores
+                    .stateful_sets
+                    .state_filter(|s| mine(&s.metadata))
+                    .iter()
+                    .map(|s| model::stateful_set(s)),
+            )
+            .collect();
+        workloads.sort_by(|a, b| a.name.cmp(&b.name));
         let hpa = stores
             .autoscalers
             .state_filter(|h| mine(&h.metadata))
             .first()
-            .map(|h| {
-                let spec = &h.spec;
-                let status = h.status.clone().unwrap_or_default();
-                Autoscaler {
-                    min: spec.min_replicas.unwrap_or(1),
-                    max: spec.max_replicas,
-                    current: status.current_replicas.unwrap_or(0),
-                    desired: status.desired_replicas,
-                }
-            });
+            .map(|h| model::autoscaler(h));
+        let mut disruption_budgets: Vec<DisruptionBudget> = stores
+            .disruption_budgets
+            .state_filter(|p| mine(&p.metadata))
+            .iter()
+            .map(|p| model::disruption_budget(p))
+            .collect();
+        disruption_budgets.sort_by(|a, b| a.name.cmp(&b.name));
+        let zone_of = |node: &str| {
+            stores
+                .nodes
+                .get(&reflector::ObjectRef::new(node))
+                .and_then(|n| n.metadata.labels.as_ref()?.get(model::ZONE_LABEL).cloned())
+        };
         let mut pods: Vec<PodStatus> = stores
             .pods
             .state_filter(|p| mine(&p.metadata))
             .iter()
-            .map(|p| pod_status(p))
+            .map(|p| model::pod(p, zone_of))
             .collect();
         pods.sort_by(|a, b| a.name.cmp(&b.name));
+        let stale_since = stores
+            .health
+            .iter()
+            .filter_map(|h| h.failing_since())
+            .min()
+            .and_then(|s| jiff::Timestamp::from_second(s).ok())
+            .map(|t| t.to_string());
         ServiceStatus {
-            replicas,
+            replicas: model::total(&workloads),
+            workloads,
             hpa,
+            disruption_budgets,
             pods,
+            explanations: Vec::new(),
             stale: !stores.health.iter().all(|h| h.fresh()),
+            stale_since,
         }
     }
 }
 
-fn pod_status(pod: &Pod) -> PodStatus {
-    let status = pod.status.clone().unwrap_or_default();
-    PodStatus {
-        name: pod.metadata.name.clone().unwrap_or_default(),
-        phase: status.phase.unwrap_or_else(|| "Unknown".into()),
-        ready: status
-            .conditions
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True"),
-        restarts: status
-            .container_statuses
-            .unwrap_or_default()
-            .iter()
-            .map(|c| c.restart_count)
-            .sum(),
-        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-    }
-}
-
-/// Starts one reflector per kind, all filtered by the managed-by label.
+/// Starts one reflector per kind, all filtered by the managed-by label but
+/// the nodes' (metadata only, trimmed to the zone label).
 fn watch_all(client: Client) -> Stores {
-    let health: Vec<Arc<WatchHealth>> = (0..4).map(|_| Arc::new(WatchHealth::new())).collect();
+    let health: Vec<Arc<WatchHealth>> = (0..6).map(|_| Arc::new(WatchHealth::new())).collect();
     Stores {
         deployments: reflect(Api::all(client.clone()), &health[0]),
         stateful_sets: reflect(Api::all(client.clone()), &health[1]),
         autoscalers: reflect(Api::all(client.clone()), &health[2]),
-        pods: reflect(Api::all(client), &health[3]),
+        disruption_budgets: reflect(Api::all(client.clone()), &health[3]),
+        pods: reflect(Api::all(client.clone()), &health[4]),
+        nodes: reflect_node_zones(Api::all(client), &health[5]),
         health,
     }
 }
@@ -280,11 +261,45 @@ where
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
         .timeout(WATCH_TIMEOUT_SECS);
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
-    let ready = store.clone();
-    let (health, synced) = (health.clone(), health.clone());
+    track(store.clone(), stream, health.clone());
+    store
+}
+
+/// The nodes, for their zone: metadata only (no status, no images), and of
+/// that only the zone label, so a large cluster costs little memory.
+fn reflect_node_zones(
+    api: Api<PartialObjectMeta<Node>>,
+    health: &Arc<WatchHealth>) -> Store<PartialObjectMeta<Node>> {
+    let (store, writer) = reflector::store();
+    let config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
+    let trimmed = watcher(api, config).modify(|node| {
+        let zone = node
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(model::ZONE_LABEL).cloned());
+        node.metadata.labels = zone.map(|z| [(model::ZONE_LABEL.to_owned(), z)].into());
+        node.metadata.annotations = None;
+        node.metadata.managed_fields = None;
+        node.metadata.owner_references = None;
+    });
+    let stream = reflector::reflector(writer, trimmed).default_backoff();
+    track(store.clone(), stream, health.clone());
+    store
+}
+
+/// Drives one watch and keeps its health: synced once the first list is in,
+/// failing from an error until the next event.
+fn track<K, S, E>(store: Store<K>, stream: S, health: Arc<WatchHealth>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    S: futures::Stream<Item = Result<watcher::Event<K>, E>> + Send + 'static,
+    E: std::fmt::Display + Send,
+{
+    let synced = health.clone();
     tokio::spawn(async move {
         let counted = async move {
-            if ready.wait_until_ready().await.is_ok() {
+            if store.wait_until_ready().await.is_ok() {
                 synced.synced.store(true, Ordering::Relaxed);
             }
         };
@@ -307,7 +322,6 @@ where
         });
         tokio::join!(counted, watch);
     });
-    store
 }
 
 #[cfg(test)]
