@@ -9,8 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+
+use super::requests::{CountRequests, RequestCounts};
 use tokio::sync::watch;
 
 /// Where the cluster's credentials come from.
@@ -75,6 +78,7 @@ impl ClusterState {
 #[derive(Clone, Debug)]
 pub struct Handle {
     state: watch::Receiver<ClusterState>,
+    requests: Arc<RequestCounts>,
     _task: Arc<TaskGuard>,
 }
 
@@ -100,9 +104,12 @@ impl Handle {
             return Self::disabled();
         }
         let (tx, rx) = watch::channel(ClusterState::Waiting("connecting to the cluster".into()));
-        let task = tokio::spawn(async move { keep_connected(source, tx).await });
+        let requests = Arc::new(RequestCounts::default());
+        let counts = requests.clone();
+        let task = tokio::spawn(async move { keep_connected(source, tx, counts).await });
         Self {
             state: rx,
+            requests,
             _task: Arc::new(TaskGuard(Some(task))),
         }
     }
@@ -112,8 +119,14 @@ impl Handle {
         let (_tx, rx) = watch::channel(ClusterState::Disabled);
         Self {
             state: rx,
+            requests: Arc::default(),
             _task: Arc::new(TaskGuard(None)),
         }
+    }
+
+    /// The requests this connection's clients have sent, by verb and resource.
+    pub fn requests(&self) -> &RequestCounts {
+        &self.requests
     }
 
     /// The latest state.
@@ -151,10 +164,14 @@ impl Handle {
     }
 }
 
-async fn keep_connected(source: KubeSource, tx: watch::Sender<ClusterState>) {
+async fn keep_connected(
+    source: KubeSource,
+    tx: watch::Sender<ClusterState>,
+    requests: Arc<RequestCounts>,
+) {
     let mut logged_waiting = false;
     loop {
-        let next = match connect(&source).await {
+        let next = match connect(&source, &requests).await {
             Ok((client, version)) => {
                 if !matches!(*tx.borrow(), ClusterState::Ready { .. }) {
                     tracing::info!(%version, "connected to the cluster");
@@ -188,7 +205,10 @@ enum ConnectError {
     Failed(String),
 }
 
-async fn connect(source: &KubeSource) -> Result<(Client, String), ConnectError> {
+async fn connect(
+    source: &KubeSource,
+    requests: &Arc<RequestCounts>,
+) -> Result<(Client, String), ConnectError> {
     let config = match source {
         KubeSource::Disabled => return Err(ConnectError::NotYet("no cluster configured".into())),
         KubeSource::File(path) | KubeSource::Local(path) => {
@@ -216,7 +236,10 @@ async fn connect(source: &KubeSource) -> Result<(Client, String), ConnectError> 
     let mut config = config;
     config.connect_timeout = Some(Duration::from_secs(3));
     config.read_timeout = Some(Duration::from_secs(30));
-    let client = Client::try_from(config).map_err(|e| ConnectError::Failed(e.to_string()))?;
+    let client = ClientBuilder::try_from(config)
+        .map_err(|e| ConnectError::Failed(e.to_string()))?
+        .with_layer(&CountRequests::new(requests.clone()))
+        .build();
     let version = tokio::time::timeout(Duration::from_secs(5), client.apiserver_version())
         .await
         .map_err(|_| ConnectError::Failed("the API server did not answer within 5 s".into()))?

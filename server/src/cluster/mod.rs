@@ -6,6 +6,7 @@ pub mod diff;
 pub mod plan;
 pub mod preflight;
 pub mod reach;
+pub mod requests;
 pub mod retry;
 pub mod rollout;
 pub mod status;

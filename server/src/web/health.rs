@@ -70,6 +70,14 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("db_pool_connections").set(f64::from(app.db.size()));
     metrics::gauge!("db_pool_idle_connections").set(app.db.num_idle() as f64);
+    for (kind, objects, fresh) in app.status.sizes() {
+        metrics::gauge!("slipway_status_cache_objects", "kind" => kind).set(objects as f64);
+        metrics::gauge!("slipway_status_watch_fresh", "kind" => kind).set(if fresh {
+            1.0
+        } else {
+            0.0
+        });
+    }
     (
         [(
             header::CONTENT_TYPE,

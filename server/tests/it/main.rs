@@ -32,6 +32,7 @@ mod notifications;
 mod readiness;
 mod real_node;
 mod render_cluster;
+mod scaling_status;
 mod security_headers;
 mod seed;
 mod services;

@@ -64,9 +64,9 @@ pub fn explain(status: &ServiceStatus, now: i64) -> Vec<Explanation> {
             "stale",
             match &status.stale_since {
                 Some(since) => format!(
-                    "The cluster has not answered Slipway's watches since {since}: these numbers may be behind."
+                    "The cluster has not answered since {since}: these numbers may be behind."
                 ),
-                None => "Slipway's view of the cluster is still syncing: these numbers may be behind."
+                None => "The view of the cluster is still syncing: these numbers may be behind."
                     .to_owned(),
             },
         ));
@@ -327,7 +327,12 @@ mod tests {
         }
     }
 
-    fn hpa(current: i32, desired: i32, cpu_now: Option<i32>, conditions: Vec<Condition>) -> Autoscaler {
+    fn hpa(
+        current: i32,
+        desired: i32,
+        cpu_now: Option<i32>,
+        conditions: Vec<Condition>,
+    ) -> Autoscaler {
         Autoscaler {
             name: "web".into(),
             min: 2,
@@ -369,11 +374,21 @@ mod tests {
     }
 
     fn able() -> Condition {
-        condition("AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size")
+        condition(
+            "AbleToScale",
+            "True",
+            "ReadyForNewScale",
+            "recommended size matches current size",
+        )
     }
 
     fn active() -> Condition {
-        condition("ScalingActive", "True", "ValidMetricFound", "the HPA was able to compute")
+        condition(
+            "ScalingActive",
+            "True",
+            "ValidMetricFound",
+            "the HPA was able to compute",
+        )
     }
 
     #[test]
@@ -385,7 +400,12 @@ mod tests {
             vec![
                 able(),
                 active(),
-                condition("ScalingLimited", "True", "TooManyReplicas", "the desired replica count is more than the maximum replica count"),
+                condition(
+                    "ScalingLimited",
+                    "True",
+                    "TooManyReplicas",
+                    "the desired replica count is more than the maximum replica count",
+                ),
             ],
         );
         let e = explain(&status(Some(h)), 0);
@@ -403,16 +423,40 @@ mod tests {
             5,
             Some(2),
             vec![
-                condition("AbleToScale", "True", "ScaleDownStabilized", "recent recommendations were higher than current one, applying the highest recent recommendation"),
+                condition(
+                    "AbleToScale",
+                    "True",
+                    "ScaleDownStabilized",
+                    "recent recommendations were higher than current one, applying the highest recent recommendation",
+                ),
                 active(),
-                condition("ScalingLimited", "False", "DesiredWithinRange", "the desired count is within the acceptable range"),
+                condition(
+                    "ScalingLimited",
+                    "False",
+                    "DesiredWithinRange",
+                    "the desired count is within the acceptable range",
+                ),
             ],
         );
         let e = explain(&status(Some(h)), 0);
         assert_eq!(codes(&e), ["scale-down-stabilized"]);
-        assert!(e[0].message.contains("stabilization window"), "{}", e[0].message);
-        assert!(e[0].message.contains("cpu at 2% of the request (target 70%) now"), "{}", e[0].message);
-        assert!(e[0].message.ends_with("applying the highest recent recommendation"), "{}", e[0].message);
+        assert!(
+            e[0].message.contains("stabilization window"),
+            "{}",
+            e[0].message
+        );
+        assert!(
+            e[0].message
+                .contains("cpu at 2% of the request (target 70%) now"),
+            "{}",
+            e[0].message
+        );
+        assert!(
+            e[0].message
+                .ends_with("applying the highest recent recommendation"),
+            "{}",
+            e[0].message
+        );
     }
 
     #[test]
@@ -423,7 +467,12 @@ mod tests {
             None,
             vec![
                 able(),
-                condition("ScalingActive", "False", "FailedGetResourceMetric", "the HPA was unable to compute the replica count: failed to get cpu utilization"),
+                condition(
+                    "ScalingActive",
+                    "False",
+                    "FailedGetResourceMetric",
+                    "the HPA was unable to compute the replica count: failed to get cpu utilization",
+                ),
             ],
         );
         let e = explain(&status(Some(h)), 0);
@@ -449,20 +498,30 @@ mod tests {
             created_at: None,
             created_epoch: None,
             last_termination: None,
-            problems: vec!["cannot be scheduled: 0/4 nodes are available: 4 Insufficient cpu.".into()],
+            problems: vec![
+                "cannot be scheduled: 0/4 nodes are available: 4 Insufficient cpu.".into(),
+            ],
             unschedulable: true,
             color: None,
         }];
         let e = explain(&s, 1_120);
         assert_eq!(
             codes(&e),
-            ["pods-unschedulable", "scaling-out", "recently-scaled", "scale-out-pending"]
+            [
+                "pods-unschedulable",
+                "scaling-out",
+                "recently-scaled",
+                "scale-out-pending"
+            ]
         );
         assert_eq!(
             e[0].message,
             "Pod web-1 is Pending because no node fits: 0/4 nodes are available: 4 Insufficient cpu."
         );
-        assert_eq!(e[1].message, "Scaling out from 2 to 5: cpu at 300% of the request (target 70%).");
+        assert_eq!(
+            e[1].message,
+            "Scaling out from 2 to 5: cpu at 300% of the request (target 70%)."
+        );
         assert_eq!(e[2].message, "Last scaled 2 min ago (to 2 replicas).");
         // Long ago, it is not news.
         assert!(!codes(&explain(&s, 1_000 + RECENT_SCALE_SECS)).contains(&"recently-scaled"));
@@ -482,21 +541,59 @@ mod tests {
         s.stale = true;
         s.stale_since = Some("2026-12-02T10:00:00Z".into());
         let e = explain(&s, 0);
-        assert_eq!(codes(&e), ["stale", "fixed-replicas", "rolling-out", "disruption-blocked"]);
+        assert_eq!(
+            codes(&e),
+            [
+                "stale",
+                "fixed-replicas",
+                "rolling-out",
+                "disruption-blocked"
+            ]
+        );
         assert!(e[0].message.contains("since 2026-12-02T10:00:00Z"));
-        assert_eq!(e[1].message, "No autoscaler: the spec fixes the replicas at 5.");
-        assert_eq!(e[2].message, "A rollout is in progress: 1 of 5 pods on the newest template.");
-        assert!(e[3].message.starts_with("The disruption budget web allows no voluntary disruption now (1 healthy, 1 required)"));
+        assert_eq!(
+            e[1].message,
+            "No autoscaler: the spec fixes the replicas at 5."
+        );
+        assert_eq!(
+            e[2].message,
+            "A rollout is in progress: 1 of 5 pods on the newest template."
+        );
+        assert!(e[3].message.starts_with(
+            "The disruption budget web allows no voluntary disruption now (1 healthy, 1 required)"
+        ));
     }
 
     #[test]
     fn within_target_at_the_minimum_and_a_new_autoscaler() {
-        let limited_min = condition("ScalingLimited", "True", "TooFewReplicas", "the desired replica count is less than the minimum replica count");
-        let e = explain(&status(Some(hpa(2, 2, Some(2), vec![able(), active(), limited_min]))), 0);
+        let limited_min = condition(
+            "ScalingLimited",
+            "True",
+            "TooFewReplicas",
+            "the desired replica count is less than the minimum replica count",
+        );
+        let e = explain(
+            &status(Some(hpa(
+                2,
+                2,
+                Some(2),
+                vec![able(), active(), limited_min],
+            ))),
+            0,
+        );
         assert_eq!(e[0].code, "at-min");
-        assert_eq!(e[0].message, "At its minimum of 2 replicas: cpu at 2% of the request (target 70%), fewer would do.");
-        let e = explain(&status(Some(hpa(3, 3, Some(50), vec![able(), active()]))), 0);
-        assert_eq!(e[0].message, "Holding at 3 replicas: cpu at 50% of the request (target 70%), within target.");
+        assert_eq!(
+            e[0].message,
+            "At its minimum of 2 replicas: cpu at 2% of the request (target 70%), fewer would do."
+        );
+        let e = explain(
+            &status(Some(hpa(3, 3, Some(50), vec![able(), active()]))),
+            0,
+        );
+        assert_eq!(
+            e[0].message,
+            "Holding at 3 replicas: cpu at 50% of the request (target 70%), within target."
+        );
         let e = explain(&status(Some(hpa(0, 0, None, vec![]))), 0);
         assert_eq!(codes(&e), ["autoscaler-new"]);
     }

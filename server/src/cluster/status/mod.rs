@@ -143,6 +143,28 @@ impl StatusCache {
         cache
     }
 
+    /// Objects in the cache per kind, and whether each watch is fresh (for
+    /// `/metrics` and the admin overview); empty before the cluster answered.
+    pub fn sizes(&self) -> Vec<(&'static str, usize, bool)> {
+        let Some(s) = self.stores.get() else {
+            return Vec::new();
+        };
+        let counts = [
+            s.deployments.state().len(),
+            s.stateful_sets.state().len(),
+            s.autoscalers.state().len(),
+            s.disruption_budgets.state().len(),
+            s.pods.state().len(),
+            s.nodes.state().len(),
+        ];
+        KINDS
+            .iter()
+            .zip(counts)
+            .zip(&s.health)
+            .map(|((kind, n), h)| (*kind, n, h.fresh()))
+            .collect()
+    }
+
     /// The status of `service` in `environment`, whose objects live in
     /// `namespace`, with its explanations.
     pub fn service(&self, namespace: &str, service: &str, environment: &str) -> ServiceStatus {
@@ -224,16 +246,26 @@ impl StatusCache {
     }
 }
 
+/// The watched kinds, in the order of `Stores::health` (for metrics).
+const KINDS: [&str; 6] = [
+    "deployments",
+    "statefulsets",
+    "horizontalpodautoscalers",
+    "poddisruptionbudgets",
+    "pods",
+    "nodes",
+];
+
 /// Starts one reflector per kind, all filtered by the managed-by label but
 /// the nodes' (metadata only, trimmed to the zone label).
 fn watch_all(client: Client) -> Stores {
     let health: Vec<Arc<WatchHealth>> = (0..6).map(|_| Arc::new(WatchHealth::new())).collect();
     Stores {
-        deployments: reflect(Api::all(client.clone()), &health[0]),
-        stateful_sets: reflect(Api::all(client.clone()), &health[1]),
-        autoscalers: reflect(Api::all(client.clone()), &health[2]),
-        disruption_budgets: reflect(Api::all(client.clone()), &health[3]),
-        pods: reflect(Api::all(client.clone()), &health[4]),
+        deployments: reflect(Api::all(client.clone()), &health[0], KINDS[0]),
+        stateful_sets: reflect(Api::all(client.clone()), &health[1], KINDS[1]),
+        autoscalers: reflect(Api::all(client.clone()), &health[2], KINDS[2]),
+        disruption_budgets: reflect(Api::all(client.clone()), &health[3], KINDS[3]),
+        pods: reflect(Api::all(client.clone()), &health[4], KINDS[4]),
         nodes: reflect_node_zones(Api::all(client), &health[5]),
         health,
     }
@@ -246,7 +278,7 @@ fn watch_all(client: Client) -> Stores {
 /// cache reports itself stale and relists.
 const WATCH_TIMEOUT_SECS: u32 = 20;
 
-fn reflect<K>(api: Api<K>, health: &Arc<WatchHealth>) -> Store<K>
+fn reflect<K>(api: Api<K>, health: &Arc<WatchHealth>, kind: &'static str) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -261,7 +293,7 @@ where
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
         .timeout(WATCH_TIMEOUT_SECS);
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
-    track(store.clone(), stream, health.clone());
+    track(store.clone(), stream, health.clone(), kind);
     store
 }
 
@@ -269,7 +301,8 @@ where
 /// that only the zone label, so a large cluster costs little memory.
 fn reflect_node_zones(
     api: Api<PartialObjectMeta<Node>>,
-    health: &Arc<WatchHealth>) -> Store<PartialObjectMeta<Node>> {
+    health: &Arc<WatchHealth>,
+) -> Store<PartialObjectMeta<Node>> {
     let (store, writer) = reflector::store();
     let config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
     let trimmed = watcher(api, config).modify(|node| {
@@ -284,13 +317,13 @@ fn reflect_node_zones(
         node.metadata.owner_references = None;
     });
     let stream = reflector::reflector(writer, trimmed).default_backoff();
-    track(store.clone(), stream, health.clone());
+    track(store.clone(), stream, health.clone(), KINDS[5]);
     store
 }
 
 /// Drives one watch and keeps its health: synced once the first list is in,
 /// failing from an error until the next event.
-fn track<K, S, E>(store: Store<K>, stream: S, health: Arc<WatchHealth>)
+fn track<K, S, E>(store: Store<K>, stream: S, health: Arc<WatchHealth>, kind: &'static str)
 where
     K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     S: futures::Stream<Item = Result<watcher::Event<K>, E>> + Send + 'static,
@@ -308,8 +341,10 @@ where
             match &event {
                 Err(error) => {
                     if !failing {
-                        tracing::warn!(%error, "status watch failing; reconnecting");
+                        tracing::warn!(%error, kind, "status watch failing; reconnecting");
                     }
+                    metrics::counter!("slipway_status_watch_errors_total", "kind" => kind)
+                        .increment(1);
                     failing = true;
                     health.failed();
                 }

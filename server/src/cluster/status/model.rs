@@ -299,7 +299,9 @@ pub fn pod(p: &Pod, zone_of: impl Fn(&str) -> Option<String>) -> PodStatus {
         })
         .next();
     let unschedulable = status.conditions.iter().flatten().any(|c| {
-        c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
     });
     PodStatus {
         name: p.metadata.name.clone().unwrap_or_default(),
@@ -397,7 +399,11 @@ fn source(m: &MetricSpec) -> (String, String, Option<&MetricTarget>) {
 }
 
 /// The current value reported for the metric of that kind and name.
-fn current_of<'a>(kind: &str, name: &str, current: &'a [MetricStatus]) -> Option<&'a MetricValueStatus> {
+fn current_of<'a>(
+    kind: &str,
+    name: &str,
+    current: &'a [MetricStatus],
+) -> Option<&'a MetricValueStatus> {
     current.iter().find_map(|s| {
         if s.type_ != kind {
             return None;
@@ -536,7 +542,10 @@ mod tests {
         assert_eq!(quantity("lots"), None);
     }
 
-    fn hpa_with(target: MetricTarget, current: Option<MetricValueStatus>) -> HorizontalPodAutoscaler {
+    fn hpa_with(
+        target: MetricTarget,
+        current: Option<MetricValueStatus>,
+    ) -> HorizontalPodAutoscaler {
         HorizontalPodAutoscaler {
             spec: HorizontalPodAutoscalerSpec {
                 max_replicas: 5,
@@ -586,7 +595,10 @@ mod tests {
         assert_eq!((h.min, h.max, h.current, h.desired), (2, 5, 5, 5));
         let m = &h.metrics[0];
         assert_eq!((m.kind.as_str(), m.name.as_str()), ("Resource", "cpu"));
-        assert_eq!((m.target.as_str(), m.current.as_deref()), ("70%", Some("300%")));
+        assert_eq!(
+            (m.target.as_str(), m.current.as_deref()),
+            ("70%", Some("300%"))
+        );
         assert!((m.ratio.unwrap() - 300.0 / 70.0).abs() < 1e-9);
     }
 
@@ -608,6 +620,9 @@ mod tests {
         assert_eq!(h.metrics[0].current.as_deref(), Some("100Mi per pod"));
         assert_eq!(h.metrics[0].ratio, Some(0.5));
         let none = autoscaler(&hpa_with(target, None));
-        assert_eq!((none.metrics[0].current.as_ref(), none.metrics[0].ratio), (None, None));
+        assert_eq!(
+            (none.metrics[0].current.as_ref(), none.metrics[0].ratio),
+            (None, None)
+        );
     }
 }
