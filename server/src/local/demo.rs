@@ -80,6 +80,12 @@ const DEPLOYED: &[(&str, &str)] = &[
     ("pricing", "pricing-api"),
 ];
 
+/// The scaling demo: this example's seeded revision (no placement on the
+/// real node) deployed to this environment, where its autoscaled pods run on
+/// kwok's nodes with emulated usage, so `e2e/cluster/load` can drive its
+/// HorizontalPodAutoscaler (`e2e/cluster/README.md`).
+const SCALING_DEMO: (&str, &str, &str) = ("pricing", "pricing-api", "staging");
+
 /// The demo's Secret keys, by the service that references them; values are
 /// demo values (the Django key is random). `catalog-db`/`url` is missing on
 /// purpose.
@@ -249,8 +255,8 @@ pub struct Deployed {
     pub requested: Vec<String>,
     /// Secret keys written now, as `namespace: secret/key`.
     pub secrets: Vec<String>,
-    /// The deploys requested now: team, service, deploy id.
-    pub ids: Vec<(String, String, i64)>,
+    /// The deploys requested now: team, service, environment, deploy id.
+    pub ids: Vec<(String, String, String, i64)>,
 }
 
 /// Writes the demo's Secret keys (when missing), the `shop-redis` ConfigMap,
@@ -338,10 +344,65 @@ pub async fn deploy(
         .await
         .map_err(|e| anyhow::anyhow!("deploying {team}/{name}: {e}"))?;
         done.requested.push(format!("{team}/{name} #{}", deploy.id));
+        done.ids.push((
+            (*team).to_owned(),
+            (*name).to_owned(),
+            ENVIRONMENT.to_owned(),
+            deploy.id,
+        ));
+    }
+    if let Some(id) = deploy_scaling_demo(db, cluster, &system).await? {
+        let (team, name, environment) = SCALING_DEMO;
+        done.requested.push(format!(
+            "{team}/{name} #{id} ({environment}, emulated nodes)"
+        ));
         done.ids
-            .push(((*team).to_owned(), (*name).to_owned(), deploy.id));
+            .push((team.to_owned(), name.to_owned(), environment.to_owned(), id));
     }
     Ok(done)
+}
+
+/// Requests the [`SCALING_DEMO`] deploy unless that environment had one;
+/// the deploy's id when requested.
+async fn deploy_scaling_demo(
+    db: &PgPool,
+    cluster: &cluster::Handle,
+    system: &Actor,
+) -> anyhow::Result<Option<i64>> {
+    let (team, name, environment) = SCALING_DEMO;
+    let Some(service) = store::services::find(db, team, name).await? else {
+        return Ok(None);
+    };
+    let deployed_before = store::deploys::latest_per_environment(db, service.id)
+        .await?
+        .iter()
+        .any(|d| d.environment == environment);
+    let Some(seeded) = store::services::revision(db, service.id, 1).await? else {
+        return Ok(None);
+    };
+    if deployed_before {
+        return Ok(None);
+    }
+    let image = seeded.spec["spec"]["image"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("{team}/{name} revision 1 has no image"))?
+        .to_owned();
+    let deploy = deploys::request(
+        db,
+        cluster,
+        &service,
+        system,
+        Trigger::User,
+        &DeployRequest {
+            environment: environment.to_owned(),
+            image,
+            revision: Some(seeded.number),
+            override_reason: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("deploying {team}/{name} to {environment}: {e}"))?;
+    Ok(Some(deploy.id))
 }
 
 /// How long `slipway run` waits for the real node (a first `make run` builds
@@ -402,14 +463,21 @@ pub async fn run_when_node_ready(
     if done.requested.is_empty() {
         return;
     }
-    tracing::info!(node = %node, deploys = %done.requested.join(", "), "deploying the demo to development on the real node");
-    for (team, name, id) in &done.ids {
-        report(db, client, team, name, *id).await;
+    tracing::info!(node = %node, deploys = %done.requested.join(", "), "deploying the demo (development on the real node)");
+    for (team, name, environment, id) in &done.ids {
+        report(db, client, team, name, environment, *id).await;
     }
 }
 
 /// Logs how a demo deploy ended and, when it succeeded, where it answers.
-async fn report(db: &PgPool, client: &kube::Client, team: &str, name: &str, id: i64) {
+async fn report(
+    db: &PgPool,
+    client: &kube::Client,
+    team: &str,
+    name: &str,
+    environment: &str,
+    id: i64,
+) {
     let started = Instant::now();
     let deploy = loop {
         match store::deploys::find(db, id).await {
@@ -423,8 +491,15 @@ async fn report(db: &PgPool, client: &kube::Client, team: &str, name: &str, id: 
         tracing::warn!(service = %format!("{team}/{name}"), deploy = id, reason = %deploy.reason, "a demo deploy did not succeed");
         return;
     }
-    let namespace = format!("{team}-{ENVIRONMENT}");
+    let namespace = format!("{team}-{environment}");
     let service = format!("{team}/{name}");
+    if environment != ENVIRONMENT {
+        tracing::info!(
+            service = %service,
+            "runs on kwok's emulated nodes in {environment} and autoscales: raise its load with `e2e/cluster/load {namespace} {name} 500m` and watch its status page"
+        );
+        return;
+    }
     match cluster::reach::service_address(client, &namespace, name).await {
         Ok(Some(address)) => match address.curl() {
             Some(curl) => tracing::info!(
