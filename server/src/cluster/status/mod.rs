@@ -292,7 +292,10 @@ where
     let config = watcher::Config::default()
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
         .timeout(WATCH_TIMEOUT_SECS);
-    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
+    // managedFields is often the larger half of an object and nothing here
+    // reads it: dropped before the store keeps the object.
+    let trimmed = watcher(api, config).modify(|object| object.meta_mut().managed_fields = None);
+    let stream = reflector::reflector(writer, trimmed).default_backoff();
     track(store.clone(), stream, health.clone(), kind);
     store
 }

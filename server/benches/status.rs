@@ -1,0 +1,374 @@
+//! `make bench`: the live status with 1,000 managed pods in the watch cache.
+//!
+//! Runs the real `slipway serve` binary (release build) against a scratch
+//! database and the local control plane, and reports
+//! - its resident memory (`VmRSS`) once its status cache has synced *before*
+//!   the bench's pods exist (the baseline) and again once it holds the 1,000
+//!   pods (50 services × 20 pods on kwok's nodes, each pod shaped like one
+//!   Slipway renders: labels, annotations, resources, probes, env), and
+//! - p50/p99 of the status fragment (HTML, one service of 20 pods) and of
+//!   `GET …/status` (JSON) beside `/healthz`, over the same connection, in the
+//!   same run.
+//!
+//! Needs `DATABASE_URL` and `SLIPWAY_TEST_KUBECONFIG` (an admin kubeconfig).
+//! Prints figures; never fails on time.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark aborts on a broken setup"
+)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, PostParams};
+use slipway::auth::password;
+use slipway::store;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+const TEAM: &str = "benchstatus";
+const ENVIRONMENT: &str = "staging";
+const SERVICES: usize = 50;
+const PODS_PER_SERVICE: usize = 20;
+const WARMUP: usize = 20;
+const SAMPLES: usize = 300;
+
+fn namespace() -> String {
+    format!("{TEAM}-{ENVIRONMENT}")
+}
+
+async fn seed(pool: &PgPool) {
+    sqlx::query("insert into teams (name) values ($1)")
+        .bind(TEAM)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into services (team_id, name, kind, framework, current_revision)
+         select (select id from teams where name = $1), 'svc-' || g, 'web', 'django', 1
+         from generate_series(1, $2) g",
+    )
+    .bind(TEAM)
+    .bind(i64::try_from(SERVICES).unwrap())
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into service_revisions (service_id, number, spec_yaml, spec, hash, author, message)
+         select id, 1, 'x', '{}'::jsonb, md5(id::text), 'bench', 'seed' from services",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let hash = password::hash("bench-password-123").unwrap();
+    store::users::insert(pool, "bench@example.com", &hash, true)
+        .await
+        .unwrap();
+}
+
+/// A pod as Slipway renders one (the labels the cache selects by, the deploy
+/// annotations, resources, probes, a few env vars), bound to a kwok node.
+fn pod(service: usize, n: usize) -> Pod {
+    let name = format!("svc-{service}");
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{name}-{n:03}"),
+            "labels": {
+                "app.kubernetes.io/name": name,
+                "app.kubernetes.io/instance": format!("{name}-{ENVIRONMENT}"),
+                "app.kubernetes.io/part-of": TEAM,
+                "app.kubernetes.io/managed-by": "slipway",
+                "app.kubernetes.io/component": "web",
+                "slipway.dev/team": TEAM,
+                "slipway.dev/environment": ENVIRONMENT,
+            },
+            "annotations": {"slipway.dev/revision": "1", "slipway.dev/deploy-id": "1"},
+        },
+        "spec": {
+            "nodeName": format!("kwok-node-{}", 1 + (service * PODS_PER_SERVICE + n) % 3),
+            "containers": [{
+                "name": "app",
+                "image": format!("registry.example.com/{TEAM}/{name}:1.0.0"),
+                "command": ["gunicorn", "app.wsgi:application"],
+                "ports": [{"name": "http", "containerPort": 8000}],
+                "env": [
+                    {"name": "DJANGO_SETTINGS_MODULE", "value": "app.settings"},
+                    {"name": "LOG_FORMAT", "value": "json"},
+                    {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}},
+                ],
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "128Mi"},
+                    "limits": {"memory": "256Mi", "ephemeral-storage": "512Mi"},
+                },
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}},
+                "livenessProbe": {"tcpSocket": {"port": "http"}},
+            }],
+        },
+    }))
+    .unwrap()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The value of a gauge with that label in Prometheus text.
+fn gauge(text: &str, name: &str, label: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l.contains(label))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn metrics(client: &reqwest::Client, addr: &str) -> String {
+    match client.get(format!("http://{addr}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits (bounded) until the server's pod watch is fresh and holds at least
+/// `pods` objects; the count it holds.
+async fn cache_holds(client: &reqwest::Client, addr: &str, pods: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let text = metrics(client, addr).await;
+        let fresh = gauge(&text, "slipway_status_watch_fresh", "kind=\"pods\"") == Some(1.0);
+        let held = gauge(&text, "slipway_status_cache_objects", "kind=\"pods\"").unwrap_or(0.0);
+        if fresh && held >= pods {
+            return held;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the status cache holds {held} pods (fresh: {fresh}), expected {pods}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn measure(client: &reqwest::Client, url: &str) -> Figures {
+    for _ in 0..WARMUP {
+        let res = client.get(url).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{url}");
+        res.bytes().await.unwrap();
+    }
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let start = Instant::now();
+        let res = client.get(url).send().await.unwrap();
+        res.bytes().await.unwrap();
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    Figures {
+        p50: samples[SAMPLES / 2],
+        p99: samples[(SAMPLES * 99) / 100 - 1],
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let base =
+        std::env::var("DATABASE_URL").expect("DATABASE_URL (make bench starts a PostgreSQL)");
+    let kubeconfig = std::env::var("SLIPWAY_TEST_KUBECONFIG")
+        .expect("SLIPWAY_TEST_KUBECONFIG (make bench starts the local cluster)");
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await
+        .unwrap();
+    let db = format!("bench_status_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .unwrap();
+    store::migrate(&pool).await.unwrap();
+    seed(&pool).await;
+
+    let kube = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    let ns = namespace();
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+    while namespaces.get_opt(&ns).await.unwrap().is_some() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let (http, metrics_addr) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .arg("serve")
+            .env("SLIPWAY_DATABASE_URL", &url)
+            .env("SLIPWAY_KUBECONFIG", &kubeconfig)
+            .env("SLIPWAY_LISTEN", &http)
+            .env("SLIPWAY_METRICS_ADDR", &metrics_addr)
+            .env("SLIPWAY_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("slipway serve"),
+    );
+    let pid = _server.0.id();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let before = cache_holds(&client, &metrics_addr, 0.0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_before = rss_kib(pid);
+
+    let started = Instant::now();
+    let pods: Api<Pod> = Api::namespaced(kube.clone(), &ns);
+    futures::stream::iter((1..=SERVICES).flat_map(|s| (0..PODS_PER_SERVICE).map(move |n| (s, n))))
+        .for_each_concurrent(16, |(s, n)| {
+            let pods = pods.clone();
+            async move {
+                pods.create(&PostParams::default(), &pod(s, n))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let total = SERVICES * PODS_PER_SERVICE;
+    eprintln!(
+        "created {total} pods in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let held = cache_holds(&client, &metrics_addr, before + total as f64).await;
+    // kwok marks them Running and Ready: one more event per pod; let it settle.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let rss_after = rss_kib(pid);
+
+    let page = client
+        .get(format!("http://{http}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let at = page.find(marker).unwrap() + marker.len();
+    let token = &page[at..at + page[at..].find('"').unwrap()];
+    let res = client
+        .post(format!("http://{http}/login"))
+        .form(&[
+            ("email", "bench@example.com"),
+            ("password", "bench-password-123"),
+            ("csrf_token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let fragment = format!("http://{http}/services/{TEAM}/svc-7/status?env={ENVIRONMENT}");
+    let shown = client
+        .get(&fragment)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shown.contains("svc-7-019"),
+        "the fragment lists the service's pods"
+    );
+
+    let cases = [
+        ("baseline: GET /healthz", format!("http://{http}/healthz")),
+        ("status fragment (HTML, 20 of the 1,000 pods)", fragment),
+    ];
+    println!();
+    println!("Live status with {held} pods in the watch cache (slipway serve, release build)");
+    println!();
+    println!("| | RSS of slipway serve |");
+    println!("|---|---:|");
+    println!(
+        "| baseline: cache synced, {before} pods | {:.1} MiB |",
+        rss_before as f64 / 1024.0
+    );
+    println!(
+        "| with {held} pods | {:.1} MiB |",
+        rss_after as f64 / 1024.0
+    );
+    println!(
+        "| difference | {:.1} MiB ({:.1} KiB per pod) |",
+        (rss_after as f64 - rss_before as f64) / 1024.0,
+        (rss_after as f64 - rss_before as f64) / total as f64
+    );
+    println!();
+    println!("| request ({SAMPLES} sequential, one connection) | p50 ms | p99 ms |");
+    println!("|---|---:|---:|");
+    for (name, url) in &cases {
+        let f = measure(&client, url).await;
+        println!("| {name} | {} | {} |", ms(f.p50), ms(f.p99));
+    }
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+    drop(pool);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {db} with (force)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}
