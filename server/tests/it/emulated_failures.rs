@@ -1,0 +1,124 @@
+//! The failures real clusters produce, injected on kwok's nodes by image tag
+//! (`e2e/cluster/config/kwok-failures.yaml`): each ends a deploy as failed
+//! with the matching reason in its record, which stays in the ledger after
+//! Kubernetes has dropped the events it was built from. The real node covers
+//! real crashes (`real_node.rs`); these cover every kind, cheaply.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams};
+use slipway::deployer::DeployState;
+use sqlx::PgPool;
+
+use crate::harness::{ClusterTest, test_config};
+
+fn spec(team: &str, name: &str) -> String {
+    format!(
+        "apiVersion: slipway.dev/v1
+kind: Service
+metadata: {{name: {name}, team: {team}}}
+spec:
+  kind: web
+  image: registry.example.com/{team}/{name}:1.0.0
+  command: [gunicorn, app:app]
+  ports: [{{name: http, port: 8000}}]
+  resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
+  replicas: 2
+  env:
+    - {{name: DATABASE_URL, secret: {{name: {name}-db, key: url}}}}
+"
+    )
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn each_emulated_failure_fails_the_deploy_with_its_reason(pool: PgPool) {
+    let mut config = test_config();
+    // Nothing moves once a failure is injected: no need to wait 90 s.
+    config.rollout.stall_timeout = Duration::from_secs(20);
+    let t = ClusterTest::with_config(&pool, &["staging"], config).await;
+    // (tag, what the reason must say)
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "kwok-crash-loop",
+            &[
+                "CrashLoopBackOff",
+                "exited with code 1 (Error), restarted 5 times",
+            ],
+        ),
+        (
+            "kwok-oom-killed",
+            &[
+                "exited with code 137 (OOMKilled), restarted 3 times",
+                "CrashLoopBackOff",
+            ],
+        ),
+        (
+            "kwok-image-pull",
+            &["is waiting: ImagePullBackOff Back-off pulling image"],
+        ),
+        (
+            "kwok-config-error",
+            &["is waiting: CreateContainerConfigError couldn't find key url in Secret"],
+        ),
+        (
+            "kwok-never-ready",
+            &["Readiness probe failed: HTTP probe failed with statuscode: 503"],
+        ),
+    ];
+    let mut requested = Vec::new();
+    for (tag, _) in &cases {
+        let name = tag.trim_start_matches("kwok-");
+        let service = t.service_yaml(&spec(&t.team, name)).await;
+        let image = format!("registry.example.com/{}/{name}:{tag}", t.team);
+        requested.push(t.request(&service, &image).await);
+    }
+    let mut finished = Vec::new();
+    for deploy in &requested {
+        finished.push(t.wait(deploy).await);
+    }
+    for ((tag, needles), deploy) in cases.iter().zip(&finished) {
+        assert_eq!(
+            deploy.state,
+            DeployState::Failed,
+            "{tag}: {}",
+            deploy.reason
+        );
+        for needle in *needles {
+            assert!(
+                deploy.reason.contains(needle),
+                "{tag}: the reason lacks {needle:?}: {}",
+                deploy.reason
+            );
+        }
+    }
+
+    // Kubernetes drops events after an hour; here, at once. The record keeps them.
+    let ns = t.ns();
+    let events: Api<Event> = Api::namespaced(t.client.clone(), &ns);
+    events
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        events
+            .list(&ListParams::default().fields("type=Warning"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "the namespace's Warning events are gone"
+    );
+    let never_ready = finished.last().unwrap();
+    let stored = slipway::store::deploys::find(&pool, never_ready.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.reason.contains("Warning Unhealthy on Pod/")
+            && stored.reason.contains("Readiness probe failed"),
+        "{}",
+        stored.reason
+    );
+    t.finish().await;
+}
