@@ -41,6 +41,16 @@ pub fn can_view_team(user: &CurrentUser, team: &str) -> Decision {
     allow_if(user.is_admin || user.is_member_of(team), VIEW_TEAM_RULE)
 }
 
+/// Reading a pod's log: the team's members only. Logs are the application's
+/// own output and may hold what it should not have printed; an administrator
+/// who needs them joins the team (which is audited).
+pub fn can_read_logs(user: &CurrentUser, team: &str) -> Decision {
+    allow_if(
+        user.is_member_of(team),
+        "only members of the team may read its pods' logs",
+    )
+}
+
 /// The answer for a deploy id that names no deploy. Administrators may see every
 /// deploy, so they learn it is missing (404); anyone else gets exactly the refusal
 /// of another team's deploy (403), so sequential ids cannot be probed for which

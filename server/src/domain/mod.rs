@@ -16,6 +16,7 @@ pub mod freeze;
 pub mod grants;
 pub mod hook_judge;
 pub mod hooks;
+pub mod logs;
 pub mod namespaces;
 pub mod notifications;
 pub mod plans;

@@ -22,6 +22,7 @@ pub mod htmx;
 pub mod layout;
 pub mod loaders;
 pub mod login;
+pub mod logs;
 pub mod namespaces;
 pub mod notifications;
 pub mod quotas;
@@ -52,6 +53,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(account::routes())
         .merge(wiring::routes())
         .merge(status::routes())
+        .merge(logs::routes())
         .merge(hooks::routes())
         .merge(approvals::routes())
         .merge(notifications::routes())

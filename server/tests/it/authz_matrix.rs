@@ -90,6 +90,9 @@ const PORTAL_ANYONE_SIGNED_IN: [Expect; 4] = [Login, S(200), S(200), S(200)];
 const PORTAL_ADMIN_PAGE: [Expect; 4] = [Login, Forbidden, Forbidden, S(200)];
 const PORTAL_ADMIN_CHANGE: [Expect; 4] = [Login, Forbidden, Forbidden, S(303)];
 const PORTAL_TEAM_PAGE: [Expect; 4] = [Login, Forbidden, S(200), S(200)];
+/// A pod's log: the team's members only (not administrators); with no
+/// cluster here the member, past the policy, finds no such pod.
+const PORTAL_MEMBERS_ONLY_MISSING: [Expect; 4] = [Login, Forbidden, Allowed(404), Forbidden];
 const API_TEAM_READ: [Expect; 4] = [Unauth, Forbidden, S(200), S(200)];
 const API_TEAM_WRITE: [Expect; 4] = [Unauth, Forbidden, S(201), S(201)];
 const API_ANYONE_WITH_TOKEN: [Expect; 4] = [Unauth, S(200), S(200), S(200)];
@@ -264,6 +267,20 @@ pub const MATRIX: &[Case] = &[
         path: "/services/shop/web/status?env=production",
         body: Body::Empty,
         expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/logs",
+        path: "/services/shop/web/logs?env=production&pod=web-1",
+        body: Body::Empty,
+        expect: PORTAL_MEMBERS_ONLY_MISSING,
+    },
+    Case {
+        method: "GET",
+        route: "/services/{team}/{service}/logs/follow",
+        path: "/services/shop/web/logs/follow?env=production&pod=web-1",
+        body: Body::Empty,
+        expect: PORTAL_MEMBERS_ONLY_MISSING,
     },
     Case {
         method: "POST",

@@ -30,6 +30,7 @@ mod hooks;
 mod logging;
 mod login_hardening;
 mod notifications;
+mod pod_logs;
 mod readiness;
 mod real_node;
 mod render_cluster;

@@ -503,6 +503,7 @@ mod tests {
             ],
             unschedulable: true,
             color: None,
+            containers: vec!["app".into()],
         }];
         let e = explain(&s, 1_120);
         assert_eq!(
@@ -614,6 +615,7 @@ mod tests {
             problems: vec!["container app exited with code 1 (Error), restarted 3 times and keeps crashing (CrashLoopBackOff)".into()],
             unschedulable: false,
             color: None,
+            containers: vec!["app".into()],
         }];
         let e = explain(&s, 0);
         assert_eq!(e[0].code, "pod-problem");

@@ -169,6 +169,9 @@ pub struct PodStatus {
     /// Blue-green colour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+    /// Its containers' names, the main one first, init containers last
+    /// (whose logs can be read).
+    pub containers: Vec<String>,
 }
 
 /// An explanation: one observed fact in words. `code` is stable for scripts.
@@ -329,6 +332,16 @@ pub fn pod(p: &Pod, zone_of: impl Fn(&str) -> Option<String>) -> PodStatus {
         problems: pod_problems(p),
         unschedulable,
         color: label(&p.metadata, LABEL_COLOR),
+        containers: p
+            .spec
+            .iter()
+            .flat_map(|s| {
+                s.containers
+                    .iter()
+                    .chain(s.init_containers.iter().flatten())
+            })
+            .map(|c| c.name.clone())
+            .collect(),
     }
 }
 
