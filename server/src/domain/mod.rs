@@ -21,6 +21,7 @@ pub mod namespaces;
 pub mod notifications;
 pub mod plans;
 pub mod quotas;
+pub mod scaling;
 pub mod secrets;
 pub mod services;
 pub mod sso;

@@ -26,6 +26,7 @@ pub mod logs;
 pub mod namespaces;
 pub mod notifications;
 pub mod quotas;
+pub mod scaling;
 pub mod services;
 pub mod sso;
 pub mod static_files;
@@ -54,6 +55,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(wiring::routes())
         .merge(status::routes())
         .merge(logs::routes())
+        .merge(scaling::routes())
         .merge(hooks::routes())
         .merge(approvals::routes())
         .merge(notifications::routes())

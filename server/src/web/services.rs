@@ -228,6 +228,8 @@ pub struct ServicePage {
     objects: Vec<(&'static str, String)>,
     render_error: Option<String>,
     last_delivery: Option<crate::web::hooks::DeliveryRow>,
+    /// The scaling form's starting values, when the viewer may scale.
+    scaling: Option<crate::domain::scaling::ScaleChange>,
 }
 
 /// Query naming an environment.
@@ -263,7 +265,12 @@ async fn show_service(
         .await?
         .as_ref()
         .map(crate::web::hooks::DeliveryRow::from);
+    let may_scale = policy::can_edit_service(&user, &team).is_ok()
+        && policy::can_request_deploy(&user, &team).is_ok()
+        && spec.workload_kind() != crate::spec::WorkloadKind::Cron;
+    let scaling = may_scale.then(|| crate::domain::scaling::current(&spec, &target.environment));
     Ok(ServicePage {
+        scaling,
         layout,
         service,
         revision,

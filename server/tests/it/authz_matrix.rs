@@ -269,6 +269,19 @@ pub const MATRIX: &[Case] = &[
         expect: PORTAL_TEAM_PAGE,
     },
     Case {
+        method: "POST",
+        route: "/services/{team}/{service}/scale",
+        path: "/services/shop/web/scale",
+        body: Body::Form(&[
+            ("env", "production"),
+            ("mode", "replicas"),
+            ("replicas", "3"),
+        ]),
+        // Past the policy, `web` was never deployed to production: back to
+        // the service with that said (nothing saved).
+        expect: [Login, Forbidden, Allowed(303), Allowed(303)],
+    },
+    Case {
         method: "GET",
         route: "/services/{team}/{service}/logs",
         path: "/services/shop/web/logs?env=production&pod=web-1",

@@ -366,3 +366,116 @@ spec:
     assert!(show.contains("quiet"), "{show}");
     t.finish().await;
 }
+
+/// Scaling from the portal: the form saves a revision (the environment's
+/// override) and deploys it; fixed replicas to 3 shows 3 Ready pods, and new
+/// autoscaling bounds reach the HorizontalPodAutoscaler. Bad input is refused
+/// naming the field, with nothing saved.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn scaling_from_the_portal_is_a_revision_and_a_deploy(pool: PgPool) {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    let t = ClusterTest::new(&pool, &["staging"]).await;
+    let (team, ns) = (t.team.clone(), t.ns());
+    let fixed = t
+        .service_yaml(&autoscaled_web(&team, "fixed").replace(
+            "  autoscaling: {minReplicas: 2, maxReplicas: 4, cpu: 70}\n",
+            "  replicas: 1\n",
+        ))
+        .await;
+    let scaled = t.service_yaml(&autoscaled_web(&team, "bounded")).await;
+    t.deploy_ok(&fixed, "registry.example.com/shop/fixed:1.0.0")
+        .await;
+    t.deploy_ok(&scaled, "registry.example.com/shop/bounded:1.0.0")
+        .await;
+    let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
+    app.login_as(&t.email, PASSWORD).await;
+
+    let page = app
+        .page(&format!("/services/{team}/fixed?env=staging"))
+        .await;
+    assert!(
+        page.contains("Scale staging") && page.contains("name=\"replicas\""),
+        "{page}"
+    );
+    // Bad input: refused, nothing saved.
+    let res = app
+        .post_form(
+            &format!("/services/{team}/fixed/scale"),
+            &[
+                ("env", "staging"),
+                ("mode", "replicas"),
+                ("replicas", "many"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app
+        .page(&format!("/services/{team}/fixed?env=staging"))
+        .await;
+    assert!(
+        page.contains("Not scaled.") && page.contains("replicas"),
+        "{page}"
+    );
+    let revisions = slipway::store::services::revisions(&pool, fixed.id)
+        .await
+        .unwrap();
+    assert_eq!(revisions.len(), 1, "nothing saved");
+
+    // Three pods.
+    let res = app
+        .post_form(
+            &format!("/services/{team}/fixed/scale"),
+            &[("env", "staging"), ("mode", "replicas"), ("replicas", "3")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/deploys/"), "{to}");
+    let id: i64 = to.trim_start_matches("/deploys/").parse().unwrap();
+    let deploy = crate::harness::wait_finished(&pool, id, 120).await;
+    crate::harness::assert_succeeded(&deploy);
+    assert_eq!(deploy.revision, 2);
+    let revision = slipway::store::services::revision(&pool, fixed.id, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        revision.message,
+        "Scaled staging to 3 replicas, from the portal"
+    );
+    assert!(
+        revision.spec_yaml.contains("staging"),
+        "{}",
+        revision.spec_yaml
+    );
+    let fragment = format!("/services/{team}/fixed/status?env=staging");
+    let (ready, page) = until(
+        60,
+        || app.page(&fragment),
+        |p: &String| p.contains("<strong>3</strong>/3 ready"),
+    )
+    .await;
+    assert!(ready, "{page}");
+
+    // New bounds reach the autoscaler.
+    let res = app
+        .post_form(
+            &format!("/services/{team}/bounded/scale"),
+            &[
+                ("env", "staging"),
+                ("mode", "bounds"),
+                ("min", "2"),
+                ("max", "6"),
+            ],
+        )
+        .await;
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    let id: i64 = to.trim_start_matches("/deploys/").parse().unwrap();
+    crate::harness::assert_succeeded(&crate::harness::wait_finished(&pool, id, 120).await);
+    let hpa = Api::<HorizontalPodAutoscaler>::namespaced(t.client.clone(), &ns)
+        .get("bounded")
+        .await
+        .unwrap();
+    assert_eq!(hpa.spec.max_replicas, 6);
+    t.finish().await;
+}
