@@ -84,7 +84,7 @@ async fn members_read_tail_previous_and_follow_and_nobody_else_does(pool: PgPool
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains("Listening at: http://0.0.0.0:8000"), "{page}");
-    assert!(page.contains("kwok-logs/current.log"), "{page}");
+    assert!(page.contains("kwok-logs/current.txt"), "{page}");
     assert!(
         page.contains("the application&#39;s own output")
             || page.contains("the application's own output"),
@@ -110,7 +110,7 @@ async fn members_read_tail_previous_and_follow_and_nobody_else_does(pool: PgPool
         page.contains("KeyError: &#39;DATABASE_URL&#39;") || page.contains("KeyError"),
         "{page}"
     );
-    assert!(page.contains("previous.log"), "{page}");
+    assert!(page.contains("previous.txt"), "{page}");
     // Bad input names the field.
     let res = logs(format!("pod={pod}&container=nope")).await;
     assert_eq!(res.status(), 422);
