@@ -599,6 +599,27 @@ fn shipping(f: &Facts<'_>, add: &mut dyn FnMut(&'static str, Level, String)) {
         ),
     };
     add("graceful-shutdown", level, message);
+    // A scale-in stops queue workers. Celery finishes the tasks it holds on
+    // SIGTERM (its warm shutdown), but only within the grace period; then
+    // the kubelet kills it mid-task and the task runs again elsewhere.
+    let autoscaled = s.autoscaling.is_some();
+    let (level, message) = match kind {
+        WorkloadKind::Worker if autoscaled && grace < defaults::WORKER_SHUTDOWN_GRACE_SECONDS => (
+            Level::Warn,
+            format!(
+                "an autoscaled worker gets {grace}s to finish its tasks when scaled in: set terminationGracePeriodSeconds to the longest task (Celery finishes running tasks on SIGTERM)"
+            ),
+        ),
+        WorkloadKind::Worker if autoscaled => (
+            Level::Pass,
+            format!("{grace}s for running tasks to finish when scaled in"),
+        ),
+        _ => (
+            Level::Pass,
+            "not applicable: only autoscaled workers are scaled in mid-task".to_owned(),
+        ),
+    };
+    add("worker-shutdown", level, message);
 }
 
 /// Operations.
@@ -766,6 +787,38 @@ mod tests {
         };
         assert_eq!(level("production"), Some(Level::Fail));
         assert_eq!(level("staging"), Some(Level::Warn));
+    }
+
+    #[test]
+    fn an_autoscaled_worker_needs_time_to_finish_its_tasks() {
+        let worker = |extra: &str| {
+            crate::spec::parse(&format!(
+                "apiVersion: slipway.dev/v1\nkind: Service\nmetadata: {{name: w, team: shop}}\nspec:\n  kind: worker\n  image: registry.example.com/shop/w:1\n  command: [python, -m, consume]\n  resources: {{requests: {{cpu: 100m, memory: 64Mi}}}}\n{extra}"
+            ))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let scaled = "  autoscaling: {minReplicas: 2, maxReplicas: 6, cpu: 70}\n";
+        let warned = item(&worker(scaled), "worker-shutdown");
+        assert_eq!(warned.level, Level::Warn, "{}", warned.message);
+        assert!(warned.message.contains("30s"), "{}", warned.message);
+        let long = format!("{scaled}  terminationGracePeriodSeconds: 600\n");
+        assert_eq!(item(&worker(&long), "worker-shutdown").level, Level::Pass);
+        assert_eq!(
+            item(&worker("  replicas: 2\n"), "worker-shutdown").level,
+            Level::Pass
+        );
+        // The Celery preset gives its workers two minutes unless told otherwise.
+        let celery = crate::spec::parse(
+            "apiVersion: slipway.dev/v1\nkind: Service\nmetadata: {name: c, team: shop}\nspec:\n  framework: celery\n  appModule: shop\n  image: registry.example.com/shop/c:1\n  resources: {requests: {cpu: 100m, memory: 64Mi}}\n  autoscaling: {minReplicas: 2, maxReplicas: 6, cpu: 70}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let celery_item = item(&celery, "worker-shutdown");
+        assert_eq!(celery_item.level, Level::Pass, "{}", celery_item.message);
+        assert!(
+            celery_item.message.starts_with("120s"),
+            "{}",
+            celery_item.message
+        );
     }
 
     fn item(spec: &ServiceSpec, id: &str) -> CheckItem {

@@ -1,11 +1,13 @@
 //! The HorizontalPodAutoscaler and the PodDisruptionBudget.
 
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
-    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
-    ResourceMetricSource,
+    CrossVersionObjectReference, ExternalMetricSource, HPAScalingPolicy, HPAScalingRules,
+    HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec,
+    MetricIdentifier, MetricSpec, MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Input, meta, workload};
@@ -39,6 +41,51 @@ pub fn autoscaler(input: &Input<'_>) -> Option<HorizontalPodAutoscaler> {
     }
     if let Some(memory) = autoscaling.memory {
         metrics.push(metric("memory", memory));
+    }
+    for m in &autoscaling.pods {
+        metrics.push(MetricSpec {
+            type_: "Pods".to_owned(),
+            pods: Some(PodsMetricSource {
+                metric: MetricIdentifier {
+                    name: m.metric.clone(),
+                    selector: None,
+                },
+                target: MetricTarget {
+                    type_: "AverageValue".to_owned(),
+                    average_value: Some(Quantity(m.average_value.as_str().to_owned())),
+                    ..MetricTarget::default()
+                },
+            }),
+            ..MetricSpec::default()
+        });
+    }
+    for m in &autoscaling.external {
+        let target = match (&m.value, &m.average_value) {
+            (Some(v), _) => MetricTarget {
+                type_: "Value".to_owned(),
+                value: Some(Quantity(v.as_str().to_owned())),
+                ..MetricTarget::default()
+            },
+            (None, v) => MetricTarget {
+                type_: "AverageValue".to_owned(),
+                average_value: v.as_ref().map(|v| Quantity(v.as_str().to_owned())),
+                ..MetricTarget::default()
+            },
+        };
+        metrics.push(MetricSpec {
+            type_: "External".to_owned(),
+            external: Some(ExternalMetricSource {
+                metric: MetricIdentifier {
+                    name: m.metric.clone(),
+                    selector: (!m.selector.is_empty()).then(|| LabelSelector {
+                        match_labels: Some(m.selector.clone()),
+                        ..LabelSelector::default()
+                    }),
+                },
+                target,
+            }),
+            ..MetricSpec::default()
+        });
     }
     let down = autoscaling.scale_down.clone().unwrap_or_default();
     Some(HorizontalPodAutoscaler {

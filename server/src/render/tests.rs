@@ -680,6 +680,8 @@ fn an_invalid_spec_built_in_code_is_refused_not_rendered() {
         max_replicas: 2,
         cpu: Some(70),
         memory: None,
+        pods: Vec::new(),
+        external: Vec::new(),
         scale_down: None,
     });
     assert!(matches!(
@@ -699,5 +701,59 @@ fn an_environment_the_spec_does_not_know_renders_the_base_spec() {
         manifests
             .iter()
             .any(|o| o.kind() == "HorizontalPodAutoscaler")
+    );
+}
+
+#[test]
+fn pods_and_external_metrics_render_as_hpa_v2_metrics() {
+    let spec = crate::spec::parse(
+        "apiVersion: slipway.dev/v1
+kind: Service
+metadata: {name: worker, team: shop}
+spec:
+  framework: celery
+  appModule: shop
+  image: registry.example.com/shop/web:1
+  resources: {requests: {cpu: 100m, memory: 64Mi}}
+  terminationGracePeriodSeconds: 300
+  autoscaling:
+    minReplicas: 2
+    maxReplicas: 30
+    pods: [{metric: tasks_in_progress, averageValue: \"4\"}]
+    external:
+      - {metric: celery_queue_length, selector: {queue: default}, averageValue: \"30\"}
+      - {metric: backlog_seconds, value: \"120\"}
+",
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let manifests = render(
+        &spec,
+        &RenderContext::new("production", "shop-production", "shop"),
+    )
+    .unwrap();
+    let objects = manifests.objects();
+    let hpa = objects
+        .iter()
+        .find(|o| o["kind"] == "HorizontalPodAutoscaler")
+        .expect("an autoscaler");
+    let metrics = &hpa["spec"]["metrics"];
+    assert_eq!(metrics[0]["type"], "Pods");
+    assert_eq!(metrics[0]["pods"]["metric"]["name"], "tasks_in_progress");
+    assert_eq!(
+        metrics[0]["pods"]["target"],
+        serde_json::json!({"type": "AverageValue", "averageValue": "4"})
+    );
+    assert_eq!(metrics[1]["type"], "External");
+    assert_eq!(
+        metrics[1]["external"]["metric"]["selector"]["matchLabels"]["queue"],
+        "default"
+    );
+    assert_eq!(
+        metrics[1]["external"]["target"],
+        serde_json::json!({"type": "AverageValue", "averageValue": "30"})
+    );
+    assert_eq!(
+        metrics[2]["external"]["target"],
+        serde_json::json!({"type": "Value", "value": "120"})
     );
 }

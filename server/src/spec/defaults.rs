@@ -20,6 +20,11 @@ pub const CONFIG_VOLUME: &str = "config";
 pub const CONFIG_MOUNT_PATH: &str = "/app/config";
 /// Seconds between SIGTERM and SIGKILL when unset (Kubernetes' own default, made explicit).
 pub const TERMINATION_GRACE_SECONDS: u32 = 30;
+/// The Celery preset's grace period: two minutes for the tasks a worker holds
+/// to finish on SIGTERM (Celery's warm shutdown) before it is killed.
+pub const CELERY_TERMINATION_GRACE_SECONDS: u32 = 120;
+/// Below this grace an autoscaled worker fails the `worker-shutdown` check (WARN).
+pub const WORKER_SHUTDOWN_GRACE_SECONDS: u32 = 60;
 /// Seconds a `web` pod sleeps in preStop so endpoint removal reaches every proxy
 /// before the app stops accepting connections.
 pub const PRE_STOP_SLEEP_SECONDS_WEB: u32 = 5;

@@ -593,9 +593,45 @@ pub struct Autoscaling {
     /// Target average memory utilisation in percent of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<u32>,
+    /// Per-pod metrics (HPA v2 `Pods`), e.g. requests per second per pod from
+    /// a custom metrics adapter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<PodsMetric>,
+    /// Metrics from outside the cluster's objects (HPA v2 `External`), e.g. a
+    /// Celery queue's length from an external metrics adapter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalMetric>,
     /// How fast to scale down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_down: Option<ScaleDown>,
+}
+
+/// A per-pod metric and the average every pod should see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodsMetric {
+    /// The metric's name as the custom metrics API serves it.
+    pub metric: String,
+    /// Target average per pod, a quantity (`50`, `500m`).
+    pub average_value: ScalarString,
+}
+
+/// An external metric and its target: exactly one of `value` (the metric in
+/// total) or `averageValue` (divided by the pods).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalMetric {
+    /// The metric's name as the external metrics API serves it.
+    pub metric: String,
+    /// Labels that pick the series (e.g. `queue: default`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub selector: BTreeMap<String, String>,
+    /// Target of the metric as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ScalarString>,
+    /// Target of the metric divided by the number of pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_value: Option<ScalarString>,
 }
 
 /// Scale-down behaviour.

@@ -250,6 +250,8 @@ pub fn apply(spec: &Spec) -> Spec {
         probes.readiness.get_or_insert_with(|| http(5, 2));
     }
     if framework == Framework::Celery {
+        out.termination_grace_period_seconds
+            .get_or_insert(super::defaults::CELERY_TERMINATION_GRACE_SECONDS);
         probes.liveness.get_or_insert_with(|| Probe {
             exec: Some(ExecProbe {
                 // A shell expands $HOSTNAME; Kubernetes' $(VAR) only sees declared variables.

@@ -313,6 +313,30 @@ const CASES: &[Case] = &[
         paths: &["spec.autoscaling"],
     },
     Case {
+        name: "a pods metric with a bad name and a quantity that is not one",
+        replace: &[],
+        append: "  autoscaling: {minReplicas: 2, maxReplicas: 3, pods: [{metric: \"requests per second\", averageValue: lots}]}\n",
+        paths: &[
+            "spec.autoscaling.pods[0].metric",
+            "spec.autoscaling.pods[0].averageValue",
+        ],
+    },
+    Case {
+        name: "an external metric with both targets and a bad selector",
+        replace: &[],
+        append: "  autoscaling: {minReplicas: 2, maxReplicas: 3, external: [{metric: celery_queue_length, value: \"10\", averageValue: \"2\", selector: {\"bad key!\": x}}]}\n",
+        paths: &[
+            "spec.autoscaling.external[0]",
+            "spec.autoscaling.external[0].selector.bad key!",
+        ],
+    },
+    Case {
+        name: "an external metric without a target",
+        replace: &[],
+        append: "  autoscaling: {minReplicas: 2, maxReplicas: 3, external: [{metric: celery_queue_length}]}\n",
+        paths: &["spec.autoscaling.external[0]"],
+    },
+    Case {
         name: "autoscaling target above a hundred",
         replace: &[],
         append: "  autoscaling: {minReplicas: 2, maxReplicas: 3, cpu: 150}\n",

@@ -37,6 +37,9 @@ pub const CAPS: &[(&str, usize)] = &[
     ("spec.serviceAccount.annotations", 20),
     ("spec.probes.*.exec.command", 64),
     ("spec.stateful.volumeClaims", 10),
+    ("spec.autoscaling.pods", 10),
+    ("spec.autoscaling.external", 10),
+    ("spec.autoscaling.external[].selector", 20),
     ("spec.environments", 20),
     ("spec.environments.*.hosts", 20),
     ("spec.environments.*.env", 200),
@@ -105,6 +108,22 @@ pub(super) fn check(c: &mut Check<'_>, spec: &Spec) {
             ),
         ] {
             limit(c, || path.to_owned(), len, cap(path));
+        }
+    }
+    if let Some(a) = &spec.autoscaling {
+        for (path, len) in [
+            ("spec.autoscaling.pods", a.pods.len()),
+            ("spec.autoscaling.external", a.external.len()),
+        ] {
+            limit(c, || path.to_owned(), len, cap(path));
+        }
+        for (i, m) in a.external.iter().enumerate() {
+            limit(
+                c,
+                || format!("spec.autoscaling.external[{i}].selector"),
+                m.selector.len(),
+                cap("spec.autoscaling.external[].selector"),
+            );
         }
     }
     for (i, external) in spec.external_services.iter().enumerate() {

@@ -75,12 +75,13 @@ fn autoscaling(c: &mut Check<'_>) {
             format!("{} is above maxReplicas {}", a.min_replicas, a.max_replicas),
         );
     }
-    if a.cpu.is_none() && a.memory.is_none() {
+    if a.cpu.is_none() && a.memory.is_none() && a.pods.is_empty() && a.external.is_empty() {
         c.err(
             "spec.autoscaling",
-            "set a `cpu` or `memory` utilisation target",
+            "set a target: `cpu` or `memory` utilisation, or a `pods` or `external` metric",
         );
     }
+    custom_metrics(c, a);
     for (what, target) in [("cpu", a.cpu), ("memory", a.memory)] {
         let Some(target) = target else { continue };
         if !(1..=100).contains(&target) {
@@ -468,4 +469,61 @@ fn is_slipway_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     key.split_once('/')
         .is_some_and(|(prefix, _)| prefix == "slipway.dev" || prefix.ends_with(".slipway.dev"))
+}
+
+/// A metric name the metrics APIs can serve: letters, digits and `_.:/-`.
+fn metric_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_.:/-".contains(ch))
+}
+
+/// The `pods` and `external` metrics of the autoscaler.
+fn custom_metrics(c: &mut Check<'_>, a: &crate::spec::Autoscaling) {
+    let quantity = |c: &mut Check<'_>, path: String, value: &crate::spec::ScalarString| {
+        match crate::spec::quantity::parse(value.as_str()) {
+            Ok(v) if v > 0.0 => {}
+            Ok(_) => c.err(path, "must be above 0"),
+            Err(why) => c.err(path, format!("not a quantity: {why}")),
+        }
+    };
+    for (i, m) in a.pods.iter().enumerate() {
+        let at = format!("spec.autoscaling.pods[{i}]");
+        if !metric_name_ok(&m.metric) {
+            c.err(
+                format!("{at}.metric"),
+                "a metric name: letters, digits and _.:/- (at most 253)",
+            );
+        }
+        quantity(c, format!("{at}.averageValue"), &m.average_value);
+    }
+    for (i, m) in a.external.iter().enumerate() {
+        let at = format!("spec.autoscaling.external[{i}]");
+        if !metric_name_ok(&m.metric) {
+            c.err(
+                format!("{at}.metric"),
+                "a metric name: letters, digits and _.:/- (at most 253)",
+            );
+        }
+        match (&m.value, &m.average_value) {
+            (Some(v), None) => quantity(c, format!("{at}.value"), v),
+            (None, Some(v)) => quantity(c, format!("{at}.averageValue"), v),
+            _ => c.err(
+                at.clone(),
+                "set exactly one of `value` (the metric in total) or `averageValue` (per pod)",
+            ),
+        }
+        for (key, value) in &m.selector {
+            if let Err(why) = crate::spec::names::qualified_name(key) {
+                c.err(format!("{at}.selector.{key}"), why);
+            } else if !crate::spec::names::label_value(value) {
+                c.err(
+                    format!("{at}.selector.{key}"),
+                    "not a label value (at most 63 letters, digits, -_.)",
+                );
+            }
+        }
+    }
 }
