@@ -221,44 +221,63 @@ fn main_image(spec: Option<&PodSpec>) -> Option<String> {
     spec?.containers.first()?.image.clone()
 }
 
+/// A workload from what Deployments and StatefulSets share: metadata, the
+/// asked-for replicas, the pod template and the controller's counts
+/// (updated, ready, available).
+fn workload(
+    kind: &str,
+    meta: &ObjectMeta,
+    desired: Option<i32>,
+    template: Option<&PodSpec>,
+    counts: [Option<i32>; 3],
+) -> Workload {
+    let [updated, ready, available] = counts.map(|c| c.unwrap_or(0));
+    Workload {
+        kind: kind.into(),
+        name: meta.name.clone().unwrap_or_default(),
+        color: label(meta, LABEL_COLOR),
+        replicas: Replicas {
+            desired: desired.unwrap_or(1),
+            updated,
+            ready,
+            available,
+        },
+        image: main_image(template),
+        deploy_id: annotation(meta, ANNOTATION_DEPLOY_ID),
+        revision: annotation(meta, ANNOTATION_REVISION),
+    }
+}
+
 /// A Deployment as a workload.
 pub fn deployment(d: &Deployment) -> Workload {
     let status = d.status.clone().unwrap_or_default();
-    let spec = Some(&d.spec);
-    Workload {
-        kind: "Deployment".into(),
-        name: d.metadata.name.clone().unwrap_or_default(),
-        color: label(&d.metadata, LABEL_COLOR),
-        replicas: Replicas {
-            desired: spec.and_then(|s| s.replicas).unwrap_or(1),
-            updated: status.updated_replicas.unwrap_or(0),
-            ready: status.ready_replicas.unwrap_or(0),
-            available: status.available_replicas.unwrap_or(0),
-        },
-        image: main_image(spec.and_then(|s| s.template.spec.as_ref())),
-        deploy_id: annotation(&d.metadata, ANNOTATION_DEPLOY_ID),
-        revision: annotation(&d.metadata, ANNOTATION_REVISION),
-    }
+    workload(
+        "Deployment",
+        &d.metadata,
+        d.spec.replicas,
+        d.spec.template.spec.as_ref(),
+        [
+            status.updated_replicas,
+            status.ready_replicas,
+            status.available_replicas,
+        ],
+    )
 }
 
 /// A StatefulSet as a workload.
 pub fn stateful_set(s: &StatefulSet) -> Workload {
     let status = s.status.clone().unwrap_or_default();
-    let spec = Some(&s.spec);
-    Workload {
-        kind: "StatefulSet".into(),
-        name: s.metadata.name.clone().unwrap_or_default(),
-        color: label(&s.metadata, LABEL_COLOR),
-        replicas: Replicas {
-            desired: spec.and_then(|s| s.replicas).unwrap_or(1),
-            updated: status.updated_replicas.unwrap_or(0),
-            ready: status.ready_replicas.unwrap_or(0),
-            available: status.available_replicas.unwrap_or(0),
-        },
-        image: main_image(spec.and_then(|s| s.template.spec.as_ref())),
-        deploy_id: annotation(&s.metadata, ANNOTATION_DEPLOY_ID),
-        revision: annotation(&s.metadata, ANNOTATION_REVISION),
-    }
+    workload(
+        "StatefulSet",
+        &s.metadata,
+        s.spec.replicas,
+        s.spec.template.spec.as_ref(),
+        [
+            status.updated_replicas,
+            status.ready_replicas,
+            status.available_replicas,
+        ],
+    )
 }
 
 /// The sum of the workloads' counts.
