@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api;
 pub mod approvals;
 pub mod catalog;
+pub mod cluster_overview;
 pub mod deploys;
 pub mod diff;
 pub mod environments;
@@ -56,6 +57,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(status::routes())
         .merge(logs::routes())
         .merge(scaling::routes())
+        .merge(cluster_overview::routes())
         .merge(hooks::routes())
         .merge(approvals::routes())
         .merge(notifications::routes())

@@ -269,6 +269,13 @@ pub const MATRIX: &[Case] = &[
         expect: PORTAL_TEAM_PAGE,
     },
     Case {
+        method: "GET",
+        route: "/admin/cluster",
+        path: "/admin/cluster",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
         method: "POST",
         route: "/services/{team}/{service}/scale",
         path: "/services/shop/web/scale",

@@ -11,7 +11,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 use slipway::deployer::DeployState;
 use sqlx::PgPool;
 
-use crate::harness::{ClusterTest, test_config};
+use crate::harness::{ClusterTest, PASSWORD, TestApp, cluster_handle, create_user, test_config};
 
 fn spec(team: &str, name: &str) -> String {
     format!(
@@ -92,6 +92,42 @@ async fn each_emulated_failure_fails_the_deploy_with_its_reason(pool: PgPool) {
             );
         }
     }
+
+    // The admin's cluster page lists the failing pods, from the watch cache.
+    let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
+    let admin = format!("root@{}.example", t.team);
+    create_user(&pool, &admin, true, &[]).await;
+    app.login_as(&admin, PASSWORD).await;
+    let mut page = String::new();
+    for _ in 0..120 {
+        page = app.page("/admin/cluster").await;
+        if ["crash-loop-", "oom-killed-", "image-pull-", "config-error-"]
+            .iter()
+            .all(|p| page.contains(p))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for needle in [
+        "crash-loop-",
+        "oom-killed-",
+        "image-pull-",
+        "config-error-",
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "<td>pods</td>",
+        "connected",
+    ] {
+        assert!(
+            page.contains(needle),
+            "/admin/cluster lacks {needle:?}: {page}"
+        );
+    }
+    assert!(
+        page.contains(&format!("<code>{}-staging</code>", t.team)),
+        "the namespace is listed: {page}"
+    );
 
     // Kubernetes drops events after an hour; here, at once. The record keeps them.
     let ns = t.ns();

@@ -124,6 +124,31 @@ fn is_fresh(synced: bool, failed_at_ms: u64, now_ms: u64) -> bool {
     synced && (failed_at_ms == 0 || now_ms.saturating_sub(failed_at_ms) >= RECOVERED_AFTER_MS)
 }
 
+/// Since when the earliest failing watch of `health` has failed, while one is.
+fn since_of(health: &[Arc<WatchHealth>]) -> Option<String> {
+    health
+        .iter()
+        .filter_map(|h| h.failing_since())
+        .min()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.to_string())
+}
+
+/// A managed pod that something keeps from running or being ready.
+#[derive(Debug, Clone)]
+pub struct FailingPod {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its team, service and environment, from Slipway's labels.
+    pub team: String,
+    /// Service name.
+    pub service: String,
+    /// Environment name.
+    pub environment: String,
+    /// The pod.
+    pub pod: PodStatus,
+}
+
 /// The watch-backed cache; cheap to clone.
 #[derive(Clone, Default)]
 pub struct StatusCache {
@@ -163,6 +188,49 @@ impl StatusCache {
             .zip(&s.health)
             .map(|((kind, n), h)| (*kind, n, h.fresh()))
             .collect()
+    }
+
+    /// Since when the earliest failing watch has failed (RFC 3339), while one is.
+    pub fn stale_since(&self) -> Option<String> {
+        self.stores.get().and_then(|s| since_of(&s.health))
+    }
+
+    /// Pods Slipway manages that something keeps from running or being ready
+    /// (a waiting reason, a failed exit, no node), at most `limit`, by
+    /// namespace and name; and how many there are in all.
+    pub fn failing_pods(&self, limit: usize) -> (Vec<FailingPod>, usize) {
+        let Some(stores) = self.stores.get() else {
+            return (Vec::new(), 0);
+        };
+        let zone_of = |_: &str| None;
+        let mut failing: Vec<FailingPod> = stores
+            .pods
+            .state()
+            .iter()
+            .filter_map(|p| {
+                let status = model::pod(p, zone_of);
+                (status.unschedulable || !status.problems.is_empty()).then(|| {
+                    let label = |k: &str| {
+                        p.metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(k).cloned())
+                            .unwrap_or_default()
+                    };
+                    FailingPod {
+                        namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                        team: label(crate::render::LABEL_TEAM),
+                        service: label(NAME_LABEL),
+                        environment: label(LABEL_ENVIRONMENT),
+                        pod: status,
+                    }
+                })
+            })
+            .collect();
+        failing.sort_by(|a, b| (&a.namespace, &a.pod.name).cmp(&(&b.namespace, &b.pod.name)));
+        let total = failing.len();
+        failing.truncate(limit);
+        (failing, total)
     }
 
     /// The status of `service` in `environment`, whose objects live in
@@ -226,13 +294,7 @@ impl StatusCache {
             .map(|p| model::pod(p, zone_of))
             .collect();
         pods.sort_by(|a, b| a.name.cmp(&b.name));
-        let stale_since = stores
-            .health
-            .iter()
-            .filter_map(|h| h.failing_since())
-            .min()
-            .and_then(|s| jiff::Timestamp::from_second(s).ok())
-            .map(|t| t.to_string());
+        let stale_since = since_of(&stores.health);
         ServiceStatus {
             replicas: model::total(&workloads),
             workloads,
