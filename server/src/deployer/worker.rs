@@ -21,16 +21,16 @@ use uuid::Uuid;
 use super::sha256_hex;
 use super::state::{DeployEvent, DeployState, next};
 use crate::auth::policy;
-use crate::cluster::apply::{self, Target};
+use crate::cluster::apply::{self, Manifest, Target};
 use crate::cluster::retry::{ClusterError, RetryPolicy};
 use crate::cluster::rollout::{self, Rollout, RolloutConfig};
-use crate::cluster::{self, ClusterState, diff, preflight};
+use crate::cluster::{self, ClusterState, diff, events, preflight};
 use crate::deploy_model::NotificationEvent;
 use crate::domain::{notifications, tenancy};
 use crate::plan;
 use crate::store::deploys::{self as deploys, Deploy, Transition};
 use crate::store::environments;
-use crate::store::{approvals, deploy_leases};
+use crate::store::{approvals, cluster_events, deploy_leases};
 
 /// How a worker behaves; the defaults suit production, tests shorten them.
 #[derive(Clone, Copy, Debug)]
@@ -608,6 +608,9 @@ async fn execute_steps(
     .await?;
 
     fence(ctx, deploy).await?;
+    // Events from this moment on are this deploy's (a few seconds of slack
+    // for the cluster's clock).
+    let since = jiff::Timestamp::now().as_second() - 5;
     let applied = apply::apply_all(&client, &target, &manifests, retry).await?;
     note(
         ctx,
@@ -649,7 +652,7 @@ async fn execute_steps(
     }
     *state = to;
 
-    match rollout::wait(
+    let outcome = match rollout::wait(
         &client,
         &target,
         &manifests,
@@ -660,9 +663,40 @@ async fn execute_steps(
     )
     .await?
     {
-        Rollout::Complete(summary) => Ok(Outcome::Succeeded(summary)),
-        Rollout::Failed(reason) => Ok(failed(*state, reason)),
+        Rollout::Complete(summary) => Outcome::Succeeded(summary),
+        Rollout::Failed(reason) => failed(*state, reason),
+    };
+    keep_cluster_events(ctx, deploy, &client, &target, &manifests, since, retry).await?;
+    Ok(outcome)
+}
+
+/// Copies the events of the deploy's objects into its record. Not being able
+/// to read them is noted on the timeline and does not change the outcome.
+async fn keep_cluster_events(
+    ctx: &Context,
+    deploy: &Deploy,
+    client: &Client,
+    target: &Target,
+    manifests: &[Manifest],
+    since: i64,
+    retry: RetryPolicy,
+) -> Result<(), Step> {
+    match events::of_deploy(client, target, manifests, since, retry).await {
+        Ok(found) => {
+            cluster_events::record(&ctx.db, deploy.id, &found).await?;
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the deploy's events");
+            note(
+                ctx,
+                deploy,
+                DeployState::Progressing,
+                &format!("could not keep the cluster's events: {err}"),
+            )
+            .await?;
+        }
     }
+    Ok(())
 }
 
 /// Just before applying: the digest of exactly what is about to be sent must

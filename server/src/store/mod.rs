@@ -9,6 +9,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod catalog;
+pub mod cluster_events;
 pub mod deploy_leases;
 pub mod deploys;
 pub mod environment_quotas;

@@ -968,6 +968,13 @@ pub const MATRIX: &[Case] = &[
         expect: API_TEAM_READ,
     },
     Case {
+        method: "GET",
+        route: "/api/v1/deploys/{id}/cluster-events",
+        path: "/api/v1/deploys/{deploy}/cluster-events",
+        body: Body::Empty,
+        expect: API_TEAM_READ,
+    },
+    Case {
         method: "POST",
         route: "/api/v1/deploys/{id}/approve",
         path: "/api/v1/deploys/{deploy}/approve",

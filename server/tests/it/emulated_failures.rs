@@ -11,7 +11,9 @@ use kube::api::{Api, DeleteParams, ListParams};
 use slipway::deployer::DeployState;
 use sqlx::PgPool;
 
-use crate::harness::{ClusterTest, PASSWORD, TestApp, cluster_handle, create_user, test_config};
+use crate::harness::{
+    ClusterTest, PASSWORD, TestApp, api_token, cluster_handle, create_user, test_config, with_token,
+};
 
 fn spec(team: &str, name: &str) -> String {
     format!(
@@ -96,7 +98,7 @@ async fn each_emulated_failure_fails_the_deploy_with_its_reason(pool: PgPool) {
     // The admin's cluster page lists the failing pods, from the watch cache.
     let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
     let admin = format!("root@{}.example", t.team);
-    create_user(&pool, &admin, true, &[]).await;
+    let admin_user = create_user(&pool, &admin, true, &[]).await;
     app.login_as(&admin, PASSWORD).await;
     let mut page = String::new();
     for _ in 0..120 {
@@ -145,6 +147,90 @@ async fn each_emulated_failure_fails_the_deploy_with_its_reason(pool: PgPool) {
             .is_empty(),
         "the namespace's Warning events are gone"
     );
+    // Every deploy's record has its own objects' events, Warning and Normal,
+    // read from the ledger now that Kubernetes has none.
+    let warnings = [
+        (
+            "crash-loop",
+            "BackOff",
+            "Back-off restarting failed container",
+        ),
+        (
+            "oom-killed",
+            "BackOff",
+            "Back-off restarting failed container",
+        ),
+        ("image-pull", "Failed", "Error: ImagePullBackOff"),
+        (
+            "config-error",
+            "Failed",
+            "Error: CreateContainerConfigError",
+        ),
+        ("never-ready", "Unhealthy", "Readiness probe failed"),
+    ];
+    for ((name, reason, message), deploy) in warnings.iter().zip(&finished) {
+        let kept = slipway::store::cluster_events::of_deploy(&pool, deploy.id)
+            .await
+            .unwrap();
+        let seen: Vec<String> = kept
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {}/{}: {}",
+                    e.kind, e.reason, e.object_kind, e.object_name, e.message
+                )
+            })
+            .collect();
+        assert!(
+            kept.iter().any(|e| e.is_warning()
+                && e.reason == *reason
+                && e.object_kind == "Pod"
+                && e.object_name.starts_with(&format!("{name}-"))
+                && e.message.contains(message)),
+            "{name}: the record lacks the Warning {reason}: {seen:#?}"
+        );
+        assert!(
+            kept.iter().any(|e| !e.is_warning()
+                && e.reason == "ScalingReplicaSet"
+                && e.object_kind == "Deployment"
+                && e.object_name == *name),
+            "{name}: the record lacks the Deployment's ScalingReplicaSet: {seen:#?}"
+        );
+        assert!(
+            kept.iter()
+                .all(|e| e.object_name == *name || e.object_name.starts_with(&format!("{name}-"))),
+            "{name}: only its own objects' events: {seen:#?}"
+        );
+    }
+    let crash_loop = &finished[0];
+    let page = app.page(&format!("/deploys/{}", crash_loop.id)).await;
+    assert!(
+        page.contains("id=\"cluster-events\"")
+            && page.contains("Back-off restarting failed container")
+            && page.contains("ScalingReplicaSet"),
+        "the deploy's page shows the kept events: {page}"
+    );
+    let token = api_token(&pool, admin_user.id, "events").await;
+    let res = with_token(
+        reqwest::Client::new()
+            .get(app.url(&format!("/api/v1/deploys/{}/cluster-events", crash_loop.id))),
+        &token,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let api: serde_json::Value = res.json().await.unwrap();
+    let items = api.as_array().expect("a list");
+    assert!(
+        items.iter().any(|e| e["type"] == "Warning"
+            && e["reason"] == "BackOff"
+            && e["object"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("Pod/crash-loop-"))),
+        "{api:#}"
+    );
+
     let never_ready = finished.last().unwrap();
     let stored = slipway::store::deploys::find(&pool, never_ready.id)
         .await

@@ -369,6 +369,53 @@ pub async fn list_events(
     ))
 }
 
+/// One Kubernetes event kept in a deploy's record.
+#[derive(Debug, Serialize)]
+pub struct ClusterEventOut {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `BackOff`, `ScalingReplicaSet`, …
+    pub reason: String,
+    /// `Kind/name` of the object it is about.
+    pub object: String,
+    /// What it said.
+    pub message: String,
+    /// How often.
+    pub count: i32,
+    /// First time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// Last time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+}
+
+/// `GET /api/v1/deploys/{id}/cluster-events`: the Kubernetes events of the
+/// deploy's objects, copied when its rollout ended (`policy::can_view_team`).
+pub async fn list_cluster_events(
+    State(app): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<ClusterEventOut>>, AppError> {
+    load_deploy(&app, &user, id).await?;
+    let events = crate::store::cluster_events::of_deploy(&app.db, id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| ClusterEventOut {
+                object: format!("{}/{}", e.object_kind, e.object_name),
+                kind: e.kind,
+                reason: e.reason,
+                message: e.message,
+                count: e.count,
+                first_seen: e.first_seen,
+                last_seen: e.last_seen,
+            })
+            .collect(),
+    ))
+}
+
 /// Body of approve and reject; `revision_hash` and `image`, when given, must be the deploy's.
 #[derive(Debug, Default, Deserialize)]
 pub struct DecisionBody {

@@ -78,6 +78,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deploys", get(deploys::list_deploys))
         .route("/api/v1/deploys/{id}", get(deploys::show_deploy))
         .route("/api/v1/deploys/{id}/events", get(deploys::list_events))
+        .route(
+            "/api/v1/deploys/{id}/cluster-events",
+            get(deploys::list_cluster_events),
+        )
         .route("/api/v1/deploys/{id}/approve", post(deploys::approve))
         .route("/api/v1/deploys/{id}/reject", post(deploys::reject))
         .route("/api/v1/deploys/{id}/rollback", post(deploys::rollback))

@@ -35,6 +35,8 @@ pub struct DeployLive {
     finished_at: String,
     attempts: i32,
     events: Vec<EventRow>,
+    /// Kubernetes events of the deploy's objects, kept in its record.
+    cluster_events: Vec<store::cluster_events::Stored>,
     approvals: Vec<ApprovalRow>,
     requires_approval: bool,
     approvals_required: i32,
@@ -80,6 +82,7 @@ async fn load_live(
 ) -> Result<DeployLive, AppError> {
     let now = OffsetDateTime::now_utc();
     let events = deploys::events(&app.db, deploy.id).await?;
+    let cluster_events = store::cluster_events::of_deploy(&app.db, deploy.id).await?;
     let approvals = approvals::for_deploy(&app.db, deploy.id).await?;
     let environment = store::environments::find(&app.db, deploy.environment_id).await?;
     let pin = pins::active_pin(&app.db, deploy.service_id, deploy.environment_id).await?;
@@ -124,6 +127,7 @@ async fn load_live(
                 message: e.message,
             })
             .collect(),
+        cluster_events,
         approvals: approvals.into_iter().map(ApprovalRow::of).collect(),
         requires_approval: environment.as_ref().is_some_and(|e| e.requires_approval()),
         approvals_required: environment.as_ref().map_or(0, |e| e.approvals_required),
