@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod connection;
 pub mod diff;
+pub mod drift;
 pub mod events;
 pub mod logs;
 pub mod plan;

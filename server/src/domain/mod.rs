@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod approvals;
 pub mod deploys;
+pub mod drift;
 pub mod environments;
 pub mod freeze;
 pub mod grants;

@@ -17,7 +17,7 @@ use crate::plan::{self, ChecklistState, DryRun, ManifestFacts, Plan, WiringState
 use crate::store::deploys::{self, Deploy};
 use crate::store::{self, approvals};
 
-fn target_of(deploy: &Deploy) -> Target {
+pub(crate) fn target_of(deploy: &Deploy) -> Target {
     Target {
         deploy_id: deploy.id,
         team: deploy.team.clone(),

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cluster_overview;
 pub mod deploys;
 pub mod diff;
+pub mod drift;
 pub mod environments;
 pub mod errors;
 pub mod format;
@@ -56,6 +57,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(wiring::routes())
         .merge(status::routes())
         .merge(logs::routes())
+        .merge(drift::routes())
         .merge(scaling::routes())
         .merge(cluster_overview::routes())
         .merge(hooks::routes())

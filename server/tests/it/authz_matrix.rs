@@ -269,6 +269,15 @@ pub const MATRIX: &[Case] = &[
         expect: PORTAL_TEAM_PAGE,
     },
     Case {
+        // Nothing deployed in the matrix's database: the page says so (200)
+        // before any cluster read.
+        method: "GET",
+        route: "/services/{team}/{service}/drift",
+        path: "/services/shop/web/drift?env=production",
+        body: Body::Empty,
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
         method: "GET",
         route: "/admin/cluster",
         path: "/admin/cluster",

@@ -22,6 +22,7 @@ mod cli_client;
 mod csrf_all_routes;
 mod deploy_worker;
 mod deploys;
+mod drift;
 mod emulated_failures;
 mod foundation;
 mod freeze;
