@@ -131,6 +131,42 @@ async fn each_emulated_failure_fails_the_deploy_with_its_reason(pool: PgPool) {
         "the namespace is listed: {page}"
     );
 
+    // The status page shows each service's recent Warning events, from the
+    // watch cache, and only its own.
+    let status_path = format!("/services/{}/crash-loop/status?env=staging", t.team);
+    let mut fragment = String::new();
+    for _ in 0..120 {
+        fragment = app.page(&status_path).await;
+        if fragment.contains("Recent warnings") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        fragment.contains("Recent warnings")
+            && fragment.contains("Back-off restarting failed container")
+            && fragment.contains("<code>Pod/crash-loop-"),
+        "{fragment}"
+    );
+    assert!(
+        !fragment.contains("Pod/oom-killed-") && !fragment.contains("Readiness probe failed"),
+        "another service's warnings are not this one's: {fragment}"
+    );
+    let never_ready_path = format!("/services/{}/never-ready/status?env=staging", t.team);
+    let mut fragment = String::new();
+    for _ in 0..120 {
+        fragment = app.page(&never_ready_path).await;
+        if fragment.contains("Readiness probe failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        fragment.contains("<strong>Unhealthy</strong>")
+            && !fragment.contains("Back-off restarting"),
+        "{fragment}"
+    );
+
     // Kubernetes drops events after an hour; here, at once. The record keeps them.
     let ns = t.ns();
     let events: Api<Event> = Api::namespaced(t.client.clone(), &ns);

@@ -24,7 +24,8 @@ async fn a_quiet_watch_stays_fresh_past_the_read_timeout() {
     while !fresh() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the status cache never synced"
+            "the status cache never synced: {:?}",
+            cache.sizes()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

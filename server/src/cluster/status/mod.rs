@@ -1,6 +1,7 @@
 //! Live scaling status from watches: Deployments, StatefulSets, autoscalers,
 //! disruption budgets and pods that Slipway manages
-//! (`app.kubernetes.io/managed-by=slipway`), plus the nodes' zone labels, kept
+//! (`app.kubernetes.io/managed-by=slipway`), the Warning events of Slipway's
+//! namespaces (trimmed), plus the nodes' zone labels, kept
 //! in memory by kube-runtime reflectors. A page view reads the cache and never
 //! makes a request to the API server. `model` reads the objects, `explain`
 //! says in words why the service is (not) scaling.
@@ -15,7 +16,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
@@ -27,7 +28,7 @@ use tokio::sync::OnceCell;
 
 pub use model::{
     Autoscaler, AutoscalerMetric, Condition, DisruptionBudget, Explanation, PodStatus, Replicas,
-    ServiceStatus, Workload,
+    ServiceStatus, WarningEvent, Workload,
 };
 
 use super::Handle;
@@ -46,6 +47,10 @@ struct Stores {
     pods: Store<Pod>,
     /// Nodes' metadata only, trimmed to their zone label.
     nodes: Store<PartialObjectMeta<Node>>,
+    /// Slipway's namespaces (labelled managed-by), metadata only.
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// Warning events in those namespaces, trimmed.
+    warnings: Store<Event>,
     /// Each watch's own freshness: one kind's failure neither hides nor
     /// outlives the others'.
     health: Vec<Arc<WatchHealth>>,
@@ -181,6 +186,8 @@ impl StatusCache {
             s.disruption_budgets.state().len(),
             s.pods.state().len(),
             s.nodes.state().len(),
+            s.namespaces.state().len(),
+            s.warnings.state().len(),
         ];
         KINDS
             .iter()
@@ -294,6 +301,29 @@ impl StatusCache {
             .map(|p| model::pod(p, zone_of))
             .collect();
         pods.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut owners: Vec<(&str, &str)> = workloads
+            .iter()
+            .map(|w| (w.kind.as_str(), w.name.as_str()))
+            .collect();
+        if let Some(h) = &hpa {
+            owners.push(("HorizontalPodAutoscaler", h.name.as_str()));
+        }
+        owners.push(("CronJob", service));
+        let mut warnings: Vec<WarningEvent> = stores
+            .warnings
+            .state_filter(|e| {
+                e.metadata.namespace.as_deref() == Some(namespace)
+                    && super::events::belongs(
+                        e.involved_object.kind.as_deref().unwrap_or_default(),
+                        e.involved_object.name.as_deref().unwrap_or_default(),
+                        &owners,
+                    )
+            })
+            .iter()
+            .map(|e| model::warning(e))
+            .collect();
+        warnings.sort_by_key(|w| std::cmp::Reverse(w.last_seen_epoch));
+        warnings.truncate(model::RECENT_WARNINGS);
         let stale_since = since_of(&stores.health);
         ServiceStatus {
             replicas: model::total(&workloads),
@@ -302,6 +332,7 @@ impl StatusCache {
             disruption_budgets,
             pods,
             explanations: Vec::new(),
+            warnings,
             stale: !stores.health.iter().all(|h| h.fresh()),
             stale_since,
         }
@@ -309,19 +340,30 @@ impl StatusCache {
 }
 
 /// The watched kinds, in the order of `Stores::health` (for metrics).
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 8] = [
     "deployments",
     "statefulsets",
     "horizontalpodautoscalers",
     "poddisruptionbudgets",
     "pods",
     "nodes",
+    "namespaces",
+    "events",
 ];
 
 /// Starts one reflector per kind, all filtered by the managed-by label but
 /// the nodes' (metadata only, trimmed to the zone label).
 fn watch_all(client: Client) -> Stores {
-    let health: Vec<Arc<WatchHealth>> = (0..6).map(|_| Arc::new(WatchHealth::new())).collect();
+    let health: Vec<Arc<WatchHealth>> = (0..KINDS.len())
+        .map(|_| Arc::new(WatchHealth::new()))
+        .collect();
+    let namespaces = reflect(Api::all(client.clone()), &health[6], KINDS[6]);
+    let warnings = reflect_warnings(
+        Api::all(client.clone()),
+        namespaces.clone(),
+        health[6].clone(),
+        &health[7],
+    );
     Stores {
         deployments: reflect(Api::all(client.clone()), &health[0], KINDS[0]),
         stateful_sets: reflect(Api::all(client.clone()), &health[1], KINDS[1]),
@@ -329,6 +371,8 @@ fn watch_all(client: Client) -> Stores {
         disruption_budgets: reflect(Api::all(client.clone()), &health[3], KINDS[3]),
         pods: reflect(Api::all(client.clone()), &health[4], KINDS[4]),
         nodes: reflect_node_zones(Api::all(client), &health[5]),
+        namespaces,
+        warnings,
         health,
     }
 }
@@ -384,6 +428,79 @@ fn reflect_node_zones(
     let stream = reflector::reflector(writer, trimmed).default_backoff();
     track(store.clone(), stream, health.clone(), KINDS[5]);
     store
+}
+
+/// Longest message kept of a cached Warning event.
+const MAX_WARNING_MESSAGE: usize = 500;
+
+/// Warning events (the API server filters by type) of Slipway's namespaces
+/// only: events carry no labels to select by, so each is kept only when its
+/// namespace is one `namespaces` knows, and trimmed to what the page shows.
+/// The watch starts once the namespaces are listed, so none is dropped for
+/// want of its namespace.
+fn reflect_warnings(
+    api: Api<Event>,
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    namespaces_synced: Arc<WatchHealth>,
+    health: &Arc<WatchHealth>,
+) -> Store<Event> {
+    let (store, writer) = reflector::store();
+    let config = watcher::Config::default()
+        .fields("type=Warning")
+        .timeout(WATCH_TIMEOUT_SECS);
+    let health = health.clone();
+    let reader = store.clone();
+    tokio::spawn(async move {
+        // Polled: a second `wait_until_ready` on the same store is not
+        // woken once the first has been (kube-runtime's DelayedInit).
+        while !namespaces_synced.synced.load(Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let ours = move |e: &Event| {
+            e.metadata
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| namespaces.get(&reflector::ObjectRef::new(ns)).is_some())
+        };
+        let kept = watcher(api, config)
+            .modify(trim_warning)
+            .filter(move |event| {
+                futures::future::ready(match event {
+                    Ok(watcher::Event::Apply(e) | watcher::Event::InitApply(e)) => ours(e),
+                    _ => true,
+                })
+            });
+        let stream = reflector::reflector(writer, kept).default_backoff();
+        track(reader, stream, health, KINDS[7]);
+    });
+    store
+}
+
+/// What the status page reads of an event; the rest is dropped.
+fn trim_warning(e: &mut Event) {
+    e.metadata.managed_fields = None;
+    e.metadata.annotations = None;
+    e.metadata.labels = None;
+    e.related = None;
+    e.series = None;
+    e.source = None;
+    e.reporting_component = None;
+    e.reporting_instance = None;
+    e.action = None;
+    e.involved_object.field_path = None;
+    e.involved_object.uid = None;
+    e.involved_object.resource_version = None;
+    e.involved_object.api_version = None;
+    if let Some(m) = e.message.as_mut()
+        && m.len() > MAX_WARNING_MESSAGE
+    {
+        let mut cut = MAX_WARNING_MESSAGE;
+        while !m.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        m.truncate(cut);
+        m.push('…');
+    }
 }
 
 /// Drives one watch and keeps its health: synced once the first list is in,

@@ -198,11 +198,57 @@ pub struct ServiceStatus {
     pub pods: Vec<PodStatus>,
     /// Why it is (not) scaling, in words (`explain.rs`).
     pub explanations: Vec<Explanation>,
+    /// The newest Warning events about its objects and their pods (at most
+    /// [`RECENT_WARNINGS`]), newest first.
+    pub warnings: Vec<WarningEvent>,
     /// True when the cache may be behind: not synced yet, or a watch is reconnecting.
     pub stale: bool,
     /// Since when a watch has been failing (RFC 3339), while it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_since: Option<String>,
+}
+
+/// Warning events shown per service at most.
+pub const RECENT_WARNINGS: usize = 10;
+
+/// A Warning event about one of the service's objects.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WarningEvent {
+    /// `BackOff`, `FailedScheduling`, `Unhealthy`, …
+    pub reason: String,
+    /// `Kind/name` of the object.
+    pub object: String,
+    /// What it says.
+    pub message: String,
+    /// How often it happened.
+    pub count: i32,
+    /// When it last happened (RFC 3339).
+    pub last_seen: String,
+    /// The same, in Unix seconds (for ordering).
+    #[serde(skip)]
+    pub last_seen_epoch: i64,
+}
+
+/// Reads a cached Warning event.
+pub fn warning(e: &k8s_openapi::api::core::v1::Event) -> WarningEvent {
+    let last = e
+        .last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| e.event_time.as_ref().map(|t| t.0))
+        .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    WarningEvent {
+        reason: e.reason.clone().unwrap_or_default(),
+        object: format!(
+            "{}/{}",
+            e.involved_object.kind.as_deref().unwrap_or("object"),
+            e.involved_object.name.as_deref().unwrap_or_default()
+        ),
+        message: e.message.clone().unwrap_or_default(),
+        count: e.count.unwrap_or(1).max(1),
+        last_seen: last.map(|t| t.to_string()).unwrap_or_default(),
+        last_seen_epoch: last.map_or(0, |t| t.as_second()),
+    }
 }
 
 fn rfc3339(t: &Time) -> String {
