@@ -35,6 +35,7 @@ mod pod_logs;
 mod readiness;
 mod real_node;
 mod render_cluster;
+mod runs_and_rollouts;
 mod scaling_status;
 mod security_headers;
 mod seed;

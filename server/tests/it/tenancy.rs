@@ -535,7 +535,7 @@ async fn slipways_service_account_may_do_only_what_rbac_yaml_documents(pool: PgP
     managed_namespace(&managed, &team, "staging").await;
     let m = Some(managed.as_str());
     // (verb, group, resource, namespace, name, allowed): `kubectl auth can-i --as`.
-    let rows: [CanI<'_>; 27] = [
+    let rows: [CanI<'_>; 30] = [
         ("list", "", "secrets", None, None, false),
         ("watch", "", "secrets", None, None, false),
         ("get", "", "secrets", Some("kube-system"), None, false),
@@ -576,6 +576,9 @@ async fn slipways_service_account_may_do_only_what_rbac_yaml_documents(pool: PgP
         ("watch", "policy", "poddisruptionbudgets", None, None, true),
         ("watch", "", "nodes", None, None, true),
         ("watch", "", "events", None, None, true),
+        ("watch", "apps", "replicasets", None, None, true),
+        ("watch", "batch", "jobs", None, None, true),
+        ("create", "batch", "jobs", m, None, false),
         ("create", "", "events", m, None, false),
         ("patch", "", "nodes", None, None, false),
         ("get", "", "pods/log", m, None, true),

@@ -2,6 +2,7 @@
 //! observed fact (a condition, a count, a scheduler message), never a guess.
 //! Pure: the status and the time in, explanations out; problems first.
 
+use super::cron::Schedule;
 use super::model::{Autoscaler, AutoscalerMetric, Explanation, ServiceStatus};
 
 /// How long after a scale the page mentions it.
@@ -89,14 +90,39 @@ pub fn explain(status: &ServiceStatus, now: i64) -> Vec<Explanation> {
         None => {}
     }
     if status.replicas.updated < status.replicas.desired {
+        let older: Vec<String> = status
+            .workloads
+            .iter()
+            .flat_map(|w| &w.replica_sets)
+            .filter(|rs| !rs.newest && rs.current > 0)
+            .map(|rs| {
+                format!(
+                    "{}{} still has {}",
+                    rs.name,
+                    rs.revision
+                        .as_deref()
+                        .map(|r| format!(" (revision {r})"))
+                        .unwrap_or_default(),
+                    plural(rs.current, "pod", "pods")
+                )
+            })
+            .collect();
+        let older = match older.as_slice() {
+            [] => String::new(),
+            [one] => format!(" The older ReplicaSet {one}."),
+            many => format!(" The older ReplicaSets: {}.", many.join("; ")),
+        };
         out.push(say(
             "rolling-out",
             format!(
-                "A rollout is in progress: {} of {} on the newest template.",
+                "A rollout is in progress: {} of {} on the newest template.{older}",
                 status.replicas.updated,
                 plural(status.replicas.desired, "pod", "pods")
             ),
         ));
+    }
+    if let Some(c) = &status.cron {
+        schedule(c, now, &mut out);
     }
     for b in &status.disruption_budgets {
         if b.allowed == 0 && b.expected > 0 {
@@ -110,6 +136,68 @@ pub fn explain(status: &ServiceStatus, now: i64) -> Vec<Explanation> {
         }
     }
     out
+}
+
+/// A scheduled service runs on its schedule, not on replicas: what holds its
+/// runs, and how the last one went.
+fn schedule(c: &Schedule, now: i64, out: &mut Vec<Explanation>) {
+    let when = format!(
+        "`{}`{}",
+        c.schedule,
+        c.time_zone
+            .as_deref()
+            .map(|z| format!(" ({z})"))
+            .unwrap_or_default()
+    );
+    if c.suspended {
+        out.push(say(
+            "cron-suspended",
+            format!(
+                "The schedule {when} is suspended: no run starts until the spec sets `suspend: false` and is deployed."
+            ),
+        ));
+    }
+    let Some(last) = c.runs.first() else {
+        if !c.suspended {
+            out.push(say(
+                "cron-no-run-yet",
+                format!("Runs on the schedule {when}; no run yet."),
+            ));
+        }
+        return;
+    };
+    let how = if last.manual { "by hand" } else { "scheduled" };
+    let started = last
+        .started_epoch
+        .map(|t| format!(", started {}", ago(now - t)))
+        .unwrap_or_default();
+    let (code, message) = match last.state.as_str() {
+        "failed" => (
+            "cron-last-run-failed",
+            format!(
+                "The last run {} ({how}{started}) failed after {} failed pod{}: {}.",
+                last.name,
+                last.failed,
+                if last.failed == 1 { "" } else { "s" },
+                last.reason.as_deref().unwrap_or("the Job gave no reason")
+            ),
+        ),
+        "succeeded" => (
+            "cron-last-run-succeeded",
+            format!(
+                "The last run {} ({how}{started}) succeeded{}; runs on the schedule {when}.",
+                last.name,
+                last.duration_secs
+                    .map(|d| format!(" in {d} s"))
+                    .unwrap_or_default()
+            ),
+        ),
+        _ => (
+            "cron-running",
+            format!("Run {} ({how}{started}) is running.", last.name),
+        ),
+    };
+    out.push(say(code, message));
 }
 
 fn pods(status: &ServiceStatus, out: &mut Vec<Explanation>) {
@@ -302,9 +390,10 @@ fn autoscaling(h: &Autoscaler, status: &ServiceStatus, now: i64, out: &mut Vec<E
 
 #[cfg(test)]
 mod tests {
+    use super::super::cron::JobRun;
     use super::super::model::{
-        Autoscaler, AutoscalerMetric, Condition, DisruptionBudget, PodStatus, Replicas,
-        ServiceStatus, Workload,
+        Autoscaler, AutoscalerMetric, Condition, DisruptionBudget, PodStatus, ReplicaSetInfo,
+        Replicas, ServiceStatus, Workload,
     };
     use super::*;
 
@@ -363,6 +452,7 @@ mod tests {
                 image: Some("shop/web:1".into()),
                 deploy_id: None,
                 revision: None,
+                replica_sets: Vec::new(),
             }],
             hpa,
             ..ServiceStatus::default()
@@ -623,5 +713,109 @@ mod tests {
             e[0].message,
             "Pod web-2 container app exited with code 1 (Error), restarted 3 times and keeps crashing (CrashLoopBackOff)."
         );
+    }
+
+    #[test]
+    fn a_rollout_names_the_older_replica_set_that_still_has_pods() {
+        let mut s = status(None);
+        s.replicas.updated = 2;
+        let set = |name: &str, revision: &str, current: i32, newest: bool| ReplicaSetInfo {
+            name: name.into(),
+            revision: Some(revision.into()),
+            desired: current,
+            current,
+            ready: current,
+            image: None,
+            newest,
+        };
+        s.workloads[0].replica_sets = vec![
+            set("web-7c9", "4", 2, true),
+            set("web-5d1", "3", 3, false),
+            set("web-1a2", "2", 0, false),
+        ];
+        let e = explain(&s, 0);
+        let rolling = e.iter().find(|e| e.code == "rolling-out").unwrap();
+        assert_eq!(
+            rolling.message,
+            "A rollout is in progress: 2 of 5 pods on the newest template. The older ReplicaSet web-5d1 (revision 3) still has 3 pods."
+        );
+    }
+
+    fn schedule(runs: Vec<JobRun>, suspended: bool) -> ServiceStatus {
+        ServiceStatus {
+            cron: Some(Schedule {
+                name: "nightly".into(),
+                schedule: "0 3 * * *".into(),
+                time_zone: Some("Europe/Berlin".into()),
+                suspended,
+                last_schedule: None,
+                last_success: None,
+                active: 0,
+                image: None,
+                deploy_id: None,
+                revision: None,
+                runs,
+            }),
+            ..ServiceStatus::default()
+        }
+    }
+
+    fn run(name: &str, state: &str, manual: bool) -> JobRun {
+        JobRun {
+            name: name.into(),
+            state: state.into(),
+            manual,
+            started: None,
+            finished: None,
+            duration_secs: Some(42),
+            succeeded: i32::from(state == "succeeded"),
+            failed: if state == "failed" { 3 } else { 0 },
+            reason: (state == "failed").then(|| {
+                "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
+            }),
+            started_epoch: Some(1_000),
+            finished_epoch: None,
+        }
+    }
+
+    #[test]
+    fn a_schedule_says_how_its_last_run_went_or_that_it_is_held() {
+        let e = explain(&schedule(vec![], false), 1_000);
+        assert_eq!(codes(&e), ["cron-no-run-yet"]);
+        assert_eq!(
+            e[0].message,
+            "Runs on the schedule `0 3 * * *` (Europe/Berlin); no run yet."
+        );
+        let e = explain(&schedule(vec![], true), 1_000);
+        assert_eq!(codes(&e), ["cron-suspended"]);
+        let e = explain(
+            &schedule(
+                vec![
+                    run("nightly-2", "failed", false),
+                    run("nightly-1", "succeeded", false),
+                ],
+                false,
+            ),
+            1_300,
+        );
+        assert_eq!(codes(&e), ["cron-last-run-failed"]);
+        assert_eq!(
+            e[0].message,
+            "The last run nightly-2 (scheduled, started 5 min ago) failed after 3 failed pods: BackoffLimitExceeded: Job has reached the specified backoff limit."
+        );
+        let e = explain(
+            &schedule(vec![run("manual-1", "succeeded", true)], true),
+            1_030,
+        );
+        assert_eq!(codes(&e), ["cron-suspended", "cron-last-run-succeeded"]);
+        assert_eq!(
+            e[1].message,
+            "The last run manual-1 (by hand, started 30 s ago) succeeded in 42 s; runs on the schedule `0 3 * * *` (Europe/Berlin)."
+        );
+        let e = explain(
+            &schedule(vec![run("nightly-3", "running", false)], false),
+            1_000,
+        );
+        assert_eq!(codes(&e), ["cron-running"]);
     }
 }

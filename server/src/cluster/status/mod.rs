@@ -1,11 +1,12 @@
-//! Live scaling status from watches: Deployments, StatefulSets, autoscalers,
-//! disruption budgets and pods that Slipway manages
-//! (`app.kubernetes.io/managed-by=slipway`), the Warning events of Slipway's
-//! namespaces (trimmed), plus the nodes' zone labels, kept
-//! in memory by kube-runtime reflectors. A page view reads the cache and never
-//! makes a request to the API server. `model` reads the objects, `explain`
-//! says in words why the service is (not) scaling.
+//! Live scaling status from watches: Deployments (with their ReplicaSets),
+//! StatefulSets, CronJobs (with their Jobs), autoscalers, disruption budgets
+//! and pods that Slipway manages (`app.kubernetes.io/managed-by=slipway`),
+//! the Warning events of Slipway's namespaces (trimmed), plus the nodes' zone
+//! labels, kept in memory by kube-runtime reflectors. A page view reads the
+//! cache and never makes a request to the API server. `model` and `cron` read
+//! the objects, `explain` says in words why the service is (not) scaling.
 
+pub mod cron;
 pub mod explain;
 pub mod model;
 
@@ -14,9 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Container, Event, Namespace, Node, Pod, PodSpec};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
@@ -26,9 +28,10 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::OnceCell;
 
+pub use cron::{JobRun, Schedule};
 pub use model::{
-    Autoscaler, AutoscalerMetric, Condition, DisruptionBudget, Explanation, PodStatus, Replicas,
-    ServiceStatus, WarningEvent, Workload,
+    Autoscaler, AutoscalerMetric, Condition, DisruptionBudget, Explanation, PodStatus,
+    ReplicaSetInfo, Replicas, ServiceStatus, WarningEvent, Workload,
 };
 
 use super::Handle;
@@ -51,6 +54,12 @@ struct Stores {
     namespaces: Store<PartialObjectMeta<Namespace>>,
     /// Warning events in those namespaces, trimmed.
     warnings: Store<Event>,
+    /// Deployments' ReplicaSets, their templates trimmed to the images.
+    replica_sets: Store<ReplicaSet>,
+    /// CronJobs, their job templates trimmed to the images.
+    cron_jobs: Store<CronJob>,
+    /// The Jobs CronJobs made (they carry the job template's labels), trimmed likewise.
+    jobs: Store<Job>,
     /// Each watch's own freshness: one kind's failure neither hides nor
     /// outlives the others'.
     health: Vec<Arc<WatchHealth>>,
@@ -188,6 +197,9 @@ impl StatusCache {
             s.nodes.state().len(),
             s.namespaces.state().len(),
             s.warnings.state().len(),
+            s.replica_sets.state().len(),
+            s.cron_jobs.state().len(),
+            s.jobs.state().len(),
         ];
         KINDS
             .iter()
@@ -262,11 +274,12 @@ impl StatusCache {
                         && l.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
                 })
         };
+        let sets = stores.replica_sets.state_filter(|rs| mine(&rs.metadata));
         let mut workloads: Vec<Workload> = stores
             .deployments
             .state_filter(|d| mine(&d.metadata))
             .iter()
-            .map(|d| model::deployment(d))
+            .map(|d| model::deployment_with_sets(d, sets.iter().map(|rs| rs.as_ref())))
             .chain(
                 stores
                     .stateful_sets
@@ -324,6 +337,14 @@ impl StatusCache {
             .collect();
         warnings.sort_by_key(|w| std::cmp::Reverse(w.last_seen_epoch));
         warnings.truncate(model::RECENT_WARNINGS);
+        let cron = stores
+            .cron_jobs
+            .state_filter(|c| mine(&c.metadata))
+            .first()
+            .map(|c| {
+                let jobs = stores.jobs.state_filter(|j| mine(&j.metadata));
+                cron::schedule(c, jobs.iter().map(|j| j.as_ref()))
+            });
         let stale_since = since_of(&stores.health);
         ServiceStatus {
             replicas: model::total(&workloads),
@@ -333,6 +354,7 @@ impl StatusCache {
             pods,
             explanations: Vec::new(),
             warnings,
+            cron,
             stale: !stores.health.iter().all(|h| h.fresh()),
             stale_since,
         }
@@ -340,7 +362,7 @@ impl StatusCache {
 }
 
 /// The watched kinds, in the order of `Stores::health` (for metrics).
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 11] = [
     "deployments",
     "statefulsets",
     "horizontalpodautoscalers",
@@ -349,6 +371,9 @@ const KINDS: [&str; 8] = [
     "nodes",
     "namespaces",
     "events",
+    "replicasets",
+    "cronjobs",
+    "jobs",
 ];
 
 /// Starts one reflector per kind, all filtered by the managed-by label but
@@ -370,10 +395,45 @@ fn watch_all(client: Client) -> Stores {
         autoscalers: reflect(Api::all(client.clone()), &health[2], KINDS[2]),
         disruption_budgets: reflect(Api::all(client.clone()), &health[3], KINDS[3]),
         pods: reflect(Api::all(client.clone()), &health[4], KINDS[4]),
-        nodes: reflect_node_zones(Api::all(client), &health[5]),
+        nodes: reflect_node_zones(Api::all(client.clone()), &health[5]),
         namespaces,
         warnings,
+        replica_sets: reflect_trimmed(Api::all(client.clone()), &health[8], KINDS[8], |rs| {
+            if let Some(t) = rs.spec.template.as_mut() {
+                trim_pod_spec(&mut t.spec);
+            }
+        }),
+        cron_jobs: reflect_trimmed(Api::all(client.clone()), &health[9], KINDS[9], |c| {
+            if let Some(j) = c.spec.job_template.spec.as_mut() {
+                trim_pod_spec(&mut j.template.spec);
+            }
+        }),
+        jobs: reflect_trimmed(Api::all(client), &health[10], KINDS[10], |j| {
+            if let Some(s) = j.spec.as_mut() {
+                trim_pod_spec(&mut s.template.spec);
+            }
+        }),
         health,
+    }
+}
+
+/// A pod template reduced to its containers' names and images: all the status
+/// reads of ReplicaSets and Jobs, which are many (ten old ReplicaSets per
+/// Deployment) and whose templates are the larger part of them.
+fn trim_pod_spec(spec: &mut Option<PodSpec>) {
+    if let Some(s) = spec.as_mut() {
+        *s = PodSpec {
+            containers: s
+                .containers
+                .iter()
+                .map(|c| Container {
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    ..Container::default()
+                })
+                .collect(),
+            ..PodSpec::default()
+        };
     }
 }
 
@@ -394,13 +454,35 @@ where
         + Sync
         + 'static,
 {
+    reflect_trimmed(api, health, kind, |_| {})
+}
+
+/// Like `reflect`, with `trim` applied to each object before it is kept.
+fn reflect_trimmed<K>(
+    api: Api<K>,
+    health: &Arc<WatchHealth>,
+    kind: &'static str,
+    trim: fn(&mut K),
+) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
     let (store, writer) = reflector::store();
     let config = watcher::Config::default()
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
         .timeout(WATCH_TIMEOUT_SECS);
     // managedFields is often the larger half of an object and nothing here
     // reads it: dropped before the store keeps the object.
-    let trimmed = watcher(api, config).modify(|object| object.meta_mut().managed_fields = None);
+    let trimmed = watcher(api, config).modify(move |object| {
+        object.meta_mut().managed_fields = None;
+        trim(object);
+    });
     let stream = reflector::reflector(writer, trimmed).default_backoff();
     track(store.clone(), stream, health.clone(), kind);
     store

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::{
     HorizontalPodAutoscaler, MetricSpec, MetricStatus, MetricTarget, MetricValueStatus,
 };
@@ -53,6 +53,31 @@ pub struct Workload {
     /// The revision it was rendered from (`slipway.dev/revision`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// A Deployment's ReplicaSets that have pods, and its newest one (a
+    /// rollout in progress shows as the newest growing and the older shrinking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_sets: Vec<ReplicaSetInfo>,
+}
+
+/// One of a Deployment's ReplicaSets: the pods of one template revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaSetInfo {
+    /// Object name (the Deployment's and the template's hash).
+    pub name: String,
+    /// The Deployment's rollout revision it holds (`deployment.kubernetes.io/revision`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Pods it asks for.
+    pub desired: i32,
+    /// Pods it has.
+    pub current: i32,
+    /// Of those, ready.
+    pub ready: i32,
+    /// The image of its main container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Whether it is the Deployment's current template.
+    pub newest: bool,
 }
 
 /// One metric of the autoscaler: what it aims for and where it is.
@@ -201,6 +226,9 @@ pub struct ServiceStatus {
     /// The newest Warning events about its objects and their pods (at most
     /// [`RECENT_WARNINGS`]), newest first.
     pub warnings: Vec<WarningEvent>,
+    /// A scheduled service's CronJob with its recent runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cron: Option<super::cron::Schedule>,
     /// True when the cache may be behind: not synced yet, or a watch is reconnecting.
     pub stale: bool,
     /// Since when a watch has been failing (RFC 3339), while it is.
@@ -291,6 +319,7 @@ fn workload(
         image: main_image(template),
         deploy_id: annotation(meta, ANNOTATION_DEPLOY_ID),
         revision: annotation(meta, ANNOTATION_REVISION),
+        replica_sets: Vec::new(),
     }
 }
 
@@ -308,6 +337,53 @@ pub fn deployment(d: &Deployment) -> Workload {
             status.available_replicas,
         ],
     )
+}
+
+/// The Deployment controller's rollout revision annotation.
+const ROLLOUT_REVISION: &str = "deployment.kubernetes.io/revision";
+
+/// `d` as a workload with those of `sets` it owns that have pods, and the
+/// newest; newest first, then by revision, highest first.
+pub fn deployment_with_sets<'a>(
+    d: &Deployment,
+    sets: impl IntoIterator<Item = &'a ReplicaSet>,
+) -> Workload {
+    let mut w = deployment(d);
+    let current = annotation(&d.metadata, ROLLOUT_REVISION);
+    let owned = |rs: &ReplicaSet| {
+        rs.metadata.owner_references.iter().flatten().any(|o| {
+            o.kind == "Deployment"
+                && Some(&o.name) == d.metadata.name.as_ref()
+                && d.metadata.uid.as_ref().is_none_or(|uid| &o.uid == uid)
+        })
+    };
+    w.replica_sets = sets
+        .into_iter()
+        .filter(|rs| owned(rs))
+        .map(|rs| {
+            let status = rs.status.clone().unwrap_or_default();
+            let revision = annotation(&rs.metadata, ROLLOUT_REVISION);
+            ReplicaSetInfo {
+                name: rs.metadata.name.clone().unwrap_or_default(),
+                newest: revision.is_some() && revision == current,
+                revision,
+                desired: rs.spec.replicas.unwrap_or(0),
+                current: status.replicas,
+                ready: status.ready_replicas.unwrap_or(0),
+                image: main_image(rs.spec.template.as_ref().and_then(|t| t.spec.as_ref())),
+            }
+        })
+        .filter(|rs| rs.newest || rs.desired > 0 || rs.current > 0)
+        .collect();
+    let number = |rs: &ReplicaSetInfo| {
+        rs.revision
+            .as_deref()
+            .and_then(|r| r.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    w.replica_sets
+        .sort_by_key(|rs| std::cmp::Reverse((rs.newest, number(rs))));
+    w
 }
 
 /// A StatefulSet as a workload.
@@ -702,5 +778,52 @@ mod tests {
             (none.metrics[0].current.as_ref(), none.metrics[0].ratio),
             (None, None)
         );
+    }
+
+    #[test]
+    fn a_deployment_keeps_its_newest_replica_set_and_those_with_pods() {
+        use k8s_openapi::api::apps::v1::ReplicaSetSpec;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+        let revision = |r: &str| Some([(ROLLOUT_REVISION.to_owned(), r.to_owned())].into());
+        let d = Deployment {
+            metadata: ObjectMeta {
+                name: Some("web".into()),
+                uid: Some("d1".into()),
+                annotations: revision("5"),
+                ..ObjectMeta::default()
+            },
+            ..Deployment::default()
+        };
+        let set = |name: &str, owner: &str, rev: &str, replicas: i32| ReplicaSet {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                annotations: revision(rev),
+                owner_references: Some(vec![OwnerReference {
+                    kind: "Deployment".into(),
+                    name: owner.into(),
+                    uid: "d1".into(),
+                    ..OwnerReference::default()
+                }]),
+                ..ObjectMeta::default()
+            },
+            spec: ReplicaSetSpec {
+                replicas: Some(replicas),
+                ..ReplicaSetSpec::default()
+            },
+            status: None,
+        };
+        let sets = [
+            set("web-old", "web", "3", 0),
+            set("web-prev", "web", "4", 2),
+            set("web-new", "web", "5", 0),
+            set("web-api-x", "web-api", "5", 3),
+        ];
+        let w = deployment_with_sets(&d, &sets);
+        let names: Vec<_> = w
+            .replica_sets
+            .iter()
+            .map(|rs| (rs.name.as_str(), rs.newest))
+            .collect();
+        assert_eq!(names, [("web-new", true), ("web-prev", false)]);
     }
 }
