@@ -1,7 +1,8 @@
 //! Slipway against the local cluster's real node (`e2e/cluster/up` starts a
 //! kubelet with containerd beside the kwok nodes): the demo images of
 //! `e2e/images` run as real containers, so readiness, crashes, missing Secret
-//! keys, image pulls, graceful shutdown and logs are what a real cluster does,
+//! keys, image pulls, graceful shutdown, logs and CPU load (what metrics-server
+//! reads and the autoscaler acts on) are what a real cluster does,
 //! not what kwok pretends.
 //!
 //! When `up` could not start the node, these tests fail with the reason it
@@ -911,5 +912,74 @@ async fn a_celery_worker_finishes_its_running_task_when_scaled_down(pool: PgPool
     })
     .await;
     assert!(gone, "the worker pod is still there");
+    t.finish().await;
+}
+
+const BUSYBOX_IMAGE: &str = "localhost/slipway/busybox:1";
+
+/// Real CPU load: a worker on the real node that spins, capped by its CPU
+/// limit (100m, five times its 20m request), is read by metrics-server from
+/// the real kubelet; the autoscaler (target 50% of the request) scales it to
+/// its maximum, and the status says it is there and still above target, with
+/// the reading. No emulation: kwok's load annotations are not involved.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn real_cpu_load_on_the_real_node_drives_the_autoscaler_to_its_maximum(pool: PgPool) {
+    let node = real_node();
+    let t = ClusterTest::new(&pool, &["development"]).await;
+    let service = t
+        .service_yaml(&format!(
+            "apiVersion: slipway.dev/v1\nkind: Service\nmetadata:\n  name: spinner\n  team: {}\nspec:\n  kind: worker\n  image: {BUSYBOX_IMAGE}\n  command: [sh, -c, \"while :; do :; done\"]\n  autoscaling: {{minReplicas: 1, maxReplicas: 2, cpu: 50}}\n  resources:\n    requests: {{cpu: 20m, memory: 16Mi}}\n    limits: {{cpu: 100m, memory: 64Mi}}\n{}",
+            t.team,
+            placement()
+        ))
+        .await;
+    t.deploy_ok(&service, BUSYBOX_IMAGE).await;
+    let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
+    app.login_as(&t.email, PASSWORD).await;
+    let path = format!("/services/{}/spinner/status?env=development", t.team);
+    let mut fragment = String::new();
+    // Two scrapes make a rate (15 s apart), the HPA syncs every 15 s, the
+    // second pod starts on the real node: about a minute; three at most.
+    for _ in 0..360 {
+        fragment = app.page(&path).await;
+        if fragment.contains("data-code=\"at-max-above-target\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        fragment.contains("data-code=\"at-max-above-target\""),
+        "the autoscaler never reached its maximum under real load: {fragment}"
+    );
+    assert!(
+        fragment.contains("At its maximum of 2 replicas and still above target: cpu at ")
+            && fragment.contains("of the request (target 50%)"),
+        "{fragment}"
+    );
+    let pods = pods_of(&t.client, &t.ns(), "spinner").await;
+    assert_eq!(pods.len(), 2, "scaled to 2 pods");
+    for p in &pods {
+        assert_eq!(
+            p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+            Some(node.as_str()),
+            "every spinner runs on the real node"
+        );
+    }
+    // The reading is the kubelet's: the HPA reports what the containers use,
+    // well above the 20m request (the limit caps it near 100m, 500%).
+    let hpas: Api<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> =
+        Api::namespaced(t.client.clone(), &t.ns());
+    let hpa = hpas.get("spinner").await.expect("the autoscaler");
+    let utilization = hpa
+        .status
+        .and_then(|s| s.current_metrics)
+        .into_iter()
+        .flatten()
+        .find_map(|m| m.resource?.current.average_utilization)
+        .expect("a current CPU utilization");
+    assert!(
+        utilization > 100,
+        "utilization {utilization}% of the request"
+    );
     t.finish().await;
 }
