@@ -6,7 +6,7 @@
 // they approved on the timeline. A second journey rejects with a comment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, launch, login } from './lib.js';
+import { BASE, SHOTS, assertNoHorizontalScroll, launch, login } from './lib.js';
 
 const MEMBER = ['dev@slipway.test', 'member-journey-pass-2'];
 const ADMIN = ['admin@slipway.test', 'browser-journey-pass-1'];
@@ -100,6 +100,7 @@ test('a member requests production, an admin approves the plan from the queue, t
     assert.ok(await page.isVisible(`#approvals code:has-text("${digest}")`));
     assert.ok(await page.isVisible('text=Plan reviewed: first release of checkout'));
     assert.ok(await page.isVisible(`table.timeline >> text=approved by admin@slipway.test (1 of 1, digest ${digest})`));
+    await assertNoHorizontalScroll(page, 'the deploy page at 1280 px');
     await page.screenshot({ path: `${SHOTS}/approval-approved.png`, fullPage: true });
   } finally {
     await member.browser.close();

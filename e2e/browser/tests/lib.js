@@ -12,9 +12,18 @@ mkdirSync(SHOTS, { recursive: true });
 // every page a journey opens, and fails the file once its journeys are done
 // (after their browsers are closed, so none is left running).
 const cspViolations = [];
+// Likewise a page's own asset that is missing (a stylesheet, a script, an
+// image): a 404 the user never sees but every page view pays for. Documents
+// and htmx requests are left to the journeys, which sometimes mean to be
+// refused. (Chromium's favicon request is not reported to playwright: the
+// icon is checked by server/tests/it/foundation.rs.)
+const missingAssets = [];
 after(() => {
   if (cspViolations.length > 0) {
     throw new Error(`Content-Security-Policy violations:\n${cspViolations.join('\n')}`);
+  }
+  if (missingAssets.length > 0) {
+    throw new Error(`missing assets:\n${missingAssets.join('\n')}`);
   }
 });
 
@@ -32,6 +41,12 @@ export async function launch() {
       cspViolations.push(`${page.url()}: ${message.text()}`);
     }
   });
+  page.on('response', (response) => {
+    const kind = response.request().resourceType();
+    if (response.status() === 404 && !['document', 'xhr', 'fetch'].includes(kind)) {
+      missingAssets.push(`${page.url()}: ${kind} ${response.url()}`);
+    }
+  });
   return { browser, page };
 }
 
@@ -40,4 +55,23 @@ export async function login(page, email, password) {
   await page.fill('input[name=email]', email);
   await page.fill('input[name=password]', password);
   await Promise.all([page.waitForURL(`${BASE}/`), page.click('button[type=submit]')]);
+}
+
+// The page fits its window: nothing (a long image reference, a diff line)
+// pushes it past the right edge, so there is no horizontal scroll.
+export async function assertNoHorizontalScroll(page, what) {
+  const { scroll, width, widest } = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    let widest = '';
+    for (const el of document.querySelectorAll('body *')) {
+      if (el.getBoundingClientRect().right > width + 1) {
+        widest = `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className}`;
+        break;
+      }
+    }
+    return { scroll: document.documentElement.scrollWidth, width, widest };
+  });
+  if (scroll > width) {
+    throw new Error(`${what}: ${scroll} px wide in a ${width} px window (first past the edge: ${widest})`);
+  }
 }

@@ -4,7 +4,7 @@
 // checklist. Only what is on the screen is used: links, buttons and labels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, launch, login } from './lib.js';
+import { BASE, SHOTS, assertNoHorizontalScroll, launch, login } from './lib.js';
 
 const MEMBER = 'pat@slipway.test';
 const MEMBER_PASSWORD = 'payments-member-pass-3';
@@ -51,6 +51,15 @@ test('an admin onboards a team and a member, who ships a first service', async (
 
     await page.click('text=New service');
     assert.equal(await page.inputValue('select[name=team]'), 'payments');
+    // Each preset's radio button sits on the line of its name, at the left.
+    for (const label of await page.locator('fieldset label.row').all()) {
+      const radio = await label.locator('input[type=radio]').boundingBox();
+      const box = await label.boundingBox();
+      assert.ok(radio.y >= box.y - 1 && radio.y + radio.height <= box.y + box.height + 1
+        && box.height < 2.2 * radio.height, `${await label.textContent()}: on one line`);
+      assert.ok(radio.x - box.x < 8, `${await label.textContent()}: the radio button leads`);
+    }
+    await page.screenshot({ path: `${SHOTS}/new-service.png`, fullPage: true });
     await page.fill('input[name=name]', 'payments-api');
     await page.check('input[value=fastapi]');
     await Promise.all([

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { BASE, SHOTS, launch, login } from './lib.js';
+import { BASE, SHOTS, assertNoHorizontalScroll, launch, login } from './lib.js';
 
 const EMAIL = process.env.JOURNEY_EMAIL || 'dev@slipway.test';
 const PASSWORD = process.env.JOURNEY_PASSWORD || 'member-journey-pass-2';
@@ -26,7 +26,7 @@ test('a member creates a hook, a signed push deploys, history shows the commit',
     await page.click('nav.tabs >> text=Hooks');
     await page.selectOption('select[name=environment]', 'development');
     await page.fill('input[name=ref]', 'refs/heads/main');
-    await page.fill('input[name=image]', `registry.example.com/${TEAM}/${SERVICE}:{short_sha}`);
+    await page.fill('input[name=image]', `registry.example.com/${TEAM}/${SERVICE}:{sha}`);
     await page.click('button:has-text("Create hook")');
     await page.waitForSelector('text=Hook created');
     const url = await page.inputValue('input[aria-label="payload URL"]');
@@ -70,11 +70,14 @@ test('a member creates a hook, a signed push deploys, history shows the commit',
     await page.waitForSelector('text=push of 89abcdef0123 (Try Slipway webhooks)');
     await page.goto(`${BASE}${deployPath}`);
     await page.waitForSelector('text=Try Slipway webhooks');
-    assert.ok(await page.isVisible(`text=registry.example.com/${TEAM}/${SERVICE}:89abcde`));
+    assert.ok(await page.isVisible(`text=registry.example.com/${TEAM}/${SERVICE}:${sha}`));
     // With a cluster the rollout runs to its end (the page polls the live part).
     if (process.env.SLIPWAY_KUBECONFIG_PRESENT === '1') {
       await page.waitForSelector('.state.succeeded', { timeout: 120000 });
     }
+    // The image carries the whole commit (a long reference): the details
+    // panel wraps it instead of pushing the page past 1280 px.
+    await assertNoHorizontalScroll(page, 'the pushed deploy at 1280 px');
     await page.screenshot({ path: `${SHOTS}/webhook-deploy.png`, fullPage: true });
     await page.goto(`${BASE}/services/${TEAM}/${SERVICE}/hooks`);
     assert.ok(await page.isVisible('text=deployed'));

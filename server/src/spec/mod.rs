@@ -114,25 +114,60 @@ pub fn from_json_value(value: serde_json::Value) -> Result<ServiceSpec, Vec<Fiel
         };
     }
     let mut errors: Vec<FieldError> = problems.iter().map(|p| p.error.clone()).collect();
-    // Shape errors alone would hide every rule violation behind one typo: drop
-    // the offending keys and, if the rest reads, report its rule violations too.
-    if problems.iter().all(|p| p.prune.is_some()) {
-        let mut pruned = value;
-        for pointer in problems.iter().filter_map(|p| p.prune.as_deref()) {
-            structure::remove(&mut pruned, pointer);
-        }
-        if let Ok(spec) = serde_json::from_value::<ServiceSpec>(pruned) {
-            let shape_paths: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
-            errors.extend(validate(&spec).into_iter().filter(|e| {
-                !shape_paths.iter().any(|p| {
-                    e.path == *p
-                        || e.path.starts_with(&format!("{p}."))
-                        || e.path.starts_with(&format!("{p}["))
-                })
-            }));
-        }
+    // Shape errors alone would hide every rule violation behind one typo or
+    // one missing field: repair the document (drop unknown or mistyped keys,
+    // fill missing fields with stand-ins) and, if the rest then reads, report
+    // its rule violations too, except those about what was repaired.
+    if let Some((repaired, filled)) = repaired(value, problems) {
+        let shape_paths: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
+        errors.extend(validate(&repaired).into_iter().filter(|e| {
+            let about_repair = shape_paths.iter().any(|p| {
+                e.path == *p
+                    || e.path.starts_with(&format!("{p}."))
+                    || e.path.starts_with(&format!("{p}["))
+            });
+            // A rule across fields (`minReplicas 2 is above maxReplicas 0`)
+            // that names a stand-in speaks of the stand-in, not of the spec.
+            let names_stand_in = filled.iter().any(|key| mentions(&e.message, key));
+            !about_repair && !names_stand_in
+        }));
     }
     Err(errors)
+}
+
+/// The document with every shape problem repaired, read as a spec; none when
+/// a problem has no repair or the repaired document still does not read.
+/// Repairs can uncover more problems (a filled mapping's own missing fields),
+/// so the check runs again, a bounded number of times.
+/// Also returns the names of the fields given stand-ins.
+fn repaired(
+    mut value: serde_json::Value,
+    mut problems: Vec<structure::Problem>,
+) -> Option<(ServiceSpec, Vec<String>)> {
+    let mut filled = Vec::new();
+    for _ in 0..4 {
+        if problems.is_empty() {
+            return serde_json::from_value(value)
+                .ok()
+                .map(|spec| (spec, filled));
+        }
+        for problem in &problems {
+            let repair = problem.repair.as_ref()?;
+            if let structure::Repair::Fill { key, .. } = repair {
+                filled.push(key.clone());
+            }
+            structure::apply(&mut value, repair);
+        }
+        problems = structure::check(&value, &SCHEMA);
+    }
+    None
+}
+
+/// Whether `message` names `word` as a word of its own (not inside another).
+fn mentions(message: &str, word: &str) -> bool {
+    message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| w == word)
 }
 
 /// The JSON Schema (draft 2020-12) of the spec, generated from the types.

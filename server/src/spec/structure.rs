@@ -12,14 +12,33 @@ use serde_json::{Map, Value};
 use super::FieldError;
 use super::suggest;
 
-/// One shape problem, and the JSON pointer of a mapping key whose removal
-/// would leave a readable document (none for missing fields and list items).
+/// One shape problem, and how to repair the document so that the rest of it
+/// can still be read and checked: remove the offending key, or fill a missing
+/// field with a stand-in. Neither for a list item of the wrong shape.
 #[derive(Debug, Clone)]
 pub struct Problem {
     /// What the user sees.
     pub error: FieldError,
-    /// The offending key, as a JSON pointer, when removing it is a fix.
-    pub prune: Option<String>,
+    /// The repair, when there is one.
+    pub repair: Option<Repair>,
+}
+
+/// A change that makes one shape problem go away without changing anything
+/// else in the document.
+#[derive(Debug, Clone)]
+pub enum Repair {
+    /// Remove the key at this JSON pointer.
+    Remove(String),
+    /// Insert `value` under `key` in the mapping at the pointer `parent`.
+    Fill {
+        /// The mapping's JSON pointer.
+        parent: String,
+        /// The missing key.
+        key: String,
+        /// A stand-in of the field's shape (its rules may still reject it;
+        /// the caller drops what they say about the stand-in).
+        value: Value,
+    },
 }
 
 /// Every shape problem of `value` (a whole spec document).
@@ -34,7 +53,7 @@ pub fn check(value: &Value, schema: &Value) -> Vec<Problem> {
                     describe(value)
                 ),
             ),
-            prune: None,
+            repair: None,
         });
         return problems;
     }
@@ -51,14 +70,27 @@ pub fn check(value: &Value, schema: &Value) -> Vec<Problem> {
     problems
 }
 
-/// Remove the key at a JSON `pointer` from `value`, if it is there.
-pub fn remove(value: &mut Value, pointer: &str) {
-    let Some((parent, key)) = pointer.rsplit_once('/') else {
-        return;
-    };
-    let key = key.replace("~1", "/").replace("~0", "~");
-    if let Some(map) = value.pointer_mut(parent).and_then(Value::as_object_mut) {
-        map.remove(&key);
+/// Apply `repair` to `value`.
+pub fn apply(value: &mut Value, repair: &Repair) {
+    match repair {
+        Repair::Remove(pointer) => {
+            let Some((parent, key)) = pointer.rsplit_once('/') else {
+                return;
+            };
+            let key = key.replace("~1", "/").replace("~0", "~");
+            if let Some(map) = value.pointer_mut(parent).and_then(Value::as_object_mut) {
+                map.remove(&key);
+            }
+        }
+        Repair::Fill {
+            parent,
+            key,
+            value: stand_in,
+        } => {
+            if let Some(map) = value.pointer_mut(parent).and_then(Value::as_object_mut) {
+                map.entry(key.clone()).or_insert_with(|| stand_in.clone());
+            }
+        }
     }
 }
 
@@ -94,7 +126,7 @@ impl Loc {
     fn problem(&self, message: impl Into<String>) -> Problem {
         Problem {
             error: FieldError::new(&self.path, message),
-            prune: self.keyed.then(|| self.pointer.clone()),
+            repair: self.keyed.then(|| Repair::Remove(self.pointer.clone())),
         }
     }
 }
@@ -239,7 +271,10 @@ impl<'a> Walker<'a> {
                         let known = properties
                             .map(|p| p.keys().map(String::as_str).collect::<Vec<_>>())
                             .unwrap_or_default();
-                        errors.push(item_at.problem(unknown_field(key, &known)));
+                        let message = unknown_field(key, &known)
+                            .or_else(|| self.elsewhere(key, &at.path))
+                            .unwrap_or_else(|| listed(&known));
+                        errors.push(item_at.problem(message));
                     }
                     Some(additional) if additional.is_object() => {
                         self.walk(item, additional, &item_at, errors);
@@ -251,28 +286,166 @@ impl<'a> Walker<'a> {
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for name in required.iter().filter_map(Value::as_str) {
                 if !map.contains_key(name) {
+                    let stand_in = properties
+                        .and_then(|p| p.get(name))
+                        .and_then(|property| self.stand_in(property, 0));
                     errors.push(Problem {
                         error: FieldError::new(join(&at.path, name), "missing"),
-                        prune: None,
+                        repair: stand_in.map(|value| Repair::Fill {
+                            parent: at.pointer.clone(),
+                            key: name.to_owned(),
+                            value,
+                        }),
                     });
                 }
             }
         }
     }
+
+    /// A value of `schema`'s shape, the simplest one: the first choice of an
+    /// enum, the minimum of a number, an empty string or list, a mapping of
+    /// its required fields' stand-ins. None when there is no such value
+    /// within a few levels.
+    fn stand_in(&self, schema: &'a Value, depth: usize) -> Option<Value> {
+        if depth > 6 {
+            return None;
+        }
+        let schema = self.resolve(schema);
+        if let Some(branches) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+        {
+            return branches.iter().find_map(|b| {
+                let b = self.resolve(b);
+                (b.get("type").and_then(Value::as_str) != Some("null"))
+                    .then(|| self.stand_in(b, depth + 1))
+                    .flatten()
+            });
+        }
+        if let Some(value) = schema.get("const") {
+            return Some(value.clone());
+        }
+        if let Some(first) = schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first())
+        {
+            return Some(first.clone());
+        }
+        let kind = match schema.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null")
+                .unwrap_or("null"),
+            _ => return None,
+        };
+        match kind {
+            "string" => Some(Value::String(String::new())),
+            "boolean" => Some(Value::Bool(false)),
+            "integer" | "number" => Some(
+                schema
+                    .get("minimum")
+                    .cloned()
+                    .unwrap_or_else(|| Value::from(0)),
+            ),
+            "array" => Some(Value::Array(Vec::new())),
+            "object" => {
+                let properties = schema.get("properties").and_then(Value::as_object);
+                let mut map = Map::new();
+                for name in schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    let property = properties.and_then(|p| p.get(name))?;
+                    map.insert(name.to_owned(), self.stand_in(property, depth + 1)?);
+                }
+                Some(Value::Object(map))
+            }
+            _ => None,
+        }
+    }
+
+    /// "did you mean" at another depth: the path of a field of that name (or
+    /// a near spelling) elsewhere in the spec, e.g. `spec.volumeClaims` →
+    /// `spec.stateful.volumeClaims`. Fields nearest the unknown one's parent
+    /// win; among them, exact names before near spellings.
+    fn elsewhere(&self, key: &str, parent: &str) -> Option<String> {
+        let mut fields = Vec::new();
+        self.fields(self.root, "", 0, &mut fields);
+        let names: Vec<&str> = fields.iter().map(|(_, name)| name.as_str()).collect();
+        let near = suggest::closest(key, names.iter().copied())?;
+        let mut matching: Vec<&String> = fields
+            .iter()
+            .filter(|(path, name)| name == near && path != &join(parent, name))
+            .map(|(path, _)| path)
+            .collect();
+        // Under the same parent first, then the shallowest.
+        matching.sort_by_key(|path| {
+            (
+                !path.starts_with(&format!("{parent}.")),
+                path.matches('.').count(),
+                path.len(),
+            )
+        });
+        let path = matching.first()?;
+        Some(format!(
+            "unknown field here; did you mean `{path}`? (docs/spec.md lists the fields)"
+        ))
+    }
+
+    /// Every field the schema defines, with its path (`spec.env[].name`).
+    fn fields(&self, schema: &'a Value, path: &str, depth: usize, out: &mut Vec<(String, String)>) {
+        if depth > 8 {
+            return;
+        }
+        let schema = self.resolve(schema);
+        for branch in schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.fields(branch, path, depth + 1, out);
+        }
+        if let Some(items) = schema.get("items") {
+            self.fields(items, &format!("{path}[]"), depth + 1, out);
+        }
+        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            for (name, property) in properties {
+                let at = join(path, name);
+                out.push((at.clone(), name.clone()));
+                self.fields(property, &at, depth + 1, out);
+            }
+        }
+    }
 }
 
-fn unknown_field(key: &str, known: &[&str]) -> String {
-    match suggest::closest(key, known.iter().copied()) {
-        Some(near) => format!("unknown field; did you mean `{near}`?"),
-        None if known.len() <= 8 => format!(
+/// "did you mean" among the siblings.
+fn unknown_field(key: &str, known: &[&str]) -> Option<String> {
+    suggest::closest(key, known.iter().copied())
+        .map(|near| format!("unknown field; did you mean `{near}`?"))
+}
+
+/// What an unknown field is told when no field of a near name exists anywhere.
+fn listed(known: &[&str]) -> String {
+    if known.len() <= 8 {
+        format!(
             "unknown field; expected one of: {}",
             known
                 .iter()
                 .map(|k| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
-        None => "unknown field (docs/spec.md lists the fields)".to_owned(),
+        )
+    } else {
+        "unknown field (docs/spec.md lists the fields)".to_owned()
     }
 }
 

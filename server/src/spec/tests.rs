@@ -807,6 +807,68 @@ fn a_misspelt_field_suggests_the_right_name() {
 }
 
 #[test]
+fn a_missing_field_does_not_hide_the_other_rules() {
+    // The image is missing and a key misspelt: the name's rule still runs.
+    let errors = parse(
+        "apiVersion: slipway.dev/v1\nkind: Service\nmetadata: {name: Bad_Name, team: shop}\nspec: {replicaz: 2}\n",
+    )
+    .expect_err("invalid");
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    for want in [
+        "spec.replicaz: unknown field; did you mean `replicas`?",
+        "spec.image: missing",
+    ] {
+        assert!(shown.iter().any(|e| e == want), "{want}: {shown:#?}");
+    }
+    assert!(
+        shown.iter().any(|e| e.starts_with("metadata.name: ")),
+        "{shown:#?}"
+    );
+    // Nothing is said about the stand-in that let the rest be read.
+    assert_eq!(
+        shown.iter().filter(|e| e.starts_with("spec.image")).count(),
+        1,
+        "{shown:#?}"
+    );
+}
+
+#[test]
+fn a_missing_mapping_is_stood_in_for_with_its_own_required_fields() {
+    // No metadata at all, and a bad port: the port's rule still runs.
+    let errors = parse(
+        "apiVersion: slipway.dev/v1\nkind: Service\nspec:\n  image: registry.example.com/api:1.0\n  ports: [{name: http, port: 0}]\n",
+    )
+    .expect_err("invalid");
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"metadata"), "{errors:#?}");
+    assert!(
+        paths.iter().any(|p| p.starts_with("spec.ports[0]")),
+        "{errors:#?}"
+    );
+    assert!(
+        !paths.iter().any(|p| p.starts_with("metadata.")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_field_written_at_the_wrong_depth_is_found_where_it_belongs() {
+    let errors = parse(&format!("{BASE}  volumeClaims: []\n")).expect_err("invalid");
+    assert_eq!(
+        errors[0].to_string(),
+        "spec.volumeClaims: unknown field here; did you mean `spec.stateful.volumeClaims`? (docs/spec.md lists the fields)"
+    );
+    // A near spelling at another depth too.
+    let errors = parse(&format!("{BASE}  schedule: '0 3 * * *'\n")).expect_err("invalid");
+    assert!(
+        errors[0]
+            .message
+            .contains("did you mean `spec.cron.schedule`?"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
 fn a_misspelt_enum_value_suggests_the_right_value() {
     let errors = parse(&format!("{BASE}  framework: djangoo\n")).expect_err("invalid");
     assert_eq!(

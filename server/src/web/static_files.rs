@@ -1,4 +1,4 @@
-//! Static assets (vendored htmx, CSS) from the `static/` folder, with cache headers.
+//! Static assets (vendored htmx, CSS, the icon) from the `static/` folder, with cache headers.
 
 use std::path::PathBuf;
 
@@ -7,15 +7,23 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::response::Redirect;
+use axum::routing::get;
 use tower_http::services::ServeDir;
 
 use crate::app::AppState;
 
-/// `GET /static/…`.
+/// `GET /static/…`, and `GET /favicon.ico` sent to the icon (for clients that
+/// ask there without reading the page's `<link rel=icon>`).
 pub fn routes(dir: PathBuf) -> Router<AppState> {
     Router::new()
+        .route("/favicon.ico", get(favicon))
         .nest_service("/static", ServeDir::new(dir))
         .layer(middleware::from_fn(cache_headers))
+}
+
+async fn favicon() -> Redirect {
+    Redirect::permanent("/static/favicon.svg")
 }
 
 /// Vendored files carry their version in the name and never change: cache a year.

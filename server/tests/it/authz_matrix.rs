@@ -128,6 +128,13 @@ pub const MATRIX: &[Case] = &[
     },
     Case {
         method: "GET",
+        route: "/favicon.ico",
+        path: "/favicon.ico",
+        body: Body::Empty,
+        expect: [S(308), S(308), S(308), S(308)],
+    },
+    Case {
+        method: "GET",
         route: "/metrics",
         path: "/metrics",
         body: Body::Empty,

@@ -43,6 +43,17 @@ async fn login_page_renders_with_vendored_htmx(pool: PgPool) {
             .contains("immutable")
     );
     assert!(js.text().await.unwrap().contains("htmx"));
+    // The icon the page names, and the one browsers ask for without a page.
+    assert!(
+        html.contains("<link rel=\"icon\" href=\"/static/favicon.svg\""),
+        "{html}"
+    );
+    let icon = app.get("/static/favicon.svg").await;
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    let old_place = app.get("/favicon.ico").await;
+    assert_eq!(old_place.status(), 308);
+    assert_eq!(old_place.headers()["location"], "/static/favicon.svg");
 }
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
