@@ -116,6 +116,7 @@ test('an admin onboards a team and a member, who ships a first service', async (
     await page.waitForSelector('#live-status .pods .state.ready', { timeout: 30000 });
     assert.match(await page.textContent('#live-status'), /Live status · development/);
     assert.match(await page.textContent('#live-status .replicas'), /ready/);
+    await assertNoHorizontalScroll(page, 'the service page with its live status at 1280 px');
     await page.screenshot({ path: `${SHOTS}/live-status.png`, fullPage: true });
 
     // The member cannot reach the administration pages.

@@ -6,8 +6,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
 use axum::response::Redirect;
+use axum::response::Response;
 use axum::routing::get;
 use tower_http::services::ServeDir;
 

@@ -49,6 +49,27 @@ fn above(m: &AutoscalerMetric) -> bool {
     m.ratio.is_some_and(|r| r > 1.0)
 }
 
+/// The HPA controller leaves a ratio within 10% of 1.0 alone
+/// (`--horizontal-pod-autoscaler-tolerance`, default 0.1).
+fn beyond_tolerance(m: &AutoscalerMetric) -> bool {
+    m.ratio.is_some_and(|r| r > 1.1)
+}
+
+/// The replicas the controller's formula gives when every metric is read and
+/// below target past its tolerance, when that is fewer than now:
+/// `ceil(current × ratio)` for the highest ratio, at least the minimum.
+fn fewer_would_do(h: &Autoscaler) -> Option<i32> {
+    let ratios: Option<Vec<f64>> = h.metrics.iter().map(|m| m.ratio).collect();
+    let highest = ratios?.into_iter().reduce(f64::max)?;
+    if highest >= 0.9 {
+        return None;
+    }
+    // A replica count times a ratio below 1: small, finite, not negative.
+    #[allow(clippy::cast_possible_truncation)]
+    let wanted = ((f64::from(h.current) * highest).ceil() as i32).max(h.min);
+    (wanted < h.current).then_some(wanted)
+}
+
 fn ago(secs: i64) -> String {
     match secs {
         s if s < 90 => format!("{s} s ago"),
@@ -242,7 +263,11 @@ fn autoscaling(h: &Autoscaler, status: &ServiceStatus, now: i64, out: &mut Vec<E
         let which = if missing.is_empty() {
             String::new()
         } else {
-            format!(" ({} has no current value)", missing.join(", "))
+            format!(
+                " ({} {} no current value)",
+                missing.join(", "),
+                if missing.len() == 1 { "has" } else { "have" }
+            )
         };
         out.push(say(
             "metrics-unavailable",
@@ -320,6 +345,48 @@ fn autoscaling(h: &Autoscaler, status: &ServiceStatus, now: i64, out: &mut Vec<E
                 }
             ),
         ));
+    } else if limited == Some("ScaleUpLimit") {
+        out.push(say(
+            "scale-up-limited",
+            format!(
+                "Wants more than {} ({}) but adds replicas no faster than its scale-up policy allows (by default 4 pods or double every 15 s): more come at its next syncs.",
+                plural(h.current, "replica", "replicas"),
+                if hot.is_empty() { &all } else { &hot }
+            ),
+        ));
+    } else if limited == Some("ScaleDownLimit") {
+        out.push(say(
+            "scale-down-limited",
+            format!(
+                "Wants fewer than {} ({all}) but removes replicas no faster than its scale-down policy allows.",
+                plural(h.current, "replica", "replicas")
+            ),
+        ));
+    } else if h.metrics.iter().any(beyond_tolerance)
+        && able != Some("ScaleUpStabilized")
+        && !able.is_some_and(|a| a.starts_with("Backoff"))
+    {
+        // Above target past the controller's 10% tolerance, and nothing
+        // reported that holds it: the next sync (every 15 s) acts.
+        out.push(say(
+            "above-target",
+            format!(
+                "Above target at {}: {}; the autoscaler adds replicas at its next sync (every 15 s).",
+                plural(h.current, "replica", "replicas"),
+                readings(&h.metrics, beyond_tolerance)
+            ),
+        ));
+    } else if let Some(fewer) = fewer_would_do(h)
+        && able != Some("ScaleDownStabilized")
+        && !able.is_some_and(|a| a.starts_with("Backoff"))
+    {
+        out.push(say(
+            "below-target",
+            format!(
+                "Below target at {}: {all}; {fewer} would do. The autoscaler removes replicas at a next sync (every 15 s); pods it has no reading of yet (new, or not ready) count as on target when it scales in, which can hold it for a while.",
+                plural(h.current, "replica", "replicas")
+            ),
+        ));
     } else if able != Some("ScaleDownStabilized") && able != Some("ScaleUpStabilized") {
         out.push(say(
             "within-target",
@@ -338,7 +405,7 @@ fn autoscaling(h: &Autoscaler, status: &ServiceStatus, now: i64, out: &mut Vec<E
         Some("ScaleDownStabilized") => out.push(say(
             "scale-down-stabilized",
             format!(
-                "Scaling in is held by the stabilization window: the autoscaler keeps the highest recommendation of the last minutes (by default 5) before it removes pods{}. {}",
+                "Scaling in is held by the stabilization window: the autoscaler keeps the highest recommendation of the last minutes (by default 5) before it removes pods{}.{}",
                 if all.is_empty() {
                     String::new()
                 } else {
@@ -346,10 +413,9 @@ fn autoscaling(h: &Autoscaler, status: &ServiceStatus, now: i64, out: &mut Vec<E
                 },
                 h.condition("AbleToScale")
                     .and_then(|c| c.message.as_deref())
+                    .map(|m| format!(" The controller says: {m}."))
                     .unwrap_or_default()
-            )
-            .trim_end()
-            .to_owned(),
+            ),
         )),
         Some("ScaleUpStabilized") => out.push(say(
             "scale-up-stabilized",
@@ -543,7 +609,7 @@ mod tests {
         );
         assert!(
             e[0].message
-                .ends_with("applying the highest recent recommendation"),
+                .ends_with("The controller says: recent recommendations were higher than current one, applying the highest recent recommendation."),
             "{}",
             e[0].message
         );
@@ -817,5 +883,53 @@ mod tests {
             1_000,
         );
         assert_eq!(codes(&e), ["cron-running"]);
+    }
+
+    #[test]
+    fn above_target_is_never_called_within_target() {
+        // Between two syncs of a scale-up the controller reports the rate
+        // limit; the numbers are far above target.
+        let limited_up = condition(
+            "ScalingLimited",
+            "True",
+            "ScaleUpLimit",
+            "the desired replica count is increasing faster than the maximum scale rate",
+        );
+        let e = explain(
+            &status(Some(hpa(
+                4,
+                4,
+                Some(200),
+                vec![able(), active(), limited_up],
+            ))),
+            0,
+        );
+        assert_eq!(codes(&e), ["scale-up-limited"]);
+        assert_eq!(
+            e[0].message,
+            "Wants more than 4 replicas (cpu at 200% of the request (target 70%)) but adds replicas no faster than its scale-up policy allows (by default 4 pods or double every 15 s): more come at its next syncs."
+        );
+        // Nothing reported holds it: the next sync acts.
+        let e = explain(
+            &status(Some(hpa(3, 3, Some(140), vec![able(), active()]))),
+            0,
+        );
+        assert_eq!(codes(&e), ["above-target"]);
+        // Within the controller's tolerance it is within target.
+        let e = explain(
+            &status(Some(hpa(3, 3, Some(75), vec![able(), active()]))),
+            0,
+        );
+        assert_eq!(codes(&e), ["within-target"]);
+        // Far below target above the minimum: not "within target" either.
+        let e = explain(&status(Some(hpa(4, 4, Some(0), vec![able(), active()]))), 0);
+        assert_eq!(codes(&e), ["below-target"]);
+        assert!(
+            e[0].message.starts_with(
+                "Below target at 4 replicas: cpu at 0% of the request (target 70%); 2 would do. "
+            ),
+            "{}",
+            e[0].message
+        );
     }
 }
