@@ -10,3 +10,24 @@ document.addEventListener("focusin", function (event) {
     target.select();
   }
 });
+
+// A problem's "line N" puts the editor's cursor at the start of that line
+// and scrolls it into view.
+document.addEventListener("click", function (event) {
+  var button = event.target instanceof Element ? event.target.closest("[data-line]") : null;
+  var editor = document.getElementById("spec-text");
+  if (!button || !(editor instanceof HTMLTextAreaElement)) {
+    return;
+  }
+  var line = parseInt(button.getAttribute("data-line"), 10);
+  var lines = editor.value.split("\n");
+  var start = 0;
+  for (var i = 0; i < line - 1 && i < lines.length; i++) {
+    start += lines[i].length + 1;
+  }
+  var end = start + (lines[line - 1] || "").length;
+  editor.focus();
+  editor.setSelectionRange(start, end);
+  var lineHeight = parseFloat(getComputedStyle(editor).lineHeight) || 18;
+  editor.scrollTop = Math.max(0, (line - 3) * lineHeight);
+});

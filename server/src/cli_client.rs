@@ -286,11 +286,11 @@ pub async fn apply(
         Err(problems) => {
             for p in problems {
                 let path = if p.path.is_empty() {
-                    "spec".into()
+                    "spec"
                 } else {
-                    p.path
+                    p.path.as_str()
                 };
-                say(err, format!("{shown}: {path}: {}", p.message));
+                say(err, format!("{shown}: {path}: {}{}", p.message, p.at()));
             }
             return Ok(EXIT_REFUSED);
         }

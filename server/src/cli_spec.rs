@@ -150,7 +150,7 @@ fn load(file: &Path) -> Result<ServiceSpec, Vec<String>> {
     spec::parse(&text).map_err(|errors| {
         errors
             .iter()
-            .map(|e| format!("{}: {e}", file.display()))
+            .map(|e| format!("{}: {e}{}", file.display(), e.at()))
             .collect()
     })
 }
@@ -210,8 +210,9 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 5, "{out}");
         assert!(
-            lines[0]
-                .ends_with("broken.yaml: spec.replcas: unknown field; did you mean `replicas`?"),
+            lines[0].ends_with(
+                "broken.yaml: spec.replcas: unknown field; did you mean `replicas`? (line 6:3)"
+            ),
             "{out}"
         );
         for path in [

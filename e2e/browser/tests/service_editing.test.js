@@ -22,10 +22,22 @@ test('a member creates a Django service, fixes an inline error and sees revision
 
     await page.click('nav.tabs >> text=Edit spec');
     const original = await page.inputValue('textarea[name=spec]');
-    // A typo in a field name: the editor must name the field and keep the text.
+    // Beside the editor, the live check reads the text as it is.
+    await page.waitForSelector('#spec-check >> text=reads');
+    assert.ok(await page.isVisible('#spec-check table.objects >> text=Deployment'));
+    // A typo in a field name: the live check names it with its line as it is
+    // typed, before any save; its "line" button puts the cursor there.
     const broken = original.replace('image:', 'imagee:');
     assert.notEqual(broken, original);
     await page.fill('textarea[name=spec]', broken);
+    const problem = page.locator('#spec-check li[data-path="spec.imagee"]');
+    await problem.waitFor();
+    const brokenLine = broken.split('\n').findIndex((l) => l.includes('imagee:')) + 1;
+    assert.match(await problem.textContent(), new RegExp(`line ${brokenLine} spec\\.imagee: unknown field; did you mean \`image\`\\?`));
+    await problem.locator('button[data-line]').click();
+    const caret = await page.evaluate(() => document.getElementById('spec-text').selectionStart);
+    assert.equal(caret, broken.split('\n').slice(0, brokenLine - 1).join('\n').length + 1, 'the cursor is on the problem\'s line');
+    await page.screenshot({ path: `${SHOTS}/editor-live-check.png`, fullPage: true });
     await page.fill('input[name=message]', 'Pin the image');
     await page.click('button:has-text("Save revision")');
     await page.waitForSelector('#spec-errors');

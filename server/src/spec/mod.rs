@@ -7,6 +7,7 @@
 
 mod cron;
 pub mod defaults;
+mod locate;
 mod model;
 pub mod names;
 pub mod presets;
@@ -23,6 +24,7 @@ use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
+pub use locate::locate;
 pub use model::*;
 pub use resolve::merge_resources;
 pub use scalar::{IntOrPercent, PortRef, Quantity, ScalarString};
@@ -48,6 +50,14 @@ pub struct FieldError {
     pub path: String,
     /// A plain sentence fragment saying what is wrong.
     pub message: String,
+    /// Where the field (or, when it is missing, its parent) is in the YAML
+    /// text it was read from: line and column, from 1. None for JSON input
+    /// and for problems of the document as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The column of [`FieldError::line`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 impl FieldError {
@@ -56,6 +66,18 @@ impl FieldError {
         FieldError {
             path: path.into(),
             message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+
+    /// ` (line 13:9)` when the problem was located in YAML text, else nothing:
+    /// what the CLI appends to `FILE: path: message`.
+    pub fn at(&self) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => format!(" (line {line}:{column})"),
+            (Some(line), None) => format!(" (line {line})"),
+            _ => String::new(),
         }
     }
 }
@@ -81,18 +103,26 @@ pub fn parse(text: &str) -> Result<ServiceSpec, Vec<FieldError>> {
             format!("the spec is larger than {MAX_SPEC_BYTES} bytes"),
         )]);
     }
-    let value = if text.trim_start().starts_with('{') {
-        serde_json::from_str::<serde_json::Value>(text)
-            .map_err(|e| vec![FieldError::new("", format!("not valid JSON: {e}"))])?
-    } else {
-        serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| {
-            vec![FieldError::new(
-                "",
-                format!("not valid YAML: {}", first_line(&e.to_string())),
-            )]
-        })?
-    };
-    from_json_value(value)
+    if text.trim_start().starts_with('{') {
+        let value = serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| vec![FieldError::new("", format!("not valid JSON: {e}"))])?;
+        return from_json_value(value);
+    }
+    let value = serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| {
+        vec![FieldError::new(
+            "",
+            format!("not valid YAML: {}", first_line(&e.to_string())),
+        )]
+    })?;
+    from_json_value(value).map_err(|mut errors| {
+        for e in errors.iter_mut().filter(|e| !e.path.is_empty()) {
+            if let Some((line, column)) = locate(text, &e.path) {
+                e.line = Some(line);
+                e.column = Some(column);
+            }
+        }
+        errors
+    })
 }
 
 fn first_line(message: &str) -> &str {

@@ -30,6 +30,7 @@ pub mod notifications;
 pub mod quotas;
 pub mod scaling;
 pub mod services;
+pub mod spec_check;
 pub mod sso;
 pub mod static_files;
 pub mod status;
@@ -46,6 +47,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(login::routes())
         .merge(catalog::routes())
         .merge(services::routes())
+        .merge(spec_check::routes())
         .merge(deploys::routes())
         .merge(environments::routes())
         .merge(freeze::routes())

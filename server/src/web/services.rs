@@ -196,7 +196,7 @@ type PageContext = Result<(RenderContext, Rules), String>;
 /// The environment a page shows (see `Targets::pick`) and the context to
 /// render it in, or why it cannot be rendered there (its namespace pattern
 /// gives no valid name for this service). No namespace is ever invented.
-fn page_target(
+pub(crate) fn page_target(
     targets: &crate::domain::namespaces::Targets,
     asked: Option<&str>,
     team: &str,

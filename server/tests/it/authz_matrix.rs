@@ -224,6 +224,13 @@ pub const MATRIX: &[Case] = &[
     },
     Case {
         method: "POST",
+        route: "/services/{team}/{service}/edit/check",
+        path: "/services/shop/web/edit/check",
+        body: Body::Form(&[("spec", EDITED_SPEC)]),
+        expect: PORTAL_TEAM_PAGE,
+    },
+    Case {
+        method: "POST",
         route: "/services/{team}/{service}/edit",
         path: "/services/shop/web/edit",
         body: Body::Form(&[

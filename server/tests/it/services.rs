@@ -125,6 +125,62 @@ async fn an_invalid_edit_shows_field_errors_keeps_the_text_and_saves_nothing(poo
     assert_eq!(revisions, 1, "nothing was saved");
 }
 
+/// The editor's live check: problems with their line as the text is typed,
+/// or the checklist and the objects when it reads; never a save, and only for
+/// those who may edit.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_live_check_names_each_problem_with_its_line_and_saves_nothing(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "web").await;
+    let (text, _, token) = editor(&app, "web").await;
+    let check = |spec: String| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.client
+                .post(app.url("/services/shop/web/edit/check"))
+                .header("hx-request", "true")
+                .form(&[("spec", spec.as_str()), ("csrf_token", &token)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = check(text.clone()).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("state ready\">reads"), "{html}");
+    assert!(html.contains("<td>Deployment</td>"), "{html}");
+
+    let broken = text.replacen("image:", "imagee:", 1);
+    let line = broken
+        .lines()
+        .position(|l| l.contains("imagee:"))
+        .expect("the starter has an image")
+        + 1;
+    let res = check(broken).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "data-line=\"{line}\" title=\"put the cursor on line {line}\">line {line}</button> <code>spec.imagee</code>: unknown field"
+        )),
+        "{html}"
+    );
+    let revisions: i64 = sqlx::query_scalar("select count(*) from service_revisions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(revisions, 1, "nothing was saved");
+
+    create_user(&pool, "bob@example.com", false, &["billing"]).await;
+    let bob = TestApp::signed_in(&pool, "bob@example.com").await;
+    let res = bob
+        .post_form("/services/shop/web/edit/check", &[("spec", "x")])
+        .await;
+    assert_eq!(res.status(), 403);
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_valid_edit_creates_revision_two_and_its_diff(pool: PgPool) {
     let app = signed_in_member(&pool).await;
