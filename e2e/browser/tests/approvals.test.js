@@ -6,7 +6,7 @@
 // they approved on the timeline. A second journey rejects with a comment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, assertNoHorizontalScroll, launch, login } from './lib.js';
+import { BASE, assertNoHorizontalScroll, launch, login, shot } from './lib.js';
 
 const MEMBER = ['dev@slipway.test', 'member-journey-pass-2'];
 const ADMIN = ['admin@slipway.test', 'browser-journey-pass-1'];
@@ -50,7 +50,7 @@ test('a member requests production, an admin approves the plan from the queue, t
     await requestProduction(page, 'checkout', 'registry.example.com/shop/checkout:1.0.0');
     await page.waitForSelector('#deploy-panel .flash.error:has-text("missing in namespace")');
     assert.ok(await page.isVisible('#deploy-panel .flash.error:has-text("checkout-db/url")'));
-    await page.screenshot({ path: `${SHOTS}/approval-missing-secret-refused.png`, fullPage: true });
+    await shot(page, 'approval-missing-secret-refused');
 
     await makeProductionReady(page, 'checkout');
     await requestProduction(page, 'checkout', 'registry.example.com/shop/checkout:1.0.0');
@@ -60,7 +60,7 @@ test('a member requests production, an admin approves the plan from the queue, t
     assert.equal((await page.textContent('#deploy-state')).trim(), 'awaiting approval');
     assert.ok(await page.isVisible('#deploy-plan'), 'the requester sees the plan too');
     assert.ok(await page.isVisible('text=You cannot decide: the requester may not approve their own deploy'));
-    await page.screenshot({ path: `${SHOTS}/approval-waiting.png`, fullPage: true });
+    await shot(page, 'approval-waiting');
 
     // The admin: the navigation bar counts what waits, the queue shows the plan.
     const a = admin.page;
@@ -72,7 +72,7 @@ test('a member requests production, an admin approves the plan from the queue, t
     await a.click(`#queue-${id} summary`);
     assert.ok(await a.isVisible(`#queue-${id} h3:has-text("Objects")`));
     assert.ok(await a.isVisible(`#queue-${id} h3:has-text("Readiness checklist")`));
-    await a.screenshot({ path: `${SHOTS}/approval-queue.png`, fullPage: true });
+    await shot(a, 'approval-queue');
 
     // On the deploy's page: the plan (diff, prune list, wiring, checklist), then approve.
     await a.click(`#queue-${id} a[href="/deploys/${id}"]`);
@@ -83,7 +83,7 @@ test('a member requests production, an admin approves the plan from the queue, t
     const digest = (await a.textContent('#deploy-plan code[title]')).trim();
     assert.match(digest, /^[0-9a-f]{12}$/);
     await a.fill('#decide input[name=comment]', 'Plan reviewed: first release of checkout');
-    await a.screenshot({ path: `${SHOTS}/approval-plan.png`, fullPage: true });
+    await shot(a, 'approval-plan');
     await Promise.all([a.waitForURL(deployUrl), a.click('#decide button:has-text("Approve")')]);
     await a.waitForSelector('text=Approved deploy');
     const cluster = process.env.SLIPWAY_KUBECONFIG_PRESENT === '1';
@@ -101,7 +101,7 @@ test('a member requests production, an admin approves the plan from the queue, t
     assert.ok(await page.isVisible('text=Plan reviewed: first release of checkout'));
     assert.ok(await page.isVisible(`table.timeline >> text=approved by admin@slipway.test (1 of 1, digest ${digest})`));
     await assertNoHorizontalScroll(page, 'the deploy page at 1280 px');
-    await page.screenshot({ path: `${SHOTS}/approval-approved.png`, fullPage: true });
+    await shot(page, 'approval-approved');
   } finally {
     await member.browser.close();
     await admin.browser.close();
@@ -130,7 +130,7 @@ test('an admin rejects a production deploy with a comment and the member reads w
     await page.goto(deployUrl);
     assert.equal((await page.textContent('#deploy-state')).trim(), 'rejected');
     assert.ok(await page.isVisible('#deploy-reason:has-text("rejected by admin@slipway.test: Not during the payment-provider migration")'));
-    await page.screenshot({ path: `${SHOTS}/approval-rejected.png`, fullPage: true });
+    await shot(page, 'approval-rejected');
   } finally {
     await member.browser.close();
     await admin.browser.close();

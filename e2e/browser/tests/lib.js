@@ -1,6 +1,7 @@
 // Shared helpers for the browser journeys: launch Debian's Chromium headless.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { after } from 'node:test';
 
 export const BASE = process.env.SLIPWAY_URL;
@@ -74,4 +75,29 @@ export async function assertNoHorizontalScroll(page, what) {
   if (scroll > width) {
     throw new Error(`${what}: ${scroll} px wide in a ${width} px window (first past the edge: ${widest})`);
   }
+}
+
+// Accessibility: axe-core (from npm) checks the page as it is now; a serious
+// or critical violation fails the journey with what and where. axe runs in
+// the page through the DevTools protocol (page.evaluate), which the page's
+// CSP does not govern, so the portal's own policy stays as strict as it is.
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+export async function assertAccessible(page, what) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id}: ${v.help}\n    ${v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').split('\n').slice(1, 2).join('').trim()}`).join('\n    ')}`);
+  });
+  if (found.length > 0) {
+    throw new Error(`${what}: accessibility violations (axe-core):\n  ${found.join('\n  ')}`);
+  }
+}
+
+// A journey's screenshot of a page, after the page passes the accessibility
+// check: every page a journey shows is checked.
+export async function shot(page, name) {
+  await assertAccessible(page, name);
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }

@@ -4,7 +4,7 @@
 // checklist. Only what is on the screen is used: links, buttons and labels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, assertNoHorizontalScroll, launch, login } from './lib.js';
+import { BASE, assertNoHorizontalScroll, launch, login, shot } from './lib.js';
 
 const MEMBER = 'pat@slipway.test';
 const MEMBER_PASSWORD = 'payments-member-pass-3';
@@ -40,7 +40,7 @@ test('an admin onboards a team and a member, who ships a first service', async (
     const row = page.locator('table.users tr', { hasText: MEMBER });
     assert.match(await row.textContent(), /payments/);
     assert.match(await row.textContent(), /member/);
-    await page.screenshot({ path: `${SHOTS}/admin-users.png`, fullPage: true });
+    await shot(page, 'admin-users');
 
     await Promise.all([page.waitForURL(/\/login/), page.click('button:has-text("Sign out")')]);
 
@@ -59,7 +59,7 @@ test('an admin onboards a team and a member, who ships a first service', async (
         && box.height < 2.2 * radio.height, `${await label.textContent()}: on one line`);
       assert.ok(radio.x - box.x < 8, `${await label.textContent()}: the radio button leads`);
     }
-    await page.screenshot({ path: `${SHOTS}/new-service.png`, fullPage: true });
+    await shot(page, 'new-service');
     await page.fill('input[name=name]', 'payments-api');
     await page.check('input[value=fastapi]');
     await Promise.all([
@@ -92,7 +92,7 @@ test('an admin onboards a team and a member, who ships a first service', async (
     const score = Number((await page.textContent('.score')).replace(/\/100.*/s, '').trim());
     assert.ok(score > 0 && score <= 100, `a score out of 100, got ${score}`);
     assert.ok(await page.locator('table.checklist tr').count() >= 8, 'the checklist lists its checks');
-    await page.screenshot({ path: `${SHOTS}/manifests-production.png`, fullPage: true });
+    await shot(page, 'manifests-production');
 
     // The Secrets tab: DATABASE_URL comes from a Secret nobody has created yet.
     await page.click('nav.tabs >> text=Secrets');
@@ -100,7 +100,7 @@ test('an admin onboards a team and a member, who ships a first service', async (
     const wiring = page.locator('table.wiring tr', { hasText: 'DATABASE_URL' });
     assert.match(await wiring.textContent(), /payments-api-db/);
     assert.match(await wiring.textContent(), /missing|unknown/);
-    await page.screenshot({ path: `${SHOTS}/secrets-wiring.png`, fullPage: true });
+    await shot(page, 'secrets-wiring');
 
     // Deploy to development and watch the live status fill in from the cluster.
     await page.goto(`${BASE}/services/payments/payments-api?env=development`);
@@ -117,7 +117,7 @@ test('an admin onboards a team and a member, who ships a first service', async (
     assert.match(await page.textContent('#live-status'), /Live status · development/);
     assert.match(await page.textContent('#live-status .replicas'), /ready/);
     await assertNoHorizontalScroll(page, 'the service page with its live status at 1280 px');
-    await page.screenshot({ path: `${SHOTS}/live-status.png`, fullPage: true });
+    await shot(page, 'live-status');
 
     // The member cannot reach the administration pages.
     const res = await page.goto(`${BASE}/admin/users`);

@@ -2,7 +2,7 @@
 // error inline, fix it, save, see revision 2 and its diff.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, launch, login } from './lib.js';
+import { BASE, launch, login, shot } from './lib.js';
 
 test('a member creates a Django service, fixes an inline error and sees revision 2 with its diff', async () => {
   const { browser, page } = await launch();
@@ -18,7 +18,13 @@ test('a member creates a Django service, fixes an inline error and sees revision
     await page.check('input[value=django]');
     await Promise.all([page.waitForURL(`${BASE}/services/shop/shop-web`), page.click('button:has-text("Create service")')]);
     assert.ok(await page.isVisible('text=Created shop/shop-web from the django preset.'));
-    await page.screenshot({ path: `${SHOTS}/service-overview.png`, fullPage: true });
+    await shot(page, 'service-overview');
+    // The same page in the dark theme the system may ask for: readable too.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(dark, 'rgb(13, 17, 23)', 'the dark theme applies');
+    await shot(page, 'service-overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
 
     await page.click('nav.tabs >> text=Edit spec');
     const original = await page.inputValue('textarea[name=spec]');
@@ -37,14 +43,14 @@ test('a member creates a Django service, fixes an inline error and sees revision
     await problem.locator('button[data-line]').click();
     const caret = await page.evaluate(() => document.getElementById('spec-text').selectionStart);
     assert.equal(caret, broken.split('\n').slice(0, brokenLine - 1).join('\n').length + 1, 'the cursor is on the problem\'s line');
-    await page.screenshot({ path: `${SHOTS}/editor-live-check.png`, fullPage: true });
+    await shot(page, 'editor-live-check');
     await page.fill('input[name=message]', 'Pin the image');
     await page.click('button:has-text("Save revision")');
     await page.waitForSelector('#spec-errors');
     const errors = await page.textContent('#spec-errors');
     assert.match(errors, /spec\.imagee/);
     assert.equal(await page.inputValue('textarea[name=spec]'), broken, 'typed text kept');
-    await page.screenshot({ path: `${SHOTS}/editor-inline-error.png`, fullPage: true });
+    await shot(page, 'editor-inline-error');
 
     const fixed = original.replace(/image: (\S+):0\.1\.0/, 'image: $1:0.2.0');
     assert.notEqual(fixed, original);
@@ -56,7 +62,7 @@ test('a member creates a Django service, fixes an inline error and sees revision
     assert.ok(await page.isVisible('text=Saved revision 2.'));
     assert.ok(await page.isVisible('#spec-diff .add:has-text("0.2.0")'));
     assert.ok(await page.isVisible('#spec-diff .del:has-text("0.1.0")'));
-    await page.screenshot({ path: `${SHOTS}/revision-diff.png`, fullPage: true });
+    await shot(page, 'revision-diff');
 
     await page.click('nav.tabs >> text=Revisions');
     assert.ok(await page.isVisible('text=Pin the image'));
@@ -77,7 +83,7 @@ test('the catalog filters as you type and the URL reflects the filter', async ()
     await page.waitForSelector('text=No services match');
     await page.fill('input[name=q]', '');
     await page.waitForSelector('table.catalog >> text=shop-web');
-    await page.screenshot({ path: `${SHOTS}/catalog.png`, fullPage: true });
+    await shot(page, 'catalog');
   } finally {
     await browser.close();
   }

@@ -4,7 +4,7 @@
 // lands in the portal as a member of that team.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, launch, login } from './lib.js';
+import { BASE, launch, login, shot } from './lib.js';
 
 test('a developer signs in through Dex and lands with the team their group maps to', async () => {
   const { browser, page } = await launch();
@@ -17,10 +17,10 @@ test('a developer signs in through Dex and lands with the team their group maps 
     await page.selectOption('#add-mapping select[name=team]', 'shop');
     await page.click('#add-mapping button:has-text("Map")');
     await page.waitForSelector('table.sso-mappings >> text=shop-devs');
-    await page.screenshot({ path: `${SHOTS}/admin-sso.png`, fullPage: true });
+    await shot(page, 'admin-sso');
     await Promise.all([page.waitForURL(/\/login/), page.click('button:has-text("Sign out")')]);
 
-    await page.screenshot({ path: `${SHOTS}/login-sso.png`, fullPage: true });
+    await shot(page, 'login-sso');
     await page.click('text=Sign in with Dex');
     // Dex's own form, on Dex's own origin.
     await page.waitForSelector('input[name=login]');

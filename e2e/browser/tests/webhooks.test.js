@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { BASE, SHOTS, assertNoHorizontalScroll, launch, login } from './lib.js';
+import { BASE, assertNoHorizontalScroll, launch, login, shot } from './lib.js';
 
 const EMAIL = process.env.JOURNEY_EMAIL || 'dev@slipway.test';
 const PASSWORD = process.env.JOURNEY_PASSWORD || 'member-journey-pass-2';
@@ -32,7 +32,7 @@ test('a member creates a hook, a signed push deploys, history shows the commit',
     const url = await page.inputValue('input[aria-label="payload URL"]');
     const secret = await page.inputValue('input[aria-label="secret"]');
     assert.match(secret, /^whsec_[0-9a-f]{64}$/);
-    await page.screenshot({ path: `${SHOTS}/hook-created.png`, fullPage: true });
+    await shot(page, 'hook-created');
 
     const sha = '89abcdef0123456789abcdef0123456789abcdef';
     const body = JSON.stringify({
@@ -78,7 +78,7 @@ test('a member creates a hook, a signed push deploys, history shows the commit',
     // The image carries the whole commit (a long reference): the details
     // panel wraps it instead of pushing the page past 1280 px.
     await assertNoHorizontalScroll(page, 'the pushed deploy at 1280 px');
-    await page.screenshot({ path: `${SHOTS}/webhook-deploy.png`, fullPage: true });
+    await shot(page, 'webhook-deploy');
     await page.goto(`${BASE}/services/${TEAM}/${SERVICE}/hooks`);
     assert.ok(await page.isVisible('text=deployed'));
     assert.ok(!(await page.content()).includes(secret), 'the secret is shown only once');
