@@ -2,7 +2,7 @@
 // error inline, fix it, save, see revision 2 and its diff.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, launch, login, shot } from './lib.js';
+import { BASE, assertNoHorizontalScroll, launch, login, shot } from './lib.js';
 
 test('a member creates a Django service, fixes an inline error and sees revision 2 with its diff', async () => {
   const { browser, page } = await launch();
@@ -84,6 +84,15 @@ test('the catalog filters as you type and the URL reflects the filter', async ()
     await page.fill('input[name=q]', '');
     await page.waitForSelector('table.catalog >> text=shop-web');
     await shot(page, 'catalog');
+    // On a phone (390 px): nothing scrolls sideways, wide tables scroll in place.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ['/', '/services/shop/shop-web', '/services/shop/shop-web/edit',
+                        '/services/shop/shop-web/revisions', '/deploys', '/admin/users', '/admin/audit']) {
+      await page.goto(`${BASE}${path}`);
+      await assertNoHorizontalScroll(page, `${path} at 390 px`);
+    }
+    await page.goto(`${BASE}/services/shop/shop-web`);
+    await shot(page, 'service-overview-390');
   } finally {
     await browser.close();
   }
