@@ -15,7 +15,7 @@ pub struct CatalogFilter {
     pub kind: Option<String>,
     /// Only services whose latest deploy in some environment is in this state.
     pub state: Option<String>,
-    /// Substring of the name (case-insensitive).
+    /// Substring of the name, the team's name or the description (case-insensitive).
     pub query: Option<String>,
 }
 
@@ -44,6 +44,8 @@ pub struct CatalogRow {
     pub framework: String,
     /// Current revision.
     pub revision: i32,
+    /// The current revision's `metadata.description`, or empty.
+    pub description: String,
     /// Latest deploy per environment, in environment order.
     pub deploys: Vec<LatestDeploy>,
 }
@@ -64,6 +66,7 @@ struct Row {
     kind: String,
     framework: String,
     current_revision: i32,
+    description: String,
     deploys: sqlx::types::Json<Vec<LatestDeploy>>,
     total: i64,
 }
@@ -89,13 +92,19 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &CatalogFilter) {
         query.push(" and s.kind = ").push_bind(kind.clone());
     }
     if let Some(text) = &filter.query {
-        // Service names are lowercase DNS labels, so a lowercased search text
-        // and a plain substring test (`strpos`, no LIKE wildcards to escape)
-        // match what `ilike` would, at a fraction of its cost per row.
+        // Names of services and teams are lowercase DNS labels, so a
+        // lowercased search text and a plain substring test (`strpos`, no LIKE
+        // wildcards to escape) match what `ilike` would, at a fraction of its
+        // cost per row; the description is free text, lowercased here.
+        let text = text.to_lowercase();
         query
-            .push(" and strpos(s.name, ")
-            .push_bind(text.to_lowercase())
-            .push(") > 0");
+            .push(" and (strpos(s.name, ")
+            .push_bind(text.clone())
+            .push(") > 0 or strpos(s.team_name, ")
+            .push_bind(text.clone())
+            .push(") > 0 or strpos(lower(s.description), ")
+            .push_bind(text)
+            .push(") > 0)");
     }
     if let Some(state) = &filter.state {
         query
@@ -119,7 +128,8 @@ pub async fn page(
     // from `latest_deploys`, which a trigger keeps.
     let mut query = QueryBuilder::new(
         "with page as (
-             select s.id, s.team_name as team, s.name, s.kind, s.framework, s.current_revision
+             select s.id, s.team_name as team, s.name, s.kind, s.framework, s.current_revision,
+                    s.description
              from services s",
     );
     push_filter(&mut query, filter);
@@ -130,7 +140,7 @@ pub async fn page(
         .push_bind(offset)
         .push(
             ")
-         select p.team, p.name, p.kind, p.framework, p.current_revision,
+         select p.team, p.name, p.kind, p.framework, p.current_revision, p.description,
                 (select count(*) from services s",
         );
     push_filter(&mut query, filter);
@@ -163,6 +173,7 @@ pub async fn page(
                 kind: r.kind,
                 framework: r.framework,
                 revision: r.current_revision,
+                description: r.description,
                 deploys: r.deploys.0,
             })
             .collect(),

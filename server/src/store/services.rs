@@ -118,13 +118,15 @@ pub async fn create(
     rev: &NewRevision<'_>,
 ) -> Result<(Service, Revision), sqlx::Error> {
     let id: i64 = sqlx::query_scalar(
-        "insert into services (team_id, name, kind, framework, current_revision)
-         values ($1, $2, $3, $4, 1) returning id",
+        "insert into services (team_id, name, kind, framework, current_revision, description)
+         values ($1, $2, $3, $4, 1, coalesce($5::jsonb -> 'metadata' ->> 'description', ''))
+         returning id",
     )
     .bind(team_id)
     .bind(name)
     .bind(rev.kind)
     .bind(rev.framework)
+    .bind(&rev.spec)
     .fetch_one(&mut *conn)
     .await?;
     let revision = insert_revision(&mut *conn, id, 1, rev).await?;
@@ -193,12 +195,15 @@ pub async fn save_revision(
     }
     let revision = insert_revision(&mut *conn, service_id, current + 1, rev).await?;
     sqlx::query(
-        "update services set current_revision = $2, kind = $3, framework = $4, updated_at = now() where id = $1",
+        "update services set current_revision = $2, kind = $3, framework = $4, updated_at = now(),
+                description = coalesce($5::jsonb -> 'metadata' ->> 'description', '')
+         where id = $1",
     )
     .bind(service_id)
     .bind(current + 1)
     .bind(rev.kind)
     .bind(rev.framework)
+    .bind(&rev.spec)
     .execute(&mut *conn)
     .await?;
     Ok(revision)

@@ -366,6 +366,84 @@ async fn the_catalog_filters_by_name_kind_and_team_and_htmx_gets_a_fragment(pool
     }
 }
 
+/// The catalog's search also matches the team's name and the description
+/// the current revision gives (which follows each new revision).
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_catalog_search_matches_team_names_and_descriptions(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &["shop", "billing"]).await;
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
+    create_django(&app, "web").await;
+    create_django(&app, "reports").await;
+    let res = app
+        .post_form(
+            "/services/new",
+            &[
+                ("team", "billing"),
+                ("name", "ledger"),
+                ("framework", "flask"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // Give `reports` a description in a new revision.
+    let (text, base, token) = editor(&app, "reports").await;
+    let described = text.replacen(
+        "metadata:\n",
+        "metadata:\n  description: Sends the nightly sales report\n",
+        1,
+    );
+    assert_ne!(described, text, "the starter has a metadata mapping");
+    let res = app
+        .client
+        .post(app.url("/services/shop/reports/edit"))
+        .form(&[
+            ("spec", described.as_str()),
+            ("base_revision", &base),
+            ("message", "describe it"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+
+    let by_description = app.page("/?q=NIGHTLY%20sales").await;
+    assert!(
+        by_description.contains("/services/shop/reports\"")
+            && !by_description.contains("/services/shop/web\"")
+            && !by_description.contains("/services/billing/ledger\""),
+        "{by_description}"
+    );
+    assert!(
+        by_description.contains("Sends the nightly sales report"),
+        "the row shows the description"
+    );
+    let by_team = app.page("/?q=bill").await;
+    assert!(
+        by_team.contains("/services/billing/ledger\"")
+            && !by_team.contains("/services/shop/web\"")
+            && !by_team.contains("/services/shop/reports\""),
+        "{by_team}"
+    );
+    // A later revision without the description: no longer found by it.
+    let (text, base, token) = editor(&app, "reports").await;
+    let plain = text.replace("  description: Sends the nightly sales report\n", "");
+    let res = app
+        .client
+        .post(app.url("/services/shop/reports/edit"))
+        .form(&[
+            ("spec", plain.as_str()),
+            ("base_revision", &base),
+            ("message", "undescribe"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(app.page("/?q=nightly").await.contains("No services match"));
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_state(
     pool: PgPool,
