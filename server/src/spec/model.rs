@@ -39,6 +39,42 @@ pub struct Metadata {
     /// One line on what the service does, shown in the catalogue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Where people find more about it, shown on the service page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Links>,
+}
+
+/// A service's links: each an `https://` (or `http://`) URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Links {
+    /// The source repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Its documentation or runbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs: Option<String>,
+    /// Its metrics dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<String>,
+    /// Who is on call for it (a rota or paging page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_call: Option<String>,
+}
+
+impl Links {
+    /// `(label, field, url)` of each link that is set, in a fixed order.
+    pub fn entries(&self) -> Vec<(&'static str, &'static str, &str)> {
+        [
+            ("Repository", "repository", &self.repository),
+            ("Docs", "docs", &self.docs),
+            ("Dashboard", "dashboard", &self.dashboard),
+            ("On call", "onCall", &self.on_call),
+        ]
+        .into_iter()
+        .filter_map(|(label, field, url)| url.as_deref().map(|u| (label, field, u)))
+        .collect()
+    }
 }
 
 /// What a service runs and how Kubernetes should treat it.

@@ -384,3 +384,48 @@ mod tests {
         assert!(host("Shop.example.com").is_err());
     }
 }
+
+/// Longest link kept in a spec.
+pub const MAX_LINK: usize = 500;
+
+/// A link people follow from the portal: an absolute `https://` or `http://`
+/// URL with a host (never `javascript:` or another scheme a browser would run).
+pub fn link(text: &str) -> Result<(), String> {
+    if text.len() > MAX_LINK {
+        return Err(format!("must be at most {MAX_LINK} characters"));
+    }
+    match url::Url::parse(text) {
+        Ok(u)
+            if matches!(u.scheme(), "https" | "http")
+                && u.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(())
+        }
+        Ok(u) => Err(format!(
+            "`{text}` is not an https:// or http:// URL (scheme `{}`)",
+            u.scheme()
+        )),
+        Err(e) => Err(format!("`{text}` is not a URL: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::link;
+
+    #[test]
+    fn links_are_web_urls_with_a_host() {
+        assert!(link("https://github.com/shop/web").is_ok());
+        assert!(link("http://grafana.internal:3000/d/abc").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x.example/a",
+            "/relative",
+            "https://",
+            "data:text/html,hi",
+        ] {
+            assert!(link(bad).is_err(), "{bad}");
+        }
+        assert!(link(&format!("https://x.example/{}", "a".repeat(600))).is_err());
+    }
+}

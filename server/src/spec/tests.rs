@@ -34,6 +34,19 @@ const CASES: &[Case] = &[
         paths: &["apiVersion"],
     },
     Case {
+        name: "links that are not web URLs, and an unknown link",
+        replace: &[(
+            "metadata: {name: api, team: shop}",
+            "metadata: {name: api, team: shop, links: {docs: 'javascript:alert(1)', dashboard: /grafana, wiki: 'https://wiki.example'}}",
+        )],
+        append: "",
+        paths: &[
+            "metadata.links.docs",
+            "metadata.links.dashboard",
+            "metadata.links.wiki",
+        ],
+    },
+    Case {
         name: "wrong kind",
         replace: &[("kind: Service", "kind: Deployment")],
         append: "",

@@ -230,6 +230,8 @@ pub struct ServicePage {
     last_delivery: Option<crate::web::hooks::DeliveryRow>,
     /// The scaling form's starting values, when the viewer may scale.
     scaling: Option<crate::domain::scaling::ScaleChange>,
+    /// `metadata.links` of the current revision: (label, URL).
+    links: Vec<(&'static str, String)>,
 }
 
 /// Query naming an environment.
@@ -269,7 +271,19 @@ async fn show_service(
         && policy::can_request_deploy(&user, &team).is_ok()
         && spec.workload_kind() != crate::spec::WorkloadKind::Cron;
     let scaling = may_scale.then(|| crate::domain::scaling::current(&spec, &target.environment));
+    let links = spec
+        .metadata
+        .links
+        .as_ref()
+        .map(|l| {
+            l.entries()
+                .into_iter()
+                .map(|(label, _, url)| (label, url.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(ServicePage {
+        links,
         scaling,
         layout,
         service,

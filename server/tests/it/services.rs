@@ -444,6 +444,61 @@ async fn the_catalog_search_matches_team_names_and_descriptions(pool: PgPool) {
     assert!(app.page("/?q=nightly").await.contains("No services match"));
 }
 
+/// `metadata.links` show on the service page, escaped; a link a browser would
+/// run (`javascript:`) is refused naming the field, with nothing saved.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn service_links_show_on_its_page_and_only_web_urls_are_taken(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "web").await;
+    let save = |text: String| {
+        let app = &app;
+        async move {
+            let (_, base, token) = editor(app, "web").await;
+            app.client
+                .post(app.url("/services/shop/web/edit"))
+                .form(&[
+                    ("spec", text.as_str()),
+                    ("base_revision", &base),
+                    ("message", "links"),
+                    ("csrf_token", &token),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let (text, _, _) = editor(&app, "web").await;
+    let bad = text.replacen(
+        "metadata:\n",
+        "metadata:\n  links: {docs: 'javascript:alert(1)'}\n",
+        1,
+    );
+    let res = save(bad).await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<code>metadata.links.docs</code>"), "{html}");
+    let good = text.replacen(
+        "metadata:\n",
+        "metadata:\n  links:\n    repository: https://git.example.com/shop/web\n    dashboard: 'https://grafana.example.com/d/1?a=1&b=2'\n",
+        1,
+    );
+    let res = save(good).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let page = app.page("/services/shop/web").await;
+    assert!(
+        page.contains(
+            "<a href=\"https://git.example.com/shop/web\" rel=\"noreferrer\">Repository</a>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("href=\"https://grafana.example.com/d/1?a=1&#38;b=2\"")
+            || page.contains("href=\"https://grafana.example.com/d/1?a=1&amp;b=2\""),
+        "the URL is escaped: {page}"
+    );
+    assert!(!page.contains(">Docs<"), "unset links are not shown");
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_state(
     pool: PgPool,

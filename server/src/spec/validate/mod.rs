@@ -172,6 +172,13 @@ impl<'a> Check<'a> {
         {
             self.err("metadata.description", "must be at most 300 characters");
         }
+        if let Some(links) = &doc.metadata.links {
+            for (_, field, link) in links.entries() {
+                if let Err(message) = names::link(link) {
+                    self.err(format!("metadata.links.{field}"), message);
+                }
+            }
+        }
         let spec = self.spec;
         self.result(|| "spec.image", names::image(&spec.image).map(|_| ()));
         if let Some(module) = &spec.app_module {
