@@ -444,35 +444,40 @@ fn trim_pod_spec(spec: &mut Option<PodSpec>) {
 /// cache reports itself stale and relists.
 const WATCH_TIMEOUT_SECS: u32 = 20;
 
-fn reflect<K>(api: Api<K>, health: &Arc<WatchHealth>, kind: &'static str) -> Store<K>
-where
+/// What a reflector can watch and keep.
+trait Watched:
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watched for K where
     K: kube::Resource<DynamicType = ()>
         + Clone
         + std::fmt::Debug
         + serde::de::DeserializeOwned
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
+}
+
+fn reflect<K: Watched>(api: Api<K>, health: &Arc<WatchHealth>, kind: &'static str) -> Store<K> {
     reflect_trimmed(api, health, kind, |_| {})
 }
 
 /// Like `reflect`, with `trim` applied to each object before it is kept.
-fn reflect_trimmed<K>(
+fn reflect_trimmed<K: Watched>(
     api: Api<K>,
     health: &Arc<WatchHealth>,
     kind: &'static str,
     trim: fn(&mut K),
-) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
+) -> Store<K> {
     let (store, writer) = reflector::store();
     let config = watcher::Config::default()
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
