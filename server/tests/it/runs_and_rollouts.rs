@@ -303,11 +303,14 @@ async fn a_rollout_caught_midway_shows_the_old_and_the_new_replica_set(pool: PgP
             &format!("registry.example.com/{team}/shop:kwok-never-ready"),
         )
         .await;
+    // The new ReplicaSet's pod and the Deployment's own count of updated
+    // pods are written by two controllers, one after the other: wait for both.
     let midway = viewer
         .status_when("shop", "shows the rollout midway", |s| {
-            s["workloads"][0]["replica_sets"]
-                .as_array()
-                .is_some_and(|r| r.len() == 2 && r[0]["current"] == 1)
+            s["workloads"][0]["replicas"]["updated"] == 1
+                && s["workloads"][0]["replica_sets"]
+                    .as_array()
+                    .is_some_and(|r| r.len() == 2 && r[0]["current"] == 1)
         })
         .await;
     let sets = &midway["workloads"][0]["replica_sets"];
