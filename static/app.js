@@ -31,3 +31,104 @@ document.addEventListener("click", function (event) {
   var lineHeight = parseFloat(getComputedStyle(editor).lineHeight) || 18;
   editor.scrollTop = Math.max(0, (line - 3) * lineHeight);
 });
+
+// The spec editor and the Tab key. By default Tab leaves the editor like any
+// other field, so a keyboard user is never trapped in it. Indenting with Tab
+// is asked for: the "Tab key" button beside the editor, or Ctrl+M (the
+// convention of GitHub's editors). While it is on, Tab inserts two spaces
+// (YAML has no tabs) and Shift+Tab removes up to two at the line's start;
+// Escape, the button or Ctrl+M again give Tab back to the page. The choice is
+// kept for the tab of the browser, so the form htmx swaps in after a failed
+// save keeps it.
+var TAB_MODE_KEY = "slipway.editor.tabIndents";
+
+function tabIndents() {
+  try {
+    return window.sessionStorage.getItem(TAB_MODE_KEY) === "1";
+  } catch (_) {
+    return false;
+  }
+}
+
+function setTabIndents(on) {
+  try {
+    window.sessionStorage.setItem(TAB_MODE_KEY, on ? "1" : "0");
+  } catch (_) {
+    // Storage refused (private mode): the button still shows the mode.
+  }
+  showTabMode();
+}
+
+function showTabMode() {
+  var button = document.getElementById("tab-mode");
+  if (!button) {
+    return;
+  }
+  var on = tabIndents();
+  button.setAttribute("aria-pressed", on ? "true" : "false");
+  var state = document.getElementById("tab-mode-state");
+  if (state) {
+    state.textContent = on ? "Tab indents in the editor · Esc to leave" : "Tab moves focus";
+  }
+}
+
+document.addEventListener("DOMContentLoaded", showTabMode);
+document.addEventListener("htmx:afterSettle", showTabMode);
+
+document.addEventListener("click", function (event) {
+  var button = event.target instanceof Element ? event.target.closest("#tab-mode") : null;
+  if (button) {
+    setTabIndents(!tabIndents());
+    var editor = document.getElementById("spec-text");
+    if (editor) {
+      editor.focus();
+    }
+  }
+});
+
+// Inserts `text` in place of the selection, through the browser's editing
+// command when it has one so that undo (Ctrl+Z) takes it back.
+function insertInEditor(editor, text) {
+  if (!document.execCommand || !document.execCommand("insertText", false, text)) {
+    editor.setRangeText(text, editor.selectionStart, editor.selectionEnd, "end");
+    editor.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+}
+
+document.addEventListener("keydown", function (event) {
+  var editor = event.target;
+  if (!(editor instanceof HTMLTextAreaElement) || editor.id !== "spec-text") {
+    return;
+  }
+  if (event.key === "m" && event.ctrlKey && !event.altKey && !event.metaKey) {
+    event.preventDefault();
+    setTabIndents(!tabIndents());
+    return;
+  }
+  if (!tabIndents()) {
+    return;
+  }
+  if (event.key === "Escape") {
+    event.preventDefault();
+    setTabIndents(false);
+    return;
+  }
+  if (event.key !== "Tab" || event.ctrlKey || event.altKey || event.metaKey) {
+    return;
+  }
+  event.preventDefault();
+  if (!event.shiftKey) {
+    insertInEditor(editor, "  ");
+    return;
+  }
+  var value = editor.value;
+  var lineStart = value.lastIndexOf("\n", editor.selectionStart - 1) + 1;
+  var lead = value.slice(lineStart, lineStart + 2).match(/^ {1,2}/);
+  if (lead) {
+    var caret = editor.selectionStart;
+    editor.setSelectionRange(lineStart, lineStart + lead[0].length);
+    insertInEditor(editor, "");
+    var back = Math.max(lineStart, caret - lead[0].length);
+    editor.setSelectionRange(back, back);
+  }
+});

@@ -97,3 +97,57 @@ test('the catalog filters as you type and the URL reflects the filter', async ()
     await browser.close();
   }
 });
+
+test('in the editor Tab moves focus until indenting is asked for, and Escape gives it back', async () => {
+  const { browser, page } = await launch();
+  try {
+    await login(page, 'dev@slipway.test', 'member-journey-pass-2');
+    await page.goto(`${BASE}/services/new?team=shop`);
+    await page.fill('input[name=name]', 'tab-keys');
+    await page.check('input[value=flask]');
+    await Promise.all([page.waitForURL(`${BASE}/services/shop/tab-keys`), page.click('button:has-text("Create service")')]);
+    await page.goto(`${BASE}/services/shop/tab-keys/edit`);
+    const editor = page.locator('#spec-text');
+    const original = await editor.inputValue();
+    const focused = () => page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.getAttribute('name')));
+
+    // By default Tab leaves the editor, and the text is untouched.
+    await editor.focus();
+    await page.keyboard.press('Tab');
+    assert.notEqual(await focused(), 'spec-text', 'Tab moved the focus out of the editor');
+    assert.equal(await editor.inputValue(), original);
+    assert.equal(await page.getAttribute('#tab-mode', 'aria-pressed'), 'false');
+    assert.match(await page.textContent('#tab-mode-state'), /Tab moves focus/);
+
+    // Asked for: Tab indents by two spaces at the cursor, Shift+Tab takes them back.
+    await page.click('#tab-mode');
+    assert.equal(await page.getAttribute('#tab-mode', 'aria-pressed'), 'true');
+    assert.match(await page.textContent('#tab-mode-state'), /Esc to leave/);
+    assert.equal(await focused(), 'spec-text', 'the button hands the focus back to the editor');
+    const lineStart = original.indexOf('spec:');
+    await page.evaluate((at) => document.getElementById('spec-text').setSelectionRange(at, at), lineStart);
+    await page.keyboard.press('Tab');
+    assert.equal(await editor.inputValue(), original.slice(0, lineStart) + '  ' + original.slice(lineStart));
+    assert.equal(await focused(), 'spec-text', 'Tab stayed in the editor');
+    // The live check reads the indented (now broken) text as typed.
+    await page.waitForSelector('#spec-check >> text=as you typed');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await editor.inputValue(), original, 'Shift+Tab removed the indent');
+    await page.waitForSelector('#spec-check >> text=reads');
+    await shot(page, 'editor-tab-indents');
+
+    // Escape is the way out: Tab moves the focus again.
+    await page.keyboard.press('Escape');
+    assert.equal(await page.getAttribute('#tab-mode', 'aria-pressed'), 'false');
+    await page.keyboard.press('Tab');
+    assert.notEqual(await focused(), 'spec-text');
+    // Ctrl+M toggles it from inside the editor too.
+    await editor.focus();
+    await page.keyboard.press('Control+m');
+    assert.equal(await page.getAttribute('#tab-mode', 'aria-pressed'), 'true');
+    await page.keyboard.press('Control+m');
+    assert.equal(await page.getAttribute('#tab-mode', 'aria-pressed'), 'false');
+  } finally {
+    await browser.close();
+  }
+});
