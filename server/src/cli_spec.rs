@@ -210,11 +210,17 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 5, "{out}");
         assert!(
-            lines[0].ends_with(
+            lines[2].ends_with(
                 "broken.yaml: spec.replcas: unknown field; did you mean `replicas`? (line 6:3)"
             ),
             "{out}"
         );
+        // In the order of the file, top to bottom.
+        let at: Vec<usize> = lines
+            .iter()
+            .filter_map(|l| l.rsplit_once("(line ")?.1.split(':').next()?.parse().ok())
+            .collect();
+        assert_eq!(at, vec![3, 5, 6, 10, 11], "{out}");
         for path in [
             "metadata.name",
             "spec.image",

@@ -121,6 +121,9 @@ pub fn parse(text: &str) -> Result<ServiceSpec, Vec<FieldError>> {
                 e.column = Some(column);
             }
         }
+        // In the order of the text, as someone reading it from the top meets
+        // them; problems with no place in it (a missing field) come last.
+        errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
         errors
     })
 }
