@@ -297,19 +297,32 @@ fn autoscaling(h: &Autoscaler, status: &ServiceStatus, now: i64, out: &mut Vec<E
     let hot = readings(&h.metrics, above);
     let all = readings(&h.metrics, |_| true);
     if h.desired > h.current {
+        // Below its minimum the controller raises the count whatever the
+        // metrics say (often before it has any reading, on a first deploy).
+        let why = if h.current < h.min {
+            format!("the minimum is {}", plural(h.min, "replica", "replicas"))
+        } else if !hot.is_empty() {
+            hot.clone()
+        } else if !all.is_empty() {
+            all.clone()
+        } else {
+            "no metric reading shown yet".to_owned()
+        };
         out.push(say(
             "scaling-out",
-            format!(
-                "Scaling out from {} to {}: {}.",
-                h.current,
-                h.desired,
-                if hot.is_empty() { &all } else { &hot }
-            ),
+            format!("Scaling out from {} to {}: {why}.", h.current, h.desired),
         ));
     } else if h.desired < h.current {
+        let why = if h.current > h.max {
+            format!("the maximum is {}", plural(h.max, "replica", "replicas"))
+        } else if !all.is_empty() {
+            all.clone()
+        } else {
+            "no metric reading shown yet".to_owned()
+        };
         out.push(say(
             "scaling-in",
-            format!("Scaling in from {} to {}: {all}.", h.current, h.desired),
+            format!("Scaling in from {} to {}: {why}.", h.current, h.desired),
         ));
     } else if limited == Some("TooManyReplicas") && !hot.is_empty() {
         out.push(say(
@@ -442,7 +455,9 @@ fn autoscaling(h: &Autoscaler, status: &ServiceStatus, now: i64, out: &mut Vec<E
             format!(
                 "Last scaled {} (to {}).",
                 ago(now - at),
-                plural(h.current, "replica", "replicas")
+                // The controller writes the count it scaled to and the time
+                // together; the current count catches up after.
+                plural(h.desired, "replica", "replicas")
             ),
         ));
     }
@@ -545,6 +560,41 @@ mod tests {
             "ValidMetricFound",
             "the HPA was able to compute",
         )
+    }
+
+    #[test]
+    fn below_its_minimum_before_any_reading_names_the_minimum_and_the_count_scaled_to() {
+        // A first deploy: the Deployment starts at 1, the controller raises it
+        // to the minimum before metrics-server has read any pod.
+        let mut h = hpa(
+            1,
+            2,
+            None,
+            vec![condition(
+                "AbleToScale",
+                "True",
+                "SucceededRescale",
+                "the HPA controller was able to update the target scale to 2",
+            )],
+        );
+        h.last_scale_epoch = Some(990);
+        let e = explain(&status(Some(h)), 1_000);
+        assert_eq!(codes(&e), ["scaling-out", "recently-scaled"]);
+        assert_eq!(
+            e[0].message,
+            "Scaling out from 1 to 2: the minimum is 2 replicas."
+        );
+        assert_eq!(e[1].message, "Last scaled 10 s ago (to 2 replicas).");
+    }
+
+    #[test]
+    fn scaling_out_with_no_reading_says_there_is_none_rather_than_nothing() {
+        let h = hpa(3, 4, None, vec![able()]);
+        let e = explain(&status(Some(h)), 0);
+        assert_eq!(
+            e[0].message,
+            "Scaling out from 3 to 4: no metric reading shown yet."
+        );
     }
 
     #[test]
@@ -679,7 +729,7 @@ mod tests {
             e[1].message,
             "Scaling out from 2 to 5: cpu at 300% of the request (target 70%)."
         );
-        assert_eq!(e[2].message, "Last scaled 2 min ago (to 2 replicas).");
+        assert_eq!(e[2].message, "Last scaled 2 min ago (to 5 replicas).");
         // Long ago, it is not news.
         assert!(!codes(&explain(&s, 1_000 + RECENT_SCALE_SECS)).contains(&"recently-scaled"));
     }
