@@ -25,6 +25,9 @@ const TEAM = 'bakery';
 const SERVICE = 'storefront';
 const SERVICE_URL = `${BASE}/services/${TEAM}/${SERVICE}`;
 const ROLLOUT = { timeout: 120000 };
+// The release this run ships: its own tag, so production's plan has a change to
+// read even where an earlier run left the same service running.
+const RELEASE = `1.0.${Date.now() % 100000}`;
 
 /// On a deploy's page (opened by the request): the page follows the rollout
 /// through htmx until it succeeds, and the document is the one the request
@@ -83,6 +86,7 @@ test('the whole mission: team, service, live check, staging, secret, approval, p
     const d = developer.page;
     await login(d, ...DEVELOPER);
     assert.ok(await d.isVisible('text=No services match'));
+    assert.equal((await d.textContent('select[name=team] option[value=""]')).trim(), 'My teams');
     await d.click('text=New service');
     assert.equal(await d.inputValue('select[name=team]'), TEAM);
     await d.fill('input[name=name]', SERVICE);
@@ -105,7 +109,7 @@ test('the whole mission: team, service, live check, staging, secret, approval, p
     assert.match(await problem.textContent(), new RegExp(`line ${line} spec\\.autoscaling\\.maxReplica: unknown field; did you mean \`maxReplicas\`\\?`));
     assert.equal(await d.inputValue('textarea[name=spec]'), typo, 'the text is as typed');
     await shot(d, 'mission-03-a-typo-named-as-it-is-typed');
-    const fixed = typo.replace('maxReplica: 8', 'maxReplicas: 8').replace(/:0\.1\.0/, ':1.0.0');
+    const fixed = typo.replace('maxReplica: 8', 'maxReplicas: 8').replace(/:0\.1\.0/, `:${RELEASE}`);
     await d.fill('textarea[name=spec]', fixed);
     await d.waitForSelector('#spec-check >> text=reads');
     assert.equal(await problem.count(), 0, 'the problem left the list');
@@ -168,10 +172,10 @@ test('the whole mission: team, service, live check, staging, secret, approval, p
     for (const part of ['Objects', 'Secrets wiring', 'Readiness checklist', 'Images']) {
       assert.ok(await a.isVisible(`#deploy-plan h3:has-text("${part}")`), part);
     }
-    // The approver opens the autoscaler's field diff: the 8 typed in step 3.
-    const hpa = a.locator('#deploy-plan li', { hasText: 'HorizontalPodAutoscaler/storefront' });
-    await hpa.locator('summary').click();
-    assert.match(await hpa.textContent(), /maxReplicas\D+8/, 'the plan shows what will be applied');
+    // The approver opens the Deployment's field diff: the release saved in step 3.
+    const workload = a.locator('#deploy-plan li:has(summary)', { hasText: 'Deployment/storefront' });
+    await workload.locator('summary').click();
+    assert.match(await workload.textContent(), new RegExp(`storefront:${RELEASE.replaceAll('.', '\\.')}`), 'the plan shows what will be applied');
     await a.fill('#decide input[name=comment]', 'Plan read: first production release of the storefront');
     await shot(a, 'mission-10-the-plan-read-before-approving');
     await Promise.all([a.waitForURL(`${BASE}/deploys/${production}`), a.click('#decide button:has-text("Approve")')]);
