@@ -132,3 +132,32 @@ document.addEventListener("keydown", function (event) {
     editor.setSelectionRange(back, back);
   }
 });
+
+// A table or block that scrolls sideways (wide tables on a phone, the audit
+// log) must be reachable from the keyboard, or its hidden columns can only
+// be seen with a mouse. Whatever scrolls and holds nothing focusable becomes
+// a tab stop itself (arrow keys then scroll it); it stops being one when the
+// window grows wide enough to show it whole.
+function keyboardScrollable() {
+  var candidates = document.querySelectorAll("table.list, .card, pre, nav.tabs");
+  for (var i = 0; i < candidates.length; i++) {
+    var el = candidates[i];
+    var scrolls = el.scrollWidth > el.clientWidth + 1 || (el.tagName === "PRE" && el.scrollHeight > el.clientHeight + 1);
+    var marked = el.getAttribute("data-scroll-stop") === "1";
+    if (scrolls && !marked && !el.hasAttribute("tabindex") && !el.querySelector("a[href], button, input, select, textarea, [tabindex]")) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("data-scroll-stop", "1");
+    } else if (!scrolls && marked) {
+      el.removeAttribute("tabindex");
+      el.removeAttribute("data-scroll-stop");
+    }
+  }
+}
+var scrollableTimer = null;
+function keyboardScrollableSoon() {
+  window.clearTimeout(scrollableTimer);
+  scrollableTimer = window.setTimeout(keyboardScrollable, 100);
+}
+document.addEventListener("DOMContentLoaded", keyboardScrollable);
+document.addEventListener("htmx:afterSettle", keyboardScrollable);
+window.addEventListener("resize", keyboardScrollableSoon);
