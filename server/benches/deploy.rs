@@ -240,6 +240,7 @@ async fn measure(
         email: email.clone(),
         is_admin: true,
         teams: vec![team.to_owned()],
+        approves: Vec::new(),
     };
     let actor = Actor {
         user_id: Some(user.id),

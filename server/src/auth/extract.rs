@@ -31,6 +31,9 @@ pub struct CurrentUser {
     pub is_admin: bool,
     /// Names of the teams the user is a member of.
     pub teams: Vec<String>,
+    /// Environments a provider group makes the user an approver of (single
+    /// sign-on; applied at each sign-in).
+    pub approves: Vec<String>,
 }
 
 impl CurrentUser {
@@ -82,12 +85,13 @@ impl CurrentUser {
         let Some(user) = user else {
             return Ok(None);
         };
-        let teams = store::users::team_names(db, user.id).await?;
+        let (teams, approves) = store::users::standing(db, user.id).await?;
         Ok(Some(Self {
             id: user.id,
             email: user.email,
             is_admin: user.is_admin,
             teams,
+            approves,
         }))
     }
 }

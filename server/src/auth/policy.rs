@@ -130,6 +130,8 @@ pub struct Standing<'a> {
     pub is_admin: bool,
     /// Their teams.
     pub teams: &'a [String],
+    /// Environments a provider group makes them an approver of.
+    pub approves: &'a [String],
     /// Disabled (or deleted).
     pub disabled: bool,
 }
@@ -142,6 +144,7 @@ impl<'a> Standing<'a> {
             email: &approver.email,
             is_admin: approver.is_admin,
             teams: &approver.teams,
+            approves: &approver.approves,
             disabled: approver.disabled,
         }
     }
@@ -153,7 +156,28 @@ impl<'a> Standing<'a> {
             email: &user.email,
             is_admin: user.is_admin,
             teams: &user.teams,
+            approves: &user.approves,
             disabled: false,
+        }
+    }
+}
+
+/// Who besides administrators may approve in an environment: members of its
+/// approver teams, and the people a provider group makes its approvers.
+#[derive(Clone, Copy, Debug)]
+pub struct Approvers<'a> {
+    /// The environment's name.
+    pub environment: &'a str,
+    /// Its approver teams.
+    pub teams: &'a [String],
+}
+
+impl<'a> Approvers<'a> {
+    /// The approvers of `environment`.
+    pub fn of(environment: &'a crate::store::environments::Environment) -> Self {
+        Approvers {
+            environment: &environment.name,
+            teams: &environment.approver_teams,
         }
     }
 }
@@ -168,13 +192,14 @@ fn is_pusher(email: &str, parties: &Parties<'_>) -> bool {
     same(parties.pusher_email, email) || same(parties.pusher, email) || same(parties.pusher, local)
 }
 
-/// Approving or rejecting a deploy in an environment: administrators and
-/// members of its approver teams, never the requester, the revision's author or
-/// the pusher of the triggering commit. Used when deciding and again by the
-/// worker just before applying (with the approver's standing then).
+/// Approving or rejecting a deploy in an environment: administrators, members
+/// of its approver teams and those a provider group makes its approvers; never
+/// the requester, the revision's author or the pusher of the triggering commit.
+/// Used when deciding and again by the worker just before applying (with the
+/// approver's standing then).
 pub fn may_approve(
     who: &Standing<'_>,
-    approver_teams: &[String],
+    approvers: &Approvers<'_>,
     parties: &Parties<'_>,
 ) -> Decision {
     if who.disabled || who.user_id.is_none() {
@@ -198,18 +223,45 @@ pub fn may_approve(
         ));
     }
     allow_if(
-        who.is_admin || who.teams.iter().any(|t| approver_teams.contains(t)),
-        "only administrators and members of the environment's approver teams may approve deploys",
+        is_approver(who, approvers),
+        "only administrators, members of the environment's approver teams and its approvers by provider group may approve deploys",
+    )
+}
+
+/// Whether `who` is among `approvers` (administrators always are), whatever
+/// their part in a particular deploy.
+fn is_approver(who: &Standing<'_>, approvers: &Approvers<'_>) -> bool {
+    who.is_admin
+        || who.teams.iter().any(|t| approvers.teams.contains(t))
+        || who.approves.iter().any(|e| e == approvers.environment)
+}
+
+/// Seeing one deploy (its page, plan, timeline and events): whoever sees its
+/// team, and whoever may approve deploys to its environment, who decides on
+/// exactly that plan and so must be able to read it. `approvers` is `None`
+/// when the environment is gone. Acting on the deploy is decided apart
+/// (rollback: [`can_request_deploy`], deciding: [`can_approve`]).
+pub fn can_view_deploy(
+    user: &CurrentUser,
+    team: &str,
+    approvers: Option<&Approvers<'_>>,
+) -> Decision {
+    if can_view_team(user, team).is_ok() {
+        return Ok(());
+    }
+    allow_if(
+        approvers.is_some_and(|a| is_approver(&Standing::of(user), a)),
+        VIEW_TEAM_RULE,
     )
 }
 
 /// [`may_approve`] for the signed-in user.
 pub fn can_approve(
     user: &CurrentUser,
-    approver_teams: &[String],
+    approvers: &Approvers<'_>,
     parties: &Parties<'_>,
 ) -> Decision {
-    may_approve(&Standing::of(user), approver_teams, parties)
+    may_approve(&Standing::of(user), approvers, parties)
 }
 
 /// Overriding a failing readiness checklist or a freeze window when requesting:
@@ -296,6 +348,7 @@ mod tests {
             email: format!("u{id}@x.io"),
             is_admin: admin,
             teams: teams.iter().map(|t| t.to_string()).collect(),
+            approves: Vec::new(),
         }
     }
 
@@ -311,6 +364,27 @@ mod tests {
         assert!(can_edit_service(&user(1, true, &[]), "billing").is_ok());
     }
 
+    fn production(teams: &[String]) -> Approvers<'_> {
+        Approvers {
+            environment: "production",
+            teams,
+        }
+    }
+
+    #[test]
+    fn a_provider_group_makes_its_people_approvers_of_its_environment_only() {
+        let mut m = user(1, false, &["shop"]);
+        m.approves = vec!["production".into()];
+        assert!(can_approve(&m, &production(&[]), &requested_by(2)).is_ok());
+        let staging = Approvers {
+            environment: "staging",
+            teams: &[],
+        };
+        assert!(can_approve(&m, &staging, &requested_by(2)).is_err());
+        // Separation of duties holds for them too.
+        assert!(can_approve(&m, &production(&[]), &requested_by(1)).is_err());
+    }
+
     fn requested_by(id: i64) -> Parties<'static> {
         Parties {
             requested_by_id: Some(id),
@@ -321,16 +395,16 @@ mod tests {
     #[test]
     fn requester_never_approves_own_deploy_even_as_admin() {
         let a = user(7, true, &[]);
-        assert!(can_approve(&a, &[], &requested_by(7)).is_err());
-        assert!(can_approve(&a, &[], &requested_by(8)).is_ok());
+        assert!(can_approve(&a, &production(&[]), &requested_by(7)).is_err());
+        assert!(can_approve(&a, &production(&[]), &requested_by(8)).is_ok());
     }
 
     #[test]
     fn members_do_not_approve_unless_in_an_approver_team() {
         let m = user(1, false, &["shop", "sre"]);
-        assert!(can_approve(&m, &[], &requested_by(2)).is_err());
-        assert!(can_approve(&m, &["release".into()], &requested_by(2)).is_err());
-        assert!(can_approve(&m, &["sre".into()], &requested_by(2)).is_ok());
+        assert!(can_approve(&m, &production(&[]), &requested_by(2)).is_err());
+        assert!(can_approve(&m, &production(&["release".into()]), &requested_by(2)).is_err());
+        assert!(can_approve(&m, &production(&["sre".into()]), &requested_by(2)).is_ok());
     }
 
     #[test]
@@ -341,7 +415,7 @@ mod tests {
             revision_author_id: Some(7),
             ..Parties::default()
         };
-        let err = can_approve(&a, &[], &authored).unwrap_err();
+        let err = can_approve(&a, &production(&[]), &authored).unwrap_err();
         assert!(format!("{err:?}").contains("author"), "{err:?}");
         for (pusher, pusher_email) in [("u7", ""), ("U7@X.IO", ""), ("someone", "u7@x.io")] {
             let pushed = Parties {
@@ -349,7 +423,7 @@ mod tests {
                 pusher_email,
                 ..Parties::default()
             };
-            let err = can_approve(&a, &[], &pushed).unwrap_err();
+            let err = can_approve(&a, &production(&[]), &pushed).unwrap_err();
             assert!(format!("{err:?}").contains("pusher"), "{pusher}: {err:?}");
         }
         let other = Parties {
@@ -357,7 +431,7 @@ mod tests {
             pusher_email: "alice@x.io",
             ..Parties::default()
         };
-        assert!(can_approve(&a, &[], &other).is_ok());
+        assert!(can_approve(&a, &production(&[]), &other).is_ok());
     }
 
     #[test]
@@ -368,15 +442,16 @@ mod tests {
             email: "u7@x.io",
             is_admin: true,
             teams: &teams,
+            approves: &teams,
             disabled: true,
         };
-        assert!(may_approve(&who, &[], &Parties::default()).is_err());
+        assert!(may_approve(&who, &production(&[]), &Parties::default()).is_err());
         let gone = Standing {
             user_id: None,
             disabled: false,
             ..who
         };
-        assert!(may_approve(&gone, &[], &Parties::default()).is_err());
+        assert!(may_approve(&gone, &production(&[]), &Parties::default()).is_err());
     }
 
     #[test]

@@ -736,7 +736,7 @@ async fn check_approvals(
                 plan::short(&approver.digest)
             ));
         } else if let Err(why) =
-            policy::may_approve(&standing, &environment.approver_teams, &parties)
+            policy::may_approve(&standing, &policy::Approvers::of(environment), &parties)
         {
             not_counted.push(format!("{}: {why}", approver.email));
         } else {

@@ -118,7 +118,7 @@ async fn waiting_for(
             continue;
         };
         let parties = policy::Parties::of(&deploy);
-        if policy::can_approve(user, &environment.approver_teams, &parties).is_err() {
+        if policy::can_approve(user, &policy::Approvers::of(environment), &parties).is_err() {
             continue;
         }
         let decided = decisions.remove(&deploy.id).unwrap_or_default();

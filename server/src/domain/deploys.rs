@@ -797,7 +797,7 @@ pub async fn decide(
         .ok_or(AppError::NotFound)?;
     policy::can_approve(
         approver,
-        &environment.approver_teams,
+        &policy::Approvers::of(&environment),
         &policy::Parties::of(&deploy),
     )?;
     if deploy.state != DeployState::AwaitingApproval {

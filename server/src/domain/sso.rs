@@ -8,7 +8,10 @@ use sqlx::PgPool;
 use crate::auth::oidc::{Identity, OidcError};
 use crate::error::AppError;
 use crate::store::audit::Actor;
-use crate::store::{self, sso::GroupChanges};
+use crate::store::{
+    self,
+    sso::{Grant, GroupChanges},
+};
 
 /// Audit action names.
 pub mod actions {
@@ -185,6 +188,9 @@ pub struct MappingInput {
     /// Whether its members are administrators (`on`/`true` from a form or JSON).
     #[serde(default, deserialize_with = "flag")]
     pub admin: bool,
+    /// The environment whose deploys its members may approve (empty: none).
+    #[serde(default)]
+    pub approves: String,
 }
 
 /// A checkbox (`on`) or a JSON boolean.
@@ -221,12 +227,27 @@ pub async fn add_mapping(
         ));
     }
     let team_name = input.team.trim();
-    if team_name.is_empty() && !input.admin {
+    let environment_name = input.approves.trim();
+    if team_name.is_empty() && !input.admin && environment_name.is_empty() {
         return Err(AppError::invalid(
             "team",
-            "choose the team the group's members join, or make them administrators",
+            "choose the team the group's members join, an environment they approve, or make them administrators",
         ));
     }
+    let environment = if environment_name.is_empty() {
+        None
+    } else {
+        Some(
+            store::environments::find_by_name(db, environment_name)
+                .await?
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "approves",
+                        format!("there is no environment {environment_name}"),
+                    )
+                })?,
+        )
+    };
     let team = if team_name.is_empty() {
         None
     } else {
@@ -241,10 +262,15 @@ pub async fn add_mapping(
     let mut tx = db.begin().await?;
     let mut added = None;
     if let Some(team) = &team {
-        added = store::sso::insert_mapping(&mut *tx, group, Some(team.id), false).await?;
+        added = store::sso::insert_mapping(&mut *tx, group, Grant::Team(team.id)).await?;
     }
     if input.admin {
-        added = store::sso::insert_mapping(&mut *tx, group, None, true)
+        added = store::sso::insert_mapping(&mut *tx, group, Grant::Admin)
+            .await?
+            .or(added);
+    }
+    if let Some(environment) = &environment {
+        added = store::sso::insert_mapping(&mut *tx, group, Grant::Approver(environment.id))
             .await?
             .or(added);
     }
@@ -258,7 +284,11 @@ pub async fn add_mapping(
         actor,
         actions::MAPPING_ADDED,
         group,
-        json!({"team": team.as_ref().map(|t| &t.name), "admin": input.admin}),
+        json!({
+            "team": team.as_ref().map(|t| &t.name),
+            "admin": input.admin,
+            "approves": environment.as_ref().map(|e| &e.name),
+        }),
     )
     .await?;
     tx.commit().await?;
@@ -281,7 +311,7 @@ pub async fn remove_mapping(db: &PgPool, actor: &Actor, id: i64) -> Result<(), A
         actor,
         actions::MAPPING_REMOVED,
         &gone.group_name,
-        json!({"team": gone.team, "admin": gone.grants_admin}),
+        json!({"team": gone.team, "admin": gone.grants_admin, "approves": gone.approves}),
     )
     .await?;
     tx.commit().await?;

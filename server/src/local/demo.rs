@@ -169,6 +169,7 @@ async fn admin_user(db: &PgPool, email: &str) -> anyhow::Result<CurrentUser> {
         email: admin.email,
         is_admin: true,
         teams: Vec::new(),
+        approves: Vec::new(),
     })
 }
 

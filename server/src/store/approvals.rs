@@ -162,6 +162,8 @@ pub struct ApproverNow {
     pub is_admin: bool,
     /// Their teams now.
     pub teams: Vec<String>,
+    /// The environments a provider group makes them an approver of now.
+    pub approves: Vec<String>,
     /// Disabled now.
     pub disabled: bool,
     /// The digest they approved.
@@ -179,6 +181,9 @@ pub async fn approvers_now(
                 coalesce(u.is_admin, false) as is_admin,
                 coalesce(array(select t.name from team_members m join teams t on t.id = m.team_id
                                where m.user_id = a.user_id order by t.name), '{}') as teams,
+                coalesce(array(select e.name from environment_approvers g
+                               join environments e on e.id = g.environment_id
+                               where g.user_id = a.user_id order by e.name), '{}') as approves,
                 (u.id is null or u.disabled_at is not null) as disabled,
                 a.digest
          from approvals a left join users u on u.id = a.user_id

@@ -109,14 +109,28 @@ pub struct Mapping {
     pub team: Option<String>,
     /// Whether its members are administrators.
     pub grants_admin: bool,
+    /// The environment its members approve deploys to, if any.
+    pub approves: Option<String>,
 }
 
-/// Every mapping, by group then team.
+/// What one mapping grants (each row grants exactly one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// Membership of the team with this id.
+    Team(i64),
+    /// The administrator role.
+    Admin,
+    /// Approving deploys to the environment with this id.
+    Approver(i64),
+}
+
+/// Every mapping, by group then what it grants.
 pub async fn mappings(db: impl PgExecutor<'_>) -> Result<Vec<Mapping>, sqlx::Error> {
     sqlx::query_as::<_, Mapping>(
-        "select m.id, m.group_name, t.name as team, m.grants_admin
+        "select m.id, m.group_name, t.name as team, m.grants_admin, e.name as approves
          from oidc_group_mappings m left join teams t on t.id = m.team_id
-         order by m.group_name, t.name nulls first",
+              left join environments e on e.id = m.environment_id
+         order by m.group_name, t.name nulls first, e.name nulls first",
     )
     .fetch_all(db)
     .await
@@ -126,16 +140,21 @@ pub async fn mappings(db: impl PgExecutor<'_>) -> Result<Vec<Mapping>, sqlx::Err
 pub async fn insert_mapping(
     db: impl PgExecutor<'_>,
     group_name: &str,
-    team_id: Option<i64>,
-    grants_admin: bool,
+    grant: Grant,
 ) -> Result<Option<i64>, sqlx::Error> {
+    let (team_id, grants_admin, environment_id) = match grant {
+        Grant::Team(id) => (Some(id), false, None),
+        Grant::Admin => (None, true, None),
+        Grant::Approver(id) => (None, false, Some(id)),
+    };
     sqlx::query_scalar(
-        "insert into oidc_group_mappings (group_name, team_id, grants_admin)
-         values ($1, $2, $3) on conflict do nothing returning id",
+        "insert into oidc_group_mappings (group_name, team_id, grants_admin, environment_id)
+         values ($1, $2, $3, $4) on conflict do nothing returning id",
     )
     .bind(group_name)
     .bind(team_id)
     .bind(grants_admin)
+    .bind(environment_id)
     .fetch_optional(db)
     .await
 }
@@ -147,8 +166,9 @@ pub async fn delete_mapping(
 ) -> Result<Option<Mapping>, sqlx::Error> {
     sqlx::query_as::<_, Mapping>(
         "with gone as (delete from oidc_group_mappings where id = $1 returning *)
-         select gone.id, gone.group_name, t.name as team, gone.grants_admin
-         from gone left join teams t on t.id = gone.team_id",
+         select gone.id, gone.group_name, t.name as team, gone.grants_admin, e.name as approves
+         from gone left join teams t on t.id = gone.team_id
+              left join environments e on e.id = gone.environment_id",
     )
     .bind(id)
     .fetch_optional(db)
@@ -164,20 +184,29 @@ pub struct GroupChanges {
     pub left: Vec<String>,
     /// Administrator role granted (`Some(true)`) or taken back (`Some(false)`).
     pub admin: Option<bool>,
+    /// Environments they now approve, as `environment (group)`.
+    pub approves: Vec<String>,
+    /// Environments they no longer approve because no group grants it.
+    pub stopped_approving: Vec<String>,
 }
 
 impl GroupChanges {
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.joined.is_empty() && self.left.is_empty() && self.admin.is_none()
+        self.joined.is_empty()
+            && self.left.is_empty()
+            && self.admin.is_none()
+            && self.approves.is_empty()
+            && self.stopped_approving.is_empty()
     }
 }
 
-/// Makes user `user_id`'s group-granted memberships and admin role follow
-/// `groups`: joins each mapped team not yet joined, leaves each team a group
-/// granted that no current group grants, and grants or takes back the
-/// administrator role a group gave. What an administrator granted by hand
-/// stays as it is.
+/// Makes user `user_id`'s group-granted memberships, approver environments
+/// and admin role follow `groups`: joins each mapped team not yet joined,
+/// leaves each team a group granted that no current group grants, does the
+/// same for the environments groups make them an approver of, and grants or
+/// takes back the administrator role a group gave. What an administrator
+/// granted by hand stays as it is.
 pub async fn apply_groups(
     tx: &mut Transaction<'_, Postgres>,
     user_id: i64,
@@ -213,6 +242,34 @@ pub async fn apply_groups(
     .fetch_all(&mut **tx)
     .await?;
     changes.left = left;
+    let approves: Vec<(String, String)> = sqlx::query_as(
+        "insert into environment_approvers (environment_id, user_id, granted_by_group)
+         select distinct on (m.environment_id) m.environment_id, $1, m.group_name
+         from oidc_group_mappings m
+         where m.environment_id is not null and m.group_name = any($2)
+         order by m.environment_id, m.group_name
+         on conflict (user_id, environment_id) do nothing
+         returning (select name from environments where id = environment_id), granted_by_group",
+    )
+    .bind(user_id)
+    .bind(groups)
+    .fetch_all(&mut **tx)
+    .await?;
+    changes.approves = approves
+        .into_iter()
+        .map(|(environment, group)| format!("{environment} ({group})"))
+        .collect();
+    changes.stopped_approving = sqlx::query_scalar(
+        "delete from environment_approvers a
+         where a.user_id = $1
+           and not exists (select 1 from oidc_group_mappings m
+                           where m.environment_id = a.environment_id and m.group_name = any($2))
+         returning (select name from environments where id = a.environment_id)",
+    )
+    .bind(user_id)
+    .bind(groups)
+    .fetch_all(&mut **tx)
+    .await?;
     let admin_groups: bool = sqlx::query_scalar(
         "select exists (select 1 from oidc_group_mappings
                         where grants_admin and group_name = any($1))",

@@ -213,12 +213,24 @@ pub async fn set_password(
 
 /// Names of the teams a user belongs to, sorted.
 pub async fn team_names(db: impl PgExecutor<'_>, user_id: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select t.name from team_members m join teams t on t.id = m.team_id
-         where m.user_id = $1 order by t.name",
+    Ok(standing(db, user_id).await?.0)
+}
+
+/// User `user_id`'s teams and the environments a provider group makes them
+/// an approver of, both sorted by name, in one round trip.
+pub async fn standing(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
+    sqlx::query_as(
+        "select array(select t.name from team_members m join teams t on t.id = m.team_id
+                      where m.user_id = $1 order by t.name) as teams,
+                array(select e.name from environment_approvers a
+                      join environments e on e.id = a.environment_id
+                      where a.user_id = $1 order by e.name) as approves",
     )
     .bind(user_id)
-    .fetch_all(db)
+    .fetch_one(db)
     .await
 }
 

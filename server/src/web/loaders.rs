@@ -32,7 +32,12 @@ pub async fn load_deploy(app: &AppState, user: &CurrentUser, id: i64) -> Result<
     let deploy = deploys::find(&app.db, id)
         .await?
         .ok_or_else(|| policy::missing_deploy(user))?;
-    policy::can_view_team(user, &deploy.team)?;
+    if policy::can_view_team(user, &deploy.team).is_err() {
+        // Only then is the environment read: an approver from outside the team.
+        let environment = store::environments::find(&app.db, deploy.environment_id).await?;
+        let approvers = environment.as_ref().map(policy::Approvers::of);
+        policy::can_view_deploy(user, &deploy.team, approvers.as_ref())?;
+    }
     Ok(deploy)
 }
 

@@ -39,6 +39,7 @@ pub struct SsoPage {
     groups_claim: String,
     mappings: Vec<Mapping>,
     teams: Vec<TeamSummary>,
+    environments: Vec<String>,
     form: MappingInput,
     errors: Problems,
 }
@@ -56,6 +57,11 @@ async fn page(
         groups_claim: app.config.oidc_groups_claim.clone(),
         mappings: store::sso::mappings(&app.db).await?,
         teams: store::teams::list(&app.db).await?,
+        environments: store::environments::list(&app.db)
+            .await?
+            .into_iter()
+            .map(|e| e.name)
+            .collect(),
         form,
         errors,
     })

@@ -273,9 +273,15 @@ async fn members_of_approver_teams_approve_and_other_members_do_not(pool: PgPool
     let queue = rel.page("/approvals").await;
     assert!(queue.contains(&format!("queue-{}", deploy.id)), "{queue}");
     assert!(queue.contains("class=\"nav-count\""), "{queue}");
+    // The approver from another team opens the deploy and reads its plan;
+    // someone who neither sees the team nor approves there does not.
+    let page = rel.page(&format!("/deploys/{}", deploy.id)).await;
+    assert!(page.contains("id=\"deploy-plan\""), "{page}");
     let other = TestApp::signed_in(&pool, "other@x.io").await;
     let queue = other.page("/approvals").await;
     assert!(queue.contains("queue-empty"), "{queue}");
+    let closed = other.get(&format!("/deploys/{}", deploy.id)).await;
+    assert_eq!(closed.status(), 403);
     let ok = try_decide(&pool, "rel@x.io", deploy.id, Decision::Approve).await;
     assert_eq!(ok.unwrap().state, DeployState::Queued);
 }

@@ -390,6 +390,130 @@ async fn store_user(pool: &PgPool, email: &str) -> i64 {
         .unwrap()
 }
 
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_provider_group_approves_its_environment_until_its_person_leaves_the_group(pool: PgPool) {
+    use slipway::deploy_model::{Decision, DeployState};
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").production_ready().to_yaml(),
+    )
+    .await;
+    slipway::domain::sso::add_mapping(
+        &pool,
+        &slipway::store::audit::Actor::system(),
+        &slipway::domain::sso::MappingInput {
+            group: "prod-approvers".into(),
+            approves: "production".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Staging needs an approval too here, from its approver teams only.
+    set_approval_policy(&pool, "staging", 1, &["release"]).await;
+    let (app, mut dex) =
+        TestApp::spawn_sso(pool.clone(), &[DexUser::ada(&["prod-approvers"])], |_| {}).await;
+    let ada = browser();
+    let (res, _) = app
+        .sso_sign_in(&ada, &dex, "ada@example.com", DexUser::ada(&[]).password)
+        .await;
+    assert_eq!(res.status(), 303);
+    let applied = audited(&pool, "user.groups_applied").await;
+    assert_eq!(
+        applied[0].1["changes"]["approves"],
+        serde_json::json!(["production (prod-approvers)"])
+    );
+
+    let production = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
+    let staging = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
+    // Her queue in the portal holds production's deploy, not staging's.
+    let queue = ada
+        .get(app.url("/approvals"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        queue.contains(&format!("queue-{}", production.id)),
+        "{queue}"
+    );
+    assert!(!queue.contains(&format!("queue-{}", staging.id)), "{queue}");
+    let refused = try_decide(&pool, "ada@example.com", staging.id, Decision::Approve).await;
+    assert!(
+        matches!(&refused, Err(slipway::error::AppError::Forbidden(m)) if m.contains("approver")),
+        "{refused:?}"
+    );
+    // She is no member of shop: its service pages stay closed, but the deploy
+    // she decides on opens with its plan, and she approves it there.
+    let service_page = ada.get(app.url("/services/shop/api")).send().await.unwrap();
+    assert_eq!(service_page.status(), 403);
+    let page = ada
+        .get(app.url(&format!("/deploys/{}", production.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("id=\"deploy-plan\""), "{page}");
+    assert!(
+        page.contains(&format!(
+            "formaction=\"/deploys/{}/approve\"",
+            production.id
+        )),
+        "{page}"
+    );
+    let csrf = extract_csrf(&page).expect("the page has a token");
+    let res = ada
+        .post(app.url(&format!("/deploys/{}/approve", production.id)))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("comment", "approved as prod-approvers"),
+            ("revision_hash", production.revision_hash.as_str()),
+            ("image", "x/api:1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let approved = find_deploy(&pool, production.id).await;
+    assert_eq!(approved.state, DeployState::Queued);
+    // The worker re-checks approvers as they are when it applies: it reads the
+    // same grant.
+    let now = slipway::store::approvals::approvers_now(&pool, production.id)
+        .await
+        .unwrap();
+    assert_eq!(now[0].approves, ["production"]);
+
+    // She leaves the group at the provider: her next sign-in takes the grant
+    // back, and the worker would no longer count her approval.
+    dex.restart_with(&[DexUser::ada(&[])]).await;
+    let again = browser();
+    let (res, _) = app
+        .sso_sign_in(&again, &dex, "ada@example.com", DexUser::ada(&[]).password)
+        .await;
+    assert_eq!(res.status(), 303);
+    let applied = audited(&pool, "user.groups_applied").await;
+    assert_eq!(
+        applied[1].1["changes"]["stopped_approving"],
+        serde_json::json!(["production"])
+    );
+    let now = slipway::store::approvals::approvers_now(&pool, production.id)
+        .await
+        .unwrap();
+    assert!(now[0].approves.is_empty());
+    let next = request(&pool, "dev@shop.io", &service, "production", "x/api:2").await;
+    let refused = try_decide(&pool, "ada@example.com", next.id, Decision::Approve).await;
+    assert!(
+        matches!(&refused, Err(slipway::error::AppError::Forbidden(_))),
+        "{refused:?}"
+    );
+}
+
 /// A Flask service of `team`.
 fn flask_yaml(name: &str, team: &str) -> String {
     SpecBuilder::minimal(name).team(team).to_yaml()
@@ -426,6 +550,20 @@ async fn an_administrator_maps_groups_on_the_portal_with_errors_naming_the_field
         .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("there is no team nope"));
+    // A valid team with an unknown environment: refused whole, naming the field.
+    let res = app
+        .post_form(
+            "/admin/sso/mappings",
+            &[
+                ("group", "shop-devs"),
+                ("team", "shop"),
+                ("approves", "nowhere"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("there is no environment nowhere"), "{text}");
     let none: i64 = sqlx::query_scalar("select count(*) from oidc_group_mappings")
         .fetch_one(&pool)
         .await
@@ -442,8 +580,21 @@ async fn an_administrator_maps_groups_on_the_portal_with_errors_naming_the_field
     assert!(page.contains("<code>shop-devs</code>"), "{page}");
     assert!(page.contains("member of <strong>shop</strong>"));
     assert!(page.contains("administrator"));
+    let res = app
+        .post_form(
+            "/admin/sso/mappings",
+            &[("group", "prod-approvers"), ("approves", "production")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app.page("/admin/sso").await;
+    assert!(
+        page.contains("approver of <strong>production</strong> deploys"),
+        "{page}"
+    );
     let added = audited(&pool, "sso.mapping_added").await;
-    assert_eq!(added.len(), 1);
+    assert_eq!(added.len(), 2);
+    assert_eq!(added[1].1["approves"], "production");
     assert_eq!(added[0].0, "root@slipway.test");
     let id: i64 = sqlx::query_scalar("select min(id) from oidc_group_mappings")
         .fetch_one(&pool)

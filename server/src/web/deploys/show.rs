@@ -90,11 +90,15 @@ async fn load_live(
     let decided = approvals
         .iter()
         .any(|a| a.is_current() && a.user_id == Some(user.id));
-    let approver_teams = environment
+    let no_teams = Vec::new();
+    let approvers = environment
         .as_ref()
-        .map(|e| e.approver_teams.clone())
-        .unwrap_or_default();
-    let may = policy::can_approve(user, &approver_teams, &policy::Parties::of(deploy));
+        .map(policy::Approvers::of)
+        .unwrap_or(policy::Approvers {
+            environment: &deploy.environment,
+            teams: &no_teams,
+        });
+    let may = policy::can_approve(user, &approvers, &policy::Parties::of(deploy));
     let can_decide = deploy.state == DeployState::AwaitingApproval && !decided && may.is_ok();
     let why_not_decide = match may {
         Err(AppError::Forbidden(why)) => why.to_owned(),

@@ -598,6 +598,7 @@ pub async fn map_group(pool: &PgPool, group: &str, team: Option<&str>, admin: bo
             group: group.into(),
             team: team.unwrap_or_default().into(),
             admin,
+            approves: String::new(),
         },
     )
     .await
