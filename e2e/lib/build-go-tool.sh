@@ -6,7 +6,8 @@
 # toolchain, so clones reuse the build and a change of any of them rebuilds.
 # The build goes to a temporary folder renamed under a lock, so an interrupted
 # or concurrent build never leaves half a cache. Used by e2e/lint/build/build.sh
-# (kube-score) and e2e/dex/build.sh (Dex).
+# (kube-score), e2e/dex/build.sh (Dex) and e2e/oidc-op/build.sh (a second
+# OpenID Connect provider, zitadel/oidc's example OP).
 #
 #   build-go-tool.sh NAME CACHE MODULE_DIR PACKAGE "WHAT (for progress lines)"
 set -euo pipefail
@@ -15,7 +16,9 @@ cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/slipway/$cache"
 say() { printf '[%s] %s\n' "$name" "$*" >&2; }
 
 command -v go >/dev/null || { say "error: go is not installed (Go 1.26 builds $what)"; exit 1; }
-key="$({ cat "$module_dir/go.mod" "$module_dir/go.sum" "${BASH_SOURCE[0]}"; go env GOVERSION GOOS GOARCH; } | sha256sum | cut -c1-16)"
+# A module folder may hold its own Go files (a small main around a library):
+# they are part of the key too.
+key="$({ cat "$module_dir/go.mod" "$module_dir/go.sum" "${BASH_SOURCE[0]}"; cat "$module_dir"/*.go 2>/dev/null; go env GOVERSION GOOS GOARCH; } | sha256sum | cut -c1-16)"
 out="$cache_root/$key"
 [[ -x "$out/$name" ]] && { echo "$out"; exit 0; }
 

@@ -12,11 +12,14 @@
 
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
+// Core metadata plus `end_session_endpoint` (RP-initiated logout), so
+// sign-out can offer the provider's own when it has one.
+use openidconnect::ProviderMetadataWithLogout as ProviderMetadata;
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -139,7 +142,7 @@ impl OidcError {
 pub struct Provider {
     config: OidcConfig,
     http: reqwest::Client,
-    discovered: RwLock<Option<(CoreProviderMetadata, Instant)>>,
+    discovered: RwLock<Option<(ProviderMetadata, Instant)>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -176,6 +179,31 @@ impl Provider {
         &self.config.issuer
     }
 
+    /// Where the provider sends the browser after its own sign-out: the login
+    /// page (to be registered at the provider as a post-logout redirect URI).
+    pub fn post_logout_url(&self) -> String {
+        format!("{}/login", self.config.public_url.trim_end_matches('/'))
+    }
+
+    /// The provider's end-session (RP-initiated logout) URL for Slipway's
+    /// client, when its discovery document names an `end_session_endpoint`;
+    /// `None` for a provider without one (Dex) or one that cannot be reached.
+    pub async fn end_session_url(&self) -> Option<String> {
+        let metadata = self.metadata(false).await.ok()?;
+        let endpoint = metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .clone()?;
+        let back = PostLogoutRedirectUrl::new(self.post_logout_url()).ok()?;
+        Some(
+            LogoutRequest::from(endpoint)
+                .set_client_id(ClientId::new(self.config.client_id.clone()))
+                .set_post_logout_redirect_uri(back)
+                .http_get_url()
+                .to_string(),
+        )
+    }
+
     fn redirect_url(&self) -> String {
         format!(
             "{}{CALLBACK_PATH}",
@@ -185,7 +213,7 @@ impl Provider {
 
     /// The discovered metadata: cached, fetched again when older than
     /// [`METADATA_TTL`] or when `refresh` (a signing key was missing).
-    async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata, OidcError> {
+    async fn metadata(&self, refresh: bool) -> Result<ProviderMetadata, OidcError> {
         if !refresh
             && let Some((metadata, at)) = self.discovered.read().await.as_ref()
             && at.elapsed() < METADATA_TTL
@@ -195,7 +223,7 @@ impl Provider {
         let issuer = IssuerUrl::new(self.config.issuer.clone())
             .map_err(|e| OidcError::Provider(format!("issuer URL: {e}")))?;
         // The crate checks that the document names this very issuer.
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = ProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| {
                 OidcError::Provider(format!(
@@ -208,7 +236,7 @@ impl Provider {
         Ok(metadata)
     }
 
-    fn client(&self, metadata: CoreProviderMetadata) -> Result<Client, OidcError> {
+    fn client(&self, metadata: ProviderMetadata) -> Result<Client, OidcError> {
         let redirect = RedirectUrl::new(self.redirect_url())
             .map_err(|e| OidcError::Provider(format!("redirect URL: {e}")))?;
         Ok(CoreClient::from_provider_metadata(

@@ -50,6 +50,9 @@ pub struct LoginPage {
     /// Whether the password form shows (off for all but break-glass).
     password_login: bool,
     password_href: String,
+    /// After signing out of a session the provider started: the provider's
+    /// end-session URL, when it has one, offered to end that session too.
+    provider_sign_out: Option<String>,
 }
 
 impl LoginPage {
@@ -71,6 +74,7 @@ impl LoginPage {
             error: None,
             sso_name: app.oidc.as_ref().map(|p| p.display_name().to_owned()),
             password_login,
+            provider_sign_out: None,
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct NextQuery {
     next: Option<String>,
     /// `1`: show the password form even when it is kept for break-glass.
     password: Option<String>,
+    /// `provider`: the session just ended had been started by the provider.
+    signed_out: Option<String>,
 }
 
 /// The login form. `Debug` is implemented by hand so the password can never be logged.
@@ -140,7 +146,13 @@ async fn show_login(
     if user.is_some() {
         return Redirect::to(&next).into_response();
     }
-    LoginPage::new(&app, layout, next, q.password.as_deref() == Some("1")).into_response()
+    let mut page = LoginPage::new(&app, layout, next, q.password.as_deref() == Some("1"));
+    if q.signed_out.as_deref() == Some("provider")
+        && let Some(provider) = &app.oidc
+    {
+        page.provider_sign_out = provider.end_session_url().await;
+    }
+    page.into_response()
 }
 
 /// `POST /login`: checks the password, throttled per (account, address), per address
@@ -421,11 +433,19 @@ fn sso_refused(app: &AppState, layout: Layout, next: String, why: String) -> Res
 /// `POST /logout`: deletes the session server-side and replaces the visitor's
 /// CSRF cookie, so no token of the ended session works on the login form.
 async fn logout(session: Session) -> Result<Response, AppError> {
+    // A session the provider started leaves the person signed in there: the
+    // login page then offers the provider's own sign-out (when it has one).
+    let through_provider = session.get::<i64>(SESSION_SSO_UNTIL).await?.is_some();
     session
         .flush()
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("deleting session: {e}")))?;
-    let mut response = Redirect::to("/login").into_response();
+    let to = if through_provider {
+        "/login?signed_out=provider"
+    } else {
+        "/login"
+    };
+    let mut response = Redirect::to(to).into_response();
     csrf::rotate_anonymous(&mut response);
     Ok(response)
 }

@@ -514,6 +514,119 @@ async fn a_provider_group_approves_its_environment_until_its_person_leaves_the_g
     );
 }
 
+/// Signs out `browser` (POST /logout with the page's CSRF token); the
+/// redirect's target.
+async fn sign_out(app: &TestApp, browser: &reqwest::Client) -> String {
+    let page = browser
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = extract_csrf(&page).expect("a signed-in page has a token");
+    let res = browser
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn signing_out_offers_the_providers_end_session_and_the_provider_accepts_it(pool: PgPool) {
+    let (app, op) = TestApp::spawn_with_op(pool.clone()).await;
+    let browser = browser();
+    let start = browser
+        .get(app.url("/auth/oidc/start?next=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(authorize.starts_with(&op.issuer), "{authorize}");
+    let callback = op.log_in(&browser, &authorize).await;
+    let res = browser.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert!(signed_in(&app, &browser).await);
+
+    // Signing out ends Slipway's session and offers the provider's.
+    let to = sign_out(&app, &browser).await;
+    assert_eq!(to, "/login?signed_out=provider");
+    assert!(!signed_in(&app, &browser).await, "Slipway's session ended");
+    let login = browser
+        .get(app.url(&to))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(login.contains("id=\"provider-sign-out\""), "{login}");
+    let offered = login
+        .split("id=\"provider-sign-out\"")
+        .nth(1)
+        .and_then(|rest| rest.split("href=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the provider's sign-out")
+        // As a browser reads the attribute (askama writes & as &#38;).
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(
+        offered.starts_with(&format!("{}end_session?", op.issuer)),
+        "{offered}"
+    );
+    // Following it, the provider ends its session and, having checked the
+    // client and the registered URI, sends the browser back to Slipway.
+    let res = browser.get(&offered).send().await.unwrap();
+    assert_eq!(res.status(), 302, "{}", op.log());
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        app.url("/login"),
+        "{offered}\n{}",
+        op.log()
+    );
+    // A forged offer naming another place to return to is refused there.
+    let forged = offered.replace(
+        &serde_urlencoded::to_string([("post_logout_redirect_uri", app.url("/login"))]).unwrap(),
+        "post_logout_redirect_uri=http%3A%2F%2Fevil.example%2F",
+    );
+    assert_ne!(forged, offered);
+    let res = browser.get(&forged).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn without_an_end_session_endpoint_signing_out_offers_nothing_more(pool: PgPool) {
+    mapped(&pool).await;
+    let (app, dex) = TestApp::spawn_sso(pool.clone(), &users(), |_| {}).await;
+    let browser = browser();
+    let (res, _) = app
+        .sso_sign_in(
+            &browser,
+            &dex,
+            "ada@example.com",
+            DexUser::ada(&[]).password,
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let to = sign_out(&app, &browser).await;
+    assert_eq!(to, "/login?signed_out=provider");
+    let login = app.get(&to).await.text().await.unwrap();
+    assert!(login.contains("Sign in with Dex"), "{login}");
+    assert!(
+        !login.contains("provider-sign-out"),
+        "Dex has no end-session endpoint: {login}"
+    );
+    // A password session signs out to the plain login page.
+    create_user(&pool, "pw@shop.io", false, &["shop"]).await;
+    let password = TestApp::signed_in(&pool, "pw@shop.io").await;
+    assert_eq!(sign_out(&password, &password.client).await, "/login");
+}
+
 /// A Flask service of `team`.
 fn flask_yaml(name: &str, team: &str) -> String {
     SpecBuilder::minimal(name).team(team).to_yaml()

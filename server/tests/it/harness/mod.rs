@@ -6,11 +6,13 @@
 pub mod cluster;
 pub mod dex;
 pub mod fixtures;
+pub mod oidc_op;
 pub mod routes;
 
 pub use cluster::*;
 pub use dex::*;
 pub use fixtures::*;
+pub use oidc_op::*;
 
 use std::net::SocketAddr;
 
@@ -69,6 +71,29 @@ impl TestApp {
         (
             Self::serve_on(listener, pool, ClusterHandle::disabled(), config),
             dex,
+        )
+    }
+
+    /// [`TestApp::spawn_sso`] against the second provider (zitadel/oidc's
+    /// example OP, which has an end-session endpoint), with Slipway's login
+    /// page registered there as the post-logout redirect URI.
+    pub async fn spawn_with_op(pool: PgPool) -> (Self, OidcOp) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let op = OidcOp::start(
+            &format!("http://{addr}/auth/oidc/callback"),
+            &format!("http://{addr}/login"),
+        )
+        .await;
+        let mut config = Config::for_database("postgres://unused");
+        config.public_url = format!("http://{addr}");
+        config.oidc_issuer = Some(op.issuer.clone());
+        config.oidc_client_id = Some("slipway".into());
+        config.oidc_client_secret = Some(slipway::config::SecretString::new(OP_CLIENT_SECRET));
+        config.oidc_name = "Example OP".into();
+        (
+            Self::serve_on(listener, pool, ClusterHandle::disabled(), config),
+            op,
         )
     }
 
