@@ -14,8 +14,8 @@ use slipway::deployer::DeployState;
 use sqlx::PgPool;
 
 use crate::harness::{
-    ClusterTest, PASSWORD, TestApp, api_token, cluster_handle, current_user, test_config,
-    with_token,
+    ClusterTest, PASSWORD, SpecBuilder, TestApp, api_token, cluster_handle, current_user,
+    test_config, with_token,
 };
 
 /// A scheduled service that never fires on its own during a test (1 January,
@@ -256,22 +256,6 @@ async fn a_scheduled_service_shows_its_runs_and_why_the_last_one_failed(pool: Pg
     t.finish().await;
 }
 
-fn web_spec(team: &str) -> String {
-    format!(
-        "apiVersion: slipway.dev/v1
-kind: Service
-metadata: {{name: shop, team: {team}}}
-spec:
-  kind: web
-  image: registry.example.com/{team}/shop:1.0.0
-  command: [gunicorn, app:app]
-  ports: [{{name: http, port: 8000}}]
-  resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
-  replicas: 2
-"
-    )
-}
-
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_rollout_caught_midway_shows_the_old_and_the_new_replica_set(pool: PgPool) {
     let mut config = test_config();
@@ -279,7 +263,9 @@ async fn a_rollout_caught_midway_shows_the_old_and_the_new_replica_set(pool: PgP
     config.rollout.stall_timeout = Duration::from_secs(20);
     let t = ClusterTest::with_config(&pool, &["staging"], config).await;
     let team = t.team.clone();
-    let service = t.service_yaml(&web_spec(&team)).await;
+    let service = t
+        .service_yaml(&SpecBuilder::web("shop").team(&team).replicas(2).to_yaml())
+        .await;
     t.deploy_ok(&service, &format!("registry.example.com/{team}/shop:1.0.0"))
         .await;
     let viewer = Viewer::new(&t).await;

@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::harness::{
-    ClusterTest, PASSWORD, TestApp, api_token, cluster_handle, current_user, eventually,
-    slipway_kubeconfig, with_token,
+    ClusterTest, PASSWORD, SpecBuilder, TestApp, api_token, cluster_handle, current_user,
+    eventually, slipway_kubeconfig, with_token,
 };
 
 /// A web service that autoscales on CPU between 2 and 4 pods, on kwok's nodes.
@@ -295,19 +295,7 @@ async fn with_the_api_server_gone_the_page_renders_marked_stale_since_a_time(poo
     let t = ClusterTest::new(&pool, &["staging"]).await;
     let team = t.team.clone();
     let service = t
-        .service_yaml(&format!(
-            "apiVersion: slipway.dev/v1
-kind: Service
-metadata: {{name: quiet, team: {team}}}
-spec:
-  kind: web
-  image: registry.example.com/{team}/quiet:1.0.0
-  command: [gunicorn, app:app]
-  ports: [{{name: http, port: 8000}}]
-  resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
-  replicas: 2
-"
-        ))
+        .service_yaml(&SpecBuilder::web("quiet").team(&team).replicas(2).to_yaml())
         .await;
     t.deploy_ok(&service, "registry.example.com/shop/quiet:1.0.0")
         .await;
