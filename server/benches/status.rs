@@ -18,7 +18,7 @@
     reason = "a benchmark aborts on a broken setup"
 )]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -28,6 +28,9 @@ use slipway::auth::password;
 use slipway::store;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use support::{Server, cache_holds, free_port, pod, rss_kib, sign_in};
+
+mod support;
 
 const TEAM: &str = "benchstatus";
 const ENVIRONMENT: &str = "staging";
@@ -69,93 +72,6 @@ async fn seed(pool: &PgPool) {
         .unwrap();
 }
 
-/// A pod as Slipway renders one (the labels the cache selects by, the deploy
-/// annotations, resources, probes, a few env vars), bound to a kwok node.
-fn pod(service: usize, n: usize) -> Pod {
-    let name = format!("svc-{service}");
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": format!("{name}-{n:03}"),
-            "labels": {
-                "app.kubernetes.io/name": name,
-                "app.kubernetes.io/instance": format!("{name}-{ENVIRONMENT}"),
-                "app.kubernetes.io/part-of": TEAM,
-                "app.kubernetes.io/managed-by": "slipway",
-                "app.kubernetes.io/component": "web",
-                "slipway.dev/team": TEAM,
-                "slipway.dev/environment": ENVIRONMENT,
-            },
-            "annotations": {"slipway.dev/revision": "1", "slipway.dev/deploy-id": "1"},
-        },
-        "spec": {
-            "nodeName": format!("kwok-node-{}", 1 + (service * PODS_PER_SERVICE + n) % 3),
-            "containers": [{
-                "name": "app",
-                "image": format!("registry.example.com/{TEAM}/{name}:1.0.0"),
-                "command": ["gunicorn", "app.wsgi:application"],
-                "ports": [{"name": "http", "containerPort": 8000}],
-                "env": [
-                    {"name": "DJANGO_SETTINGS_MODULE", "value": "app.settings"},
-                    {"name": "LOG_FORMAT", "value": "json"},
-                    {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}},
-                ],
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "128Mi"},
-                    "limits": {"memory": "256Mi", "ephemeral-storage": "512Mi"},
-                },
-                "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}},
-                "livenessProbe": {"tcpSocket": {"port": "http"}},
-            }],
-        },
-    }))
-    .unwrap()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-/// The value of a gauge with that label in Prometheus text.
-fn gauge(text: &str, name: &str, label: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l.contains(label))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-async fn metrics(client: &reqwest::Client, addr: &str) -> String {
-    match client.get(format!("http://{addr}/metrics")).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Waits (bounded) until the server's pod watch is fresh and holds at least
-/// `pods` objects; the count it holds.
-async fn cache_holds(client: &reqwest::Client, addr: &str, pods: f64) -> f64 {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let text = metrics(client, addr).await;
-        let fresh = gauge(&text, "slipway_status_watch_fresh", "kind=\"pods\"") == Some(1.0);
-        let held = gauge(&text, "slipway_status_cache_objects", "kind=\"pods\"").unwrap_or(0.0);
-        if fresh && held >= pods {
-            return held;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the status cache holds {held} pods (fresh: {fresh}), expected {pods}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 struct Figures {
     p50: Duration,
     p99: Duration,
@@ -183,23 +99,6 @@ async fn measure(client: &reqwest::Client, url: &str) -> Figures {
 
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::main]
@@ -282,9 +181,12 @@ async fn main() {
         .for_each_concurrent(16, |(s, n)| {
             let pods = pods.clone();
             async move {
-                pods.create(&PostParams::default(), &pod(s, n))
-                    .await
-                    .unwrap();
+                pods.create(
+                    &PostParams::default(),
+                    &pod(TEAM, ENVIRONMENT, &format!("svc-{s}"), n),
+                )
+                .await
+                .unwrap();
             }
         })
         .await;
@@ -298,28 +200,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     let rss_after = rss_kib(pid);
 
-    let page = client
-        .get(format!("http://{http}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"csrf_token\" value=\"";
-    let at = page.find(marker).unwrap() + marker.len();
-    let token = &page[at..at + page[at..].find('"').unwrap()];
-    let res = client
-        .post(format!("http://{http}/login"))
-        .form(&[
-            ("email", "bench@example.com"),
-            ("password", "bench-password-123"),
-            ("csrf_token", token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    sign_in(&client, &http, "bench@example.com", "bench-password-123").await;
     let fragment = format!("http://{http}/services/{TEAM}/svc-7/status?env={ENVIRONMENT}");
     let shown = client
         .get(&fragment)

@@ -63,36 +63,33 @@ impl CurrentUser {
     /// Loads what the policy needs about user `user_id`; `None` when there is
     /// no such user or it is disabled.
     pub async fn load(db: &PgPool, user_id: i64) -> Result<Option<Self>, AppError> {
-        let user = store::users::find(db, user_id).await?;
-        Self::with_teams(db, user).await
+        Ok(store::users::find_signed(db, user_id)
+            .await?
+            .map(Self::from))
     }
 
     /// [`CurrentUser::load`] for a session signed in under `epoch`: `None`
-    /// also when the user's sessions were ended since.
+    /// also when the user's sessions were ended since. One round trip.
     pub async fn load_session(
         db: &PgPool,
         user_id: i64,
         epoch: i32,
     ) -> Result<Option<Self>, AppError> {
-        let user = store::users::find_signed_in(db, user_id, epoch).await?;
-        Self::with_teams(db, user).await
+        Ok(store::users::find_signed_session(db, user_id, epoch)
+            .await?
+            .map(Self::from))
     }
+}
 
-    async fn with_teams(
-        db: &PgPool,
-        user: Option<store::users::User>,
-    ) -> Result<Option<Self>, AppError> {
-        let Some(user) = user else {
-            return Ok(None);
-        };
-        let (teams, approves) = store::users::standing(db, user.id).await?;
-        Ok(Some(Self {
+impl From<store::users::Signed> for CurrentUser {
+    fn from(user: store::users::Signed) -> Self {
+        Self {
             id: user.id,
             email: user.email,
             is_admin: user.is_admin,
-            teams,
-            approves,
-        }))
+            teams: user.teams,
+            approves: user.approves,
+        }
     }
 }
 

@@ -76,6 +76,18 @@ impl QueueEntry {
     }
 }
 
+/// The one rule behind the queue and the navigation bar's count: a waiting
+/// deploy waits for `user` when they may decide it and have no current
+/// decision on it yet.
+fn waits_for(
+    user: &CurrentUser,
+    approvers: &policy::Approvers<'_>,
+    parties: &policy::Parties<'_>,
+    has_decided: bool,
+) -> bool {
+    !has_decided && policy::can_approve(user, approvers, parties).is_ok()
+}
+
 /// A waiting deploy `user` may decide and has not decided yet, with its
 /// environment's required count and its decisions so far.
 struct Waiting {
@@ -117,15 +129,16 @@ async fn waiting_for(
         let Some(environment) = environments.get(&deploy.environment_id) else {
             continue;
         };
-        let parties = policy::Parties::of(&deploy);
-        if policy::can_approve(user, &policy::Approvers::of(environment), &parties).is_err() {
-            continue;
-        }
         let decided = decisions.remove(&deploy.id).unwrap_or_default();
-        if decided
+        let has_decided = decided
             .iter()
-            .any(|a| a.is_current() && a.user_id == Some(user.id))
-        {
+            .any(|a| a.is_current() && a.user_id == Some(user.id));
+        if !waits_for(
+            user,
+            &policy::Approvers::of(environment),
+            &policy::Parties::of(&deploy),
+            has_decided,
+        ) {
             continue;
         }
         out.push(Waiting {
@@ -144,8 +157,11 @@ pub async fn queue(
     user: &CurrentUser,
     filter: &QueueFilter,
 ) -> Result<Vec<QueueEntry>, AppError> {
+    let waiting = waiting_for(db, user, filter).await?;
+    let ids: Vec<i64> = waiting.iter().map(|w| w.deploy.id).collect();
+    let mut stored = deploys::plans(db, &ids).await?;
     let mut out = Vec::new();
-    for w in waiting_for(db, user, filter).await?.into_iter().rev() {
+    for w in waiting.into_iter().rev() {
         let approvals = w
             .decisions
             .iter()
@@ -155,7 +171,10 @@ pub async fn queue(
                     && a.digest == w.deploy.content_digest
             })
             .count();
-        let plan = plans::load(db, w.deploy.id).await?;
+        let plan = stored
+            .remove(&w.deploy.id)
+            .map(|json| plans::read(w.deploy.id, json))
+            .transpose()?;
         out.push(QueueEntry {
             approvals_required: w.approvals_required,
             approvals,
@@ -167,8 +186,28 @@ pub async fn queue(
 }
 
 /// How many deploys wait for `user`'s decision (the navigation bar's count).
+/// One round trip of only the columns the rule reads: it runs on every page view.
 pub async fn pending_count(db: &PgPool, user: &CurrentUser) -> Result<usize, AppError> {
-    Ok(waiting_for(db, user, &QueueFilter::default()).await?.len())
+    let waiting = deploys::awaiting_for(db, user.id, QUEUE_LIMIT).await?;
+    Ok(waiting
+        .iter()
+        .filter(|w| {
+            waits_for(
+                user,
+                &policy::Approvers {
+                    environment: &w.environment,
+                    teams: &w.approver_teams,
+                },
+                &policy::Parties {
+                    requested_by_id: w.requested_by_id,
+                    revision_author_id: w.revision_author_id,
+                    pusher: &w.pusher,
+                    pusher_email: &w.pusher_email,
+                },
+                w.decided,
+            )
+        })
+        .count())
 }
 
 /// One deploy of a decision on several, with what the approver was shown.

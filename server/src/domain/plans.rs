@@ -135,7 +135,12 @@ pub async fn load(db: impl sqlx::PgExecutor<'_>, deploy_id: i64) -> Result<Optio
     let Some(json) = deploys::plan(db, deploy_id).await? else {
         return Ok(None);
     };
-    serde_json::from_value(json).map(Some).map_err(|e| {
+    read(deploy_id, json).map(Some)
+}
+
+/// Reads deploy `deploy_id`'s stored plan.
+pub fn read(deploy_id: i64, json: serde_json::Value) -> Result<Plan, AppError> {
+    serde_json::from_value(json).map_err(|e| {
         AppError::Internal(anyhow::anyhow!(
             "deploy {deploy_id}: stored plan unreadable: {e}"
         ))

@@ -96,26 +96,42 @@ pub fn like_literal(s: &str) -> String {
 }
 
 /// Newest entries first, at most `limit`; the filters match literally (see [`like_literal`]).
+/// Only the filters that are set become conditions, each combination its own
+/// statement text, so the cached plan is the one for that combination (as in
+/// `deploys::list`): the newest entries walk the primary key backwards and
+/// stop at `limit`.
 pub async fn list(
     db: impl PgExecutor<'_>,
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    sqlx::query_as::<_, Entry>(
+    let mut query = sqlx::QueryBuilder::new(
         "select id, created_at, actor, action, target, detail, client_addr from audit_log
-         where ($1::text is null or actor ilike '%' || $1 || '%' escape '\\')
-           and ($2::text is null or action like $2 || '%' escape '\\')
-           and ($3::text is null or target ilike '%' || $3 || '%' escape '\\')
-           and ($4::bigint is null or id < $4)
-         order by id desc limit $5",
-    )
-    .bind(filter.actor.as_deref().map(like_literal))
-    .bind(filter.action.as_deref().map(like_literal))
-    .bind(filter.target.as_deref().map(like_literal))
-    .bind(filter.before_id)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+         where true",
+    );
+    if let Some(actor) = &filter.actor {
+        query
+            .push(" and actor ilike '%' || ")
+            .push_bind(like_literal(actor))
+            .push(" || '%' escape '\\'");
+    }
+    if let Some(action) = &filter.action {
+        query
+            .push(" and action like ")
+            .push_bind(like_literal(action))
+            .push(" || '%' escape '\\'");
+    }
+    if let Some(target) = &filter.target {
+        query
+            .push(" and target ilike '%' || ")
+            .push_bind(like_literal(target))
+            .push(" || '%' escape '\\'");
+    }
+    if let Some(before_id) = filter.before_id {
+        query.push(" and id < ").push_bind(before_id);
+    }
+    query.push(" order by id desc limit ").push_bind(limit);
+    query.build_query_as::<Entry>().fetch_all(db).await
 }
 
 #[cfg(test)]

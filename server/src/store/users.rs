@@ -69,24 +69,6 @@ pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<User>, sqlx
     .await
 }
 
-/// Finds the enabled user a session of `epoch` belongs to: `None` when the
-/// user is gone or disabled, or when their sessions were ended since (a
-/// password change or disabling bumps `session_epoch`).
-pub async fn find_signed_in(
-    db: impl PgExecutor<'_>,
-    id: i64,
-    epoch: i32,
-) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>(
-        "select id, email, is_admin from users
-         where id = $1 and disabled_at is null and session_epoch = $2",
-    )
-    .bind(id)
-    .bind(epoch)
-    .fetch_optional(db)
-    .await
-}
-
 /// A user's state as the access actions need it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Access {
@@ -231,6 +213,57 @@ pub async fn standing(
     )
     .bind(user_id)
     .fetch_one(db)
+    .await
+}
+
+/// An enabled user with their teams and the environments a provider group
+/// makes them an approver of (both sorted by name): what a request needs to
+/// know about who is asking, read in one round trip.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Signed {
+    /// Row id.
+    pub id: i64,
+    /// Email.
+    pub email: String,
+    /// Global administrator.
+    pub is_admin: bool,
+    /// Team names.
+    pub teams: Vec<String>,
+    /// Environment names.
+    pub approves: Vec<String>,
+}
+
+const SIGNED_SELECT: &str = "select u.id, u.email, u.is_admin,
+        array(select t.name from team_members m join teams t on t.id = m.team_id
+              where m.user_id = u.id order by t.name) as teams,
+        array(select e.name from environment_approvers a
+              join environments e on e.id = a.environment_id
+              where a.user_id = u.id order by e.name) as approves
+     from users u
+     where u.id = $1 and u.disabled_at is null";
+
+/// [`Signed`] of enabled user `id` (API tokens: no session epoch to match).
+pub async fn find_signed(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Signed>, sqlx::Error> {
+    sqlx::query_as::<_, Signed>(SIGNED_SELECT)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// [`Signed`] of the user a session of `epoch` belongs to: `None` when the
+/// user is gone or disabled, or when their sessions were ended since (a
+/// password change or disabling bumps `session_epoch`).
+pub async fn find_signed_session(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    epoch: i32,
+) -> Result<Option<Signed>, sqlx::Error> {
+    sqlx::query_as::<_, Signed>(sqlx::AssertSqlSafe(format!(
+        "{SIGNED_SELECT} and u.session_epoch = $2"
+    )))
+    .bind(id)
+    .bind(epoch)
+    .fetch_optional(db)
     .await
 }
 

@@ -28,18 +28,13 @@ pub async fn load_history(
 ) -> Result<ServiceHistory, AppError> {
     let now = OffsetDateTime::now_utc();
     let pins = pins::active_pins(&app.db, service.id).await?;
+    let recent = deploys::recent_per_environment(&app.db, service.id, per_environment).await?;
     let mut environments = Vec::new();
     for env in store::environments::list(&app.db).await? {
-        let list = deploys::list(
-            &app.db,
-            &Filter {
-                service_id: Some(service.id),
-                environment: Some(env.name.clone()),
-                limit: per_environment,
-                ..Filter::default()
-            },
-        )
-        .await?;
+        let list: Vec<_> = recent
+            .iter()
+            .filter(|d| d.environment_id == env.id)
+            .collect();
         environments.push(EnvironmentHistory {
             pin: pins
                 .iter()
