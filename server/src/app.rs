@@ -45,6 +45,8 @@ pub struct AppState {
     pub password_gate: Arc<auth::throttle::PasswordGate>,
     /// The identity provider, when single sign-on is configured.
     pub oidc: Option<Arc<auth::oidc::Provider>>,
+    /// The navigation bar's count of deploys waiting for a decision.
+    pub pending: Arc<domain::approvals::PendingCounts>,
 }
 
 /// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
@@ -52,6 +54,12 @@ pub struct AppState {
 impl axum::extract::FromRef<AppState> for PgPool {
     fn from_ref(state: &AppState) -> Self {
         state.db.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<domain::approvals::PendingCounts> {
+    fn from_ref(state: &AppState) -> Self {
+        state.pending.clone()
     }
 }
 
@@ -97,6 +105,7 @@ impl AppState {
             hook_wake: domain::hook_judge::Wake::default(),
             password_gate,
             oidc,
+            pending: Arc::default(),
         }
     }
 }
@@ -139,6 +148,10 @@ pub fn router(state: AppState) -> Router {
             config.metrics_addr.is_none(),
         ))
         .fallback(web::errors::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.pending.clone(),
+            web::layout::fresh_counts_after_writes,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(

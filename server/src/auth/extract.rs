@@ -135,9 +135,24 @@ where
             // Signed out: the next page sends them through the provider again.
             return Ok(Self(None));
         }
-        let user = match user_id {
-            Some(id) => CurrentUser::load_session(&PgPool::from_ref(state), id, epoch).await?,
-            None => None,
+        // The session store read the person with the session (one round
+        // trip, the database's answer now); a session saved before sessions
+        // recorded their user has none yet and is read the old way.
+        let person: Option<Option<store::sessions::Person>> =
+            session.get(store::sessions::PERSON_KEY).await?;
+        let user = match (user_id, person) {
+            (Some(id), Some(Some(person))) if person.id == id => (person.session_epoch == epoch)
+                .then(|| CurrentUser {
+                    id: person.id,
+                    email: person.email,
+                    is_admin: person.is_admin,
+                    teams: person.teams,
+                    approves: person.approves,
+                }),
+            // Gone or disabled.
+            (Some(_), Some(None)) => None,
+            (Some(id), _) => CurrentUser::load_session(&PgPool::from_ref(state), id, epoch).await?,
+            (None, _) => None,
         };
         if let Some(user) = &user {
             // Cache for later extractors of the same request.

@@ -5,6 +5,9 @@
 //! `domain::deploys::decide`, one transaction per deploy.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
@@ -185,29 +188,81 @@ pub async fn queue(
     Ok(out)
 }
 
-/// How many deploys wait for `user`'s decision (the navigation bar's count).
-/// One round trip of only the columns the rule reads: it runs on every page view.
-pub async fn pending_count(db: &PgPool, user: &CurrentUser) -> Result<usize, AppError> {
-    let waiting = deploys::awaiting_for(db, user.id, QUEUE_LIMIT).await?;
-    Ok(waiting
-        .iter()
-        .filter(|w| {
-            waits_for(
-                user,
-                &policy::Approvers {
-                    environment: &w.environment,
-                    teams: &w.approver_teams,
-                },
-                &policy::Parties {
-                    requested_by_id: w.requested_by_id,
-                    revision_author_id: w.revision_author_id,
-                    pusher: &w.pusher,
-                    pusher_email: &w.pusher_email,
-                },
-                w.decided,
-            )
-        })
-        .count())
+/// How long the navigation bar's list of waiting deploys is reused.
+const PENDING_FOR: Duration = Duration::from_secs(1);
+
+/// The navigation bar's count of deploys waiting for the signed-in user's
+/// decision, on every page view. The waiting deploys (with who has decided
+/// each) are read once and reused by every user's count for up to
+/// [`PENDING_FOR`]; a write through this server (`invalidate`, called after
+/// every portal and API request that is not a read) reads them afresh. So a
+/// decision or request made here shows in the count at once, and one made
+/// elsewhere (another replica, the webhook judge, the sweep) within a second.
+/// The count is only a hint: the queue and every decision read the database.
+#[derive(Debug, Default)]
+pub struct PendingCounts {
+    /// The list, when it was read, and the generation it was read in.
+    slot: std::sync::Mutex<Option<(Instant, u64, Arc<Vec<deploys::Awaiting>>)>>,
+    /// Moved on by `invalidate`.
+    generation: AtomicU64,
+    /// One refresh at a time; the others wait for it and use its list.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl PendingCounts {
+    /// Drops the list: the next count reads the database.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn fresh(&self) -> Option<Arc<Vec<deploys::Awaiting>>> {
+        let slot = self.slot.lock().ok()?;
+        let (read_at, generation, list) = slot.as_ref()?;
+        (read_at.elapsed() < PENDING_FOR && *generation == self.generation.load(Ordering::SeqCst))
+            .then(|| list.clone())
+    }
+
+    async fn list(&self, db: &PgPool) -> Result<Arc<Vec<deploys::Awaiting>>, AppError> {
+        if let Some(list) = self.fresh() {
+            return Ok(list);
+        }
+        let _one = self.refresh.lock().await;
+        if let Some(list) = self.fresh() {
+            return Ok(list);
+        }
+        // Taken before the read: an invalidation during it makes it stale.
+        let generation = self.generation.load(Ordering::SeqCst);
+        let list = Arc::new(deploys::awaiting(db, QUEUE_LIMIT).await?);
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((Instant::now(), generation, list.clone()));
+        }
+        Ok(list)
+    }
+
+    /// How many deploys wait for `user`'s decision.
+    pub async fn count(&self, db: &PgPool, user: &CurrentUser) -> Result<usize, AppError> {
+        Ok(self
+            .list(db)
+            .await?
+            .iter()
+            .filter(|w| {
+                waits_for(
+                    user,
+                    &policy::Approvers {
+                        environment: &w.environment,
+                        teams: &w.approver_teams,
+                    },
+                    &policy::Parties {
+                        requested_by_id: w.requested_by_id,
+                        revision_author_id: w.revision_author_id,
+                        pusher: &w.pusher,
+                        pusher_email: &w.pusher_email,
+                    },
+                    w.deciders.contains(&user.id),
+                )
+            })
+            .count())
+    }
 }
 
 /// One deploy of a decision on several, with what the approver was shown.

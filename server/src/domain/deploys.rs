@@ -23,7 +23,7 @@ use crate::plan;
 use crate::render::{self, RenderContext};
 use crate::spec::{self, names};
 use crate::store::audit::Actor;
-use crate::store::deploys::{self as deploys, Deploy, Filter, NewDeploy, Transition};
+use crate::store::deploys::{self as deploys, Deploy, NewDeploy, Transition};
 use crate::store::environments::Environment;
 use crate::store::services::Service;
 use crate::store::{self, approvals, pins};
@@ -1036,19 +1036,10 @@ pub async fn rollback_offer(
     if !matches!(deploy.state, DeployState::Succeeded | DeployState::Failed) {
         return Ok(None);
     }
-    let latest_ok = deploys::list(
-        db,
-        &Filter {
-            service_id: Some(deploy.service_id),
-            environment: Some(deploy.environment.clone()),
-            state: Some(DeployState::Succeeded),
-            limit: 1,
-            ..Filter::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .next();
+    // By environment id: the walk of (service_id, environment_id, id) stops at
+    // the newest success; filtering by the environment's name walked every
+    // newer deploy of every service (9,000 rows at fleet scale).
+    let latest_ok = deploys::latest_succeeded(db, deploy.service_id, deploy.environment_id).await?;
     let target = match latest_ok {
         Some(latest) if latest.id == deploy.id => {
             deploys::previous_succeeded(db, deploy.service_id, deploy.environment_id, deploy.id)

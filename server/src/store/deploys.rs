@@ -593,7 +593,13 @@ pub async fn list(db: impl PgExecutor<'_>, filter: &Filter) -> Result<Vec<Deploy
         query.push(" and d.service_id = ").push_bind(service_id);
     }
     if let Some(environment) = &filter.environment {
-        query.push(" and e.name = ").push_bind(environment.clone());
+        // The environment's id, not a condition on the joined name, so a
+        // service's deploys in it come from the (service_id, environment_id,
+        // id) index in order instead of a walk of every newer deploy.
+        query
+            .push(" and d.environment_id = (select id from environments where name = ")
+            .push_bind(environment.clone())
+            .push(")");
     }
     if let Some(state) = filter.state {
         query.push(" and d.state = ").push_bind(state.as_str());
@@ -607,11 +613,11 @@ pub async fn list(db: impl PgExecutor<'_>, filter: &Filter) -> Result<Vec<Deploy
     query.build_query_as::<Deploy>().fetch_all(db).await
 }
 
-/// A deploy waiting for approval, with only what deciding whether it waits for
-/// one user needs: its environment's approvers, who brought it about, and
-/// whether that user has a current decision on it already.
+/// A deploy waiting for approval, with only what deciding whom it waits for
+/// needs: its environment's approvers, who brought it about, and who has a
+/// current decision on it already.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct AwaitingFor {
+pub struct Awaiting {
     /// The deploy.
     pub id: i64,
     /// Its environment's name.
@@ -626,28 +632,23 @@ pub struct AwaitingFor {
     pub pusher: String,
     /// The pusher's email.
     pub pusher_email: String,
-    /// The user has a current (not voided) decision on it.
-    pub decided: bool,
+    /// Users with a current (not voided) decision on it.
+    pub deciders: Vec<i64>,
 }
 
-/// The newest `limit` deploys waiting for approval, as [`AwaitingFor`] user
-/// `user_id`: one round trip for the navigation bar's count.
-pub async fn awaiting_for(
-    db: impl PgExecutor<'_>,
-    user_id: i64,
-    limit: i64,
-) -> Result<Vec<AwaitingFor>, sqlx::Error> {
-    sqlx::query_as::<_, AwaitingFor>(
+/// The newest `limit` deploys waiting for approval, as [`Awaiting`]: one round
+/// trip for the navigation bar's count of every user.
+pub async fn awaiting(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<Awaiting>, sqlx::Error> {
+    sqlx::query_as::<_, Awaiting>(
         "select d.id, e.name as environment, e.approver_teams, d.requested_by_id,
                 d.revision_author_id, d.pusher, d.pusher_email,
-                exists (select 1 from approvals a
-                        where a.deploy_id = d.id and a.user_id = $1 and a.voided_at is null)
-                    as decided
+                array(select a.user_id from approvals a
+                      where a.deploy_id = d.id and a.voided_at is null and a.user_id is not null)
+                    as deciders
          from deploys d join environments e on e.id = d.environment_id
          where d.state = 'awaiting_approval'
-         order by d.id desc limit $2",
+         order by d.id desc limit $1",
     )
-    .bind(user_id)
     .bind(limit)
     .fetch_all(db)
     .await

@@ -3,6 +3,13 @@
 //! `tower-sessions-sqlx-store` targets tower-sessions 0.14 / sqlx 0.8 and cannot be
 //! combined with our versions (see CRATES.md), so Slipway keeps its own: four small
 //! queries on the `sessions` table of our migrations.
+//!
+//! Loading a signed-in session also reads its person (`users`, their teams and
+//! approver environments) in the same statement and hands it to
+//! `auth::extract` under [`PERSON_KEY`]: a page view then needs one round trip
+//! to know who is asking, and the answer is the database's at that moment (a
+//! disabled user, a demotion or a removed membership counts at once; there is
+//! no cache to invalidate). The key is never written back.
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -12,6 +19,31 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
 /// Hours after which a session ends whatever its activity (the absolute timeout).
 pub const ABSOLUTE_TIMEOUT_HOURS: i32 = 12;
+
+/// The session data key the signed-in person is handed over under on load:
+/// a [`Person`], or `null` when the session's user is gone or disabled. Absent
+/// when the session has no user (or was saved before sessions recorded one).
+pub const PERSON_KEY: &str = "slipway.person";
+
+/// The session data key of the signed-in user's id (`auth::extract` writes it).
+const USER_ID_KEY: &str = "user_id";
+
+/// The session's person as the store read it with the session.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Person {
+    /// User id.
+    pub id: i64,
+    /// Email.
+    pub email: String,
+    /// Global administrator.
+    pub is_admin: bool,
+    /// The user's session epoch now (a session of an older one has ended).
+    pub session_epoch: i32,
+    /// Team names, sorted.
+    pub teams: Vec<String>,
+    /// Environments a provider group makes them an approver of, sorted.
+    pub approves: Vec<String>,
+}
 
 /// Sessions in PostgreSQL.
 #[derive(Clone, Debug)]
@@ -30,8 +62,50 @@ fn backend(err: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
 
+/// The record as stored: without the person handed over on load.
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
-    rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+    let result = if record.data.contains_key(PERSON_KEY) {
+        let mut stored = record.clone();
+        stored.data.remove(PERSON_KEY);
+        rmp_serde::to_vec(&stored)
+    } else {
+        rmp_serde::to_vec(record)
+    };
+    result.map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+/// Whose session it is, for the `user_id` column.
+fn user_of(record: &Record) -> Option<i64> {
+    record
+        .data
+        .get(USER_ID_KEY)
+        .and_then(serde_json::Value::as_i64)
+}
+
+/// A session row with its person's columns (all null when the user is gone or disabled).
+#[derive(sqlx::FromRow)]
+struct Loaded {
+    data: Vec<u8>,
+    user_id: Option<i64>,
+    id: Option<i64>,
+    email: Option<String>,
+    is_admin: Option<bool>,
+    session_epoch: Option<i32>,
+    teams: Vec<String>,
+    approves: Vec<String>,
+}
+
+impl Loaded {
+    fn person(self) -> Option<Person> {
+        Some(Person {
+            id: self.id?,
+            email: self.email?,
+            is_admin: self.is_admin?,
+            session_epoch: self.session_epoch?,
+            teams: self.teams,
+            approves: self.approves,
+        })
+    }
 }
 
 #[async_trait]
@@ -42,12 +116,13 @@ impl SessionStore for PgSessionStore {
         loop {
             let data = encode(record)?;
             let inserted = sqlx::query(
-                "insert into sessions (id, data, expiry_date) values ($1, $2, $3)
+                "insert into sessions (id, data, expiry_date, user_id) values ($1, $2, $3, $4)
                  on conflict (id) do nothing",
             )
             .bind(record.id.to_string())
             .bind(data)
             .bind(record.expiry_date)
+            .bind(user_of(record))
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -63,10 +138,11 @@ impl SessionStore for PgSessionStore {
     /// otherwise write the row back, with a fresh `created_at` restarting the
     /// absolute timeout; now its save finds no row and does nothing.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        sqlx::query("update sessions set data = $2, expiry_date = $3 where id = $1")
+        sqlx::query("update sessions set data = $2, expiry_date = $3, user_id = $4 where id = $1")
             .bind(record.id.to_string())
             .bind(encode(record)?)
             .bind(record.expiry_date)
+            .bind(user_of(record))
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -74,20 +150,34 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let data: Option<Vec<u8>> = sqlx::query_scalar(
-            "select data from sessions
-             where id = $1 and expiry_date > now()
-               and created_at > now() - make_interval(hours => $2)",
+        let loaded: Option<Loaded> = sqlx::query_as(
+            "select s.data, s.user_id, u.id, u.email, u.is_admin, u.session_epoch,
+                    array(select t.name from team_members m join teams t on t.id = m.team_id
+                          where m.user_id = u.id order by t.name) as teams,
+                    array(select e.name from environment_approvers a
+                          join environments e on e.id = a.environment_id
+                          where a.user_id = u.id order by e.name) as approves
+             from sessions s
+             left join users u on u.id = s.user_id and u.disabled_at is null
+             where s.id = $1 and s.expiry_date > now()
+               and s.created_at > now() - make_interval(hours => $2)",
         )
         .bind(id.to_string())
         .bind(ABSOLUTE_TIMEOUT_HOURS)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        data.map(|bytes| {
-            rmp_serde::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))
-        })
-        .transpose()
+        let Some(loaded) = loaded else {
+            return Ok(None);
+        };
+        let mut record: Record = rmp_serde::from_slice(&loaded.data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        if loaded.user_id.is_some() {
+            let person = serde_json::to_value(loaded.person())
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+            record.data.insert(PERSON_KEY.to_owned(), person);
+        }
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

@@ -1,14 +1,19 @@
 //! What every portal page's base layout shows: the signed-in user, the CSRF token,
 //! a flash message and the cluster banner.
 
-use axum::extract::{FromRef, FromRequestParts};
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tower_sessions::Session;
 
 use crate::auth::{CurrentUser, MaybeUser, csrf};
 use crate::cluster::{self, ClusterState};
+use crate::domain::approvals::PendingCounts;
 use crate::error::AppError;
 
 const FLASH_KEY: &str = "flash";
@@ -88,6 +93,7 @@ impl<S> FromRequestParts<S> for Layout
 where
     PgPool: FromRef<S>,
     cluster::Handle: FromRef<S>,
+    Arc<PendingCounts>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = AppError;
@@ -123,7 +129,9 @@ where
         };
         let pending_approvals = match &user {
             Some(user) => {
-                crate::domain::approvals::pending_count(&PgPool::from_ref(state), user).await?
+                Arc::<PendingCounts>::from_ref(state)
+                    .count(&PgPool::from_ref(state), user)
+                    .await?
             }
             None => 0,
         };
@@ -143,4 +151,20 @@ where
             pending_approvals,
         })
     }
+}
+
+/// Middleware: after any request that is not a read (a decision, a deploy
+/// request, anything that may change what waits for whom), the navigation
+/// bar's count reads the database afresh on the next page.
+pub async fn fresh_counts_after_writes(
+    State(pending): State<Arc<PendingCounts>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let read = request.method().is_safe();
+    let response = next.run(request).await;
+    if !read {
+        pending.invalidate();
+    }
+    response
 }

@@ -349,3 +349,72 @@ async fn the_audit_log_refuses_updates_and_deletes(pool: PgPool) {
     let del = sqlx::query("delete from audit_log").execute(&pool).await;
     assert!(del.unwrap_err().to_string().contains("append-only"));
 }
+
+/// A page view reads the session and its person in one statement: the person
+/// is the database's at that moment (a removed membership and a disabling count
+/// on the very next request, with no cache to go stale), it is never written
+/// into the stored session, and a session saved before sessions recorded their
+/// user (no `user_id` column value) is still signed in, read the old way.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_sessions_person_is_read_with_it_and_never_stored_in_it(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &["shop", "pay"]).await;
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
+    assert!(
+        app.page("/account").await.contains(">pay<"),
+        "a member of pay"
+    );
+    let (data, _) = session_row(&pool).await;
+    let stored = String::from_utf8_lossy(&data);
+    assert!(
+        !stored.contains("slipway.person") && !stored.contains("ann@example.com"),
+        "the person is not part of the stored session: {stored}"
+    );
+    let recorded: Option<i64> = sqlx::query_scalar(
+        "select user_id from sessions where created_at = (select max(created_at) from sessions)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let ann: i64 = sqlx::query_scalar("select id from users where email = 'ann@example.com'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, Some(ann), "the session records whose it is");
+
+    sqlx::query(
+        "delete from team_members where user_id = $1
+         and team_id = (select id from teams where name = 'pay')",
+    )
+    .bind(ann)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let account = app.page("/account").await;
+    assert!(
+        account.contains("shop") && !account.contains(">pay<"),
+        "the membership is gone at the next request: {account}"
+    );
+
+    // A session from before the column: signed in all the same.
+    sqlx::query("update sessions set user_id = null")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(app.get("/account").await.status(), 200);
+    assert!(app.page("/account").await.contains("ann@example.com"));
+
+    sqlx::query("update users set disabled_at = now() where id = $1")
+        .bind(ann)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let res = app.get("/account").await;
+    assert_eq!(res.status(), 303, "a disabled user's session is refused");
+    sqlx::query("update sessions set user_id = $1")
+        .bind(ann)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let res = app.get("/account").await;
+    assert_eq!(res.status(), 303, "also when read with the session");
+}

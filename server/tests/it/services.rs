@@ -609,3 +609,80 @@ async fn the_catalogs_copy_of_the_team_name_follows_the_team(pool: PgPool) {
         ]
     );
 }
+
+/// The catalog's total without a search text comes from `service_counts`,
+/// which a trigger keeps: it must equal a real count after every kind of write
+/// (create, a change of kind, a move to another team, deletions, a team's
+/// deletion), and the page must say that total, filtered by kind and team.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn the_catalogs_maintained_counts_equal_a_real_count_after_every_write(pool: PgPool) {
+    let app = signed_in_member(&pool).await;
+    create_django(&app, "shop-web").await;
+    create_django(&app, "shop-admin").await;
+    create_user(&pool, "root@example.com", true, &[]).await;
+    let admin = TestApp::signed_in(&pool, "root@example.com").await;
+    // "2 services · page 1 of 1": the count before the page number.
+    let total_said = |html: &str| -> String {
+        let at = html.find(" · page ").expect("the catalog's count");
+        let start = html[..at].rfind('>').unwrap() + 1;
+        html[start..at].trim().to_owned()
+    };
+    let counts_match = || async {
+        let real: Vec<(i64, String, i64)> = sqlx::query_as(
+            "select team_id, kind, count(*) from services group by 1, 2 order by 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let kept: Vec<(i64, String, i64)> = sqlx::query_as(
+            "select team_id, kind, services from service_counts where services > 0 order by 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(kept, real, "service_counts drifted from the services");
+    };
+    counts_match().await;
+    assert_eq!(total_said(&app.page("/").await), "2 services");
+
+    sqlx::query("insert into teams (name) values ('pay')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("update services set kind = 'worker' where name = 'shop-admin'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    counts_match().await;
+    assert_eq!(total_said(&app.page("/?kind=worker").await), "1 service");
+    sqlx::query("update services set team_id = (select id from teams where name = 'pay') where name = 'shop-admin'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    counts_match().await;
+    assert_eq!(
+        total_said(&app.page("/").await),
+        "1 service",
+        "the member sees shop only"
+    );
+    assert_eq!(total_said(&admin.page("/").await), "2 services");
+    assert_eq!(total_said(&admin.page("/?team=pay").await), "1 service");
+    sqlx::query("delete from services where name = 'shop-web'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    counts_match().await;
+    assert_eq!(total_said(&admin.page("/").await), "1 service");
+    // A team can go once it has no services (`on delete restrict`); its
+    // counts go with it.
+    sqlx::query("delete from services where name = 'shop-admin'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from teams where name = 'pay'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    counts_match().await;
+    assert_eq!(total_said(&admin.page("/").await), "0 services");
+}
