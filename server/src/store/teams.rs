@@ -63,6 +63,13 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<TeamSummary>, sqlx::Err
     .await
 }
 
+/// Every team's name, sorted (the catalog's team filter).
+pub async fn names(db: impl PgExecutor<'_>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("select name from teams order by name")
+        .fetch_all(db)
+        .await
+}
+
 /// Adds a member (idempotent).
 pub async fn add_member(
     db: impl PgExecutor<'_>,

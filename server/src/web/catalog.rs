@@ -180,10 +180,9 @@ async fn show_catalog(
         return Ok(Html(html).into_response());
     }
     // The team filter offers the teams whose services the list may show.
-    let teams = store::teams::list(&app.db)
+    let teams = store::teams::names(&app.db)
         .await?
         .into_iter()
-        .map(|t| t.name)
         .filter(|team| policy::can_view_team(&user, team).is_ok())
         .collect();
     Ok(CatalogPageView {

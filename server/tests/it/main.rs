@@ -30,6 +30,7 @@ mod grants;
 mod hooks;
 mod logging;
 mod login_hardening;
+mod mixed_load;
 mod notifications;
 mod pod_logs;
 mod readiness;
