@@ -142,7 +142,7 @@ where
             session.get(store::sessions::PERSON_KEY).await?;
         let user = match (user_id, person) {
             (Some(id), Some(Some(person))) if person.id == id => (person.session_epoch == epoch)
-                .then(|| CurrentUser {
+                .then_some(CurrentUser {
                     id: person.id,
                     email: person.email,
                     is_admin: person.is_admin,

@@ -191,6 +191,9 @@ pub async fn queue(
 /// How long the navigation bar's list of waiting deploys is reused.
 const PENDING_FOR: Duration = Duration::from_secs(1);
 
+/// The waiting deploys as read: when, in which generation, and the list.
+type ReadList = (Instant, u64, Arc<Vec<deploys::Awaiting>>);
+
 /// The navigation bar's count of deploys waiting for the signed-in user's
 /// decision, on every page view. The waiting deploys (with who has decided
 /// each) are read once and reused by every user's count for up to
@@ -202,7 +205,7 @@ const PENDING_FOR: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct PendingCounts {
     /// The list, when it was read, and the generation it was read in.
-    slot: std::sync::Mutex<Option<(Instant, u64, Arc<Vec<deploys::Awaiting>>)>>,
+    slot: std::sync::Mutex<Option<ReadList>>,
     /// Moved on by `invalidate`.
     generation: AtomicU64,
     /// One refresh at a time; the others wait for it and use its list.
