@@ -418,6 +418,14 @@ async fn the_catalog_search_matches_team_names_and_descriptions(pool: PgPool) {
         by_description.contains("Sends the nightly sales report"),
         "the row shows the description"
     );
+    // The text is matched literally: LIKE's wildcards are escaped.
+    for wildcard in ["%25", "n_ghtly", "sales%25report"] {
+        let none = app.page(&format!("/?q={wildcard}")).await;
+        assert!(
+            !none.contains("/services/shop/reports\"") && !none.contains("/services/shop/web\""),
+            "{wildcard} matched as a pattern: {none}"
+        );
+    }
     let by_team = app.page("/?q=bill").await;
     assert!(
         by_team.contains("/services/billing/ledger\"")
