@@ -181,11 +181,14 @@ async fn seed(pool: &PgPool) {
         pool,
         &format!(
             "{insert}
-             select r.service_id, e.id, 1, r.id, r.hash, 'registry.example.com/x:2', 'ns',
+             select r.service_id, e.id, r.number, r.id, r.hash,
+                    'registry.example.com/team-1/storefront:2.' || n, 'team-1-production',
                     'awaiting_approval', 'user', 'requester@example.com', {}, now(),
-                    now() + interval '72 hours', md5(r.id::text)
-             from service_revisions r join environments e on e.name = 'production'
-             where r.service_id in (select id from services where name like 'svc-%' order by id limit {WAITING})",
+                    now() + interval '72 hours', md5(r.id::text || n)
+             from service_revisions r cross join generate_series(1, {WAITING}) n
+                  join environments e on e.name = 'production'
+             where r.service_id = (select id from services where name = '{BUSY}')
+             order by n",
             requester.id
         ),
     )
@@ -458,6 +461,25 @@ async fn main() {
         assert!(Instant::now() < ready, "slipway serve did not become ready");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The sweeper computes the waiting deploys' plans once (a dry run each, or
+    // "no cluster"); measure after that, not while it runs.
+    let planned = Instant::now() + Duration::from_secs(300);
+    loop {
+        let unplanned: i64 = sqlx::query_scalar(
+            "select count(*) from deploys where state = 'awaiting_approval' and plan is null",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if unplanned == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < planned,
+            "{unplanned} waiting deploys still have no plan"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     if pods.is_some() {
         let held = cache_holds(&client, &metrics_addr, PODS as f64).await;
         eprintln!("the watch cache holds {held} pods");
@@ -465,7 +487,8 @@ async fn main() {
     let admin_cookie = session_cookie(&http, ADMIN).await;
     let member_cookie = session_cookie(&http, MEMBER).await;
     let busy_deploy: i64 = sqlx::query_scalar(
-        "select max(d.id) from deploys d join services s on s.id = d.service_id where s.name = $1",
+        "select max(d.id) from deploys d join services s on s.id = d.service_id
+         where s.name = $1 and d.state <> 'awaiting_approval'",
     )
     .bind(BUSY)
     .fetch_one(&pool)
@@ -576,7 +599,7 @@ async fn main() {
             path: "/approvals".into(),
             cookie: as_admin(),
             htmx: false,
-            shows: "svc-",
+            shows: "storefront:2.200",
         },
         Case {
             name: "audit log, newest (1,000,000 entries)",

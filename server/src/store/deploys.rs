@@ -343,17 +343,26 @@ pub async fn due_held(
 /// (re)computed: none yet, the dry run could not run, or a newer deploy of the
 /// pair succeeded since it was computed.
 pub async fn plans_to_refresh(db: impl PgExecutor<'_>) -> Result<Vec<i64>, sqlx::Error> {
+    // The waiting deploys first, each state through its partial index: with the
+    // conditions in one `where` over `deploys`, PostgreSQL scanned all of them
+    // (100,000 at fleet scale, with JIT: ~350 ms every sweep, not 1 ms).
     sqlx::query_scalar(
-        "select d.id from deploys d
-         where d.state in ('awaiting_approval', 'held')
-           and (d.plan is null
-                or (d.plan -> 'dry_run' ->> 'outcome' = 'unavailable'
-                    and not coalesce((d.plan -> 'dry_run' ->> 'no_cluster')::boolean, false))
-                or coalesce(d.plan_base_deploy_id, 0) is distinct from coalesce((
-                    select max(s.id) from deploys s
-                    where s.service_id = d.service_id and s.environment_id = d.environment_id
-                      and s.state = 'succeeded'), 0))
-         order by d.id",
+        "with waiting as materialized (
+             select id, service_id, environment_id, plan, plan_base_deploy_id from deploys
+             where state = 'awaiting_approval'
+             union all
+             select id, service_id, environment_id, plan, plan_base_deploy_id from deploys
+             where state = 'held'
+         )
+         select w.id from waiting w
+         where w.plan is null
+            or (w.plan -> 'dry_run' ->> 'outcome' = 'unavailable'
+                and not coalesce((w.plan -> 'dry_run' ->> 'no_cluster')::boolean, false))
+            or coalesce(w.plan_base_deploy_id, 0) is distinct from coalesce((
+                select max(s.id) from deploys s
+                where s.service_id = w.service_id and s.environment_id = w.environment_id
+                  and s.state = 'succeeded'), 0)
+         order by w.id",
     )
     .fetch_all(db)
     .await
