@@ -30,8 +30,10 @@ use slipway::auth::{CurrentUser, password};
 use slipway::domain::services;
 use slipway::store::{self, audit::Actor};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
-use support::{Server, cache_holds, free_port, pod, rss_kib, sign_in};
+use support::{
+    ScratchDatabase, Server, cache_holds, free_port, fresh_namespace, kube_client, pod, rss_kib,
+    sign_in,
+};
 
 mod support;
 
@@ -344,28 +346,9 @@ async fn session_cookie(addr: &str, email: &str) -> String {
 
 /// Creates the busy service's 1,000 pods in staging on kwok's nodes.
 async fn create_pods(kubeconfig: &str) -> (Api<Namespace>, String) {
-    let kube = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(kubeconfig).unwrap(),
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
-    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    let kube = kube_client(kubeconfig).await;
     let ns = format!("{BUSY_TEAM}-staging");
-    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
-    while namespaces.get_opt(&ns).await.unwrap().is_some() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    let namespaces = fresh_namespace(&kube, &ns).await;
     let pods: Api<Pod> = Api::namespaced(kube, &ns);
     futures::stream::iter(0..PODS)
         .for_each_concurrent(16, |n| {
@@ -382,8 +365,6 @@ async fn create_pods(kubeconfig: &str) -> (Api<Namespace>, String) {
 
 #[tokio::main]
 async fn main() {
-    let base =
-        std::env::var("DATABASE_URL").expect("DATABASE_URL (make bench starts a PostgreSQL)");
     let kubeconfig = std::env::var("SLIPWAY_TEST_KUBECONFIG").ok();
     let seconds: u64 = std::env::var("FLEET_SECONDS")
         .ok()
@@ -391,20 +372,8 @@ async fn main() {
         .unwrap_or(10)
         .clamp(1, 120);
     let only = std::env::var("FLEET_ONLY").unwrap_or_default();
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&base)
-        .await
-        .unwrap();
-    let db = format!("bench_fleet_{}", std::process::id());
-    exec(&admin, &format!("create database {db}")).await;
-    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&url)
-        .await
-        .unwrap();
-    store::migrate(&pool).await.unwrap();
+    let scratch = ScratchDatabase::create("fleet", 4).await;
+    let (pool, url) = (scratch.pool.clone(), scratch.url.clone());
     let started = Instant::now();
     seed(&pool).await;
     eprintln!(
@@ -650,10 +619,5 @@ async fn main() {
     if let Some((namespaces, ns)) = pods {
         let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
     }
-    pool.close().await;
-    exec(
-        &admin,
-        &format!("drop database if exists {db} with (force)"),
-    )
-    .await;
+    scratch.drop_now().await;
 }

@@ -22,13 +22,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use slipway::auth::password;
 use slipway::store;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
-use support::{Server, cache_holds, free_port, pod, rss_kib, sign_in};
+use support::{
+    ScratchDatabase, Server, cache_holds, free_port, fresh_namespace, kube_client, pod, rss_kib,
+    sign_in,
+};
 
 mod support;
 
@@ -103,51 +105,15 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
-    let base =
-        std::env::var("DATABASE_URL").expect("DATABASE_URL (make bench starts a PostgreSQL)");
     let kubeconfig = std::env::var("SLIPWAY_TEST_KUBECONFIG")
         .expect("SLIPWAY_TEST_KUBECONFIG (make bench starts the local cluster)");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&base)
-        .await
-        .unwrap();
-    let db = format!("bench_status_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&url)
-        .await
-        .unwrap();
-    store::migrate(&pool).await.unwrap();
+    let scratch = ScratchDatabase::create("status", 4).await;
+    let (pool, url) = (scratch.pool.clone(), scratch.url.clone());
     seed(&pool).await;
 
-    let kube = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
-    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    let kube = kube_client(&kubeconfig).await;
     let ns = namespace();
-    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
-    while namespaces.get_opt(&ns).await.unwrap().is_some() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    let namespaces = fresh_namespace(&kube, &ns).await;
 
     let (http, metrics_addr) = (
         format!("127.0.0.1:{}", free_port()),
@@ -246,10 +212,5 @@ async fn main() {
     }
     let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
     drop(pool);
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {db} with (force)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    scratch.drop_now().await;
 }

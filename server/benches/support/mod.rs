@@ -137,3 +137,108 @@ pub async fn cache_holds(client: &reqwest::Client, addr: &str, pods: f64) -> f64
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
+
+/// A database of its own on the PostgreSQL named by `DATABASE_URL`, migrated,
+/// for one bench run; [`ScratchDatabase::drop_now`] removes it.
+pub struct ScratchDatabase {
+    /// A connection to the server's default database (to drop the scratch one).
+    admin: sqlx::PgPool,
+    /// The scratch database's name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// A pool on it.
+    pub pool: sqlx::PgPool,
+}
+
+impl ScratchDatabase {
+    /// Creates and migrates `bench_{prefix}_{pid}` with a pool of `connections`.
+    pub async fn create(prefix: &str, connections: u32) -> Self {
+        let base =
+            std::env::var("DATABASE_URL").expect("DATABASE_URL (make bench starts a PostgreSQL)");
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .expect("the PostgreSQL of DATABASE_URL");
+        let name = format!("bench_{prefix}_{}", std::process::id());
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        let url = format!(
+            "{}/{name}",
+            base.rsplit_once('/').expect("a database URL").0
+        );
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(connections)
+            .connect(&url)
+            .await
+            .expect("the scratch database");
+        slipway::store::migrate(&pool).await.expect("migrations");
+        Self {
+            admin,
+            name,
+            url,
+            pool,
+        }
+    }
+
+    /// Closes the pool and drops the database (also with connections left open).
+    pub async fn drop_now(self) {
+        self.pool.close().await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "drop database if exists {} with (force)",
+            self.name
+        )))
+        .execute(&self.admin)
+        .await;
+    }
+}
+
+/// A client of the cluster of an admin kubeconfig file.
+pub async fn kube_client(kubeconfig: &str) -> kube::Client {
+    kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig"),
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .expect("a kube config"),
+    )
+    .expect("a kube client")
+}
+
+/// Namespace `name`, created afresh: one left by an earlier run is deleted
+/// first and waited for (bounded: 120 s).
+pub async fn fresh_namespace(
+    client: &kube::Client,
+    name: &str,
+) -> kube::Api<k8s_openapi::api::core::v1::Namespace> {
+    use kube::api::{DeleteParams, PostParams};
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    let _ = namespaces.delete(name, &DeleteParams::default()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while namespaces
+        .get_opt(name)
+        .await
+        .expect("reading namespaces")
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "namespace {name} is still terminating"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+                .expect("a namespace"),
+        )
+        .await
+        .expect("creating the namespace");
+    namespaces
+}
