@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::store;
 
 /// Session key holding the signed-in user's id.
-pub const SESSION_USER_ID: &str = "user_id";
+pub const SESSION_USER_ID: &str = store::sessions::USER_ID_KEY;
 /// Session key holding the user's session epoch at sign-in: once the user's
 /// epoch moves on (password changed, account disabled), the session is refused.
 pub const SESSION_EPOCH: &str = "epoch";

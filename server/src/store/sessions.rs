@@ -25,8 +25,9 @@ pub const ABSOLUTE_TIMEOUT_HOURS: i32 = 12;
 /// when the session has no user (or was saved before sessions recorded one).
 pub const PERSON_KEY: &str = "slipway.person";
 
-/// The session data key of the signed-in user's id (`auth::extract` writes it).
-const USER_ID_KEY: &str = "user_id";
+/// The session data key of the signed-in user's id (`auth::extract::SESSION_USER_ID`
+/// is this key): the store copies it into the `user_id` column.
+pub const USER_ID_KEY: &str = "user_id";
 
 /// The session's person as the store read it with the session.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
