@@ -83,6 +83,19 @@ fn user_of(record: &Record) -> Option<i64> {
         .and_then(serde_json::Value::as_i64)
 }
 
+/// The session with its person's columns, built once.
+static LOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "select s.data, s.user_id, u.id, u.email, u.is_admin, u.session_epoch,
+                {}
+         from sessions s
+         left join users u on u.id = s.user_id and u.disabled_at is null
+         where s.id = $1 and s.expiry_date > now()
+           and s.created_at > now() - make_interval(hours => $2)",
+        super::users::STANDING_COLUMNS
+    )
+});
+
 /// A session row with its person's columns (all null when the user is gone or disabled).
 #[derive(sqlx::FromRow)]
 struct Loaded {
@@ -151,23 +164,12 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let loaded: Option<Loaded> = sqlx::query_as(
-            "select s.data, s.user_id, u.id, u.email, u.is_admin, u.session_epoch,
-                    array(select t.name from team_members m join teams t on t.id = m.team_id
-                          where m.user_id = u.id order by t.name) as teams,
-                    array(select e.name from environment_approvers a
-                          join environments e on e.id = a.environment_id
-                          where a.user_id = u.id order by e.name) as approves
-             from sessions s
-             left join users u on u.id = s.user_id and u.disabled_at is null
-             where s.id = $1 and s.expiry_date > now()
-               and s.created_at > now() - make_interval(hours => $2)",
-        )
-        .bind(id.to_string())
-        .bind(ABSOLUTE_TIMEOUT_HOURS)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let loaded: Option<Loaded> = sqlx::query_as(sqlx::AssertSqlSafe(LOAD.as_str()))
+            .bind(id.to_string())
+            .bind(ABSOLUTE_TIMEOUT_HOURS)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         let Some(loaded) = loaded else {
             return Ok(None);
         };

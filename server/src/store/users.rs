@@ -233,18 +233,28 @@ pub struct Signed {
     pub approves: Vec<String>,
 }
 
-const SIGNED_SELECT: &str = "select u.id, u.email, u.is_admin,
-        array(select t.name from team_members m join teams t on t.id = m.team_id
-              where m.user_id = u.id order by t.name) as teams,
-        array(select e.name from environment_approvers a
-              join environments e on e.id = a.environment_id
-              where a.user_id = u.id order by e.name) as approves
-     from users u
-     where u.id = $1 and u.disabled_at is null";
+/// The columns `teams` and `approves` of the user `u` of a statement: their
+/// team names and approver environments, sorted (also read with a session,
+/// `store::sessions`).
+pub(crate) const STANDING_COLUMNS: &str =
+    "array(select t.name from team_members m join teams t on t.id = m.team_id
+           where m.user_id = u.id order by t.name) as teams,
+     array(select e.name from environment_approvers a
+           join environments e on e.id = a.environment_id
+           where a.user_id = u.id order by e.name) as approves";
+
+/// An enabled user as [`Signed`], by id (`$1`); built once.
+static SIGNED_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "select u.id, u.email, u.is_admin, {STANDING_COLUMNS}
+         from users u
+         where u.id = $1 and u.disabled_at is null"
+    )
+});
 
 /// [`Signed`] of enabled user `id` (API tokens: no session epoch to match).
 pub async fn find_signed(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Signed>, sqlx::Error> {
-    sqlx::query_as::<_, Signed>(SIGNED_SELECT)
+    sqlx::query_as::<_, Signed>(sqlx::AssertSqlSafe(SIGNED_SELECT.as_str()))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -259,7 +269,8 @@ pub async fn find_signed_session(
     epoch: i32,
 ) -> Result<Option<Signed>, sqlx::Error> {
     sqlx::query_as::<_, Signed>(sqlx::AssertSqlSafe(format!(
-        "{SIGNED_SELECT} and u.session_epoch = $2"
+        "{} and u.session_epoch = $2",
+        SIGNED_SELECT.as_str()
     )))
     .bind(id)
     .bind(epoch)
