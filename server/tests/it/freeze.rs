@@ -69,6 +69,16 @@ fn utc_local(minutes: i64) -> (String, OffsetDateTime) {
     (t.format(&format).unwrap(), t)
 }
 
+/// The API's key for a weekday (`fri`).
+fn day_key(day: time::Weekday) -> String {
+    day_label(day).to_lowercase()
+}
+
+/// The label's name for a weekday (`Fri`).
+fn day_label(day: time::Weekday) -> String {
+    day.to_string()[..3].to_string()
+}
+
 // ---------------------------------------------------------------- the admin page
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
@@ -370,19 +380,31 @@ async fn the_api_adds_lists_and_deletes_windows(pool: PgPool) {
     );
     assert_eq!(once["created_by"], "root@example.com");
 
-    let res = post(json!({"kind": "weekly", "start_day": "fri", "start_time": "16:00", "end_day": "mon",
-                          "end_time": "08:00", "time_zone": "America/New_York", "reason": "weekend"}))
+    // A weekly window that is not in force while the test runs: it starts three
+    // days from now and ends the next morning (a fixed Fri–Mon window is in force
+    // on weekends and would be the `active` one below).
+    let start = (OffsetDateTime::now_utc() + time::Duration::days(3)).weekday();
+    let end = start.next();
+    let res = post(
+        json!({"kind": "weekly", "start_day": day_key(start), "start_time": "16:00",
+                          "end_day": day_key(end), "end_time": "08:00",
+                          "time_zone": "America/New_York", "reason": "mid-week"}),
+    )
     .await
     .unwrap();
     assert_eq!(res.status(), 201);
     let weekly: Value = res.json().await.unwrap();
     assert_eq!(
         weekly["label"],
-        "weekly Fri 16:00 – Mon 08:00 America/New_York"
+        format!(
+            "weekly {} 16:00 – {} 08:00 America/New_York",
+            day_label(start),
+            day_label(end)
+        )
     );
     assert_eq!(
         (&weekly["start_day"], &weekly["end_time"]),
-        (&json!("fri"), &json!("08:00"))
+        (&json!(day_key(start)), &json!("08:00"))
     );
     assert!(weekly.get("starts_at").is_none(), "{weekly}");
 
