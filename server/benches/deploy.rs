@@ -9,8 +9,8 @@
 //!
 //! Slipway's figure includes what a deploy does beyond kubectl: rendering and
 //! storing the manifests, the worker claiming it (woken by PostgreSQL NOTIFY),
-//! the namespace check, the dry-run diff, pruning, polling the rollout every
-//! 500 ms and recording each step in PostgreSQL.
+//! the namespace check, the dry-run diff, pruning, watching the rollout and
+//! recording each step in PostgreSQL.
 //!
 //! On the real node (when `e2e/cluster/up` started one) the same comparison
 //! runs for the Flask demo image, whose pods really start and pass their

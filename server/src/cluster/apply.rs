@@ -389,22 +389,24 @@ pub async fn apply_namespace_quota(
         }
         Ok(())
     }
-    keep(
-        Api::<ResourceQuota>::namespaced(client.clone(), namespace),
-        name,
-        quota,
-        &params,
-        retry,
-    )
-    .await?;
-    keep(
-        Api::<LimitRange>::namespaced(client.clone(), namespace),
-        name,
-        limits,
-        &params,
-        retry,
-    )
-    .await
+    // Two independent objects: written at once.
+    tokio::try_join!(
+        keep(
+            Api::<ResourceQuota>::namespaced(client.clone(), namespace),
+            name,
+            quota,
+            &params,
+            retry,
+        ),
+        keep(
+            Api::<LimitRange>::namespaced(client.clone(), namespace),
+            name,
+            limits,
+            &params,
+            retry,
+        ),
+    )?;
+    Ok(())
 }
 
 /// The dynamic API of one manifest in the target namespace.
@@ -470,9 +472,17 @@ pub async fn live_objects(
     manifests: &[Manifest],
     retry: RetryPolicy,
 ) -> Result<Vec<Option<DynamicObject>>, ClusterError> {
+    // Read at once (they are independent), judged in order, so the refusal
+    // names the first foreign object of the manifests whatever answered first.
+    let reads = futures::future::join_all(
+        manifests
+            .iter()
+            .map(|manifest| read_live(client, target, manifest, retry)),
+    )
+    .await;
     let mut out = Vec::with_capacity(manifests.len());
-    for manifest in manifests {
-        let live = read_live(client, target, manifest, retry).await?;
+    for (manifest, live) in manifests.iter().zip(reads) {
+        let live = live?;
         if let Some(live) = &live
             && let Some(why) = foreign_object(live, target, &manifest.describe())
         {
@@ -612,18 +622,26 @@ pub async fn prune_candidates(
         .map(|m| (m.resource.kind.clone(), m.name.clone()))
         .collect();
     let params = ListParams::default().labels(&target.selector());
-    let mut out = Vec::new();
-    for resource in rendered_kinds().into_iter().rev() {
-        let api = api_for(client, &target.namespace, &resource);
+    let kinds: Vec<ApiResource> = rendered_kinds().into_iter().rev().collect();
+    // One list per kind, all at once; the candidates keep the kinds' order.
+    let lists = futures::future::join_all(kinds.iter().map(|resource| {
+        let api = api_for(client, &target.namespace, resource);
         let what = format!("{} in {}", resource.plural, target.namespace);
-        let live = with_retry(
-            retry,
-            "listing objects to prune",
-            || api.list(&params),
-            refused(what),
-        )
-        .await?;
-        for object in live.items {
+        let params = &params;
+        async move {
+            with_retry(
+                retry,
+                "listing objects to prune",
+                || api.list(params),
+                refused(what),
+            )
+            .await
+        }
+    }))
+    .await;
+    let mut out = Vec::new();
+    for (resource, live) in kinds.into_iter().zip(lists) {
+        for object in live?.items {
             let name = object.metadata.name.clone().unwrap_or_default();
             // Already on its way out (e.g. a previous attempt deleted it).
             if object.metadata.deletion_timestamp.is_some() {

@@ -80,16 +80,26 @@ pub async fn dry_run_diff(
 ) -> Result<String, ClusterError> {
     let mut out = String::new();
     let lives = live_objects(client, target, manifests, retry).await?;
-    for (manifest, live) in manifests.iter().zip(lives) {
-        let manager = manager_for(live.as_ref(), target);
-        let desired = apply_one(client, &target.namespace, manifest, &manager, true, retry).await?;
+    // Dry runs store nothing, so they go at once; the diff keeps the manifests' order.
+    let managers: Vec<String> = lives
+        .iter()
+        .map(|live| manager_for(live.as_ref(), target))
+        .collect();
+    let dry_runs =
+        futures::future::join_all(manifests.iter().zip(&managers).map(|(manifest, manager)| {
+            apply_one(client, &target.namespace, manifest, manager, true, retry)
+        }));
+    let (dry_runs, candidates) =
+        tokio::join!(dry_runs, prune_candidates(client, target, manifests, retry));
+    for ((manifest, live), desired) in manifests.iter().zip(lives).zip(dry_runs) {
+        let desired = desired?;
         let live = live.map(|o| to_value(&o)).transpose()?;
         let desired = to_value(&desired)?;
         if let Some(d) = object_diff(&manifest.describe(), live.as_ref(), Some(&desired)) {
             out.push_str(&d);
         }
     }
-    for (resource, object) in prune_candidates(client, target, manifests, retry).await? {
+    for (resource, object) in candidates? {
         let title = format!(
             "{}/{}",
             resource.kind,

@@ -80,12 +80,17 @@ pub async fn dry_run(
             namespace_created: true,
         });
     }
-    let mut objects = Vec::with_capacity(manifests.len());
-    for manifest in manifests {
-        objects.push(plan_object(client, target, manifest, retry).await?);
-    }
-    let prune = prune_candidates(client, target, manifests, retry)
-        .await?
+    // Every object's reads and dry runs at once (nothing is stored), in the
+    // manifests' order in the plan.
+    let planned = futures::future::join_all(
+        manifests
+            .iter()
+            .map(|manifest| plan_object(client, target, manifest, retry)),
+    );
+    let (planned, candidates) =
+        tokio::join!(planned, prune_candidates(client, target, manifests, retry));
+    let objects = planned.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let prune = candidates?
         .into_iter()
         .map(|(resource, object)| {
             format!(

@@ -5,14 +5,22 @@
 //! currentRevision`; a CronJob has nothing to roll out. When a rollout stalls,
 //! the reasons are collected from the pods (scheduling, waiting containers) and
 //! the namespace's Warning events.
+//!
+//! The wait looks again whenever a watch on the service's workloads reports a
+//! change (as `kubectl rollout status` does), so a finished rollout is seen
+//! within a round trip rather than at the next poll; the poll stays as the
+//! longest gap between looks, for a watch the API server ends or refuses.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::stream::BoxStream;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::Client;
 use kube::api::{Api, ListParams};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::time::Instant;
 use tracing::instrument;
 
@@ -26,17 +34,18 @@ pub struct RolloutConfig {
     pub stall_timeout: Duration,
     /// No rollout takes longer than this, moving or not.
     pub max_duration: Duration,
-    /// How often to look.
+    /// The longest gap between looks; a watched change makes the next look at once.
     pub poll: Duration,
 }
 
 impl Default for RolloutConfig {
-    /// 120 s without progress, 30 minutes at most, a look every half second.
+    /// 120 s without progress, 30 minutes at most, a look at every change and
+    /// at least every two seconds.
     fn default() -> Self {
         RolloutConfig {
             stall_timeout: Duration::from_secs(120),
             max_duration: Duration::from_secs(30 * 60),
-            poll: Duration::from_millis(500),
+            poll: Duration::from_secs(2),
         }
     }
 }
@@ -185,6 +194,10 @@ pub async fn wait(
     }
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &target.namespace);
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), &target.namespace);
+    // Started before the first look, so no change between the look and the
+    // watch's start is missed.
+    let mut changes = workload_changes(client, target, &workloads);
+    let mut watching = true;
     let started = Instant::now();
     let mut last_change = Instant::now();
     let mut last_summary = String::new();
@@ -253,8 +266,47 @@ pub async fn wait(
             let reasons = failure_reasons(client, target, &workloads, retry).await?;
             return Ok(Rollout::Failed(with_reasons(&why, &reasons)));
         }
-        tokio::time::sleep(config.poll).await;
+        tokio::select! {
+            change = changes.next(), if watching => {
+                if change.is_none() {
+                    tracing::debug!("the workload watch ended; polling");
+                    watching = false;
+                }
+                // One look for a burst of changes (a rollout reports several at once).
+                while let Some(Some(_)) = changes.next().now_or_never() {}
+            }
+            () = tokio::time::sleep(config.poll) => {}
+        }
     }
+}
+
+/// A tick for every change the API server reports to the Deployments and
+/// StatefulSets among `workloads` (a watch of the namespace filtered by the
+/// service's labels, each kind watched only when the manifests have one). A
+/// watch error is a tick too (the next look reads the objects themselves) and
+/// backs off, so a refused watch does not spin.
+fn workload_changes(
+    client: &Client,
+    target: &Target,
+    workloads: &[&Manifest],
+) -> BoxStream<'static, ()> {
+    let config = watcher::Config::default().labels(&target.selector());
+    let has = |kind: &str| workloads.iter().any(|w| w.kind() == kind);
+    let mut streams: Vec<BoxStream<'static, ()>> = Vec::new();
+    if has("Deployment") {
+        let api: Api<Deployment> = Api::namespaced(client.clone(), &target.namespace);
+        streams.push(
+            watcher(api, config.clone())
+                .default_backoff()
+                .map(|_| ())
+                .boxed(),
+        );
+    }
+    if has("StatefulSet") {
+        let api: Api<StatefulSet> = Api::namespaced(client.clone(), &target.namespace);
+        streams.push(watcher(api, config).default_backoff().map(|_| ()).boxed());
+    }
+    futures::stream::select_all(streams).boxed()
 }
 
 fn refused(w: &Manifest, e: kube::Error) -> ClusterError {

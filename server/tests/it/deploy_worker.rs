@@ -271,6 +271,38 @@ async fn an_impossible_resource_request_fails_with_the_scheduler_reason_within_i
     t.finish().await;
 }
 
+/// The rollout wait looks again when its watch reports a change, not only at
+/// its poll: with a poll far longer than the deploy deadline, a first deploy
+/// and an image change both finish (a wait that only polled would still be
+/// waiting for its second look when [`ClusterTest::deploy`] gives up).
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_rollout_is_seen_complete_when_its_watch_reports_it_not_at_the_next_poll(pool: PgPool) {
+    let mut config = test_config();
+    config.rollout.poll = Duration::from_secs(3600);
+    config.rollout.stall_timeout = Duration::from_secs(7200);
+    let t = ClusterTest::with_config(&pool, &["staging"], config).await;
+    let service = t.service(SpecBuilder::web("watched").replicas(2)).await;
+    for image in [
+        "registry.example.com/x/watched:1",
+        "registry.example.com/x/watched:2",
+    ] {
+        let deploy = t.deploy_ok(&service, image).await;
+        let timeline: Vec<String> = deploys::events(&pool, deploy.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert!(
+            timeline.iter().any(|m| m == "waiting for the rollout"),
+            "deploy #{} never waited for a rollout: {timeline:?}",
+            deploy.id
+        );
+        assert_eq!(container_image(&t.client, &t.ns(), "watched").await, image);
+    }
+    t.finish().await;
+}
+
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn rollback_restores_the_previous_image(pool: PgPool) {
     let t = ClusterTest::new(&pool, &["staging"]).await;
