@@ -8,16 +8,9 @@
 //! so each push sees the verdicts of those before it. Judges of several
 //! replicas take different hooks (`skip locked`). A judge that dies mid-way
 //! rolls its transaction back and the delivery stays queued for the next.
-//!
-//! The judge yields to the endpoint: while pushes keep arriving it rests
-//! between verdicts ([`pause_after`]), so a burst is answered at the
-//! endpoint's own pace and judged at full speed as soon as it ends. The
-//! endpoint's answer is what a provider waits for (and times out on); a
-//! verdict a few hundred milliseconds later changes nothing it sees.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
@@ -34,62 +27,14 @@ use crate::webhook;
 /// by another replica, or left queued by a judge that died).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
-/// Pushes rung within this long make the endpoint busy: the judge paces itself.
-pub const BUSY_WINDOW: Duration = Duration::from_millis(50);
-/// While the endpoint is busy the judge rests this many times as long as its
-/// last verdict took, so it takes at most a quarter of its share of the CPU.
-const REST_FACTOR: u32 = 3;
-/// The longest rest between two verdicts: a slow verdict (a plan computed
-/// against the cluster) never holds the queue up for long.
-const MAX_REST: Duration = Duration::from_millis(100);
-
-/// Rung by the endpoint after it recorded a push, so the judge starts at once;
-/// it also tells the judge when the endpoint last had a push.
+/// Rung by the endpoint after it recorded a push, so the judge starts at once.
 #[derive(Clone, Debug, Default)]
-pub struct Wake(Arc<Rings>);
-
-#[derive(Debug, Default)]
-struct Rings {
-    notify: Notify,
-    /// Microseconds since [`EPOCH`] of the last ring; 0 before the first.
-    last: AtomicU64,
-}
-
-/// The clock of [`Rings::last`].
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-fn micros_since_epoch(at: Instant) -> u64 {
-    // One past, so that a ring at the epoch itself is not "never".
-    u64::try_from(at.saturating_duration_since(*EPOCH).as_micros())
-        .unwrap_or(u64::MAX)
-        .saturating_add(1)
-}
+pub struct Wake(Arc<Notify>);
 
 impl Wake {
     /// Wakes the judge (a ring while it is busy is kept for its next wait).
     pub fn ring(&self) {
-        self.0
-            .last
-            .store(micros_since_epoch(Instant::now()), Ordering::Relaxed);
-        self.0.notify.notify_one();
-    }
-
-    /// Whether a push was rung within [`BUSY_WINDOW`] before `now`.
-    pub fn busy_at(&self, now: Instant) -> bool {
-        let last = self.0.last.load(Ordering::Relaxed);
-        last != 0
-            && micros_since_epoch(now).saturating_sub(last)
-                <= u64::try_from(BUSY_WINDOW.as_micros()).unwrap_or(u64::MAX)
-    }
-}
-
-/// How long the judge rests after a verdict that took `took`: nothing when
-/// the endpoint is quiet, else [`REST_FACTOR`] times `took`, at most [`MAX_REST`].
-pub fn pause_after(took: Duration, busy: bool) -> Duration {
-    if busy {
-        (took * REST_FACTOR).min(MAX_REST)
-    } else {
-        Duration::ZERO
+        self.0.notify_one();
     }
 }
 
@@ -268,7 +213,7 @@ async fn recorded_verdict(db: &PgPool, row: i64) -> Result<Receipt, AppError> {
 pub fn spawn(db: PgPool, cluster: cluster::Handle, wake: Wake) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match judge_paced(&db, &cluster, &wake).await {
+            match judge_all(&db, &cluster).await {
                 Ok(0) => {}
                 Ok(judged) => tracing::debug!(judged, "webhook deliveries judged"),
                 Err(error) => {
@@ -276,55 +221,9 @@ pub fn spawn(db: PgPool, cluster: cluster::Handle, wake: Wake) -> JoinHandle<()>
                 }
             }
             tokio::select! {
-                _ = wake.0.notify.notified() => {}
+                _ = wake.0.notified() => {}
                 _ = tokio::time::sleep(SWEEP_EVERY) => {}
             }
         }
     })
-}
-
-/// [`judge_all`], resting between verdicts while the endpoint is busy ([`pause_after`]).
-async fn judge_paced(
-    db: &PgPool,
-    cluster: &cluster::Handle,
-    wake: &Wake,
-) -> Result<usize, AppError> {
-    let mut judged = 0;
-    loop {
-        let started = Instant::now();
-        if !judge_next(db, cluster).await? {
-            return Ok(judged);
-        }
-        judged += 1;
-        let now = Instant::now();
-        let rest = pause_after(now - started, wake.busy_at(now));
-        if !rest.is_zero() {
-            tokio::time::sleep(rest).await;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_judge_rests_only_while_pushes_keep_arriving_and_never_long() {
-        let took = Duration::from_millis(4);
-        assert_eq!(pause_after(took, false), Duration::ZERO);
-        assert_eq!(pause_after(took, true), Duration::from_millis(12));
-        assert_eq!(pause_after(Duration::from_secs(2), true), MAX_REST);
-    }
-
-    #[test]
-    fn the_endpoint_is_busy_for_a_window_after_a_ring() {
-        let wake = Wake::default();
-        let now = Instant::now();
-        assert!(!wake.busy_at(now), "never rung: quiet");
-        wake.ring();
-        let rung = Instant::now();
-        assert!(wake.busy_at(rung));
-        assert!(wake.busy_at(rung + BUSY_WINDOW / 2));
-        assert!(!wake.busy_at(rung + BUSY_WINDOW * 3));
-    }
 }
