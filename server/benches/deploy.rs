@@ -131,24 +131,29 @@ async fn run() -> anyhow::Result<()> {
         "(slipway: render, store, worker claim (woken by NOTIFY), dry-run diff, apply, prune, rollout watch, records;"
     );
     println!(" kubectl: apply --server-side of the same objects, then rollout status)");
-    // Image changes requested in the portal's way, beside pushes of image changes.
-    let portal: Vec<f64> = rows
-        .iter()
-        .skip(1)
-        .map(|r| r.slipway.as_secs_f64())
-        .collect();
-    let portal_mean = portal.iter().sum::<f64>() / portal.len().max(1) as f64;
     println!(
-        "\nwebhook push → rollout complete (new image each), beside a portal-requested image change"
+        "\nwebhook push → rollout complete (new image each), each beside a portal-requested image change just before it"
     );
-    for (i, push) in pushes.iter().enumerate() {
+    println!(
+        "{:<28} {:>12} {:>12} {:>8}",
+        "round", "portal (s)", "push (s)", "ratio"
+    );
+    for (i, round) in pushes.iter().enumerate() {
         println!(
-            "push {:<23} {:>12.2} s   ratio to the portal request's mean ({portal_mean:.2} s): {:.2}",
+            "{:<28} {:>12.2} {:>12.2} {:>8.2}",
             i + 1,
-            push.as_secs_f64(),
-            push.as_secs_f64() / portal_mean.max(1e-3)
+            round.portal.as_secs_f64(),
+            round.push.as_secs_f64(),
+            round.push.as_secs_f64() / round.portal.as_secs_f64().max(1e-3)
         );
     }
+    let portal: Vec<Duration> = pushes.iter().map(|r| r.portal).collect();
+    let push: Vec<Duration> = pushes.iter().map(|r| r.push).collect();
+    let ((portal_p50, portal_max), (push_p50, push_max)) = (p50_max(&portal), p50_max(&push));
+    println!(
+        "p50 / max: portal {portal_p50:.2} / {portal_max:.2} s, push {push_p50:.2} / {push_max:.2} s; push p50 over portal p50: {:.2}",
+        push_p50 / portal_p50.max(1e-3)
+    );
     let (plan_p50, plan_max) = p50_max(&timings.plans);
     let (apply_p50, apply_max) = p50_max(&timings.applies);
     println!(
@@ -227,7 +232,7 @@ async fn measure(
     pool: &PgPool,
     kubeconfig: &Path,
     team: &str,
-) -> anyhow::Result<(Vec<Row>, Vec<Duration>, Timings)> {
+) -> anyhow::Result<(Vec<Row>, Vec<PushRound>, Timings)> {
     store::migrate(pool).await?;
     let email = format!("bench@{team}.io");
     let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
@@ -346,7 +351,7 @@ async fn measure(
             kubectl: kubectl_time,
         });
     }
-    let pushes = push_rounds(pool, &handle, &service).await?;
+    let pushes = push_rounds(pool, &handle, &service, &actor).await?;
     let applies = apply_times(pool, &applied_ids).await?;
     let plans = plan_rounds(pool, &handle, &service, &actor).await?;
     let real = match real_node(kubeconfig) {
@@ -614,13 +619,27 @@ async fn plan_rounds(
     Ok(out)
 }
 
-/// Signed pushes through the webhook path (verify, record, request) for new
-/// images of the same service, each followed until its rollout completed.
+/// Rounds of a push beside a portal request.
+const PUSH_ROUNDS: u32 = 5;
+
+/// One round: a portal-requested image change, then a signed push of another,
+/// each followed until its rollout completed.
+struct PushRound {
+    portal: Duration,
+    push: Duration,
+}
+
+/// Image changes of the same service in pairs: one requested the portal's way,
+/// then one by a signed push through the webhook path (verify, record, the
+/// judge's verdict). Paired so that both see the same cluster (the rollouts
+/// of a run slow down as ReplicaSets of earlier rounds pile up, so a push
+/// compared with earlier portal rounds looked slower than it was).
 async fn push_rounds(
     pool: &PgPool,
     cluster: &cluster::Handle,
     service: &slipway::store::services::Service,
-) -> anyhow::Result<Vec<Duration>> {
+    actor: &Actor,
+) -> anyhow::Result<Vec<PushRound>> {
     use slipway::domain::hooks;
     let key = slipway::secret::SecretKey([42; 32]);
     let input = hooks::HookInput {
@@ -633,8 +652,24 @@ async fn push_rounds(
         .await
         .map_err(|e| anyhow::anyhow!("creating the hook: {e}"))?;
     let secret = hook.secret.expose().to_owned();
-    let mut times = Vec::new();
-    for round in 0..3u32 {
+    let mut rounds = Vec::new();
+    for round in 0..PUSH_ROUNDS {
+        let started = Instant::now();
+        let portal = domain::request(
+            pool,
+            cluster,
+            service,
+            actor,
+            Trigger::User,
+            &DeployRequest::of(
+                "staging",
+                &format!("registry.example.com/shop/web:portal-{round}"),
+            ),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("requesting the deploy: {e}"))?;
+        let portal = until_succeeded(pool, portal.id, started).await?;
+
         // The first character differs per round, so {short_sha} gives a new image each time.
         let sha = format!("{:x}{:039x}", round + 1, 0xbeef);
         let body = serde_json::to_vec(&serde_json::json!({
@@ -667,24 +702,30 @@ async fn push_rounds(
         let id = receipt
             .deploy_id
             .with_context(|| format!("the push made no deploy: {}", receipt.reason))?;
-        let done = loop {
-            let d = deploys::find(pool, id)
-                .await?
-                .context("the deploy vanished")?;
-            if d.state.is_finished() {
-                break d;
-            }
-            if started.elapsed() > DEADLINE {
-                bail!("deploy #{id} still {} after {DEADLINE:?}", d.state);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
-        if done.state != deployer::DeployState::Succeeded {
-            bail!("pushed deploy #{id} {}: {}", done.state, done.reason);
-        }
-        times.push(started.elapsed());
+        let push = until_succeeded(pool, id, started).await?;
+        rounds.push(PushRound { portal, push });
     }
-    Ok(times)
+    Ok(rounds)
+}
+
+/// Waits for deploy `id` to finish; how long since `started` it took to succeed.
+async fn until_succeeded(pool: &PgPool, id: i64, started: Instant) -> anyhow::Result<Duration> {
+    let done = loop {
+        let d = deploys::find(pool, id)
+            .await?
+            .context("the deploy vanished")?;
+        if d.state.is_finished() {
+            break d;
+        }
+        if started.elapsed() > DEADLINE {
+            bail!("deploy #{id} still {} after {DEADLINE:?}", d.state);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    if done.state != deployer::DeployState::Succeeded {
+        bail!("deploy #{id} {}: {}", done.state, done.reason);
+    }
+    Ok(started.elapsed())
 }
 
 /// kubectl: `SLIPWAY_KUBECTL`, else the pinned one of `e2e/cluster`, else the PATH's.
