@@ -652,6 +652,7 @@ async fn push_rounds(
         .await
         .map_err(|e| anyhow::anyhow!("creating the hook: {e}"))?;
     let secret = hook.secret.expose().to_owned();
+    let cache = slipway::domain::hook_cache::HookCache::default();
     let mut rounds = Vec::new();
     for round in 0..PUSH_ROUNDS {
         let started = Instant::now();
@@ -687,10 +688,17 @@ async fn push_rounds(
         };
         let started = Instant::now();
         let now = time::OffsetDateTime::now_utc();
-        let (found, envelope) =
-            hooks::authenticate(pool, Some(&key), Some(hook.id), &headers, &body, now)
-                .await
-                .map_err(|_| anyhow::anyhow!("the signed push was refused"))?;
+        let (found, envelope) = hooks::authenticate(
+            pool,
+            &cache,
+            Some(&key),
+            Some(hook.id),
+            &headers,
+            &body,
+            now,
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("the signed push was refused"))?;
         let queued = hooks::receive(pool, &found, &envelope, &body)
             .await
             .map_err(|_| anyhow::anyhow!("the push was not recorded"))?;

@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Per-hook rate limits of `POST /hooks/{id}`.
     pub hook_limiter: Arc<web::hooks::HookLimiter>,
+    /// Hooks recently authenticated (`domain::hook_cache`).
+    pub hook_cache: Arc<domain::hook_cache::HookCache>,
     /// Rung by `POST /hooks/{id}` when it queued a push for the judge.
     pub hook_wake: domain::hook_judge::Wake,
     /// The cap on concurrent password checks at sign-in.
@@ -75,6 +77,7 @@ impl AppState {
         let hook_limiter = Arc::new(web::hooks::HookLimiter::new(
             config.hook_deliveries_per_minute,
         ));
+        let hook_cache = Arc::new(domain::hook_cache::HookCache::new(config.hook_cache_ttl));
         // `serve` and `run` refuse an incomplete configuration before this
         // (`Config::oidc`); here it is only read.
         let oidc = match config.oidc() {
@@ -102,6 +105,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
             hook_limiter,
+            hook_cache,
             hook_wake: domain::hook_judge::Wake::default(),
             password_gate,
             oidc,

@@ -97,6 +97,12 @@ pub struct Config {
     )]
     pub hook_deliveries_per_minute: u32,
 
+    /// How long a replica trusts a hook it has just authenticated
+    /// (`domain::hook_cache`). Not a flag: tests lengthen it so that no
+    /// assertion depends on how fast the machine is.
+    #[arg(skip = crate::domain::hook_cache::TTL)]
+    pub hook_cache_ttl: std::time::Duration,
+
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "SLIPWAY_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -304,6 +310,7 @@ impl Config {
             log_format: LogFormat::Pretty,
             body_limit: 1024 * 1024,
             hook_deliveries_per_minute: 120,
+            hook_cache_ttl: crate::domain::hook_cache::TTL,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             static_dir: None,

@@ -5,6 +5,9 @@
 //!
 //! Receiving only records and enqueues: it never waits on the cluster.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use rand::RngCore as _;
 use serde_json::json;
 use sqlx::PgPool;
@@ -13,6 +16,7 @@ use uuid::Uuid;
 
 use crate::cluster;
 use crate::domain::deploys::{self, CommitInfo, DeployRequest, Origin, Trigger};
+use crate::domain::hook_cache::HookCache;
 use crate::domain::hook_judge;
 use crate::error::{AppError, FieldError};
 use crate::secret::{SecretKey, SecretString};
@@ -242,20 +246,27 @@ const DECOY_SECRET: &[u8] = b"whsec_decoy_for_unknown_hooks_00000000000000000000
 
 /// Verifies a delivery to hook `hook_id` against its secret (and, within the
 /// grace period, the one before it). Nothing is read from the body before this.
+/// A hook authenticated within the last seconds comes from `cache` instead of
+/// the database (see `domain::hook_cache` for why that is safe).
 pub async fn authenticate(
     db: &PgPool,
+    cache: &HookCache,
     key: Option<&SecretKey>,
     hook_id: Option<Uuid>,
     headers: &Headers,
     body: &[u8],
     now: OffsetDateTime,
-) -> Result<(Hook, webhook::Envelope), Result<Rejection, AppError>> {
+) -> Result<(Arc<Hook>, webhook::Envelope), Result<Rejection, AppError>> {
     let envelope = webhook::envelope(headers, body);
-    let hook = match hook_id {
-        Some(id) => store_hooks::find(db, id).await.map_err(|e| Err(e.into()))?,
-        None => None,
+    let read_at = Instant::now();
+    let kept = hook_id.and_then(|id| cache.get(id, read_at));
+    let from_cache = kept.is_some();
+    let hook = match (kept, hook_id) {
+        (Some(kept), _) => Some(kept),
+        (None, Some(id)) => look_up(db, id).await?,
+        (None, None) => None,
     };
-    let Some(hook) = hook else {
+    let Some(mut hook) = hook else {
         if let Some(envelope) = &envelope {
             let _ = webhook::verify(envelope.provider, headers, DECOY_SECRET, body);
         }
@@ -265,6 +276,43 @@ pub async fn authenticate(
         return Err(Ok(Rejection::BadSignature));
     };
     let key = key_of(key).map_err(Err)?;
+    let mut verified = signed_by(key, &hook, &envelope, headers, body, now)?;
+    if !verified && from_cache {
+        // Rotated since it was kept, perhaps: read it again before refusing.
+        cache.forget(hook.id);
+        hook = look_up(db, hook.id)
+            .await?
+            .ok_or(Ok(Rejection::UnknownHook))?;
+        verified = signed_by(key, &hook, &envelope, headers, body, now)?;
+    }
+    if !verified {
+        return Err(Ok(Rejection::BadSignature));
+    }
+    if !from_cache {
+        // Trusted for `hook_cache::TTL` from when it was read, not from its last use.
+        cache.keep(hook.clone(), read_at);
+    }
+    Ok((hook, envelope))
+}
+
+/// Hook `id` as stored now.
+async fn look_up(db: &PgPool, id: Uuid) -> Result<Option<Arc<Hook>>, Result<Rejection, AppError>> {
+    store_hooks::find(db, id)
+        .await
+        .map(|found| found.map(Arc::new))
+        .map_err(|e| Err(e.into()))
+}
+
+/// Whether the delivery is signed with `hook`'s secret, or with the one
+/// before its last rotation while that is still valid at `now`.
+fn signed_by(
+    key: &SecretKey,
+    hook: &Hook,
+    envelope: &webhook::Envelope,
+    headers: &Headers,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Result<bool, Result<Rejection, AppError>> {
     let mut secrets = vec![&hook.secret_sealed];
     if let (Some(previous), Some(until)) = (&hook.previous_sealed, hook.previous_valid_until)
         && until > now
@@ -281,10 +329,7 @@ pub async fn authenticate(
         })?;
         verified |= webhook::verify(envelope.provider, headers, &secret, body);
     }
-    if !verified {
-        return Err(Ok(Rejection::BadSignature));
-    }
-    Ok((hook, envelope))
+    Ok(verified)
 }
 
 impl Receipt {

@@ -15,6 +15,7 @@ pub mod drift;
 pub mod environments;
 pub mod freeze;
 pub mod grants;
+pub mod hook_cache;
 pub mod hook_judge;
 pub mod hooks;
 pub mod logs;

@@ -224,12 +224,21 @@ async fn receive(
     let key = app.config.secret_key.as_ref();
     let now = OffsetDateTime::now_utc();
     let hook_id = Uuid::parse_str(&id).ok();
-    let (hook, envelope) =
-        match hooks::authenticate(&app.db, key, hook_id, &provider, &body, now).await {
-            Ok(found) => found,
-            Err(Ok(refused)) => return Err(rejection(refused)),
-            Err(Err(error)) => return Err(error),
-        };
+    let (hook, envelope) = match hooks::authenticate(
+        &app.db,
+        &app.hook_cache,
+        key,
+        hook_id,
+        &provider,
+        &body,
+        now,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(Ok(refused)) => return Err(rejection(refused)),
+        Err(Err(error)) => return Err(error),
+    };
     let receipt = match hooks::receive(&app.db, &hook, &envelope, &body).await {
         Ok(receipt) => receipt,
         Err(Ok(refused)) => return Err(rejection(refused)),
@@ -524,6 +533,7 @@ async fn rotate_hook(
     let key = app.config.secret_key.as_ref();
     let now = OffsetDateTime::now_utc();
     let new = hooks::rotate_secret(&app.db, key, &user.actor(addr), &hook, now).await?;
+    app.hook_cache.forget(hook.id);
     let hook = store::hooks::find(&app.db, hook.id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -543,6 +553,7 @@ async fn delete_hook(
     let (service, hook) = load_hook(&app, &user, &team, &name, &id).await?;
     policy::can_manage_hooks(&user, &service.team)?;
     hooks::delete_hook(&app.db, &user.actor(addr), &hook).await?;
+    app.hook_cache.forget(hook.id);
     flash(&session, "ok", "Hook deleted; its URL now answers 404.").await?;
     Ok(Redirect::to(&format!("/services/{team}/{name}/hooks")).into_response())
 }

@@ -981,15 +981,106 @@ async fn a_rotated_secret_keeps_the_old_one_valid_for_the_grace_period(pool: PgP
             .status(),
         202
     );
+    // A day later (faked in the table): a replica that has not seen the hook
+    // for seconds reads it again and refuses the old secret. (One that read it
+    // a moment ago may trust its copy for `hook_cache::TTL`; a real day is
+    // longer than that.)
     sqlx::query("update hooks set previous_valid_until = now() - interval '1 second'")
         .execute(&pool)
         .await
         .unwrap();
+    let mut hook = hook;
+    // Keep the first server running: stopping it would close the shared pool.
+    let _first = std::mem::replace(&mut hook.app, TestApp::spawn(pool.clone()).await);
     assert_eq!(
         hook.github("push", "r-3", github_push("refs/heads/main", SHA))
             .await
             .status(),
         401
+    );
+}
+
+/// A replica keeps a hook it has just authenticated for a few seconds
+/// (`domain::hook_cache`); a rotation or a deletion made through another
+/// replica still takes effect on it at once.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_hook_kept_by_one_replica_follows_a_rotation_and_a_deletion_made_on_another(
+    pool: PgPool,
+) {
+    let mut hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    // A replica that trusts its copy for an hour, so no step below depends on
+    // how fast the machine is (`serve`'s is `hook_cache::TTL`).
+    let trusting = TestApp::spawn_with(pool.clone(), slipway::cluster::Handle::disabled(), |c| {
+        c.hook_cache_ttl = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    // Keep the first server running: stopping it would close the shared pool.
+    let _first = std::mem::replace(&mut hook.app, trusting);
+    let old_secret = hook.secret.clone();
+    let push = |n: u32| github_push("refs/heads/main", &format!("{n:040x}"));
+    assert_eq!(hook.github("push", "k-1", push(1)).await.status(), 202);
+    // The replica now answers from its copy: with the stored secret made
+    // unreadable for a moment, a correctly signed push still gets through.
+    let sealed: Vec<u8> = sqlx::query_scalar("select secret_sealed from hooks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let set_sealed = |bytes: Vec<u8>| {
+        sqlx::query("update hooks set secret_sealed = $1")
+            .bind(bytes)
+            .execute(&pool)
+    };
+    set_sealed(b"unreadable".to_vec()).await.unwrap();
+    assert_eq!(
+        hook.github("push", "k-2", push(2)).await.status(),
+        202,
+        "kept"
+    );
+    set_sealed(sealed).await.unwrap();
+
+    let other = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let res = other
+        .post_form(&format!("/services/shop/api/hooks/{}/rotate", hook.id), &[])
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let start = html.find("whsec_").unwrap();
+    let new_secret = html[start..start + 70].to_owned();
+
+    hook.secret = new_secret.clone();
+    assert_eq!(
+        hook.github("push", "k-3", push(3)).await.status(),
+        202,
+        "the new secret is accepted by the replica that kept the hook"
+    );
+    hook.secret = old_secret;
+    assert_eq!(
+        hook.github("push", "k-4", push(4)).await.status(),
+        202,
+        "grace"
+    );
+    hook.secret = "whsec_not-the-secret".to_owned();
+    assert_eq!(hook.github("push", "k-5", push(5)).await.status(), 401);
+    assert_eq!(
+        hook.delivery_count().await,
+        4,
+        "the forged one was not recorded"
+    );
+
+    let res = other
+        .post_form(&format!("/services/shop/api/hooks/{}/delete", hook.id), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    hook.secret = new_secret;
+    let res = hook.github("push", "k-6", push(6)).await;
+    assert_eq!(res.status(), 404, "deleted on the other replica");
+    let recorded: i64 = sqlx::query_scalar("select count(*) from hook_deliveries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded, 0,
+        "the deletion took the deliveries; none was added"
     );
 }
 
