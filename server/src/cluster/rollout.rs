@@ -194,8 +194,9 @@ pub async fn wait(
     }
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &target.namespace);
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), &target.namespace);
-    // Started before the first look, so no change between the look and the
-    // watch's start is missed.
+    // A watch begins (when first polled, after the first look) by listing the
+    // objects as they are, which wakes a look too: a change between the first
+    // look and the watch's start is not missed.
     let mut changes = workload_changes(client, target, &workloads);
     let mut watching = true;
     let started = Instant::now();
