@@ -952,17 +952,23 @@ async fn hooks_are_managed_by_the_team_only_and_checked_as_typed(pool: PgPool) {
     assert!(!audit.contains("whsec_"), "{audit}");
 }
 
-#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
-async fn a_rotated_secret_keeps_the_old_one_valid_for_the_grace_period(pool: PgPool) {
-    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
-    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
-    let res = member
-        .post_form(&format!("/services/shop/api/hooks/{}/rotate", hook.id), &[])
+/// Rotates hook `id`'s secret through the portal of `app` (signed in as a
+/// team member); the new secret, read from the page that shows it once.
+async fn rotate_in_portal(app: &TestApp, id: &str) -> String {
+    let res = app
+        .post_form(&format!("/services/shop/api/hooks/{id}/rotate"), &[])
         .await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     let start = html.find("whsec_").unwrap();
-    let new_secret = html[start..start + 70].to_owned();
+    html[start..start + 70].to_owned()
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_rotated_secret_keeps_the_old_one_valid_for_the_grace_period(pool: PgPool) {
+    let hook = hooked(&pool, "staging", "refs/heads/main", &[]).await;
+    let member = TestApp::signed_in(&pool, "dev@shop.io").await;
+    let new_secret = rotate_in_portal(&member, &hook.id).await;
     assert_ne!(new_secret, hook.secret);
     let old = hook
         .github("push", "r-1", github_push("refs/heads/main", SHA))
@@ -1039,13 +1045,7 @@ async fn a_hook_kept_by_one_replica_follows_a_rotation_and_a_deletion_made_on_an
     set_sealed(sealed).await.unwrap();
 
     let other = TestApp::signed_in(&pool, "dev@shop.io").await;
-    let res = other
-        .post_form(&format!("/services/shop/api/hooks/{}/rotate", hook.id), &[])
-        .await;
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.unwrap();
-    let start = html.find("whsec_").unwrap();
-    let new_secret = html[start..start + 70].to_owned();
+    let new_secret = rotate_in_portal(&other, &hook.id).await;
 
     hook.secret = new_secret.clone();
     assert_eq!(
