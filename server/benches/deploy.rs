@@ -265,7 +265,10 @@ async fn measure(
     if handle.wait_ready(Duration::from_secs(30)).await.is_none() {
         bail!("the cluster did not answer: {:?}", handle.state());
     }
-    let worker = Worker::start(pool.clone(), handle.clone(), WorkerConfig::default());
+    // The configured cluster under its default name, which the fresh bench
+    // database's environments target.
+    let fleet = cluster::Fleet::of_handle(slipway::config::DEFAULT_CLUSTER_NAME, handle.clone());
+    let worker = Worker::start(pool.clone(), fleet.clone(), WorkerConfig::default());
     let kubectl_ns = format!("{team}-kubectl");
     let mut rows = Vec::new();
     let mut applied_ids = Vec::new();
@@ -273,7 +276,7 @@ async fn measure(
         let started = Instant::now();
         let deploy = domain::request(
             pool,
-            &handle,
+            &fleet,
             &service,
             &actor,
             Trigger::User,
@@ -351,12 +354,12 @@ async fn measure(
             kubectl: kubectl_time,
         });
     }
-    let pushes = push_rounds(pool, &handle, &service, &actor).await?;
+    let pushes = push_rounds(pool, &fleet, &service, &actor).await?;
     let applies = apply_times(pool, &applied_ids).await?;
-    let plans = plan_rounds(pool, &handle, &service, &actor).await?;
+    let plans = plan_rounds(pool, &fleet, &service, &actor).await?;
     let real = match real_node(kubeconfig) {
         Ok(_) => RealNode::Measured(
-            real_node_rounds(pool, &handle, &current, &actor, team, kubeconfig).await?,
+            real_node_rounds(pool, &fleet, &current, &actor, team, kubeconfig).await?,
         ),
         Err(reason) => RealNode::Unavailable(reason),
     };
@@ -415,7 +418,7 @@ const REAL_NODE_IMAGE: &str = "localhost/slipway-demo/catalog-api:2.3.0";
 /// same objects into a namespace of its own and waiting for the rollout.
 async fn real_node_rounds(
     pool: &PgPool,
-    handle: &cluster::Handle,
+    fleet: &cluster::Fleet,
     user: &CurrentUser,
     actor: &Actor,
     team: &str,
@@ -445,7 +448,7 @@ async fn real_node_rounds(
         let started = Instant::now();
         let deploy = domain::request(
             pool,
-            handle,
+            fleet,
             &service,
             actor,
             Trigger::User,
@@ -567,7 +570,7 @@ async fn apply_times(pool: &PgPool, ids: &[i64]) -> anyhow::Result<Vec<Duration>
 /// stored again, alone, several times: the figure is that.
 async fn plan_rounds(
     pool: &PgPool,
-    cluster: &cluster::Handle,
+    cluster: &cluster::Fleet,
     service: &slipway::store::services::Service,
     actor: &Actor,
 ) -> anyhow::Result<Vec<Duration>> {
@@ -636,7 +639,7 @@ struct PushRound {
 /// compared with earlier portal rounds looked slower than it was).
 async fn push_rounds(
     pool: &PgPool,
-    cluster: &cluster::Handle,
+    cluster: &cluster::Fleet,
     service: &slipway::store::services::Service,
     actor: &Actor,
 ) -> anyhow::Result<Vec<PushRound>> {

@@ -29,10 +29,9 @@ pub const SESSION_IDLE_MINUTES: i64 = 120;
 pub struct AppState {
     /// PostgreSQL.
     pub db: PgPool,
-    /// The managed cluster.
-    pub cluster: cluster::Handle,
-    /// Live status of what Slipway manages, from watches.
-    pub status: cluster::status::StatusCache,
+    /// The managed clusters, each with its connection and watch cache
+    /// (`cluster::fleet`); environments name the one they target.
+    pub clusters: cluster::Fleet,
     /// Configuration.
     pub config: Arc<Config>,
     /// Prometheus exposition.
@@ -65,15 +64,17 @@ impl axum::extract::FromRef<AppState> for Arc<domain::approvals::PendingCounts> 
     }
 }
 
-impl axum::extract::FromRef<AppState> for cluster::Handle {
+impl axum::extract::FromRef<AppState> for cluster::Fleet {
     fn from_ref(state: &AppState) -> Self {
-        state.cluster.clone()
+        state.clusters.clone()
     }
 }
 
 impl AppState {
-    /// State over a pool and a cluster handle.
+    /// State over a pool and the configured cluster's connection (registered
+    /// as `SLIPWAY_CLUSTER_NAME`; `serve` adds the registry's clusters).
     pub fn new(db: PgPool, cluster: cluster::Handle, config: Config) -> Self {
+        let clusters = cluster::Fleet::of_handle(config.cluster_name(), cluster);
         let hook_limiter = Arc::new(web::hooks::HookLimiter::new(
             config.hook_deliveries_per_minute,
         ));
@@ -100,8 +101,7 @@ impl AppState {
         ));
         Self {
             db,
-            status: cluster::status::StatusCache::start(cluster.clone()),
-            cluster,
+            clusters,
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
             hook_limiter,
@@ -211,8 +211,15 @@ pub async fn serve(
     let db = state.db.clone();
     let judge = domain::hook_judge::spawn(
         state.db.clone(),
-        state.cluster.clone(),
+        state.clusters.clone(),
         state.hook_wake.clone(),
+    );
+    let registry = domain::clusters::spawn_registry_watch(
+        state.db.clone(),
+        state.clusters.clone(),
+        state.config.secret_key.clone(),
+        state.config.cluster_name().to_owned(),
+        state.config.cluster_registry_poll,
     );
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -231,6 +238,7 @@ pub async fn serve(
     }
     // A verdict cut off here rolls back; the delivery stays queued for the next judge.
     judge.abort();
+    registry.abort();
     db.close().await;
     Ok(())
 }

@@ -146,8 +146,12 @@ async fn run_with_database(
             tracing::info!(services = %adapted.join(", "), "adapted the demo services for the local cluster");
         }
     }
+    if local_cluster.is_some() && config.cluster_name.is_none() {
+        // INTERFACES: `make run` registers the local control plane as `local`.
+        config.cluster_name = Some(LOCAL_CLUSTER_NAME.to_owned());
+    }
+    crate::domain::clusters::adopt_configured(&pool, config.cluster_name()).await?;
     let cluster = cluster::Handle::start(source);
-    prepare_demo_namespaces(pool.clone(), cluster.clone(), local_cluster);
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "binding {} (SLIPWAY_LISTEN); is another Slipway using it?",
@@ -155,12 +159,16 @@ async fn run_with_database(
         )
     })?;
     print_welcome(&config, &seeded, &kubeconfig);
-    let state = AppState::new(pool, cluster, config);
+    let state = AppState::new(pool.clone(), cluster, config);
+    prepare_demo_namespaces(pool, state.clusters.clone(), local_cluster);
     serve_with_worker(listener, state).await
 }
 
 /// The login role the private instance serves as.
 const SERVING_ROLE: &str = "slipway_web";
+
+/// The name `run` registers its local control plane under.
+const LOCAL_CLUSTER_NAME: &str = "local";
 
 /// The private instance serves as [`SERVING_ROLE`], a member of `slipway_app`
 /// that owns nothing, while its superuser stays the schema owner that migrated:
@@ -194,9 +202,10 @@ async fn serve_as_app_role(
 ///
 /// On the local cluster (`local_cluster` is its state folder) it then runs
 /// the demo on the real node: see [`crate::local::demo`].
-fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle, local_cluster: Option<PathBuf>) {
+fn prepare_demo_namespaces(pool: PgPool, clusters: cluster::Fleet, local_cluster: Option<PathBuf>) {
     tokio::spawn(async move {
-        let Some(client) = cluster.wait_until_ready().await else {
+        let configured = clusters.configured_member();
+        let Some(client) = configured.handle.wait_until_ready().await else {
             return;
         };
         match seed::prepare_namespaces(&pool, &client).await {
@@ -207,7 +216,7 @@ fn prepare_demo_namespaces(pool: PgPool, cluster: cluster::Handle, local_cluster
             Err(error) => tracing::warn!(%error, "could not prepare the demo services' namespaces"),
         }
         if let Some(dir) = local_cluster {
-            crate::local::demo::run_when_node_ready(&pool, &cluster, &client, &dir).await;
+            crate::local::demo::run_when_node_ready(&pool, &clusters, &client, &dir).await;
         }
     });
 }
@@ -222,13 +231,13 @@ async fn serve_with_worker(listener: TcpListener, state: AppState) -> anyhow::Re
     crate::domain::notifications::configure_public_url(&state.config.public_url);
     let worker = deployer::Worker::start(
         state.db.clone(),
-        state.cluster.clone(),
+        state.clusters.clone(),
         deployer::WorkerConfig::default(),
     );
     // Expires overdue requests and keeps waiting deploys' plans fresh.
     let sweeper = crate::domain::waiting::spawn_sweeper(
         state.db.clone(),
-        state.cluster.clone(),
+        state.clusters.clone(),
         std::time::Duration::from_secs(5),
     );
     let purger = crate::auth::purge::spawn_purger(state.db.clone(), crate::auth::purge::EVERY);

@@ -59,6 +59,18 @@ pub struct Config {
     #[arg(long, env = "SLIPWAY_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
 
+    /// The name under which the cluster of this configuration (SLIPWAY_KUBECONFIG,
+    /// `KUBECONFIG`, in-cluster, or `run`'s local control plane) is registered;
+    /// environments target it by this name. Default `default`, and `local` for
+    /// `run` on its local control plane.
+    #[arg(long, env = "SLIPWAY_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+
+    /// How often a replica re-reads the cluster registry to pick up clusters
+    /// registered, changed or removed on another replica.
+    #[arg(skip = std::time::Duration::from_secs(5))]
+    pub cluster_registry_poll: std::time::Duration,
+
     /// The namespace Slipway itself runs in; no environment pattern may give it
     /// to a team (added to the reserved namespaces at start).
     #[arg(long, env = "SLIPWAY_OWN_NAMESPACE", default_value = "slipway")]
@@ -304,6 +316,8 @@ impl Config {
             secret_key: Some(SecretKey([7; 32])),
             kubeconfig: None,
             own_namespace: "slipway".into(),
+            cluster_name: None,
+            cluster_registry_poll: std::time::Duration::from_secs(5),
             admin_email: "admin@slipway.local".into(),
             admin_password: None,
             log: "info".into(),
@@ -438,9 +452,20 @@ impl Config {
         if !(1..=720).contains(&self.oidc_session_hours) {
             anyhow::bail!("SLIPWAY_OIDC_SESSION_HOURS must be between 1 and 720");
         }
+        if let Err(why) = crate::domain::clusters::check_name(self.cluster_name()) {
+            anyhow::bail!("SLIPWAY_CLUSTER_NAME {why}");
+        }
         Ok(())
     }
+
+    /// The configured cluster's registered name (`SLIPWAY_CLUSTER_NAME`).
+    pub fn cluster_name(&self) -> &str {
+        self.cluster_name.as_deref().unwrap_or(DEFAULT_CLUSTER_NAME)
+    }
 }
+
+/// The configured cluster's name when `SLIPWAY_CLUSTER_NAME` is unset.
+pub const DEFAULT_CLUSTER_NAME: &str = "default";
 
 /// Where static files live when `SLIPWAY_STATIC_DIR` is unset: `static/` in the
 /// working directory, else the source checkout's (for `cargo run` and tests).

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 
 /// A string that must never be printed: `Debug` redacts it, and there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretString(String);
 
 impl SecretString {

@@ -80,7 +80,7 @@ test('every page answers 200, passes axe-core and fits 1280 px and 390 px', asyn
       ['/admin/environments/{name}', '/admin/environments/production'],
       ['/admin/environments/{name}/freeze', '/admin/environments/production/freeze'],
       ['/admin/environments/{name}/quota', '/admin/environments/production/quota'],
-      ['/admin/cluster', '/admin/cluster'], ['/admin/namespaces', '/admin/namespaces'],
+      ['/admin/cluster', '/admin/cluster'], ['/admin/clusters', '/admin/clusters'], ['/admin/clusters/{name}', '/admin/clusters/default'], ['/admin/namespaces', '/admin/namespaces'],
       ['/admin/tenancy', '/admin/tenancy'], ['/admin/sso', '/admin/sso'],
       ['/admin/notifications', '/admin/notifications'], ['/admin/audit', '/admin/audit'],
       ['/login', null],

@@ -3,7 +3,23 @@
 
 CLUSTER_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO_ROOT="$(cd "$CLUSTER_SRC/../.." && pwd)"
-CLUSTER_DIR="${SLIPWAY_CLUSTER_DIR:-$REPO_ROOT/.slipway/cluster}"
+# `--name NAME` first (up, down, test, kubectl): a second, independent control
+# plane in .slipway/cluster-NAME, on its own ports (derived from that folder),
+# with kwok nodes only (one real node per machine: it owns containerd and the
+# kubelet's ports) and no metrics-server. Consumed here, so each script sees
+# only its own arguments.
+CLUSTER_NAME=""
+if [[ "${1:-}" == --name ]]; then
+	[[ "${2:-}" =~ ^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$ ]] ||
+		{ echo "--name needs a DNS label (a-z, 0-9, -), got '${2:-}'" >&2; exit 2; }
+	CLUSTER_NAME="$2"
+	shift 2
+fi
+if [[ -n "$CLUSTER_NAME" ]]; then
+	CLUSTER_DIR="${SLIPWAY_CLUSTER_DIR:-$REPO_ROOT/.slipway/cluster-$CLUSTER_NAME}"
+else
+	CLUSTER_DIR="${SLIPWAY_CLUSTER_DIR:-$REPO_ROOT/.slipway/cluster}"
+fi
 [[ "$CLUSTER_DIR" == /* ]] || CLUSTER_DIR="$PWD/$CLUSTER_DIR"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/slipway/cluster-bin"
 

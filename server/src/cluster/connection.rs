@@ -14,6 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use super::requests::{CountRequests, RequestCounts};
+use crate::secret::SecretString;
 use tokio::sync::watch;
 
 /// Where the cluster's credentials come from.
@@ -26,8 +27,16 @@ pub enum KubeSource {
     Local(PathBuf),
     /// `KUBECONFIG` or in-cluster configuration, as kube infers it.
     Infer,
+    /// A registered cluster's kubeconfig document (checked by
+    /// [`super::credentials`], opened from its sealed copy in PostgreSQL).
+    Document(SecretString),
+    /// The cluster Slipway's own pod runs in (its ServiceAccount).
+    InCluster,
     /// No cluster at all (tests of the portal alone).
     Disabled,
+    /// A registration that cannot be used, and why (its credentials do not
+    /// open); retried like an unreachable cluster, so a fixed key recovers it.
+    Broken(String),
 }
 
 /// What Slipway currently knows about the cluster.
@@ -43,6 +52,8 @@ pub enum ClusterState {
         client: Client,
         /// `gitVersion` of the API server.
         version: String,
+        /// The API server's URL.
+        server: String,
     },
     /// Configured but not answering; the reason is shown in the portal.
     Unreachable(String),
@@ -124,6 +135,16 @@ impl Handle {
         }
     }
 
+    /// A handle that stays in `state` (e.g. a cluster that is not registered).
+    pub fn unavailable(state: ClusterState) -> Self {
+        let (_tx, rx) = watch::channel(state);
+        Self {
+            state: rx,
+            requests: Arc::default(),
+            _task: Arc::new(TaskGuard(None)),
+        }
+    }
+
     /// The requests this connection's clients have sent, by verb and resource.
     pub fn requests(&self) -> &RequestCounts {
         &self.requests
@@ -132,6 +153,14 @@ impl Handle {
     /// The latest state.
     pub fn state(&self) -> ClusterState {
         self.state.borrow().clone()
+    }
+
+    /// The API server's URL, when connected.
+    pub fn server(&self) -> Option<String> {
+        match &*self.state.borrow() {
+            ClusterState::Ready { server, .. } => Some(server.clone()),
+            _ => None,
+        }
     }
 
     /// The client, when connected.
@@ -172,11 +201,15 @@ async fn keep_connected(
     let mut logged_waiting = false;
     loop {
         let next = match connect(&source, &requests).await {
-            Ok((client, version)) => {
+            Ok((client, version, server)) => {
                 if !matches!(*tx.borrow(), ClusterState::Ready { .. }) {
-                    tracing::info!(%version, "connected to the cluster");
+                    tracing::info!(%version, %server, "connected to the cluster");
                 }
-                ClusterState::Ready { client, version }
+                ClusterState::Ready {
+                    client,
+                    version,
+                    server,
+                }
             }
             Err(ConnectError::NotYet(why)) => {
                 if !logged_waiting {
@@ -200,6 +233,43 @@ async fn keep_connected(
     }
 }
 
+/// What a connection test found: the API server's version, and whether the
+/// credentials may list namespaces (Slipway creates and reads team namespaces).
+#[derive(Debug)]
+pub struct Probe {
+    /// `gitVersion` of the API server.
+    pub version: String,
+}
+
+/// Connects once, as a registration's connection test: the API server must
+/// answer within 5 s and the credentials must be allowed to list namespaces.
+pub async fn probe(source: &KubeSource) -> Result<Probe, String> {
+    let (client, version, _) = connect(source, &Arc::default())
+        .await
+        .map_err(|e| match e {
+            ConnectError::NotYet(why) | ConnectError::Failed(why) => why,
+        })?;
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+    let listed = tokio::time::timeout(
+        Duration::from_secs(5),
+        namespaces.list_metadata(&kube::api::ListParams::default().limit(1)),
+    )
+    .await
+    .map_err(|_| "the API server did not answer a list of namespaces within 5 s".to_owned())?;
+    match listed {
+        Ok(_) => Ok(Probe { version }),
+        Err(kube::Error::Api(status)) if status.code == 401 => Err(format!(
+            "the API server (Kubernetes {version}) refused the credentials: {}",
+            status.message
+        )),
+        Err(kube::Error::Api(status)) if status.code == 403 => Err(format!(
+            "the credentials authenticate (Kubernetes {version}) but may not list namespaces; \
+             bind them to the ClusterRole of deploy/kubernetes/rbac.yaml"
+        )),
+        Err(e) => Err(format!("listing namespaces failed: {e}")),
+    }
+}
+
 enum ConnectError {
     NotYet(String),
     Failed(String),
@@ -208,9 +278,10 @@ enum ConnectError {
 async fn connect(
     source: &KubeSource,
     requests: &Arc<RequestCounts>,
-) -> Result<(Client, String), ConnectError> {
+) -> Result<(Client, String, String), ConnectError> {
     let config = match source {
         KubeSource::Disabled => return Err(ConnectError::NotYet("no cluster configured".into())),
+        KubeSource::Broken(why) => return Err(ConnectError::Failed(why.clone())),
         KubeSource::File(path) | KubeSource::Local(path) => {
             if !path.exists() {
                 let hint = if matches!(source, KubeSource::Local(_)) {
@@ -232,8 +303,18 @@ async fn connect(
         KubeSource::Infer => Config::infer()
             .await
             .map_err(|e| ConnectError::NotYet(format!("no cluster configuration found: {e}")))?,
+        KubeSource::Document(document) => {
+            let kubeconfig = Kubeconfig::from_yaml(document.expose())
+                .map_err(|e| ConnectError::Failed(format!("reading the kubeconfig: {e}")))?;
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| ConnectError::Failed(format!("loading the kubeconfig: {e}")))?
+        }
+        KubeSource::InCluster => Config::incluster()
+            .map_err(|e| ConnectError::Failed(format!("not running in a Kubernetes pod: {e}")))?,
     };
     let mut config = config;
+    let server = config.cluster_url.to_string();
     config.connect_timeout = Some(Duration::from_secs(3));
     config.read_timeout = Some(Duration::from_secs(30));
     let client = ClientBuilder::try_from(config)
@@ -244,5 +325,9 @@ async fn connect(
         .await
         .map_err(|_| ConnectError::Failed("the API server did not answer within 5 s".into()))?
         .map_err(|e| ConnectError::Failed(e.to_string()))?;
-    Ok((client, version.git_version))
+    Ok((
+        client,
+        version.git_version,
+        server.trim_end_matches('/').to_owned(),
+    ))
 }

@@ -2,9 +2,11 @@
 
 pub mod apply;
 pub mod connection;
+pub mod credentials;
 pub mod diff;
 pub mod drift;
 pub mod events;
+pub mod fleet;
 pub mod logs;
 pub mod plan;
 pub mod preflight;
@@ -17,3 +19,4 @@ pub mod tenant;
 pub mod wiring;
 
 pub use connection::{ClusterState, Handle, KubeSource};
+pub use fleet::{Fleet, Member};

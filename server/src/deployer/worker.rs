@@ -69,7 +69,7 @@ struct Context {
     id: Uuid,
     actor: String,
     db: PgPool,
-    cluster: cluster::Handle,
+    clusters: cluster::Fleet,
     config: WorkerConfig,
 }
 
@@ -78,27 +78,28 @@ impl Context {
         self.config.lease.as_secs_f64()
     }
 
-    /// The cluster client, waiting at most as long as the retry policy would.
-    async fn client(&self) -> Result<Client, String> {
-        if let Some(client) = self.cluster.client() {
+    /// The client of cluster `name`, waiting at most as long as the retry
+    /// policy would; the reason of a failure names the cluster.
+    async fn client(&self, name: &str) -> Result<Client, String> {
+        let member = self.clusters.member(name);
+        let cluster = &member.handle;
+        if let Some(client) = cluster.client() {
             return Ok(client);
         }
-        if matches!(self.cluster.state(), ClusterState::Disabled) {
-            return Err("no cluster is configured (set SLIPWAY_KUBECONFIG)".into());
+        if matches!(cluster.state(), ClusterState::Disabled) {
+            return Err(format!(
+                "no cluster is configured as `{name}` (set SLIPWAY_KUBECONFIG)"
+            ));
         }
-        match self
-            .cluster
-            .wait_ready(self.config.retry.total_wait())
-            .await
-        {
+        match cluster.wait_ready(self.config.retry.total_wait()).await {
             Some(client) => Ok(client),
-            None => Err(match self.cluster.state() {
+            None => Err(match cluster.state() {
                 ClusterState::Unreachable(why) => format!(
-                    "the cluster is unreachable: {why} (gave up after {} s)",
+                    "cluster `{name}` is unreachable: {why} (gave up after {} s)",
                     self.config.retry.total_wait().as_secs()
                 ),
                 other => format!(
-                    "the cluster is not connected: {} (gave up after {} s)",
+                    "cluster `{name}` is not connected: {} (gave up after {} s)",
                     other.describe(),
                     self.config.retry.total_wait().as_secs()
                 ),
@@ -117,13 +118,13 @@ pub struct Worker {
 
 impl Worker {
     /// Starts a worker with a fresh id on the current Tokio runtime.
-    pub fn start(db: PgPool, cluster: cluster::Handle, config: WorkerConfig) -> Self {
+    pub fn start(db: PgPool, clusters: cluster::Fleet, config: WorkerConfig) -> Self {
         let id = Uuid::new_v4();
         let ctx = Arc::new(Context {
             id,
             actor: format!("worker {}", &id.simple().to_string()[..8]),
             db,
-            cluster,
+            clusters,
             config,
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -481,7 +482,8 @@ async fn execute(ctx: &Context, deploy: &Deploy, state: &mut DeployState) -> Out
     match execute_steps(ctx, deploy, state).await {
         Ok(outcome) => outcome,
         Err(Step::Db(err)) => db_lost(err),
-        Err(Step::Cluster(err)) => failed(*state, err.to_string()),
+        // Which cluster, once there are several, is half of what went wrong.
+        Err(Step::Cluster(err)) => failed(*state, format!("cluster `{}`: {err}", deploy.cluster)),
         Err(Step::Fail(reason)) => failed(*state, reason),
         Err(Step::LeaseLost) => Outcome::Interrupted("the lease was lost".into()),
     }
@@ -523,7 +525,13 @@ async fn execute_steps(
     }
     let manifests = apply::parse_manifests(&documents.manifests, &deploy.namespace)?;
     check_approvals(ctx, deploy, &environment, &manifests).await?;
-    let client = ctx.client().await.map_err(Step::Fail)?;
+    if environment.cluster != deploy.cluster {
+        return Err(Step::Fail(format!(
+            "{} now targets cluster `{}`, but this deploy was planned (and approved) for cluster `{}`; request it again",
+            environment.name, environment.cluster, deploy.cluster
+        )));
+    }
+    let client = ctx.client(&deploy.cluster).await.map_err(Step::Fail)?;
     let target = Target {
         deploy_id: deploy.id,
         team: deploy.team.clone(),

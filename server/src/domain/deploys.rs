@@ -153,16 +153,16 @@ async fn move_deploy(
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
     /// The managed cluster.
-    pub cluster: &'a cluster::Handle,
+    pub clusters: &'a cluster::Fleet,
     /// Now.
     pub now: OffsetDateTime,
 }
 
 impl<'a> Context<'a> {
     /// The context at the current time.
-    pub fn now(cluster: &'a cluster::Handle) -> Self {
+    pub fn now(clusters: &'a cluster::Fleet) -> Self {
         Context {
-            cluster,
+            clusters,
             now: OffsetDateTime::now_utc(),
         }
     }
@@ -179,7 +179,7 @@ impl<'a> Context<'a> {
 #[instrument(skip_all, fields(deploy.id, service = %service.name, environment = %request.environment))]
 pub async fn request(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     service: &Service,
     actor: &Actor,
     trigger: Trigger,
@@ -194,7 +194,7 @@ pub async fn request(
         rollback_of: None,
         commit: None,
     };
-    let context = Context::now(cluster);
+    let context = Context::now(clusters);
     let id = create_in(
         &mut tx,
         &context,
@@ -423,7 +423,7 @@ pub async fn create_in(
         .await?
         .ok_or(AppError::NotFound)?;
     if environment.requires_approval() {
-        let plan = plans::compute(&mut *tx, context.cluster, &deploy, &parsed, checklist).await?;
+        let plan = plans::compute(&mut *tx, context.clusters, &deploy, &parsed, checklist).await?;
         if environment.block_on_missing_secrets && !plan.wiring.missing.is_empty() {
             return Err(AppError::invalid(
                 "secrets",
@@ -942,7 +942,7 @@ pub async fn decide(
 #[instrument(skip_all, fields(deploy.id = target.id, service = %target.service, environment = %target.environment))]
 pub async fn rollback(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     target: &Deploy,
     actor: &Actor,
 ) -> Result<Deploy, AppError> {
@@ -971,7 +971,7 @@ pub async fn rollback(
         commit: None,
     };
     let mut tx = db.begin().await?;
-    let context = Context::now(cluster);
+    let context = Context::now(clusters);
     let id = create_in(
         &mut tx,
         &context,

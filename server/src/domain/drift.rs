@@ -33,7 +33,7 @@ pub enum Report {
 /// Checks `service` in `environment` (the first of its environments by default).
 pub async fn check(
     db: &sqlx::PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     user: &CurrentUser,
     service: &Service,
     environment: Option<&str>,
@@ -48,10 +48,12 @@ pub async fn check(
     let Some(deploy) = store::deploys::latest_succeeded(db, service.id, env.id).await? else {
         return Ok(Report::NeverDeployed { environment });
     };
-    let client = cluster.client().ok_or_else(|| {
+    let member = clusters.member(&deploy.cluster);
+    let client = member.handle.client().ok_or_else(|| {
         AppError::Unavailable(format!(
-            "the cluster is not connected: {}",
-            cluster.state().describe()
+            "cluster `{}` is not connected: {}",
+            member.name,
+            member.handle.state().describe()
         ))
     })?;
     let documents = store::deploys::documents(db, deploy.id).await?;

@@ -55,6 +55,9 @@ pub struct PolicyInput {
     pub webhook_refs: String,
     /// Listing order as typed; empty means 0.
     pub position: String,
+    /// The registered cluster deploys go to; empty: the configured cluster
+    /// (a new environment) or the current one (an update).
+    pub cluster: String,
 }
 
 /// The patterns of a `webhook_refs` field.
@@ -166,8 +169,21 @@ impl PolicyInput {
             production_rules: self.production_rules,
             webhook_refs,
             position,
+            cluster: self.cluster.trim(),
         })
     }
+}
+
+/// A problem when `cluster` names no registered cluster.
+async fn unknown_cluster(db: &PgPool, cluster: &str) -> Result<Vec<FieldError>, AppError> {
+    let cluster = cluster.trim();
+    if cluster.is_empty() || store::clusters::find(db, cluster).await?.is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![FieldError::new(
+        "cluster",
+        format!("no cluster named `{cluster}` is registered"),
+    )])
 }
 
 /// A problem for each approver team that does not exist.
@@ -206,7 +222,8 @@ fn audit_detail(policy: &EnvironmentPolicy<'_>) -> serde_json::Value {
            "block_on_missing_secrets": policy.block_on_missing_secrets,
            "production_rules": policy.production_rules,
            "webhook_refs": policy.webhook_refs,
-           "position": policy.position})
+           "position": policy.position,
+           "cluster": policy.cluster})
 }
 
 /// Adds environment `name`; audited as `environment.create`.
@@ -221,6 +238,7 @@ pub async fn create_environment(
     let refs = split_refs(&input.webhook_refs);
     let teams = split_refs(&input.approver_teams);
     errors.extend(unknown_teams(db, &teams).await?);
+    errors.extend(unknown_cluster(db, &input.cluster).await?);
     errors.extend(tenancy::check_environment(db, name, input.namespace_pattern.trim()).await?);
     let policy = input.check(&refs, &teams).map_err(|mut more| {
         errors.append(&mut more);
@@ -260,6 +278,7 @@ pub async fn update_environment(
     let refs = split_refs(&input.webhook_refs);
     let teams = split_refs(&input.approver_teams);
     let mut errors = unknown_teams(db, &teams).await?;
+    errors.extend(unknown_cluster(db, &input.cluster).await?);
     errors.extend(tenancy::check_environment(db, name, input.namespace_pattern.trim()).await?);
     let policy = input.check(&refs, &teams).map_err(|mut more| {
         errors.append(&mut more);

@@ -63,7 +63,7 @@ impl From<sqlx::Error> for Failure {
 /// transaction holds. `Ok(None)` when its queue is empty.
 async fn judge_oldest(
     tx: &mut PgConnection,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     hook_id: Uuid,
 ) -> Result<Option<Verdict>, Failure> {
     let Some(queued) = store_hooks::oldest_queued(&mut *tx, hook_id).await? else {
@@ -79,7 +79,7 @@ async fn judge_oldest(
         .map_err(|e| fail(e.into()))?
         .ok_or_else(|| fail(AppError::NotFound))?;
     let receipt = match parse(&queued) {
-        Ok(push) => hooks::deploy_push(&mut *tx, cluster, &hook, row, &push)
+        Ok(push) => hooks::deploy_push(&mut *tx, clusters, &hook, row, &push)
             .await
             .map_err(fail)?,
         Err(why) => hooks::receipt("failed", why, None),
@@ -134,12 +134,12 @@ async fn give_up(db: &PgPool, row: i64, error: AppError) -> Result<(), AppError>
 
 /// Takes the hook of the oldest queued delivery no other judge holds and
 /// judges that delivery. False when nothing is queued (or all is held).
-pub async fn judge_next(db: &PgPool, cluster: &cluster::Handle) -> Result<bool, AppError> {
+pub async fn judge_next(db: &PgPool, clusters: &cluster::Fleet) -> Result<bool, AppError> {
     let mut tx = db.begin().await?;
     let Some(hook_id) = store_hooks::lock_next_queued_hook(&mut tx).await? else {
         return Ok(false);
     };
-    match judge_oldest(&mut tx, cluster, hook_id).await {
+    match judge_oldest(&mut tx, clusters, hook_id).await {
         Ok(_) => tx.commit().await?,
         Err(Failure { row, error }) => {
             tx.rollback().await?;
@@ -153,9 +153,9 @@ pub async fn judge_next(db: &PgPool, cluster: &cluster::Handle) -> Result<bool, 
 }
 
 /// Judges until nothing is queued; how many were judged.
-pub async fn judge_all(db: &PgPool, cluster: &cluster::Handle) -> Result<usize, AppError> {
+pub async fn judge_all(db: &PgPool, clusters: &cluster::Fleet) -> Result<usize, AppError> {
     let mut judged = 0;
-    while judge_next(db, cluster).await? {
+    while judge_next(db, clusters).await? {
         judged += 1;
     }
     Ok(judged)
@@ -166,7 +166,7 @@ pub async fn judge_all(db: &PgPool, cluster: &cluster::Handle) -> Result<usize, 
 /// For an administrator's redelivery, who waits for the outcome.
 pub async fn judge_hook_until(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     hook_id: Uuid,
     until: i64,
 ) -> Result<Receipt, AppError> {
@@ -175,7 +175,7 @@ pub async fn judge_hook_until(
         if !store_hooks::lock_for_delivery(&mut tx, hook_id).await? {
             return Err(AppError::NotFound);
         }
-        match judge_oldest(&mut tx, cluster, hook_id).await {
+        match judge_oldest(&mut tx, clusters, hook_id).await {
             Ok(Some(verdict)) => {
                 tx.commit().await?;
                 if verdict.row == until {
@@ -210,10 +210,10 @@ async fn recorded_verdict(db: &PgPool, row: i64) -> Result<Receipt, AppError> {
 /// Runs a judge until aborted: at once when rung, and every [`SWEEP_EVERY`]
 /// for what nobody rang for. An error (the database gone) is logged and the
 /// queue tried again on the next round.
-pub fn spawn(db: PgPool, cluster: cluster::Handle, wake: Wake) -> JoinHandle<()> {
+pub fn spawn(db: PgPool, clusters: cluster::Fleet, wake: Wake) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match judge_all(&db, &cluster).await {
+            match judge_all(&db, &clusters).await {
                 Ok(0) => {}
                 Ok(judged) => tracing::debug!(judged, "webhook deliveries judged"),
                 Err(error) => {

@@ -526,7 +526,7 @@ pub const QUEUED_REASON: &str = "recorded; the deploy is requested in the backgr
 /// Audited as `hook.redeliver`.
 pub async fn redeliver(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     actor: &Actor,
     hook: &Hook,
     delivery: i64,
@@ -561,7 +561,7 @@ pub async fn redeliver(
     // rather than in the background.
     let receipt = match queued.delivery {
         Some(row) if queued.result == "queued" => {
-            hook_judge::judge_hook_until(db, cluster, hook.id, row).await?
+            hook_judge::judge_hook_until(db, clusters, hook.id, row).await?
         }
         _ => queued,
     };
@@ -582,7 +582,7 @@ pub async fn redeliver(
 /// portal's path, inside `tx`.
 pub(super) async fn deploy_push(
     tx: &mut sqlx::PgConnection,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     hook: &Hook,
     row: i64,
     push: &Push,
@@ -625,7 +625,7 @@ pub(super) async fn deploy_push(
     // and the delivery is still recorded with the reason.
     let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
     let request = DeployRequest::of(&environment.name, &image);
-    let context = deploys::Context::now(cluster);
+    let context = deploys::Context::now(clusters);
     match deploys::create_in(
         &mut savepoint,
         &context,

@@ -4,8 +4,8 @@
 //! in a shared namespace). `cluster::logs` reads it.
 
 use crate::auth::{CurrentUser, policy};
+use crate::cluster::Fleet;
 use crate::cluster::logs::LogTarget;
-use crate::cluster::status::StatusCache;
 use crate::error::AppError;
 use crate::store::services::Service;
 
@@ -15,6 +15,8 @@ use crate::store::services::Service;
 pub struct Located {
     /// The environment the pod runs in.
     pub environment: String,
+    /// The cluster it runs on (the environment's).
+    pub cluster: String,
     /// What to read.
     pub target: LogTarget,
     /// The pod's containers, the main one first.
@@ -25,7 +27,7 @@ pub struct Located {
 /// `environment` for `user`.
 pub async fn locate(
     db: &sqlx::PgPool,
-    status: &StatusCache,
+    clusters: &Fleet,
     user: &CurrentUser,
     service: &Service,
     environment: Option<&str>,
@@ -36,7 +38,11 @@ pub async fn locate(
     let targets = super::services::targets(db, service).await?;
     let target = targets.resolve(environment)?;
     let namespace = target.namespace()?.to_owned();
-    let live = status.service(&namespace, &service.name, &target.environment);
+    let live = clusters.member(&target.cluster).status.service(
+        &namespace,
+        &service.name,
+        &target.environment,
+    );
     let found = live
         .pods
         .into_iter()
@@ -61,6 +67,7 @@ pub async fn locate(
     };
     Ok(Located {
         environment: target.environment.clone(),
+        cluster: target.cluster.clone(),
         target: LogTarget {
             namespace,
             pod: found.name,

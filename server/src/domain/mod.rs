@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod clusters;
 pub mod deploys;
 pub mod drift;
 pub mod environments;

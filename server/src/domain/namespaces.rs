@@ -211,6 +211,8 @@ pub struct Target {
     pub environment: String,
     /// Whether the environment applies production rules to the checklist.
     pub production_rules: bool,
+    /// The cluster the environment targets.
+    pub cluster: String,
     /// The namespace, or why the pattern gives none for this service.
     pub namespace: Result<String, NamespaceError>,
 }
@@ -241,6 +243,7 @@ impl Targets {
             .map(|e| Target {
                 environment: e.name.clone(),
                 production_rules: e.production_rules,
+                cluster: e.cluster.clone(),
                 namespace: namespace_in(e, team, service),
             })
             .collect();

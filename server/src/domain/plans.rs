@@ -55,11 +55,13 @@ async fn running(
 /// so and the sweep in `domain::waiting` computes it again later.
 pub async fn compute(
     conn: &mut PgConnection,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     deploy: &Deploy,
     manifests: &[Manifest],
     checklist: ChecklistState,
 ) -> Result<Plan, AppError> {
+    let member = clusters.member(&deploy.cluster);
+    let cluster = &member.handle;
     let values: Vec<serde_json::Value> = manifests.iter().map(|m| m.value.clone()).collect();
     let requested = ManifestFacts::of(&values);
     let running = running(&mut *conn, deploy).await?;
@@ -94,7 +96,7 @@ pub async fn compute(
         }
         None => {
             let state = cluster.state();
-            let reason = state.describe();
+            let reason = format!("{} (cluster `{}`)", state.describe(), member.name);
             let unchecked = WiringState {
                 checked: false,
                 missing: Vec::new(),
@@ -186,7 +188,7 @@ pub struct Refreshed {
 /// approvals given on the old one (they decided on a different live state).
 pub async fn refresh(
     db: &sqlx::PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     deploy_id: i64,
 ) -> Result<Refreshed, AppError> {
     let mut tx = db.begin().await?;
@@ -207,7 +209,7 @@ pub async fn refresh(
         .as_ref()
         .map(|p| p.checklist.clone())
         .unwrap_or_default();
-    let plan = compute(&mut tx, cluster, &deploy, &manifests, checklist).await?;
+    let plan = compute(&mut tx, clusters, &deploy, &manifests, checklist).await?;
     let base_moved = old
         .as_ref()
         .is_some_and(|o| o.base_deploy != plan.base_deploy);

@@ -147,7 +147,7 @@ pub struct Scaled {
 /// refused the revision stays (it is a valid spec) and the error says so.
 pub async fn scale(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     user: &CurrentUser,
     actor: &Actor,
     service: &Service,
@@ -193,7 +193,7 @@ pub async fn scale(
         .ok_or(AppError::NotFound)?;
     let deploy = deploys::request(
         db,
-        cluster,
+        clusters,
         &service,
         actor,
         Trigger::User,

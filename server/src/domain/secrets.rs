@@ -46,7 +46,7 @@ pub struct Wiring {
 /// when `None`), asking the cluster once for the referenced objects' key names.
 pub async fn wiring(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     service: &Service,
     environment: Option<&str>,
 ) -> Result<Wiring, AppError> {
@@ -58,9 +58,14 @@ pub async fn wiring(
     let entries = spec::secret_refs(&spec, &environment);
     let (secret_names, config_map_names) = spec::referenced_objects(&entries);
     let mut cluster_problem = None;
-    let (secrets, config_maps) = match cluster.client() {
+    let member = clusters.member(&target.cluster);
+    let (secrets, config_maps) = match member.handle.client() {
         None => {
-            cluster_problem = Some(cluster.state().describe());
+            cluster_problem = Some(format!(
+                "{} (cluster `{}`)",
+                member.handle.state().describe(),
+                member.name
+            ));
             Default::default()
         }
         Some(client) => {
@@ -155,7 +160,7 @@ impl SecretWrite<'_> {
 /// value. Returns the environment written to.
 pub async fn write_value(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     actor: &Actor,
     service: &Service,
     write: &SecretWrite<'_>,
@@ -172,9 +177,11 @@ pub async fn write_value(
     if !problems.is_empty() {
         return Err(AppError::Invalid(problems));
     }
-    let client = cluster
+    let member = clusters.member(&target.cluster);
+    let client = member
+        .handle
         .client()
-        .ok_or_else(|| AppError::Unavailable("The cluster".into()))?;
+        .ok_or_else(|| AppError::Unavailable(format!("Cluster `{}`", member.name)))?;
     let (secret, key) = (write.secret, write.key);
     // The namespace must be (or become) this team's in this environment, as
     // for a deploy: a value never lands in a namespace another pair owns.
@@ -205,8 +212,8 @@ pub async fn write_value(
             // A refusal names the object and why (never the value): show it.
             cluster::retry::ClusterError::NotOurs { message, .. } => AppError::Conflict(message),
             error => {
-                tracing::warn!(%error, secret, key, namespace, "writing a Secret value failed");
-                AppError::Unavailable("The cluster".into())
+                tracing::warn!(%error, secret, key, namespace, cluster = %member.name, "writing a Secret value failed");
+                AppError::Unavailable(format!("Cluster `{}`", member.name))
             }
         })?;
     store::audit::record(

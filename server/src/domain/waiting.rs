@@ -47,11 +47,11 @@ pub struct Swept {
 /// Expires overdue requests and refreshes plans, as of `now`.
 pub async fn sweep(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     now: OffsetDateTime,
 ) -> Result<Swept, AppError> {
     let mut swept = Swept::default();
-    let context = deploys_domain::Context { cluster, now };
+    let context = deploys_domain::Context { clusters, now };
     for id in deploys::due_held(db, now).await? {
         if deploys_domain::release_held(db, &context, id).await? {
             swept.released.push(id);
@@ -63,7 +63,7 @@ pub async fn sweep(
         }
     }
     for id in deploys::plans_to_refresh(db).await? {
-        let refreshed = plans::refresh(db, cluster, id).await?;
+        let refreshed = plans::refresh(db, clusters, id).await?;
         swept.plans += refreshed.plans;
         swept.voided += refreshed.voided;
     }
@@ -116,10 +116,10 @@ async fn expire(db: &PgPool, id: i64, now: OffsetDateTime) -> Result<bool, AppEr
 
 /// Runs [`sweep`] every `every` until the task is aborted; errors are logged
 /// and the next round tries again.
-pub fn spawn_sweeper(db: PgPool, cluster: cluster::Handle, every: Duration) -> JoinHandle<()> {
+pub fn spawn_sweeper(db: PgPool, clusters: cluster::Fleet, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match sweep(&db, &cluster, OffsetDateTime::now_utc()).await {
+            match sweep(&db, &clusters, OffsetDateTime::now_utc()).await {
                 Ok(swept)
                     if !swept.expired.is_empty()
                         || !swept.released.is_empty()

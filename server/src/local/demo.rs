@@ -265,7 +265,7 @@ pub struct Deployed {
 /// never deployed there. The caller checked that the real node is ready.
 pub async fn deploy(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     client: &kube::Client,
 ) -> anyhow::Result<Deployed> {
     let system = Actor::system();
@@ -274,7 +274,7 @@ pub async fn deploy(
         let Some(service) = store::services::find(db, team, name).await? else {
             continue;
         };
-        let wiring = secrets::wiring(db, cluster, &service, Some(ENVIRONMENT))
+        let wiring = secrets::wiring(db, clusters, &service, Some(ENVIRONMENT))
             .await
             .map_err(|e| anyhow::anyhow!("{team}/{name} wiring: {e}"))?;
         // A key reference, or an `envFrom` of the whole Secret (no key).
@@ -289,7 +289,7 @@ pub async fn deploy(
         let value = SecretString::new(demo_value(secret, key));
         secrets::write_value(
             db,
-            cluster,
+            clusters,
             &system,
             &service,
             &SecretWrite {
@@ -331,7 +331,7 @@ pub async fn deploy(
             .map_err(|e| anyhow::anyhow!("{team}/{name}: {e}"))?;
         let deploy = deploys::request(
             db,
-            cluster,
+            clusters,
             &service,
             &system,
             Trigger::User,
@@ -352,7 +352,7 @@ pub async fn deploy(
             deploy.id,
         ));
     }
-    if let Some(id) = deploy_scaling_demo(db, cluster, &system).await? {
+    if let Some(id) = deploy_scaling_demo(db, clusters, &system).await? {
         let (team, name, environment) = SCALING_DEMO;
         done.requested.push(format!(
             "{team}/{name} #{id} ({environment}, emulated nodes)"
@@ -367,7 +367,7 @@ pub async fn deploy(
 /// the deploy's id when requested.
 async fn deploy_scaling_demo(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     system: &Actor,
 ) -> anyhow::Result<Option<i64>> {
     let (team, name, environment) = SCALING_DEMO;
@@ -390,7 +390,7 @@ async fn deploy_scaling_demo(
         .to_owned();
     let deploy = deploys::request(
         db,
-        cluster,
+        clusters,
         &service,
         system,
         Trigger::User,
@@ -421,7 +421,7 @@ const DEPLOY_WAIT: Duration = Duration::from_secs(15 * 60);
 /// portal: problems are logged.
 pub async fn run_when_node_ready(
     db: &PgPool,
-    cluster: &cluster::Handle,
+    clusters: &cluster::Fleet,
     client: &kube::Client,
     cluster_dir: &Path,
 ) {
@@ -451,7 +451,7 @@ pub async fn run_when_node_ready(
         }
         tokio::time::sleep(NODE_POLL).await;
     };
-    let done = match deploy(db, cluster, client).await {
+    let done = match deploy(db, clusters, client).await {
         Ok(done) => done,
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "could not deploy the demo");

@@ -94,6 +94,10 @@ pub struct Deploy {
     pub decision_deadline: Option<OffsetDateTime>,
     /// A held deploy moves on after this.
     pub held_until: Option<OffsetDateTime>,
+    /// The cluster it was planned for and is applied to: its environment's
+    /// when it was requested (for deploys from before the registry, the
+    /// environment's now).
+    pub cluster: String,
 }
 
 impl Deploy {
@@ -117,7 +121,8 @@ const SELECT: &str =
         d.manifests_hash, d.lease_owner, d.lease_expires_at, d.attempts, d.created_at,
         d.started_at, d.finished_at, d.commit_sha, d.commit_message, d.commit_author, d.pusher,
         d.compare_url, d.pusher_email, d.revision_author_id, d.content_digest, d.plan_computed_at,
-        d.plan_base_deploy_id, d.decision_deadline, d.held_until
+        d.plan_base_deploy_id, d.decision_deadline, d.held_until,
+        coalesce(d.cluster, e.cluster) as cluster
      from deploys d
      join services s on s.id = d.service_id
      join teams t on t.id = s.team_id
@@ -170,9 +175,9 @@ pub async fn insert(conn: &mut PgConnection, new: &NewDeploy<'_>) -> Result<i64,
         "insert into deploys (service_id, environment_id, revision, revision_id, revision_hash,
              image, namespace, state, trigger, requested_by_id, requested_by, rollback_of,
              commit_sha, commit_message, commit_author, pusher, compare_url, pusher_email,
-             revision_author_id)
+             revision_author_id, cluster)
          values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11, $12, $13, $14, $15, $16,
-             $17, $18)
+             $17, $18, (select cluster from environments where id = $2))
          returning id",
     )
     .bind(new.service_id)

@@ -32,7 +32,7 @@ pub struct Environment {
     pub production_rules: bool,
     /// Ref patterns that may deploy here from webhooks; empty: any a hook matches.
     pub webhook_refs: Vec<String>,
-    /// The cluster targeted (`default`: the configured one).
+    /// The registered cluster it targets (`store::clusters`).
     pub cluster: String,
     /// When created.
     pub created_at: OffsetDateTime,
@@ -77,6 +77,9 @@ pub struct EnvironmentPolicy<'a> {
     pub webhook_refs: &'a [String],
     /// Listing order.
     pub position: i32,
+    /// The registered cluster; empty: the configured one (insert) or the
+    /// current one (update).
+    pub cluster: &'a str,
 }
 
 const COLUMNS: &str = "id, name, position, namespace_pattern, approvals_required, \
@@ -125,8 +128,10 @@ pub async fn insert(
         "insert into environments (name, namespace_pattern, approvals_required,
              block_on_missing_secrets, position, production_rules, webhook_refs,
              approver_teams, approval_ttl_hours, require_image_digest, checklist_must_pass,
-             freeze_action)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning {COLUMNS}"
+             freeze_action, cluster)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+             coalesce(nullif($13, ''), (select name from clusters where source = 'configured')))
+         returning {COLUMNS}"
     )))
     .bind(name)
     .bind(policy.namespace_pattern)
@@ -140,6 +145,7 @@ pub async fn insert(
     .bind(policy.require_image_digest)
     .bind(policy.checklist_must_pass)
     .bind(policy.freeze_action)
+    .bind(policy.cluster)
     .fetch_one(db)
     .await
 }
@@ -155,7 +161,7 @@ pub async fn update_policy(
                 block_on_missing_secrets = $4, position = $5, production_rules = $6,
                 webhook_refs = $7, approver_teams = $8, approval_ttl_hours = $9,
                 require_image_digest = $10, checklist_must_pass = $11, freeze_action = $12,
-                updated_at = now()
+                cluster = coalesce(nullif($13, ''), cluster), updated_at = now()
          where name = $1 returning {COLUMNS}"
     )))
     .bind(name)
@@ -170,6 +176,7 @@ pub async fn update_policy(
     .bind(policy.require_image_digest)
     .bind(policy.checklist_must_pass)
     .bind(policy.freeze_action)
+    .bind(policy.cluster)
     .fetch_optional(db)
     .await
 }

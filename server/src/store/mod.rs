@@ -10,6 +10,7 @@ pub mod approvals;
 pub mod audit;
 pub mod catalog;
 pub mod cluster_events;
+pub mod clusters;
 pub mod deploy_leases;
 pub mod deploys;
 pub mod environment_quotas;

@@ -12,6 +12,8 @@ pub struct Registered {
     pub team: String,
     /// Owning environment.
     pub environment: String,
+    /// The cluster it is on (its environment's).
+    pub cluster: String,
 }
 
 /// One reserved namespace.
@@ -25,7 +27,7 @@ pub struct Reserved {
     pub created_by: String,
 }
 
-const REGISTERED: &str = "select n.name, t.name as team, e.name as environment
+const REGISTERED: &str = "select n.name, t.name as team, e.name as environment, e.cluster
      from namespaces n join teams t on t.id = n.team_id join environments e on e.id = n.environment_id";
 
 /// Registers `name` for (`team`, `environment_id`) unless it is registered

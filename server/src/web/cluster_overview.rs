@@ -7,7 +7,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::get;
 
 use crate::app::AppState;
@@ -42,11 +42,21 @@ pub struct WaitingRow {
     approvals: String,
 }
 
+/// `?cluster=NAME`: which cluster (the configured one by default).
+#[derive(Debug, serde::Deserialize)]
+pub struct Which {
+    cluster: Option<String>,
+}
+
 /// The page.
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/cluster.html")]
 pub struct ClusterPage {
     layout: Layout,
+    /// The cluster shown.
+    name: String,
+    /// Every cluster's name, for the switcher.
+    names: Vec<String>,
     connection: String,
     connected: bool,
     stale_since: Option<String>,
@@ -62,10 +72,19 @@ async fn show_cluster(
     State(app): State<AppState>,
     user: CurrentUser,
     layout: Layout,
+    Query(which): Query<Which>,
 ) -> Result<ClusterPage, AppError> {
     policy::can_administer(&user)?;
-    let state = app.cluster.state();
-    let (failing, failing_total) = app.status.failing_pods(FAILING_SHOWN);
+    let names: Vec<String> = app.clusters.members().into_iter().map(|m| m.name).collect();
+    let name = which
+        .cluster
+        .unwrap_or_else(|| app.clusters.configured_name());
+    if !names.contains(&name) {
+        return Err(AppError::NotFound);
+    }
+    let member = app.clusters.member(&name);
+    let state = member.handle.state();
+    let (failing, failing_total) = member.status.failing_pods(FAILING_SHOWN);
     let waiting = approvals::queue(&app.db, &user, &QueueFilter::default())
         .await?
         .into_iter()
@@ -77,12 +96,18 @@ async fn show_cluster(
             approvals: format!("{} of {}", e.approvals, e.approvals_required),
         })
         .collect();
+    let namespaces = store::namespaces::list(&app.db)
+        .await?
+        .into_iter()
+        .filter(|n| n.cluster == name)
+        .collect();
     Ok(ClusterPage {
         layout,
+        names,
         connected: state.client().is_some(),
         connection: state.describe(),
-        stale_since: app.status.stale_since(),
-        watches: app
+        stale_since: member.status.stale_since(),
+        watches: member
             .status
             .sizes()
             .into_iter()
@@ -92,7 +117,8 @@ async fn show_cluster(
                 fresh,
             })
             .collect(),
-        namespaces: store::namespaces::list(&app.db).await?,
+        namespaces,
+        name,
         failing,
         failing_total,
         waiting,

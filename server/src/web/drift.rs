@@ -56,7 +56,7 @@ async fn show_drift(
     Query(q): Query<DriftQuery>,
 ) -> Result<Response, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let report = drift::check(&app.db, &app.cluster, &user, &service, q.env.as_deref()).await?;
+    let report = drift::check(&app.db, &app.clusters, &user, &service, q.env.as_deref()).await?;
     if hx.0 {
         return Ok(DriftCard { service, report }.into_response());
     }

@@ -99,6 +99,8 @@ pub struct EnvironmentPage {
     e: EnvironmentRow,
     errors: Vec<FieldError>,
     max_approvals: i32,
+    /// The registered clusters' names, for the cluster select.
+    clusters: Vec<String>,
 }
 
 /// Form of create and update; checkboxes are absent when unticked.
@@ -128,6 +130,8 @@ pub struct EnvironmentForm {
     webhook_refs: String,
     #[serde(default)]
     position: String,
+    #[serde(default)]
+    cluster: String,
 }
 
 impl EnvironmentForm {
@@ -144,8 +148,17 @@ impl EnvironmentForm {
             production_rules: self.production_rules.is_some(),
             webhook_refs: self.webhook_refs.clone(),
             position: self.position.clone(),
+            cluster: self.cluster.clone(),
         }
     }
+}
+
+async fn cluster_names(app: &AppState) -> Result<Vec<String>, AppError> {
+    Ok(store::clusters::list(&app.db)
+        .await?
+        .into_iter()
+        .map(|c| c.name)
+        .collect())
 }
 
 async fn page(
@@ -190,6 +203,7 @@ async fn edit_environment(
         e: EnvironmentRow::of(&environment),
         errors: Vec::new(),
         max_approvals: environments::MAX_APPROVALS,
+        clusters: cluster_names(&app).await?,
     })
 }
 
@@ -247,11 +261,15 @@ async fn update_environment(
             e.approvals_required = form.approvals_required.clone();
             e.approval_ttl_hours = form.approval_ttl_hours.clone();
             e.webhook_refs = form.webhook_refs.clone();
+            if !form.cluster.trim().is_empty() {
+                e.cluster = form.cluster.trim().to_owned();
+            }
             let page = EnvironmentPage {
                 layout,
                 e,
                 errors,
                 max_approvals: environments::MAX_APPROVALS,
+                clusters: cluster_names(&app).await?,
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }

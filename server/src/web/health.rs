@@ -61,7 +61,7 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         "ready": ready,
         "database": database,
         "migrations": migrations,
-        "cluster": matches!(app.cluster.state(), ClusterState::Ready { .. }),
+        "cluster": matches!(app.clusters.configured_member().handle.state(), ClusterState::Ready { .. }),
     });
     (status, axum::Json(body))
 }
@@ -70,13 +70,14 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("db_pool_connections").set(f64::from(app.db.size()));
     metrics::gauge!("db_pool_idle_connections").set(app.db.num_idle() as f64);
-    for (kind, objects, fresh) in app.status.sizes() {
-        metrics::gauge!("slipway_status_cache_objects", "kind" => kind).set(objects as f64);
-        metrics::gauge!("slipway_status_watch_fresh", "kind" => kind).set(if fresh {
-            1.0
-        } else {
-            0.0
-        });
+    for member in app.clusters.members() {
+        let cluster = member.name.clone();
+        for (kind, objects, fresh) in member.status.sizes() {
+            metrics::gauge!("slipway_status_cache_objects", "kind" => kind, "cluster" => cluster.clone())
+                .set(objects as f64);
+            metrics::gauge!("slipway_status_watch_fresh", "kind" => kind, "cluster" => cluster.clone())
+                .set(if fresh { 1.0 } else { 0.0 });
+        }
     }
     (
         [(

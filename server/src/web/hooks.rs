@@ -572,7 +572,7 @@ async fn redeliver(
     let now = OffsetDateTime::now_utc();
     let receipt = hooks::redeliver(
         &app.db,
-        &app.cluster,
+        &app.clusters,
         &user.actor(addr),
         &hook,
         delivery,

@@ -92,7 +92,7 @@ impl Layout {
 impl<S> FromRequestParts<S> for Layout
 where
     PgPool: FromRef<S>,
-    cluster::Handle: FromRef<S>,
+    cluster::Fleet: FromRef<S>,
     Arc<PendingCounts>: FromRef<S>,
     S: Send + Sync,
 {
@@ -122,11 +122,7 @@ where
         if flash.is_some() {
             session.remove::<Flash>(FLASH_KEY).await?;
         }
-        let cluster = cluster::Handle::from_ref(state).state();
-        let cluster_notice = match &cluster {
-            ClusterState::Ready { .. } => None,
-            other => Some(other.describe()),
-        };
+        let (cluster_notice, cluster_summary) = clusters_in_words(&cluster::Fleet::from_ref(state));
         let pending_approvals = match &user {
             Some(user) => {
                 Arc::<PendingCounts>::from_ref(state)
@@ -138,7 +134,7 @@ where
         // Versions, unreachable reasons and kubeconfig paths are for people
         // signed in, not for whoever opens the login page.
         let cluster_line = if user.is_some() {
-            cluster.describe()
+            cluster_summary
         } else {
             String::new()
         };
@@ -151,6 +147,32 @@ where
             pending_approvals,
         })
     }
+}
+
+/// The banner (clusters not connected, by name when there are several) and
+/// the footer's line of the managed clusters. With one cluster both read as
+/// they did before clusters had names.
+fn clusters_in_words(fleet: &cluster::Fleet) -> (Option<String>, String) {
+    let members = fleet.members();
+    let states: Vec<(String, ClusterState)> = members
+        .iter()
+        .map(|m| (m.name.clone(), m.handle.state()))
+        .collect();
+    if let [(_, only)] = states.as_slice() {
+        let notice = (!matches!(only, ClusterState::Ready { .. })).then(|| only.describe());
+        return (notice, only.describe());
+    }
+    let down: Vec<String> = states
+        .iter()
+        .filter(|(_, s)| !matches!(s, ClusterState::Ready { .. }))
+        .map(|(name, s)| format!("{name}: {}", s.describe()))
+        .collect();
+    let line = format!(
+        "{} clusters, {} connected",
+        states.len(),
+        states.len() - down.len()
+    );
+    ((!down.is_empty()).then(|| down.join("; ")), line)
 }
 
 /// Middleware: after any request that is not a read (a decision, a deploy

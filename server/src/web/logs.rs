@@ -92,7 +92,7 @@ async fn located(
     let service = load_service(app, user, team, name).await?;
     let found = locate(
         &app.db,
-        &app.status,
+        &app.clusters,
         user,
         &service,
         q.env.as_deref(),
@@ -103,11 +103,14 @@ async fn located(
     Ok((service, found))
 }
 
-fn client(app: &AppState) -> Result<kube::Client, AppError> {
-    app.cluster.client().ok_or_else(|| {
+/// The client of the cluster the pod runs on.
+fn client(app: &AppState, found: &crate::domain::logs::Located) -> Result<kube::Client, AppError> {
+    let member = app.clusters.member(&found.cluster);
+    member.handle.client().ok_or_else(|| {
         AppError::Unavailable(format!(
-            "the cluster is not connected: {}",
-            app.cluster.state().describe()
+            "cluster `{}` is not connected: {}",
+            member.name,
+            member.handle.state().describe()
         ))
     })
 }
@@ -139,7 +142,7 @@ async fn show_logs(
 ) -> Result<LogsPage, AppError> {
     let lines = q.lines()?;
     let (service, found) = located(&app, &user, &team, &name, &q).await?;
-    let text = logs::tail(&client(&app)?, &found.target, lines, q.previous()).await;
+    let text = logs::tail(&client(&app, &found)?, &found.target, lines, q.previous()).await;
     Ok(LogsPage {
         layout,
         service,
@@ -165,7 +168,7 @@ async fn follow_logs(
 ) -> Result<Response, AppError> {
     let lines = q.lines()?;
     let (_, found) = located(&app, &user, &team, &name, &q).await?;
-    let stream = logs::follow(&client(&app)?, &found.target, lines)
+    let stream = logs::follow(&client(&app, &found)?, &found.target, lines)
         .await
         .map_err(|why| AppError::Conflict(format!("the log cannot be followed: {why}")))?;
     let bounded = bounded(stream, FOLLOW_BYTES, FOLLOW_FOR);

@@ -9,6 +9,7 @@ pub mod api;
 pub mod approvals;
 pub mod catalog;
 pub mod cluster_overview;
+pub mod clusters;
 pub mod deploys;
 pub mod diff;
 pub mod drift;
@@ -62,6 +63,7 @@ pub fn portal_routes() -> Router<AppState> {
         .merge(drift::routes())
         .merge(scaling::routes())
         .merge(cluster_overview::routes())
+        .merge(clusters::routes())
         .merge(hooks::routes())
         .merge(approvals::routes())
         .merge(notifications::routes())

@@ -81,7 +81,7 @@ async fn scale_form(
         Ok(change) => {
             scale(
                 &app.db,
-                &app.cluster,
+                &app.clusters,
                 &user,
                 &user.actor(addr),
                 &service,

@@ -31,9 +31,11 @@ pub(crate) async fn status_of(
 ) -> Result<(String, ServiceStatus), AppError> {
     let targets = targets(&app.db, service).await?;
     let target = targets.resolve(environment)?;
-    let status = app
-        .status
-        .service(target.namespace()?, &service.name, &target.environment);
+    let status = app.clusters.member(&target.cluster).status.service(
+        target.namespace()?,
+        &service.name,
+        &target.environment,
+    );
     Ok((target.environment.clone(), status))
 }
 

@@ -99,7 +99,7 @@ async fn show_wiring(
     Query(q): Query<EnvironmentParam>,
 ) -> Result<WiringPage, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let wiring = secrets::wiring(&app.db, &app.cluster, &service, q.get()).await?;
+    let wiring = secrets::wiring(&app.db, &app.clusters, &service, q.get()).await?;
     let rows: Vec<WiringRow> = wiring.entries.iter().map(|(e, s)| row(e, *s)).collect();
     Ok(WiringPage {
         can_write: policy::can_write_secret(&user).is_ok(),
@@ -148,7 +148,7 @@ async fn write_value_form(
         value: &form.value,
     };
     let result =
-        secrets::write_value(&app.db, &app.cluster, &user.actor(addr), &service, &write).await;
+        secrets::write_value(&app.db, &app.clusters, &user.actor(addr), &service, &write).await;
     match result {
         Ok(environment) => {
             flash(

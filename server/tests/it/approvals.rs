@@ -123,7 +123,11 @@ async fn two_approvers_at_the_same_instant_make_one_transition_and_one_apply(poo
 
     // One worker run applies it once: with no cluster configured it gets as
     // far as asking for one, past the approval check.
-    let worker = Worker::start(pool.clone(), cluster::Handle::disabled(), quick_worker());
+    let worker = Worker::start(
+        pool.clone(),
+        cluster::Fleet::single(cluster::Handle::disabled()),
+        quick_worker(),
+    );
     let done = wait_finished(&pool, deploy.id, 30).await;
     worker.shutdown().await;
     assert_eq!(done.state, DeployState::Failed);
@@ -182,7 +186,7 @@ async fn the_requester_the_revision_author_and_the_pusher_never_approve(pool: Pg
         pusher: "ann".into(),
         ..Default::default()
     };
-    let nobody = cluster::Handle::disabled();
+    let nobody = cluster::Fleet::single(cluster::Handle::disabled());
     let mut tx = pool.begin().await.unwrap();
     let pushed_id = slipway::domain::deploys::create_in(
         &mut tx,
@@ -372,7 +376,11 @@ async fn tampered_manifests_in_the_database_are_refused_by_the_worker(pool: PgPo
         "the forgery rewrote the digest too"
     );
 
-    let worker = Worker::start(pool.clone(), cluster::Handle::disabled(), quick_worker());
+    let worker = Worker::start(
+        pool.clone(),
+        cluster::Fleet::single(cluster::Handle::disabled()),
+        quick_worker(),
+    );
     let done = wait_finished(&pool, deploy.id, 30).await;
     worker.shutdown().await;
     assert_eq!(done.state, DeployState::Failed);
@@ -397,7 +405,11 @@ async fn a_policy_changed_while_a_deploy_waits_leaves_the_old_approval_short(poo
         .unwrap();
     // Queued on one approval; then production starts requiring two.
     set_approval_policy(&pool, "production", 2, &[]).await;
-    let worker = Worker::start(pool.clone(), cluster::Handle::disabled(), quick_worker());
+    let worker = Worker::start(
+        pool.clone(),
+        cluster::Fleet::single(cluster::Handle::disabled()),
+        quick_worker(),
+    );
     let done = wait_finished(&pool, deploy.id, 30).await;
     assert_eq!(done.state, DeployState::Failed);
     assert!(
@@ -423,7 +435,11 @@ async fn a_policy_changed_while_a_deploy_waits_leaves_the_old_approval_short(poo
     .execute(&pool)
     .await
     .unwrap();
-    let worker = Worker::start(pool.clone(), cluster::Handle::disabled(), quick_worker());
+    let worker = Worker::start(
+        pool.clone(),
+        cluster::Fleet::single(cluster::Handle::disabled()),
+        quick_worker(),
+    );
     let done = wait_finished(&pool, next.id, 30).await;
     worker.shutdown().await;
     assert_eq!(done.state, DeployState::Failed);
@@ -480,7 +496,7 @@ async fn a_request_nobody_decides_expires_at_its_deadline(pool: PgPool) {
     let hours = (deadline - deploy.created_at).whole_minutes() as f64 / 60.0;
     assert!((71.9..=72.1).contains(&hours), "{hours} h");
 
-    let nobody = cluster::Handle::disabled();
+    let nobody = cluster::Fleet::single(cluster::Handle::disabled());
     let before = waiting::sweep(&pool, &nobody, deadline - time::Duration::minutes(1))
         .await
         .unwrap();
@@ -534,7 +550,7 @@ async fn a_plan_made_stale_by_a_newer_success_is_recomputed_and_its_approvals_vo
     assert!(is_conflict(&stale, "recomputes"), "{stale:?}");
     let swept = waiting::sweep(
         &pool,
-        &cluster::Handle::disabled(),
+        &cluster::Fleet::single(cluster::Handle::disabled()),
         OffsetDateTime::now_utc(),
     )
     .await
@@ -792,7 +808,7 @@ async fn a_deploy_requested_in_a_freeze_window_is_held_until_it_ends(pool: PgPoo
     let page = member.page(&format!("/deploys/{}", held.id)).await;
     assert!(page.contains("id=\"deploy-held\""), "{page}");
 
-    let nobody = cluster::Handle::disabled();
+    let nobody = cluster::Fleet::single(cluster::Handle::disabled());
     let during = waiting::sweep(&pool, &nobody, until - time::Duration::minutes(5))
         .await
         .unwrap();

@@ -24,7 +24,7 @@ async fn request_with_cluster(
     let member = current_user(&t.pool, &t.email).await;
     domain::request(
         &t.pool,
-        &cluster_handle().await,
+        &slipway::cluster::Fleet::single(cluster_handle().await),
         service,
         &actor(&member),
         Trigger::User,

@@ -298,6 +298,81 @@ pub const MATRIX: &[Case] = &[
         body: Body::Empty,
         expect: PORTAL_ADMIN_PAGE,
     },
+    // the cluster registry: administrators only. Past the policy, the
+    // matrix's database has only the configured cluster, which cannot be
+    // changed or removed here (409), and an in-cluster registration fails its
+    // connection test outside a pod (422).
+    Case {
+        method: "GET",
+        route: "/admin/clusters",
+        path: "/admin/clusters",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/clusters",
+        path: "/admin/clusters",
+        body: Body::Form(&[("name", "matrix"), ("source", "in_cluster")]),
+        expect: [Login, Forbidden, Forbidden, Allowed(422)],
+    },
+    Case {
+        method: "GET",
+        route: "/admin/clusters/{name}",
+        path: "/admin/clusters/default",
+        body: Body::Empty,
+        expect: PORTAL_ADMIN_PAGE,
+    },
+    Case {
+        method: "POST",
+        route: "/admin/clusters/{name}",
+        path: "/admin/clusters/default",
+        body: Body::Form(&[("source", "in_cluster")]),
+        expect: [Login, Forbidden, Forbidden, Allowed(409)],
+    },
+    Case {
+        method: "POST",
+        route: "/admin/clusters/{name}/remove",
+        path: "/admin/clusters/default/remove",
+        body: Body::Form(&[]),
+        // The refusal is a flash on the cluster's page.
+        expect: [Login, Forbidden, Forbidden, Allowed(303)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/clusters",
+        path: "/api/v1/clusters",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/clusters",
+        path: "/api/v1/clusters",
+        body: Body::Json(r#"{"name": "matrix", "source": "in_cluster"}"#),
+        expect: [Unauth, Forbidden, Forbidden, Allowed(422)],
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/clusters/{name}",
+        path: "/api/v1/clusters/default",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, S(200)],
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/clusters/{name}",
+        path: "/api/v1/clusters/default",
+        body: Body::Json(r#"{"source": "in_cluster"}"#),
+        expect: [Unauth, Forbidden, Forbidden, Allowed(409)],
+    },
+    Case {
+        method: "DELETE",
+        route: "/api/v1/clusters/{name}",
+        path: "/api/v1/clusters/default",
+        body: Body::Empty,
+        expect: [Unauth, Forbidden, Forbidden, Allowed(409)],
+    },
     Case {
         method: "POST",
         route: "/services/{team}/{service}/scale",

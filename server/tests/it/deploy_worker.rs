@@ -443,7 +443,11 @@ async fn a_deploy_whose_workers_keep_dying_is_failed_with_a_reason_not_left_appl
     .execute(&pool)
     .await
     .unwrap();
-    let worker = Worker::start(pool.clone(), cluster::Handle::disabled(), test_config());
+    let worker = Worker::start(
+        pool.clone(),
+        cluster::Fleet::single(cluster::Handle::disabled()),
+        test_config(),
+    );
     let done = wait_finished(&pool, deploy.id, 30).await;
     assert_eq!(done.state, DeployState::Failed);
     assert!(
@@ -480,7 +484,7 @@ current-context: c
     .unwrap();
     let handle = cluster::Handle::start(KubeSource::File(path));
     let app = TestApp::spawn_with(pool.clone(), handle.clone(), |_| {}).await;
-    let worker = Worker::start(pool.clone(), handle, test_config());
+    let worker = Worker::start(pool.clone(), cluster::Fleet::single(handle), test_config());
     let deploy = request(&pool, "dev@shop.io", &service, "staging", "x/api:1").await;
     let done = wait_finished(&pool, deploy.id, 60).await;
     assert_eq!(done.state, DeployState::Failed);
@@ -654,6 +658,7 @@ async fn an_environment_that_blocks_on_missing_secrets_names_them_then_deploys_o
             production_rules: staging.production_rules,
             webhook_refs: &staging.webhook_refs,
             position: staging.position,
+            cluster: "",
         },
     )
     .await

@@ -19,6 +19,7 @@ mod auth_sessions;
 mod authz_matrix;
 mod cli;
 mod cli_client;
+mod clusters;
 mod csrf_all_routes;
 mod deploy_worker;
 mod deploys;

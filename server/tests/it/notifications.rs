@@ -644,7 +644,7 @@ async fn deploy_transitions_queue_their_own_events(pool: PgPool) {
     let deadline = expired.decision_deadline.unwrap();
     slipway::domain::waiting::sweep(
         &pool,
-        &slipway::cluster::Handle::disabled(),
+        &slipway::cluster::Fleet::single(slipway::cluster::Handle::disabled()),
         deadline + Duration::minutes(1),
     )
     .await

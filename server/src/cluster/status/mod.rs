@@ -167,6 +167,44 @@ pub struct FailingPod {
 #[derive(Clone, Default)]
 pub struct StatusCache {
     stores: Arc<OnceCell<Stores>>,
+    tasks: Tasks,
+}
+
+/// The tasks of one cache (its watches), stopped together when the cluster
+/// is removed from the registry or its connection is replaced.
+#[derive(Clone, Default)]
+struct Tasks {
+    running: Arc<std::sync::Mutex<TaskList>>,
+}
+
+#[derive(Default)]
+struct TaskList {
+    stopped: bool,
+    handles: Vec<tokio::task::AbortHandle>,
+}
+
+impl Tasks {
+    fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(task).abort_handle();
+        let mut list = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if list.stopped {
+            handle.abort();
+            return;
+        }
+        list.handles.retain(|h| !h.is_finished());
+        list.handles.push(handle);
+    }
+
+    fn stop(&self) {
+        let mut list = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        list.stopped = true;
+        for handle in &list.handles {
+            handle.abort();
+        }
+    }
 }
 
 impl StatusCache {
@@ -174,12 +212,31 @@ impl StatusCache {
     pub fn start(cluster: Handle) -> Self {
         let cache = StatusCache::default();
         let stores = cache.stores.clone();
-        tokio::spawn(async move {
+        let tasks = cache.tasks.clone();
+        cache.tasks.spawn(async move {
             if let Some(client) = cluster.wait_until_ready().await {
-                let _ = stores.set(watch_all(client));
+                let _ = stores.set(watch_all(client, &tasks));
             }
         });
         cache
+    }
+
+    /// Stops every watch of this cache (and the wait for the cluster); its
+    /// statuses stay as they were, stale. For a cluster leaving the registry.
+    pub fn stop(&self) {
+        self.tasks.stop();
+    }
+
+    /// Whether this cache was stopped and every one of its tasks has ended.
+    pub fn stopped(&self) -> bool {
+        let list = self.tasks.running.lock().unwrap_or_else(|e| e.into_inner());
+        // Kept after `stop` so this sees each task actually end (an aborted
+        // task ends at its next await point, not at once).
+        list.stopped
+            && list
+                .handles
+                .iter()
+                .all(tokio::task::AbortHandle::is_finished)
     }
 
     /// Objects in the cache per kind, and whether each watch is fresh (for
@@ -378,41 +435,60 @@ const KINDS: [&str; 11] = [
 
 /// Starts one reflector per kind, all filtered by the managed-by label but
 /// the nodes' (metadata only, trimmed to the zone label).
-fn watch_all(client: Client) -> Stores {
+fn watch_all(client: Client, tasks: &Tasks) -> Stores {
     let health: Vec<Arc<WatchHealth>> = (0..KINDS.len())
         .map(|_| Arc::new(WatchHealth::new()))
         .collect();
-    let namespaces = reflect(Api::all(client.clone()), &health[6], KINDS[6]);
+    let namespaces = reflect(Api::all(client.clone()), &health[6], KINDS[6], tasks);
     let warnings = reflect_warnings(
         Api::all(client.clone()),
         namespaces.clone(),
         health[6].clone(),
         &health[7],
+        tasks,
     );
     Stores {
-        deployments: reflect(Api::all(client.clone()), &health[0], KINDS[0]),
-        stateful_sets: reflect(Api::all(client.clone()), &health[1], KINDS[1]),
-        autoscalers: reflect(Api::all(client.clone()), &health[2], KINDS[2]),
-        disruption_budgets: reflect(Api::all(client.clone()), &health[3], KINDS[3]),
-        pods: reflect(Api::all(client.clone()), &health[4], KINDS[4]),
-        nodes: reflect_node_zones(Api::all(client.clone()), &health[5]),
+        deployments: reflect(Api::all(client.clone()), &health[0], KINDS[0], tasks),
+        stateful_sets: reflect(Api::all(client.clone()), &health[1], KINDS[1], tasks),
+        autoscalers: reflect(Api::all(client.clone()), &health[2], KINDS[2], tasks),
+        disruption_budgets: reflect(Api::all(client.clone()), &health[3], KINDS[3], tasks),
+        pods: reflect(Api::all(client.clone()), &health[4], KINDS[4], tasks),
+        nodes: reflect_node_zones(Api::all(client.clone()), &health[5], tasks),
         namespaces,
         warnings,
-        replica_sets: reflect_trimmed(Api::all(client.clone()), &health[8], KINDS[8], |rs| {
-            if let Some(t) = rs.spec.template.as_mut() {
-                trim_pod_spec(&mut t.spec);
-            }
-        }),
-        cron_jobs: reflect_trimmed(Api::all(client.clone()), &health[9], KINDS[9], |c| {
-            if let Some(j) = c.spec.job_template.spec.as_mut() {
-                trim_pod_spec(&mut j.template.spec);
-            }
-        }),
-        jobs: reflect_trimmed(Api::all(client), &health[10], KINDS[10], |j| {
-            if let Some(s) = j.spec.as_mut() {
-                trim_pod_spec(&mut s.template.spec);
-            }
-        }),
+        replica_sets: reflect_trimmed(
+            Api::all(client.clone()),
+            &health[8],
+            KINDS[8],
+            |rs| {
+                if let Some(t) = rs.spec.template.as_mut() {
+                    trim_pod_spec(&mut t.spec);
+                }
+            },
+            tasks,
+        ),
+        cron_jobs: reflect_trimmed(
+            Api::all(client.clone()),
+            &health[9],
+            KINDS[9],
+            |c| {
+                if let Some(j) = c.spec.job_template.spec.as_mut() {
+                    trim_pod_spec(&mut j.template.spec);
+                }
+            },
+            tasks,
+        ),
+        jobs: reflect_trimmed(
+            Api::all(client),
+            &health[10],
+            KINDS[10],
+            |j| {
+                if let Some(s) = j.spec.as_mut() {
+                    trim_pod_spec(&mut s.template.spec);
+                }
+            },
+            tasks,
+        ),
         health,
     }
 }
@@ -467,8 +543,13 @@ impl<K> Watched for K where
 {
 }
 
-fn reflect<K: Watched>(api: Api<K>, health: &Arc<WatchHealth>, kind: &'static str) -> Store<K> {
-    reflect_trimmed(api, health, kind, |_| {})
+fn reflect<K: Watched>(
+    api: Api<K>,
+    health: &Arc<WatchHealth>,
+    kind: &'static str,
+    tasks: &Tasks,
+) -> Store<K> {
+    reflect_trimmed(api, health, kind, |_| {}, tasks)
 }
 
 /// Like `reflect`, with `trim` applied to each object before it is kept.
@@ -477,6 +558,7 @@ fn reflect_trimmed<K: Watched>(
     health: &Arc<WatchHealth>,
     kind: &'static str,
     trim: fn(&mut K),
+    tasks: &Tasks,
 ) -> Store<K> {
     let (store, writer) = reflector::store();
     let config = watcher::Config::default()
@@ -489,7 +571,7 @@ fn reflect_trimmed<K: Watched>(
         trim(object);
     });
     let stream = reflector::reflector(writer, trimmed).default_backoff();
-    track(store.clone(), stream, health.clone(), kind);
+    track(store.clone(), stream, health.clone(), kind, tasks);
     store
 }
 
@@ -498,6 +580,7 @@ fn reflect_trimmed<K: Watched>(
 fn reflect_node_zones(
     api: Api<PartialObjectMeta<Node>>,
     health: &Arc<WatchHealth>,
+    tasks: &Tasks,
 ) -> Store<PartialObjectMeta<Node>> {
     let (store, writer) = reflector::store();
     let config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
@@ -513,7 +596,7 @@ fn reflect_node_zones(
         node.metadata.owner_references = None;
     });
     let stream = reflector::reflector(writer, trimmed).default_backoff();
-    track(store.clone(), stream, health.clone(), KINDS[5]);
+    track(store.clone(), stream, health.clone(), KINDS[5], tasks);
     store
 }
 
@@ -530,6 +613,7 @@ fn reflect_warnings(
     namespaces: Store<PartialObjectMeta<Namespace>>,
     namespaces_synced: Arc<WatchHealth>,
     health: &Arc<WatchHealth>,
+    tasks: &Tasks,
 ) -> Store<Event> {
     let (store, writer) = reflector::store();
     let config = watcher::Config::default()
@@ -537,7 +621,8 @@ fn reflect_warnings(
         .timeout(WATCH_TIMEOUT_SECS);
     let health = health.clone();
     let reader = store.clone();
-    tokio::spawn(async move {
+    let inner = tasks.clone();
+    tasks.spawn(async move {
         // Polled: a second `wait_until_ready` on the same store is not
         // woken once the first has been (kube-runtime's DelayedInit).
         while !namespaces_synced.synced.load(Ordering::Relaxed) {
@@ -558,7 +643,7 @@ fn reflect_warnings(
                 })
             });
         let stream = reflector::reflector(writer, kept).default_backoff();
-        track(reader, stream, health, KINDS[7]);
+        track(reader, stream, health, KINDS[7], &inner);
     });
     store
 }
@@ -592,14 +677,19 @@ fn trim_warning(e: &mut Event) {
 
 /// Drives one watch and keeps its health: synced once the first list is in,
 /// failing from an error until the next event.
-fn track<K, S, E>(store: Store<K>, stream: S, health: Arc<WatchHealth>, kind: &'static str)
-where
+fn track<K, S, E>(
+    store: Store<K>,
+    stream: S,
+    health: Arc<WatchHealth>,
+    kind: &'static str,
+    tasks: &Tasks,
+) where
     K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     S: futures::Stream<Item = Result<watcher::Event<K>, E>> + Send + 'static,
     E: std::fmt::Display + Send,
 {
     let synced = health.clone();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let counted = async move {
             if store.wait_until_ready().await.is_ok() {
                 synced.synced.store(true, Ordering::Relaxed);

@@ -77,6 +77,8 @@ pub struct DeployOut {
     pub service: String,
     /// Environment.
     pub environment: String,
+    /// The cluster it was planned for and applied to.
+    pub cluster: String,
     /// Namespace.
     pub namespace: String,
     /// Image.
@@ -138,6 +140,7 @@ impl DeployOut {
             team: d.team,
             service: d.service,
             environment: d.environment,
+            cluster: d.cluster,
             namespace: d.namespace,
             image: d.image,
             revision: d.revision,
@@ -246,7 +249,7 @@ pub async fn create_deploy(
     }
     let deploy = domain::request(
         &app.db,
-        &app.cluster,
+        &app.clusters,
         &service,
         &user.actor(addr),
         Trigger::User,
@@ -518,7 +521,7 @@ pub async fn release(
 ) -> Result<Json<DeployOut>, AppError> {
     load_deploy(&app, &user, id).await?;
     policy::can_override_policy(&user)?;
-    let context = domain::Context::now(&app.cluster);
+    let context = domain::Context::now(&app.clusters);
     let released =
         domain::release_now(&app.db, &context, id, &user.actor(addr), &body.reason).await?;
     Ok(Json(deploy_out(&app, released).await?))
@@ -535,7 +538,7 @@ pub async fn rollback(
 ) -> Result<(StatusCode, Json<DeployOut>), AppError> {
     let target = load_deploy(&app, &user, id).await?;
     policy::can_request_deploy(&user, &target.team)?;
-    let deploy = domain::rollback(&app.db, &app.cluster, &target, &user.actor(addr)).await?;
+    let deploy = domain::rollback(&app.db, &app.clusters, &target, &user.actor(addr)).await?;
     Ok((StatusCode::ACCEPTED, Json(deploy_out(&app, deploy).await?)))
 }
 

@@ -99,6 +99,7 @@ pub struct PolicyBody {
     production_rules: Option<bool>,
     webhook_refs: Option<Vec<String>>,
     position: Option<i32>,
+    cluster: Option<String>,
 }
 
 impl PolicyBody {
@@ -134,6 +135,7 @@ impl PolicyBody {
                 .unwrap_or_else(|| e.webhook_refs.clone())
                 .join(" "),
             position: self.position.unwrap_or(e.position).to_string(),
+            cluster: self.cluster.unwrap_or_else(|| e.cluster.clone()),
         }
     }
 }

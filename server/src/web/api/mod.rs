@@ -12,6 +12,7 @@
 mod access;
 mod approvals;
 mod body;
+mod clusters;
 mod deploys;
 mod environments;
 mod freeze;
@@ -86,6 +87,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deploys/{id}/reject", post(deploys::reject))
         .route("/api/v1/deploys/{id}/rollback", post(deploys::rollback))
         .route("/api/v1/deploys/{id}/release", post(deploys::release))
+        .route(
+            "/api/v1/clusters",
+            get(clusters::list_clusters).post(clusters::register_cluster),
+        )
+        .route(
+            "/api/v1/clusters/{name}",
+            get(clusters::show_cluster)
+                .put(clusters::update_cluster)
+                .delete(clusters::remove_cluster),
+        )
         .route("/api/v1/environments", get(environments::list_environments))
         .route(
             "/api/v1/environments/{name}",

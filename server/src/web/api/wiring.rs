@@ -24,7 +24,7 @@ pub async fn show_wiring(
     Query(q): Query<EnvironmentParam>,
 ) -> Result<Json<Vec<WiringRow>>, AppError> {
     let service = load_service(&app, &user, &team, &name).await?;
-    let wiring = secrets::wiring(&app.db, &app.cluster, &service, q.get()).await?;
+    let wiring = secrets::wiring(&app.db, &app.clusters, &service, q.get()).await?;
     Ok(Json(
         wiring.entries.iter().map(|(e, s)| row(e, *s)).collect(),
     ))
@@ -55,6 +55,6 @@ pub async fn write_value(
         key: &key,
         value: &body.value,
     };
-    secrets::write_value(&app.db, &app.cluster, &user.actor(addr), &service, &write).await?;
+    secrets::write_value(&app.db, &app.clusters, &user.actor(addr), &service, &write).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -82,7 +82,7 @@ pub(super) async fn create_deploy(
             }
             domain::request(
                 &app.db,
-                &app.cluster,
+                &app.clusters,
                 &service,
                 &user.actor(addr),
                 Trigger::User,

@@ -280,7 +280,7 @@ pub(super) async fn release(
 ) -> Result<Response, AppError> {
     load_deploy(&app, &user, id).await?;
     policy::can_override_policy(&user)?;
-    let context = domain::Context::now(&app.cluster);
+    let context = domain::Context::now(&app.clusters);
     let released =
         domain::release_now(&app.db, &context, id, &user.actor(addr), &form.reason).await?;
     flash(
@@ -307,7 +307,7 @@ pub(super) async fn rollback(
 ) -> Result<Response, AppError> {
     let target = load_deploy(&app, &user, id).await?;
     policy::can_request_deploy(&user, &target.team)?;
-    let deploy = domain::rollback(&app.db, &app.cluster, &target, &user.actor(addr)).await?;
+    let deploy = domain::rollback(&app.db, &app.clusters, &target, &user.actor(addr)).await?;
     flash(
         &session,
         "ok",

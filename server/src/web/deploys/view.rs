@@ -18,6 +18,8 @@ pub struct DeployRow {
     pub service: String,
     /// Environment.
     pub environment: String,
+    /// The cluster it went to.
+    pub cluster: String,
     /// Revision number.
     pub revision: i32,
     /// Image.
@@ -58,6 +60,7 @@ impl DeployRow {
             team: d.team.clone(),
             service: d.service.clone(),
             environment: d.environment.clone(),
+            cluster: d.cluster.clone(),
             revision: d.revision,
             image: d.image.clone(),
             state: d.state.as_str(),

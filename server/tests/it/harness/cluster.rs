@@ -350,8 +350,18 @@ impl ClusterTest {
 
     /// Starts one more worker on the local cluster; [`Self::finish`] stops it.
     pub async fn start_worker(&mut self, config: WorkerConfig) {
-        let worker = Worker::start(self.pool.clone(), cluster_handle().await, config);
+        let worker = Worker::start(
+            self.pool.clone(),
+            cluster::Fleet::single(cluster_handle().await),
+            config,
+        );
         self.workers.push(worker);
+    }
+
+    /// Starts one more worker over `clusters` (e.g. several registered ones).
+    pub async fn start_worker_on(&mut self, clusters: cluster::Fleet, config: WorkerConfig) {
+        self.workers
+            .push(Worker::start(self.pool.clone(), clusters, config));
     }
 
     /// The first environment (where [`Self::deploy`] deploys).

@@ -375,7 +375,7 @@ pub async fn try_request(
 ) -> Result<Deploy, AppError> {
     deployer::request(
         pool,
-        &slipway::cluster::Handle::disabled(),
+        &slipway::cluster::Fleet::single(slipway::cluster::Handle::disabled()),
         service,
         actor,
         trigger,
@@ -410,7 +410,7 @@ pub async fn rollback(pool: &PgPool, email: &str, target: &Deploy) -> Deploy {
     let user = current_user(pool, email).await;
     deployer::rollback(
         pool,
-        &slipway::cluster::Handle::disabled(),
+        &slipway::cluster::Fleet::single(slipway::cluster::Handle::disabled()),
         target,
         &actor(&user),
     )

@@ -8,11 +8,13 @@ pub mod dex;
 pub mod fixtures;
 pub mod oidc_op;
 pub mod routes;
+pub mod second_cluster;
 
 pub use cluster::*;
 pub use dex::*;
 pub use fixtures::*;
 pub use oidc_op::*;
+pub use second_cluster::*;
 
 use std::net::SocketAddr;
 

@@ -1,0 +1,211 @@
+//! The second local control plane (`e2e/cluster/up --name second`), for the
+//! tests of many clusters: its admin client, and the API server URL, CA and a
+//! token of Slipway's ServiceAccount there (the least-privilege roles of
+//! rbac.yaml applied to it too), which is what an administrator registers.
+//!
+//! Needs `SLIPWAY_TEST_SECOND_KUBECONFIG` (`scripts/test-all` starts it);
+//! without it these tests fail, because a skipped test proves nothing.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::Client;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+use super::cluster::{SLIPWAY_SA, apply_rbac};
+
+/// What the tests know of the second control plane.
+#[derive(Clone)]
+pub struct SecondCluster {
+    /// Its admin client, to look at what Slipway did there.
+    pub admin: Client,
+    /// `https://127.0.0.1:PORT`.
+    pub server: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: SocketAddr,
+    /// Its CA certificate, PEM.
+    pub ca_pem: String,
+    /// A token of Slipway's ServiceAccount there.
+    pub token: String,
+}
+
+/// `SLIPWAY_TEST_SECOND_KUBECONFIG`; panics with how to start it when unset.
+pub fn second_kubeconfig_path() -> std::path::PathBuf {
+    match std::env::var("SLIPWAY_TEST_SECOND_KUBECONFIG") {
+        Ok(path) if !path.is_empty() => path.into(),
+        _ => panic!(
+            "SLIPWAY_TEST_SECOND_KUBECONFIG is not set: the tests of many clusters need a second \
+             control plane (e2e/cluster/up --name second, then \
+             SLIPWAY_TEST_SECOND_KUBECONFIG=.slipway/cluster-second/kubeconfig)"
+        ),
+    }
+}
+
+/// The second control plane, prepared once per test run.
+pub async fn second_cluster() -> SecondCluster {
+    static CELL: tokio::sync::OnceCell<(String, String, String)> =
+        tokio::sync::OnceCell::const_new();
+    let (server, ca_pem, token) = CELL
+        .get_or_init(|| async {
+            // Its own runtime: the cell outlives the test (and runtime) that fills it.
+            std::thread::spawn(|| {
+                tokio::runtime::Runtime::new()
+                    .expect("a runtime")
+                    .block_on(prepare())
+            })
+            .join()
+            .expect("preparing the second cluster")
+        })
+        .await
+        .clone();
+    let addr = server
+        .trim_start_matches("https://")
+        .parse()
+        .expect("the second cluster listens on an IP:port");
+    SecondCluster {
+        admin: admin_client().await,
+        server,
+        addr,
+        ca_pem,
+        token,
+    }
+}
+
+fn kubeconfig() -> Kubeconfig {
+    Kubeconfig::read_from(second_kubeconfig_path()).expect("the second cluster's kubeconfig")
+}
+
+async fn admin_client() -> Client {
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig(), &KubeConfigOptions::default())
+        .await
+        .expect("a usable kubeconfig");
+    Client::try_from(config).expect("a client")
+}
+
+async fn prepare() -> (String, String, String) {
+    let admin = admin_client().await;
+    apply_rbac(&admin).await;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(6 * 3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let token = Api::<ServiceAccount>::namespaced(admin, SLIPWAY_SA.0)
+        .create_token_request(SLIPWAY_SA.1, &kube::api::PostParams::default(), &request)
+        .await
+        .expect("a token for Slipway's ServiceAccount")
+        .status
+        .and_then(|s| s.token)
+        .expect("a token");
+    let cluster = kubeconfig()
+        .clusters
+        .into_iter()
+        .next()
+        .and_then(|c| c.cluster)
+        .expect("a cluster entry");
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(cluster.certificate_authority_data.expect("inline CA"))
+        .expect("base64");
+    (
+        cluster.server.expect("a server"),
+        String::from_utf8(ca).expect("PEM"),
+        token,
+    )
+}
+
+/// A TCP relay in front of an API server that a test can cut off and
+/// restore. Cut off, it closes every relayed connection and holds each new
+/// one open without an answer — to Slipway the control plane behind it is
+/// gone the way a region that drops off the network is gone (requests hang
+/// until their timeouts), not merely refusing. Used instead of stopping the
+/// second control plane, which other tests run against at the same time.
+pub struct Relay {
+    /// Where Slipway connects: `127.0.0.1:PORT`.
+    pub addr: SocketAddr,
+    forwarding: Arc<AtomicBool>,
+    copies: Arc<Mutex<Vec<AbortHandle>>>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+    accept: AbortHandle,
+}
+
+impl Relay {
+    /// Relays a fresh local port to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let addr = listener.local_addr().expect("its address");
+        let forwarding = Arc::new(AtomicBool::new(true));
+        let copies: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let accept = {
+            let (forwarding, copies, held) = (forwarding.clone(), copies.clone(), held.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !forwarding.load(Ordering::SeqCst) {
+                        held.lock().unwrap().push(inbound);
+                        continue;
+                    }
+                    let copy = tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    copies.lock().unwrap().push(copy.abort_handle());
+                }
+            })
+            .abort_handle()
+        };
+        Relay {
+            addr,
+            forwarding,
+            copies,
+            held,
+            accept,
+        }
+    }
+
+    /// Cuts it off: every relayed connection closes; new ones hang.
+    pub async fn cut(&self) {
+        self.forwarding.store(false, Ordering::SeqCst);
+        let copies: Vec<AbortHandle> = self.copies.lock().unwrap().drain(..).collect();
+        for copy in &copies {
+            copy.abort();
+        }
+        // Each copy ends (and drops its sockets) at its next await point.
+        for _ in 0..200 {
+            if copies.iter().all(AbortHandle::is_finished) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            copies.iter().all(AbortHandle::is_finished),
+            "every relayed connection closed"
+        );
+    }
+
+    /// Restores it: held connections close (their clients retry), new ones
+    /// are relayed again.
+    pub async fn restore(&self) {
+        self.held.lock().unwrap().clear();
+        self.forwarding.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+        for copy in self.copies.lock().unwrap().drain(..) {
+            copy.abort();
+        }
+    }
+}
