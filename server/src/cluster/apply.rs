@@ -34,7 +34,7 @@ use crate::render::{LABEL_ENVIRONMENT, LABEL_TEAM, MANAGED_BY};
 pub const FIELD_MANAGER: &str = "slipway";
 /// Longest field manager the API server accepts.
 pub const MAX_FIELD_MANAGER: usize = 128;
-/// The ClusterRole bound in each managed namespace (deploy/kubernetes/rbac.yaml).
+/// The ClusterRole bound in each managed namespace (deploy/kubernetes/base/rbac.yaml).
 pub const TENANT_ROLE: &str = "slipway-tenant";
 /// Pod Security Admission level enforced on namespaces Slipway creates.
 pub const POD_SECURITY_LEVEL: &str = "restricted";

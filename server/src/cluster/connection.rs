@@ -264,7 +264,7 @@ pub async fn probe(source: &KubeSource) -> Result<Probe, String> {
         )),
         Err(kube::Error::Api(status)) if status.code == 403 => Err(format!(
             "the credentials authenticate (Kubernetes {version}) but may not list namespaces; \
-             bind them to the ClusterRole of deploy/kubernetes/rbac.yaml"
+             bind them to the ClusterRole of deploy/kubernetes/base/rbac.yaml"
         )),
         Err(e) => Err(format!("listing namespaces failed: {e}")),
     }

@@ -1,5 +1,5 @@
 //! Slipway's rights in a namespace it manages: the RoleBinding of the
-//! `slipway-tenant` ClusterRole (deploy/kubernetes/rbac.yaml) to Slipway's own
+//! `slipway-tenant` ClusterRole (deploy/kubernetes/base/rbac.yaml) to Slipway's own
 //! ServiceAccount, created beside the namespace. Slipway's cluster-wide role
 //! holds no write of workloads or Secrets; this binding is what lets it deploy
 //! there, and only there.
@@ -150,7 +150,7 @@ async fn wait_until_allowed(client: &Client, namespace: &str) -> Result<(), Clus
             return Err(ClusterError::Refused {
                 object: format!("RoleBinding/{TENANT_ROLE} in {namespace}"),
                 message: format!(
-                    "the tenant role was bound but Slipway still may not write in {namespace} after {} s; check the ClusterRole {TENANT_ROLE} (deploy/kubernetes/rbac.yaml)",
+                    "the tenant role was bound but Slipway still may not write in {namespace} after {} s; check the ClusterRole {TENANT_ROLE} (deploy/kubernetes/base/rbac.yaml)",
                     BINDING_VISIBLE_WITHIN.as_secs()
                 ),
             });

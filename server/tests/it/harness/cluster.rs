@@ -50,8 +50,8 @@ pub async fn kube_client() -> Client {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Slipway's least-privilege roles, as deployed (deploy/kubernetes/rbac.yaml).
-pub const RBAC_YAML: &str = include_str!("../../../../deploy/kubernetes/rbac.yaml");
+/// Slipway's least-privilege roles, as deployed (deploy/kubernetes/base/rbac.yaml).
+pub const RBAC_YAML: &str = include_str!("../../../../deploy/kubernetes/base/rbac.yaml");
 /// Slipway's ServiceAccount in [`RBAC_YAML`].
 pub const SLIPWAY_SA: (&str, &str) = ("slipway", "slipway");
 /// Its user name, for `kubectl auth can-i --as`.
