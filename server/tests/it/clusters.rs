@@ -590,6 +590,16 @@ async fn a_cluster_cut_off_slows_no_other_its_deploys_fail_naming_it_and_it_reco
     .await;
     assert!(stale, "production's status is marked stale");
 
+    // The worker's replica has seen edge go too (its own connection, probed on
+    // its own clock): only then can a connection it reports later be one made
+    // after the restore.
+    assert!(
+        eventually(60, || async {
+            fleet.member("edge").handle.client().is_none()
+        })
+        .await,
+        "the worker's replica sees edge unreachable"
+    );
     // Back on the network, edge takes deploys again.
     relay.restore().await;
     assert!(
