@@ -69,6 +69,18 @@ struct Checked {
 }
 
 impl Checked {
+    /// The credentials sealed for cluster `name` (none for in-cluster).
+    fn seal(&self, key: &SecretKey, name: &str) -> Option<Vec<u8>> {
+        self.document
+            .as_ref()
+            .map(|d| key.seal(d.expose().as_bytes(), &context(name)))
+    }
+
+    /// What the audit entry of a registration or change records: never a credential.
+    fn audit_detail(&self, version: &str) -> serde_json::Value {
+        json!({"source": self.source, "server": self.server, "version": version})
+    }
+
     fn kube_source(&self) -> KubeSource {
         match &self.document {
             Some(document) => KubeSource::Document(document.clone()),
@@ -175,10 +187,7 @@ pub async fn register(
         return Err(AppError::Invalid(errors));
     }
     let version = test(&checked).await?;
-    let sealed = checked
-        .document
-        .as_ref()
-        .map(|d| key.seal(d.expose().as_bytes(), &context(name)));
+    let sealed = checked.seal(key, name);
     let mut tx = db.begin().await?;
     let row = store_clusters::insert(
         &mut *tx,
@@ -199,7 +208,7 @@ pub async fn register(
         actor,
         actions::REGISTER,
         name,
-        json!({"source": checked.source, "server": checked.server, "version": version}),
+        checked.audit_detail(&version),
     )
     .await?;
     tx.commit().await?;
@@ -231,10 +240,7 @@ pub async fn update(
     }
     let checked = check_connection(input).map_err(AppError::Invalid)?;
     let version = test(&checked).await?;
-    let sealed = checked
-        .document
-        .as_ref()
-        .map(|d| key.seal(d.expose().as_bytes(), &context(name)));
+    let sealed = checked.seal(key, name);
     let mut tx = db.begin().await?;
     let row = store_clusters::update_connection(
         &mut *tx,
@@ -253,7 +259,7 @@ pub async fn update(
         actor,
         actions::UPDATE,
         name,
-        json!({"source": checked.source, "server": checked.server, "version": version}),
+        checked.audit_detail(&version),
     )
     .await?;
     tx.commit().await?;
