@@ -20,7 +20,9 @@ use slipway::cluster;
 use slipway::config::Config;
 use slipway::store;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+
+mod support;
+use support::ScratchDatabase;
 
 /// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
 #[global_allocator]
@@ -114,25 +116,8 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
-    let base =
-        std::env::var("DATABASE_URL").expect("DATABASE_URL (make bench starts a PostgreSQL)");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&base)
-        .await
-        .unwrap();
-    let db = format!("bench_catalog_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&url)
-        .await
-        .unwrap();
-    store::migrate(&pool).await.unwrap();
+    let scratch = ScratchDatabase::create("catalog", 16).await;
+    let pool = scratch.pool.clone();
     let started = Instant::now();
     seed(&pool).await;
     eprintln!(
@@ -145,7 +130,7 @@ async fn main() {
     let state = AppState::new(
         pool.clone(),
         cluster::Handle::disabled(),
-        Config::for_database(&url),
+        Config::for_database(&scratch.url),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app::serve(listener, state, async {
@@ -239,11 +224,5 @@ async fn main() {
 
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-    pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database {db} with (force)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    scratch.drop_now().await;
 }

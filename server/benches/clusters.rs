@@ -25,7 +25,9 @@ use slipway::store;
 use slipway::store::audit::Actor;
 use slipway::store::deploys::Trigger;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+
+mod support;
+use support::ScratchDatabase;
 
 /// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
 #[global_allocator]
@@ -55,37 +57,16 @@ struct Env {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let server_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
     let env = Env {
         first: std::env::var("SLIPWAY_TEST_KUBECONFIG")
             .context("SLIPWAY_TEST_KUBECONFIG is not set")?,
         second: std::env::var("SLIPWAY_TEST_SECOND_KUBECONFIG")
             .context("SLIPWAY_TEST_SECOND_KUBECONFIG is not set (e2e/cluster/up --name second)")?,
     };
-    let suffix = format!("{:08x}", rand_u32());
-    let db_name = format!("slipway_bench_clusters_{suffix}");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&server_url)
-        .await
-        .context("connecting to DATABASE_URL")?;
-    // Identifiers cannot be bound; the name is made of hex digits here.
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}")))
-        .execute(&admin)
-        .await?;
-    let url = with_database(&server_url, &db_name)?;
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect(&url)
-        .await?;
-    let team = format!("bench{suffix}");
-    let result = measure(&pool, &env, &team).await;
-    pool.close().await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {db_name} with (force)"
-    )))
-    .execute(&admin)
-    .await;
+    let scratch = ScratchDatabase::create("clusters", 8).await;
+    let team = format!("bench{}", std::process::id());
+    let result = measure(&scratch.pool, &env, &team).await;
+    scratch.drop_now().await;
     for (kubeconfig, namespace) in [(&env.first, "staging"), (&env.second, "production")] {
         let client = kube_client(kubeconfig).await?;
         let _ = Api::<k8s_openapi::api::core::v1::Namespace>::all(client)
@@ -158,7 +139,6 @@ async fn synced(member: &cluster::Member) -> anyhow::Result<()> {
 }
 
 async fn measure(pool: &PgPool, env: &Env, team: &str) -> anyhow::Result<Figures> {
-    store::migrate(pool).await?;
     let email = format!("bench@{team}.io");
     let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
     let team_row = store::teams::insert(pool, team, team).await?;
@@ -290,23 +270,4 @@ async fn until_done(pool: &PgPool, id: i64) -> anyhow::Result<()> {
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
-}
-
-fn rand_u32() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    nanos ^ std::process::id().rotate_left(16)
-}
-
-fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
-    let (prefix, rest) = url
-        .rsplit_once('/')
-        .context("DATABASE_URL has no database path")?;
-    let query = rest
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    Ok(format!("{prefix}/{name}{query}"))
 }

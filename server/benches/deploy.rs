@@ -31,7 +31,9 @@ use slipway::store;
 use slipway::store::audit::Actor;
 use slipway::store::deploys::{self, Trigger};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+
+mod support;
+use support::ScratchDatabase;
 
 /// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
 #[global_allocator]
@@ -70,34 +72,13 @@ fn main() {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let server_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
     let kubeconfig = PathBuf::from(
         std::env::var("SLIPWAY_TEST_KUBECONFIG").context("SLIPWAY_TEST_KUBECONFIG is not set")?,
     );
-    let suffix = format!("{:08x}", rand_u32());
-    let db_name = format!("slipway_bench_deploy_{suffix}");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&server_url)
-        .await
-        .context("connecting to DATABASE_URL")?;
-    // Identifiers cannot be bound; the name is made of hex digits here.
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}")))
-        .execute(&admin)
-        .await?;
-    let url = with_database(&server_url, &db_name)?;
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect(&url)
-        .await?;
-    let team = format!("bench{suffix}");
-    let result = measure(&pool, &kubeconfig, &team).await;
-    pool.close().await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {db_name} with (force)"
-    )))
-    .execute(&admin)
-    .await;
+    let scratch = ScratchDatabase::create("deploy", 8).await;
+    let team = format!("bench{}", std::process::id());
+    let result = measure(&scratch.pool, &kubeconfig, &team).await;
+    scratch.drop_now().await;
     delete_namespaces(
         &kubeconfig,
         &[
@@ -209,31 +190,11 @@ fn p50_max(times: &[Duration]) -> (f64, f64) {
     (p50, max)
 }
 
-fn rand_u32() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    nanos ^ std::process::id().rotate_left(16)
-}
-
-fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
-    let (prefix, rest) = url
-        .rsplit_once('/')
-        .context("DATABASE_URL has no database path")?;
-    let query = rest
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    Ok(format!("{prefix}/{name}{query}"))
-}
-
 async fn measure(
     pool: &PgPool,
     kubeconfig: &Path,
     team: &str,
 ) -> anyhow::Result<(Vec<Row>, Vec<PushRound>, Timings)> {
-    store::migrate(pool).await?;
     let email = format!("bench@{team}.io");
     let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
     let team_row = store::teams::insert(pool, team, team).await?;

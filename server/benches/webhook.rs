@@ -29,7 +29,9 @@ use slipway::domain::{hooks, services};
 use slipway::secret::SecretKey;
 use slipway::store::{self, audit::Actor};
 use slipway::webhook;
-use sqlx::postgres::PgPoolOptions;
+
+mod support;
+use support::ScratchDatabase;
 
 /// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
 #[global_allocator]
@@ -111,22 +113,10 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
-    let base =
-        std::env::var("DATABASE_URL").expect("DATABASE_URL (make bench starts a PostgreSQL)");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&base)
-        .await
-        .unwrap();
-    let db = format!("bench_webhook_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
+    let scratch = ScratchDatabase::create("webhook", 1).await;
+    let url = scratch.url.clone();
     // The pool `serve` builds, so the endpoint waits on connections as it would there.
     let pool = store::lazy_pool(url.parse().unwrap());
-    store::migrate(&pool).await.unwrap();
 
     let hash = password::hash("bench-password-123").unwrap();
     let user = store::users::insert(&pool, "bench@example.com", &hash, true)
@@ -282,9 +272,5 @@ async fn main() {
     let _ = stop.send(());
     let _ = server.await;
     pool.close().await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {db} with (force)"
-    )))
-    .execute(&admin)
-    .await;
+    scratch.drop_now().await;
 }

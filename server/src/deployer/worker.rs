@@ -8,6 +8,7 @@
 //! deploy over (applying again is safe: server-side apply is idempotent) — or,
 //! after `max_attempts`, fails it with a reason. Nothing stays `applying`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,7 +72,13 @@ struct Context {
     db: PgPool,
     clusters: cluster::Fleet,
     config: WorkerConfig,
+    /// The deploys whose work (render, apply, rollout wait) is running now.
+    in_hand: InHand,
 }
+
+/// The ids of the deploys a worker is working on; shared with its [`Worker`]
+/// so that the replica (its readiness, a test) can see what it holds.
+type InHand = Arc<std::sync::Mutex<BTreeSet<i64>>>;
 
 impl Context {
     fn lease_secs(&self) -> f64 {
@@ -114,18 +121,21 @@ pub struct Worker {
     id: Uuid,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    in_hand: InHand,
 }
 
 impl Worker {
     /// Starts a worker with a fresh id on the current Tokio runtime.
     pub fn start(db: PgPool, clusters: cluster::Fleet, config: WorkerConfig) -> Self {
         let id = Uuid::new_v4();
+        let in_hand = InHand::default();
         let ctx = Arc::new(Context {
             id,
             actor: format!("worker {}", &id.simple().to_string()[..8]),
             db,
             clusters,
             config,
+            in_hand: in_hand.clone(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let span = tracing::info_span!("deploy_worker", worker = %ctx.actor);
@@ -135,12 +145,21 @@ impl Worker {
             id,
             stop,
             task: Some(task),
+            in_hand,
         }
     }
 
     /// This worker's lease owner id.
     pub fn id(&self) -> Uuid {
         self.id
+    }
+
+    /// The deploys this worker is working on at this moment. A deploy leaves
+    /// the set once its work has stopped — finished, failed, or given up
+    /// because the lease was lost — so nothing of it reaches the cluster from
+    /// this worker afterwards (only its end may still be recorded).
+    pub fn deploys_in_hand(&self) -> Vec<i64> {
+        lock_in_hand(&self.in_hand).iter().copied().collect()
     }
 
     /// Stops claiming, stops the running deploys and ends their leases so another
@@ -340,12 +359,45 @@ async fn run_deploy(ctx: Arc<Context>, deploy: Deploy) {
     let (lost_tx, mut lost_rx) = watch::channel(false);
     let heartbeat = tokio::spawn(keep_lease(ctx.clone(), deploy.id, lost_tx).in_current_span());
     let mut state = deploy.state;
+    let in_hand = InHandGuard::take(&ctx.in_hand, deploy.id);
     let outcome = tokio::select! {
         outcome = execute(&ctx, &deploy, &mut state) => outcome,
         _ = lost_rx.wait_for(|lost| *lost) => Outcome::Interrupted("the lease was lost".into()),
     };
+    // `execute` has ended or been dropped: nothing more of this deploy goes
+    // to the cluster from here.
+    drop(in_hand);
     heartbeat.abort();
     finish(&ctx, &deploy, outcome).await;
+}
+
+fn lock_in_hand(in_hand: &InHand) -> std::sync::MutexGuard<'_, BTreeSet<i64>> {
+    // A panic while holding it cannot leave the set half-changed.
+    in_hand
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Marks a deploy as in hand until dropped (also when the task is aborted).
+struct InHandGuard {
+    in_hand: InHand,
+    id: i64,
+}
+
+impl InHandGuard {
+    fn take(in_hand: &InHand, id: i64) -> Self {
+        lock_in_hand(in_hand).insert(id);
+        InHandGuard {
+            in_hand: in_hand.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for InHandGuard {
+    fn drop(&mut self) {
+        lock_in_hand(&self.in_hand).remove(&self.id);
+    }
 }
 
 /// Extends the lease until aborted; flags `lost` when another worker has it or
@@ -353,26 +405,41 @@ async fn run_deploy(ctx: Arc<Context>, deploy: Deploy) {
 /// counts from the moment it was *sent* (the database's expiry is at least
 /// that late), and the lease is given up [`lost_after`] it — before it can
 /// expire and another worker take the deploy over — so a worker cut off from
-/// the database stops writing to the cluster before anyone else starts.
+/// the database stops writing to the cluster before anyone else starts. A
+/// renewal that hangs (a database behind a dropped network answers nothing,
+/// and a pool waits its whole acquire timeout for a connection) is cut short
+/// at that moment too, or the worker would notice only after the lease ran out.
 async fn keep_lease(ctx: Arc<Context>, id: i64, lost: watch::Sender<bool>) {
-    let mut renewed = tokio::time::Instant::now();
     let give_up = lost_after(&ctx.config);
+    let mut deadline = tokio::time::Instant::now() + give_up;
     loop {
-        tokio::time::sleep(ctx.config.heartbeat).await;
+        // The next renewal, or the moment to give up if that comes first.
+        tokio::time::sleep_until(
+            (tokio::time::Instant::now() + ctx.config.heartbeat).min(deadline),
+        )
+        .await;
         let sent = tokio::time::Instant::now();
-        match deploy_leases::heartbeat(&ctx.db, id, ctx.id, ctx.lease_secs()).await {
-            Ok(true) => renewed = sent,
-            Ok(false) => {
+        let renewal = tokio::time::timeout_at(
+            deadline,
+            deploy_leases::heartbeat(&ctx.db, id, ctx.id, ctx.lease_secs()),
+        )
+        .await;
+        match renewal {
+            Ok(Ok(true)) => deadline = sent + give_up,
+            Ok(Ok(false)) => {
                 tracing::warn!("lost the lease of the deploy; stopping work on it");
                 let _ = lost.send(true);
                 return;
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "could not renew the lease");
-                if renewed.elapsed() >= give_up {
-                    let _ = lost.send(true);
-                    return;
-                }
+            Ok(Err(err)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %err, "could not renew the lease; retrying");
+            }
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!(
+                    "could not renew the lease before it could run out; stopping work on the deploy"
+                );
+                let _ = lost.send(true);
+                return;
             }
         }
     }

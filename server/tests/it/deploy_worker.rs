@@ -1,7 +1,8 @@
 //! The deploy worker against the real local control plane (`e2e/cluster`) and a
 //! real PostgreSQL: Django to staging, a new image, pruning the HPA, a rollout
 //! that cannot complete, rollback, two workers and twenty deploys, SIGKILL in
-//! the middle of a deploy, a lease that runs out, and an unreachable cluster.
+//! the middle of a deploy, a lease that runs out, a replica cut off from the
+//! database, and an unreachable cluster.
 //!
 //! Needs `SLIPWAY_TEST_KUBECONFIG` (e.g. `.slipway/cluster/kubeconfig`); without
 //! it the cluster tests fail, because a skipped cluster test proves nothing.
@@ -22,12 +23,13 @@ use slipway::cluster::{self, KubeSource};
 use slipway::deployer::{DeployState, Worker};
 use slipway::store::{deploy_leases, deploys, pins};
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
 use crate::harness::{
-    ClusterTest, SpecBuilder, TestApp, api_token, assert_succeeded, cluster_handle, create_service,
-    create_user, database_url, eventually, find_deploy, kubeconfig_path, request, rollback,
-    save_revision, test_config, wait_finished, with_token,
+    ClusterTest, Relay, SpecBuilder, TestApp, api_token, assert_succeeded, cluster_handle,
+    create_service, create_user, database_url, eventually, find_deploy, kubeconfig_path, request,
+    rollback, save_revision, test_config, wait_finished, with_token,
 };
 
 async fn container_image(client: &Client, ns: &str, name: &str) -> String {
@@ -413,6 +415,109 @@ async fn a_deploy_whose_lease_runs_out_is_taken_over_and_completes(pool: PgPool)
         ))),
         "{events:#?}"
     );
+    t.finish().await;
+}
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_replica_cut_off_from_the_database_stops_applying_before_another_takes_over(
+    pool: PgPool,
+) {
+    let mut t = ClusterTest::without_worker(&pool, &["staging"]).await;
+    // Replica A reaches PostgreSQL through a relay the test cuts. Its pool
+    // waits the usual 30 s for a connection: a renewal stuck in that wait
+    // must not keep A working past its lease.
+    let options = (*pool.connect_options()).clone();
+    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .expect("the database's address")
+        .next()
+        .expect("an address");
+    let relay = Relay::start(upstream).await;
+    let a_pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.port(relay.addr.port()))
+        .await
+        .expect("replica A's pool");
+    let service = t.service(SpecBuilder::web("api")).await;
+    // Its pods never become ready: A waits on the rollout, touching nothing
+    // in the database but its lease.
+    let deploy = t
+        .request(&service, "registry.example.com/x/api:kwok-never-ready")
+        .await;
+    let a = Worker::start(
+        a_pool,
+        cluster::Fleet::single(cluster_handle().await),
+        test_config(),
+    );
+    let applied_by_a = eventually(60, || async {
+        let d = find_deploy(&pool, deploy.id).await;
+        d.state == DeployState::Progressing && d.lease_owner == Some(a.id())
+    })
+    .await;
+    assert!(
+        applied_by_a,
+        "{:#?}",
+        deploys::events(&pool, deploy.id).await
+    );
+    // Replica B runs beside it (a short stall timeout, so the deploy ends soon
+    // once B has it).
+    let mut b_config = test_config();
+    b_config.rollout.stall_timeout = Duration::from_secs(10);
+    t.start_worker(b_config).await;
+    let b = t.workers()[0].id();
+
+    relay.cut().await;
+    let let_go = eventually(30, || async { a.deploys_in_hand().is_empty() }).await;
+    assert!(
+        let_go,
+        "replica A still works on deploy #{} with its database gone",
+        deploy.id
+    );
+    // At the moment A let go its lease was still running in the database:
+    // nobody could have taken the deploy over yet.
+    let still_as: bool = sqlx::query_scalar(
+        "select lease_owner = $2 and lease_expires_at > now() from deploys where id = $1",
+    )
+    .bind(deploy.id)
+    .bind(a.id())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        still_as,
+        "replica A stopped only after its lease had run out: {:#?}",
+        deploys::events(&pool, deploy.id).await
+    );
+
+    let done = wait_finished(&pool, deploy.id, 120).await;
+    assert_eq!(done.state, DeployState::Failed, "{}", done.reason);
+    assert_eq!(done.attempts, 2);
+    let events = deploys::events(&pool, deploy.id).await.unwrap();
+    let b_actor = format!("worker {}", &b.simple().to_string()[..8]);
+    let take_over = events
+        .iter()
+        .find(|e| {
+            e.message.contains(&format!(
+                "taken over after the lease of worker {} ran out",
+                a.id()
+            ))
+        })
+        .unwrap_or_else(|| panic!("no take-over: {events:#?}"));
+    assert_eq!(take_over.actor, b_actor, "replica B took it over");
+    let last = events.last().expect("a timeline");
+    assert_eq!(
+        (last.to_state, last.actor.as_str()),
+        (DeployState::Failed, b_actor.as_str()),
+        "replica B ended it: {events:#?}"
+    );
+    assert!(
+        done.reason.contains("Readiness probe failed"),
+        "{}",
+        done.reason
+    );
+    drop(a);
+    // The audit: one apply per attempt, each by the replica that held it.
     t.finish().await;
 }
 

@@ -301,6 +301,12 @@ impl Drop for Cleanup {
 /// A cluster test's world: a fresh team (so namespaces `{team}-{environment}`
 /// are its own), a member `dev@{team}.io`, a kube client, and workers. The
 /// namespaces are deleted by [`ClusterTest::finish`] or, on a panic, on drop.
+///
+/// [`ClusterTest::new`] and [`ClusterTest::with_config`] start [`REPLICAS`]
+/// workers, each with its own connection to the cluster — what two `slipway
+/// serve` replicas on one database are — so every deploy test of the suite
+/// runs against two replicas, and [`ClusterTest::finish`] checks each deploy's
+/// record for what two replicas must never do (see [`audit_deploy`]).
 pub struct ClusterTest {
     pub pool: PgPool,
     pub client: Client,
@@ -312,15 +318,17 @@ pub struct ClusterTest {
 }
 
 impl ClusterTest {
-    /// The world with one worker of [`test_config`] running.
+    /// The world with [`REPLICAS`] workers of [`test_config`] running.
     pub async fn new(pool: &PgPool, environments: &[&str]) -> Self {
         Self::with_config(pool, environments, test_config()).await
     }
 
-    /// The world with one worker of `config` running.
+    /// The world with [`REPLICAS`] workers of `config` running.
     pub async fn with_config(pool: &PgPool, environments: &[&str], config: WorkerConfig) -> Self {
         let mut test = Self::without_worker(pool, environments).await;
-        test.start_worker(config).await;
+        for _ in 0..REPLICAS {
+            test.start_worker(config).await;
+        }
         test
     }
 
@@ -407,12 +415,85 @@ impl ClusterTest {
         wait_finished(&self.pool, deploy.id, DEPLOY_DEADLINE_SECS).await
     }
 
-    /// Stops the workers and deletes the namespaces.
+    /// The workers started so far, in order.
+    pub fn workers(&self) -> &[Worker] {
+        &self.workers
+    }
+
+    /// Stops the workers, checks the record of every deploy of the team
+    /// ([`audit_deploy`]) and deletes the namespaces.
     pub async fn finish(mut self) {
         for worker in std::mem::take(&mut self.workers) {
             worker.shutdown().await;
         }
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "select d.id from deploys d
+             join services s on s.id = d.service_id
+             join teams t on t.id = s.team_id
+             where t.name = $1 order by d.id",
+        )
+        .bind(&self.team)
+        .fetch_all(&self.pool)
+        .await
+        .expect("the team's deploys");
+        for id in ids {
+            audit_deploy(&self.pool, id).await;
+        }
         // Dropping `self` drops the cleanup, which deletes the namespaces.
+    }
+}
+
+/// How many workers (replicas) [`ClusterTest::new`] starts.
+pub const REPLICAS: usize = 2;
+
+/// Checks a deploy's record for the mistakes of many replicas on one
+/// database: every attempt counted is one claim (or take-over) on the
+/// timeline; each attempt applied at most once, by the worker that held it
+/// then (a worker that lost the lease wrote nothing after another took over);
+/// and the state stored is the one the last transition recorded — no change
+/// was lost between two writers.
+pub async fn audit_deploy(pool: &PgPool, id: i64) {
+    let deploy = deploys::find(pool, id)
+        .await
+        .expect("reading the deploy")
+        .expect("the deploy exists");
+    let events = deploys::events(pool, id).await.expect("its timeline");
+    let is_claim = |e: &deploys::Event| {
+        e.to_state == DeployState::Applying
+            && (!e.is_note() || e.message.starts_with("taken over after the lease"))
+    };
+    let claims = events.iter().filter(|e| is_claim(e)).count();
+    assert_eq!(
+        i64::from(deploy.attempts),
+        claims as i64,
+        "deploy #{id}: {} attempts but {claims} claims on its timeline: {events:#?}",
+        deploy.attempts
+    );
+    let mut holder: Option<&str> = None;
+    let mut applied_this_attempt = false;
+    for event in &events {
+        if is_claim(event) {
+            holder = Some(&event.actor);
+            applied_this_attempt = false;
+        } else if event.message.starts_with("applied ") {
+            assert_eq!(
+                holder,
+                Some(event.actor.as_str()),
+                "deploy #{id} was applied by a worker that did not hold it: {events:#?}"
+            );
+            assert!(
+                !applied_this_attempt,
+                "deploy #{id} was applied twice in one attempt: {events:#?}"
+            );
+            applied_this_attempt = true;
+        }
+    }
+    if let Some(last) = events.iter().rev().find(|e| !e.is_note() || is_claim(e)) {
+        assert_eq!(
+            last.to_state, deploy.state,
+            "deploy #{id} is stored {} but its last transition says {}: {events:#?}",
+            deploy.state, last.to_state
+        );
     }
 }
 

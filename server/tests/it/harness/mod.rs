@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod dex;
 pub mod fixtures;
 pub mod oidc_op;
+pub mod relay;
 pub mod routes;
 pub mod second_cluster;
 
@@ -14,6 +15,7 @@ pub use cluster::*;
 pub use dex::*;
 pub use fixtures::*;
 pub use oidc_op::*;
+pub use relay::*;
 pub use second_cluster::*;
 
 use std::net::SocketAddr;

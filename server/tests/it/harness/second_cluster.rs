@@ -7,8 +7,6 @@
 //! without it these tests fail, because a skipped test proves nothing.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -16,8 +14,6 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Client;
 use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
 
 use super::cluster::{SLIPWAY_SA, apply_rbac};
 
@@ -120,92 +116,4 @@ async fn prepare() -> (String, String, String) {
         String::from_utf8(ca).expect("PEM"),
         token,
     )
-}
-
-/// A TCP relay in front of an API server that a test can cut off and
-/// restore. Cut off, it closes every relayed connection and holds each new
-/// one open without an answer — to Slipway the control plane behind it is
-/// gone the way a region that drops off the network is gone (requests hang
-/// until their timeouts), not merely refusing. Used instead of stopping the
-/// second control plane, which other tests run against at the same time.
-pub struct Relay {
-    /// Where Slipway connects: `127.0.0.1:PORT`.
-    pub addr: SocketAddr,
-    forwarding: Arc<AtomicBool>,
-    copies: Arc<Mutex<Vec<AbortHandle>>>,
-    held: Arc<Mutex<Vec<TcpStream>>>,
-    accept: AbortHandle,
-}
-
-impl Relay {
-    /// Relays a fresh local port to `upstream`.
-    pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let addr = listener.local_addr().expect("its address");
-        let forwarding = Arc::new(AtomicBool::new(true));
-        let copies: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let accept = {
-            let (forwarding, copies, held) = (forwarding.clone(), copies.clone(), held.clone());
-            tokio::spawn(async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    if !forwarding.load(Ordering::SeqCst) {
-                        held.lock().unwrap().push(inbound);
-                        continue;
-                    }
-                    let copy = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                    copies.lock().unwrap().push(copy.abort_handle());
-                }
-            })
-            .abort_handle()
-        };
-        Relay {
-            addr,
-            forwarding,
-            copies,
-            held,
-            accept,
-        }
-    }
-
-    /// Cuts it off: every relayed connection closes; new ones hang.
-    pub async fn cut(&self) {
-        self.forwarding.store(false, Ordering::SeqCst);
-        let copies: Vec<AbortHandle> = self.copies.lock().unwrap().drain(..).collect();
-        for copy in &copies {
-            copy.abort();
-        }
-        // Each copy ends (and drops its sockets) at its next await point.
-        for _ in 0..200 {
-            if copies.iter().all(AbortHandle::is_finished) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        assert!(
-            copies.iter().all(AbortHandle::is_finished),
-            "every relayed connection closed"
-        );
-    }
-
-    /// Restores it: held connections close (their clients retry), new ones
-    /// are relayed again.
-    pub async fn restore(&self) {
-        self.held.lock().unwrap().clear();
-        self.forwarding.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.accept.abort();
-        for copy in self.copies.lock().unwrap().drain(..) {
-            copy.abort();
-        }
-    }
 }
