@@ -34,7 +34,7 @@ use support::ScratchDatabase;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Rounds of each way (a new image each time), interleaved.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 7;
 const DEADLINE: Duration = Duration::from_secs(300);
 
 fn main() {
@@ -89,6 +89,19 @@ async fn run() -> anyhow::Result<()> {
             parallel.as_secs_f64() / sequential.as_secs_f64().max(1e-3)
         );
     }
+    let mut ratios: Vec<f64> = figures
+        .rounds
+        .iter()
+        .map(|(sequential, parallel)| parallel.as_secs_f64() / sequential.as_secs_f64().max(1e-3))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "median ratio over {} rounds: {:.2} (lowest {:.2}, highest {:.2})",
+        ratios.len(),
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
     println!(
         "(each: request → rollout complete of both; at once, the two deploys overlap: one worker runs them side by side, \
          each against its own cluster's connection)"
