@@ -25,8 +25,8 @@ use sqlx::PgPool;
 
 use crate::harness::{
     ClusterTest, PASSWORD, Relay, SecondCluster, SpecBuilder, TestApp, api_token, assert_succeeded,
-    cluster_handle, create_user, eventually, second_cluster, test_config, wait_finished,
-    with_token,
+    cluster_handle, create_user, eventually, second_cluster, second_kubeconfig_path, test_config,
+    wait_finished, with_token,
 };
 
 /// The key `Config::for_database` gives the test servers, so a fleet the test
@@ -139,7 +139,9 @@ struct World {
 
 async fn world(pool: &PgPool) -> World {
     let second = second_cluster().await;
-    let t = ClusterTest::without_worker(pool, &["development", "production"]).await;
+    let mut t = ClusterTest::without_worker(pool, &["development", "production"]).await;
+    // Production goes to the second control plane in these tests.
+    t.clean_up_on(second_kubeconfig_path(), format!("{}-production", t.team));
     let admin = create_user(pool, &format!("root@{}.io", t.team), true, &[]).await;
     let admin = api_token(pool, admin.id, "admin").await;
     let member = slipway::store::users::find_by_email(pool, &t.email)

@@ -268,29 +268,28 @@ pub fn assert_succeeded(deploy: &Deploy) {
     );
 }
 
-/// Deletes namespaces when dropped (also when the test panics).
+/// Deletes namespaces when dropped (also when the test panics): each with
+/// the admin kubeconfig of the control plane it is on.
 struct Cleanup {
-    namespaces: Vec<String>,
+    namespaces: Vec<(PathBuf, String)>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let namespaces = std::mem::take(&mut self.namespaces);
-        let Ok(path) = std::env::var("SLIPWAY_TEST_KUBECONFIG") else {
-            return;
-        };
         // Drop cannot await, and may run inside the test's runtime: use a thread.
         let _ = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Runtime::new() else {
                 return;
             };
             runtime.block_on(async move {
-                let Ok(client) = client_from(std::path::Path::new(&path)).await else {
-                    return;
-                };
-                let api: Api<Namespace> = Api::all(client);
-                for ns in namespaces {
-                    let _ = api.delete(&ns, &DeleteParams::background()).await;
+                for (kubeconfig, ns) in namespaces {
+                    let Ok(client) = client_from(&kubeconfig).await else {
+                        continue;
+                    };
+                    let _ = Api::<Namespace>::all(client)
+                        .delete(&ns, &DeleteParams::background())
+                        .await;
                 }
             });
         })
@@ -314,7 +313,7 @@ pub struct ClusterTest {
     pub email: String,
     environments: Vec<String>,
     workers: Vec<Worker>,
-    _cleanup: Cleanup,
+    cleanup: Cleanup,
 }
 
 impl ClusterTest {
@@ -342,8 +341,12 @@ impl ClusterTest {
         let email = format!("dev@{team}.io");
         create_user(pool, &email, false, &[&team]).await;
         let environments: Vec<String> = environments.iter().map(|e| (*e).to_owned()).collect();
+        let local = kubeconfig_path();
         let cleanup = Cleanup {
-            namespaces: environments.iter().map(|e| format!("{team}-{e}")).collect(),
+            namespaces: environments
+                .iter()
+                .map(|e| (local.clone(), format!("{team}-{e}")))
+                .collect(),
         };
         Self {
             pool: pool.clone(),
@@ -352,7 +355,7 @@ impl ClusterTest {
             email,
             environments,
             workers: Vec::new(),
-            _cleanup: cleanup,
+            cleanup,
         }
     }
 
@@ -370,6 +373,12 @@ impl ClusterTest {
     pub async fn start_worker_on(&mut self, clusters: cluster::Fleet, config: WorkerConfig) {
         self.workers
             .push(Worker::start(self.pool.clone(), clusters, config));
+    }
+
+    /// Also deletes `namespace` on the control plane of `kubeconfig` at the
+    /// end (e.g. an environment the test points at another cluster).
+    pub fn clean_up_on(&mut self, kubeconfig: PathBuf, namespace: String) {
+        self.cleanup.namespaces.push((kubeconfig, namespace));
     }
 
     /// The first environment (where [`Self::deploy`] deploys).
