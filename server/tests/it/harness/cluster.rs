@@ -113,11 +113,13 @@ pub async fn slipway_kubeconfig() -> PathBuf {
     .clone()
 }
 
-async fn make_slipway_kubeconfig() -> PathBuf {
+/// Applies [`RBAC_YAML`] with `admin` and returns a token of Slipway's
+/// ServiceAccount there (TokenRequest API, valid for 6 hours): what an
+/// administrator registers a cluster with.
+pub async fn slipway_sa_token(admin: &Client) -> String {
     use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
     use k8s_openapi::api::core::v1::ServiceAccount;
-    let admin = kube_client().await;
-    apply_rbac(&admin).await;
+    apply_rbac(admin).await;
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(6 * 3600),
@@ -125,13 +127,17 @@ async fn make_slipway_kubeconfig() -> PathBuf {
         }),
         ..TokenRequest::default()
     };
-    let token = Api::<ServiceAccount>::namespaced(admin, SLIPWAY_SA.0)
+    Api::<ServiceAccount>::namespaced(admin.clone(), SLIPWAY_SA.0)
         .create_token_request(SLIPWAY_SA.1, &kube::api::PostParams::default(), &request)
         .await
         .expect("a token for Slipway's ServiceAccount")
         .status
+        .and_then(|s| s.token)
         .expect("a token")
-        .token;
+}
+
+async fn make_slipway_kubeconfig() -> PathBuf {
+    let token = slipway_sa_token(&kube_client().await).await;
     let kubeconfig = Kubeconfig::read_from(kubeconfig_path()).expect("the admin kubeconfig");
     let context = kubeconfig
         .current_context

@@ -9,13 +9,10 @@
 use std::net::SocketAddr;
 
 use base64::Engine as _;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Client;
-use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::cluster::{SLIPWAY_SA, apply_rbac};
+use super::cluster::slipway_sa_token;
 
 /// What the tests know of the second control plane.
 #[derive(Clone)]
@@ -86,22 +83,7 @@ async fn admin_client() -> Client {
 }
 
 async fn prepare() -> (String, String, String) {
-    let admin = admin_client().await;
-    apply_rbac(&admin).await;
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(6 * 3600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(admin, SLIPWAY_SA.0)
-        .create_token_request(SLIPWAY_SA.1, &kube::api::PostParams::default(), &request)
-        .await
-        .expect("a token for Slipway's ServiceAccount")
-        .status
-        .and_then(|s| s.token)
-        .expect("a token");
+    let token = slipway_sa_token(&admin_client().await).await;
     let cluster = kubeconfig()
         .clusters
         .into_iter()
