@@ -289,6 +289,21 @@ struct Case {
     /// Text the page must contain, checked once before the load: the figures
     /// are of the page, not of an error page.
     shows: &'static str,
+    /// Each request appends a random number below this to `path` (a wrk
+    /// script), so that no two views in a row are of the same page: what the
+    /// catalog costs when its shared pages do not help.
+    vary: Option<u32>,
+}
+
+/// A wrk script making every request's path `prefix` and a random number below `below`.
+fn varying_paths_script(prefix: &str, below: u32) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("slipway-fleet-{}.lua", std::process::id()));
+    let script = format!(
+        "math.randomseed(os.time())\nrequest = function()\n  return wrk.format(nil, {prefix:?} .. math.random(0, {}))\nend\n",
+        below.saturating_sub(1)
+    );
+    std::fs::write(&path, script).expect("writing the wrk script");
+    path
 }
 
 async fn run_case(client: &reqwest::Client, addr: &str, case: &Case, seconds: u64) -> Figures {
@@ -318,6 +333,9 @@ async fn run_case(client: &reqwest::Client, addr: &str, case: &Case, seconds: u6
     }
     if case.htmx {
         wrk.args(["-H", "HX-Request: true"]);
+    }
+    if let Some(below) = case.vary {
+        wrk.arg("-s").arg(varying_paths_script(&case.path, below));
     }
     let out = wrk
         .arg(&url)
@@ -469,6 +487,7 @@ async fn main() {
             cookie: None,
             htmx: false,
             shows: "ok",
+            vary: None,
         },
         Case {
             name: "baseline: signed-in page, no data (/account)",
@@ -476,6 +495,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: ADMIN,
+            vary: None,
         },
         Case {
             name: "catalog page 1 (admin: 10,000 services)",
@@ -483,6 +503,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: "svc-",
+            vary: None,
         },
         Case {
             name: "catalog page 120",
@@ -490,6 +511,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: "svc-",
+            vary: None,
         },
         Case {
             name: "catalog search (htmx, q=svc-12)",
@@ -497,6 +519,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: true,
             shows: "svc-12",
+            vary: None,
         },
         Case {
             name: "catalog filter kind=worker state=failed (htmx)",
@@ -504,6 +527,15 @@ async fn main() {
             cookie: as_admin(),
             htmx: true,
             shows: "svc-",
+            vary: None,
+        },
+        Case {
+            name: "catalog search, a different text every request (htmx, nothing shared)",
+            path: "/?q=svc-".into(),
+            cookie: as_admin(),
+            htmx: true,
+            shows: "svc-",
+            vary: Some(SERVICES as u32),
         },
         Case {
             name: "catalog page 1 (member of one team)",
@@ -511,6 +543,7 @@ async fn main() {
             cookie: Some(member_cookie.clone()),
             htmx: false,
             shows: BUSY,
+            vary: None,
         },
         Case {
             name: "service page (1,000 deploys in staging)",
@@ -518,6 +551,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: BUSY,
+            vary: None,
         },
         Case {
             name: "status fragment (htmx, staging)",
@@ -525,6 +559,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: true,
             shows: if pods.is_some() { "storefront-001" } else { "" },
+            vary: None,
         },
         Case {
             name: "deploy history of the busy service",
@@ -532,6 +567,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: "storefront:1.1000",
+            vary: None,
         },
         Case {
             name: "one deploy of the busy service",
@@ -539,6 +575,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: BUSY,
+            vary: None,
         },
         Case {
             name: "all deploys (/deploys, 100,000)",
@@ -546,6 +583,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: "svc-",
+            vary: None,
         },
         Case {
             name: "approvals queue (200 waiting)",
@@ -553,6 +591,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: "storefront:2.200",
+            vary: None,
         },
         Case {
             name: "audit log, newest (1,000,000 entries)",
@@ -560,6 +599,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: "deploy.",
+            vary: None,
         },
         Case {
             name: "audit log, filtered action=deploy.approve",
@@ -567,6 +607,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: "deploy.approve",
+            vary: None,
         },
         Case {
             name: "audit log, filtered by actor, an old page",
@@ -574,6 +615,7 @@ async fn main() {
             cookie: as_admin(),
             htmx: false,
             shows: MEMBER,
+            vary: None,
         },
     ];
 

@@ -48,6 +48,8 @@ pub struct AppState {
     pub oidc: Option<Arc<auth::oidc::Provider>>,
     /// The navigation bar's count of deploys waiting for a decision.
     pub pending: Arc<domain::approvals::PendingCounts>,
+    /// The catalog's pages, shared for a second (`domain::catalog_cache`).
+    pub catalog: Arc<domain::catalog_cache::CatalogCache>,
 }
 
 /// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
@@ -110,6 +112,7 @@ impl AppState {
             password_gate,
             oidc,
             pending: Arc::default(),
+            catalog: Arc::default(),
         }
     }
 }
@@ -153,8 +156,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .fallback(web::errors::not_found)
         .layer(middleware::from_fn_with_state(
-            state.pending.clone(),
-            web::layout::fresh_counts_after_writes,
+            web::layout::SharedReads {
+                pending: state.pending.clone(),
+                catalog: state.catalog.clone(),
+            },
+            web::layout::fresh_reads_after_writes,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))

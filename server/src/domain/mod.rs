@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod catalog_cache;
 pub mod clusters;
 pub mod deploys;
 pub mod drift;

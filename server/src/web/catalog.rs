@@ -13,8 +13,7 @@ use time::OffsetDateTime;
 use crate::app::AppState;
 use crate::auth::{CurrentUser, policy};
 use crate::error::AppError;
-use crate::store;
-use crate::store::catalog::{self, CatalogFilter, CatalogRow};
+use crate::store::catalog::{CatalogFilter, CatalogRow};
 use crate::web::htmx::HxRequest;
 use crate::web::layout::Layout;
 
@@ -139,24 +138,29 @@ async fn show_catalog(
     // Clamped so `(page - 1) * PAGE_SIZE` cannot overflow: a page past the
     // end shows the last page anyway.
     let mut page = q.page.unwrap_or(1).clamp(1, MAX_PAGE);
-    let mut result = catalog::page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    let shared = &app.catalog;
+    let mut result = shared
+        .page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .await?;
     let last_page = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     if result.rows.is_empty() && page > last_page {
         // A stale link or a hand-typed page past the end shows the last page.
         page = last_page;
-        result = catalog::page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+        result = shared
+            .page(&app.db, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+            .await?;
     }
     let now = OffsetDateTime::now_utc();
     let rows = result
         .rows
-        .into_iter()
+        .iter()
         .map(|row| RowView {
             deploys: row
                 .deploys
                 .iter()
                 .map(|d| (d.environment.clone(), d.state.clone(), age(d.at, now)))
                 .collect(),
-            row,
+            row: row.clone(),
         })
         .collect();
     let pages = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
@@ -180,10 +184,12 @@ async fn show_catalog(
         return Ok(Html(html).into_response());
     }
     // The team filter offers the teams whose services the list may show.
-    let teams = store::teams::names(&app.db)
+    let teams = shared
+        .team_names(&app.db)
         .await?
-        .into_iter()
+        .iter()
         .filter(|team| policy::can_view_team(&user, team).is_ok())
+        .cloned()
         .collect();
     Ok(CatalogPageView {
         layout,

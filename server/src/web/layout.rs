@@ -175,18 +175,36 @@ fn clusters_in_words(fleet: &cluster::Fleet) -> (Option<String>, String) {
     ((!down.is_empty()).then(|| down.join("; ")), line)
 }
 
+/// What pages share for a second, dropped after every write.
+#[derive(Clone)]
+pub struct SharedReads {
+    /// The navigation bar's count.
+    pub pending: Arc<PendingCounts>,
+    /// The catalog's pages.
+    pub catalog: Arc<crate::domain::catalog_cache::CatalogCache>,
+}
+
+impl SharedReads {
+    /// Drops what is shared: the next page reads the database.
+    pub fn invalidate(&self) {
+        self.pending.invalidate();
+        self.catalog.invalidate();
+    }
+}
+
 /// Middleware: after any request that is not a read (a decision, a deploy
-/// request, anything that may change what waits for whom), the navigation
-/// bar's count reads the database afresh on the next page.
-pub async fn fresh_counts_after_writes(
-    State(pending): State<Arc<PendingCounts>>,
+/// request, a new service, anything that may change what waits for whom or
+/// what the catalog lists), the navigation bar's count and the catalog read
+/// the database afresh on the next page.
+pub async fn fresh_reads_after_writes(
+    State(shared): State<SharedReads>,
     request: Request,
     next: Next,
 ) -> Response {
     let read = request.method().is_safe();
     let response = next.run(request).await;
     if !read {
-        pending.invalidate();
+        shared.invalidate();
     }
     response
 }

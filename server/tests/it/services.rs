@@ -3,7 +3,13 @@
 
 use sqlx::PgPool;
 
-use crate::harness::{TestApp, create_user, extract_csrf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway::domain::catalog_cache::CatalogCache;
+use slipway::store::catalog::CatalogFilter;
+
+use crate::harness::{PASSWORD, TestApp, create_user, eventually, extract_csrf};
 
 async fn signed_in_member(pool: &PgPool) -> TestApp {
     create_user(pool, "ann@example.com", false, &["shop"]).await;
@@ -545,6 +551,7 @@ async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_
         .await
         .unwrap();
     }
+    app.wrote_behind_its_back();
     let all = app.page("/").await;
     assert!(all.contains("staging · succeeded"), "{all}");
     assert!(
@@ -580,6 +587,7 @@ async fn the_catalog_shows_the_newest_deploy_per_environment_and_filters_by_its_
     .execute(&pool)
     .await
     .unwrap();
+    app.wrote_behind_its_back();
     let all = app.page("/").await;
     assert!(all.contains("development · succeeded"), "{all}");
     assert!(all.contains("staging · succeeded") && !all.contains("staging · rejected"));
@@ -635,7 +643,11 @@ async fn the_catalogs_maintained_counts_equal_a_real_count_after_every_write(poo
         let start = html[..at].rfind('>').unwrap() + 1;
         html[start..at].trim().to_owned()
     };
+    // Every write below goes straight to PostgreSQL: tell both servers, as a
+    // write through them would.
     let counts_match = || async {
+        app.wrote_behind_its_back();
+        admin.wrote_behind_its_back();
         let real: Vec<(i64, String, i64)> = sqlx::query_as(
             "select team_id, kind, count(*) from services group by 1, 2 order by 1, 2",
         )
@@ -693,4 +705,134 @@ async fn the_catalogs_maintained_counts_equal_a_real_count_after_every_write(poo
         .unwrap();
     counts_match().await;
     assert_eq!(total_said(&admin.page("/").await), "0 services");
+}
+
+/// The catalog's pages are shared for a second between views of the same page
+/// by people who may see the same teams (`domain::catalog_cache`): a page read
+/// for one visibility is never shown to another, access taken away elsewhere
+/// shows from the next request on, a write through this server shows at once,
+/// and one made elsewhere (another replica, straight in the database here)
+/// within the second.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn shared_catalog_pages_never_cross_visibilities_and_writes_show_when_they_should(
+    pool: PgPool,
+) {
+    create_user(&pool, "root@example.com", true, &[]).await;
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "dev@pay.io", false, &["pay"]).await;
+    let admin = TestApp::signed_in(&pool, "root@example.com").await;
+    let shop = admin.another_browser();
+    shop.login_as("dev@shop.io", PASSWORD).await;
+    let pay = admin.another_browser();
+    pay.login_as("dev@pay.io", PASSWORD).await;
+    create_django(&shop, "shop-web").await;
+    let res = pay
+        .post_form(
+            "/services/new",
+            &[("team", "pay"), ("name", "pay-api"), ("framework", "flask")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    // The administrator's page (every team) is read first, and shared...
+    let all = admin.page("/").await;
+    assert!(
+        all.contains("/services/shop/shop-web") && all.contains("/services/pay/pay-api"),
+        "{all}"
+    );
+    // ...but never shown to a member: each sees their own team's, however often.
+    for _ in 0..3 {
+        let page = shop.page("/").await;
+        assert!(
+            page.contains("/services/shop/shop-web") && !page.contains("/services/pay/pay-api"),
+            "{page}"
+        );
+        let page = pay.page("/?kind=web").await;
+        assert!(
+            page.contains("/services/pay/pay-api") && !page.contains("/services/shop/shop-web"),
+            "{page}"
+        );
+        assert!(!admin.page("/").await.is_empty());
+    }
+
+    // A write through this server shows at once, to its writer and to others.
+    let res = shop
+        .post_form(
+            "/services/new",
+            &[
+                ("team", "shop"),
+                ("name", "shop-api"),
+                ("framework", "fastapi"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(shop.page("/").await.contains("/services/shop/shop-api"));
+    assert!(admin.page("/").await.contains("/services/shop/shop-api"));
+
+    // Access taken away elsewhere (another replica's change, here straight in
+    // the database: nothing tells this server) shows from the next request on.
+    sqlx::query(
+        "delete from team_members where user_id = (select id from users where email = 'dev@shop.io')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let page = shop.page("/").await;
+    assert!(
+        !page.contains("/services/shop/shop-web") && !page.contains("/services/shop/shop-api"),
+        "a page shared with shop's members is not shown to a former one: {page}"
+    );
+
+    // A write elsewhere reaches the shared page within the second.
+    sqlx::query(
+        "update services set description = 'moved by another replica' where name = 'pay-api'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(
+        eventually(5, || async {
+            pay.page("/?kind=web")
+                .await
+                .contains("moved by another replica")
+        })
+        .await,
+        "the other replica's write shows"
+    );
+}
+
+/// The cache itself: one read is shared by every view of its key until it is
+/// invalidated, and a key of another visibility is read on its own. (A
+/// reuse time of an hour, so the test does not depend on how fast it runs.)
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_shared_catalog_page_is_read_once_until_a_write_invalidates_it(pool: PgPool) {
+    create_user(&pool, "ann@example.com", false, &["shop"]).await;
+    let app = TestApp::signed_in(&pool, "ann@example.com").await;
+    create_django(&app, "shop-web").await;
+    let cache = CatalogCache::new(Duration::from_secs(3600));
+    let shop = CatalogFilter {
+        visible_teams: Some(vec!["shop".into()]),
+        ..CatalogFilter::default()
+    };
+    let first = cache.page(&pool, &shop, 50, 0).await.unwrap();
+    assert_eq!(first.total, 1);
+    // A service added behind its back is not seen: the page is shared.
+    create_django(&app, "shop-api").await;
+    let again = cache.page(&pool, &shop, 50, 0).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "the same read is reused");
+    // Another visibility (nobody's teams) is its own read.
+    let nobody = CatalogFilter {
+        visible_teams: Some(Vec::new()),
+        ..CatalogFilter::default()
+    };
+    assert_eq!(cache.page(&pool, &nobody, 50, 0).await.unwrap().total, 0);
+    assert_eq!(cache.len(), 2);
+    // A write through the server invalidates: the next view reads again.
+    cache.invalidate();
+    let after = cache.page(&pool, &shop, 50, 0).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &after));
+    assert_eq!(after.total, 2);
+    let names = cache.team_names(&pool).await.unwrap();
+    assert_eq!(names.as_slice(), ["shop".to_owned()]);
 }

@@ -30,7 +30,10 @@ use tokio::net::TcpListener;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Stops the server when dropped; `None` for [`TestApp::another_browser`]s.
+    _shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server's shared reads, for tests that write behind its back.
+    shared: slipway::web::layout::SharedReads,
 }
 
 /// A password every test user gets.
@@ -110,6 +113,10 @@ impl TestApp {
     ) -> Self {
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(pool.clone(), cluster, config);
+        let shared = slipway::web::layout::SharedReads {
+            pending: state.pending.clone(),
+            catalog: state.catalog.clone(),
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = app::serve(listener, state, async {
@@ -120,7 +127,28 @@ impl TestApp {
         Self {
             addr,
             client: browser(),
-            _shutdown: tx,
+            _shutdown: Some(tx),
+            shared,
+        }
+    }
+
+    /// Tells the server that the test wrote to the database behind its back
+    /// (SQL straight to PostgreSQL), as a write through it would: what pages
+    /// share for a second (`domain::catalog_cache`, the navigation bar's
+    /// count) is read afresh. Tests of how the sharing behaves do not call it.
+    pub fn wrote_behind_its_back(&self) {
+        self.shared.invalidate();
+    }
+
+    /// A second browser (its own cookies, no one signed in) on the same
+    /// server, e.g. two people sharing one replica's caches. The server stops
+    /// with `self`.
+    pub fn another_browser(&self) -> Self {
+        Self {
+            addr: self.addr,
+            client: browser(),
+            _shutdown: None,
+            shared: self.shared.clone(),
         }
     }
 

@@ -1,0 +1,212 @@
+//! The catalog's pages as read, shared for a second between every view of
+//! the same page by viewers who may see the same teams.
+//!
+//! A portal that hundreds of people keep open asks for the same few catalog
+//! pages (page 1, no filter, the same visibility) many times a second; each
+//! view used to run the catalog statement. Here a page is read once and reused
+//! for up to [`FRESH_FOR`] by every view with the same key, and a write
+//! through this server (`invalidate`, from the same middleware that refreshes
+//! the navigation bar's count) makes the next view read the database again, so
+//! whoever changed something sees it at once. A deploy moving on in the worker
+//! or a write on another replica shows within the second.
+//!
+//! The key holds the teams the viewer may see (`None` only for
+//! administrators) as well as every filter, so a page is never shown to
+//! someone who may not see all of it: a person whose access changed has a
+//! different key from the next request on, whatever replica made the change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+use crate::store::catalog::{self, CatalogFilter, CatalogPage};
+
+/// How long a page is reused.
+pub const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// How many pages are kept at most; past it, the expired ones are dropped,
+/// and if none was, all of them (a burst of distinct searches cannot grow it).
+const MAX_PAGES: usize = 512;
+
+/// What a page is read for: everything that changes its rows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    visible_teams: Option<Vec<String>>,
+    team: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    query: Option<String>,
+    limit: i64,
+    offset: i64,
+}
+
+impl Key {
+    fn new(filter: &CatalogFilter, limit: i64, offset: i64) -> Self {
+        Key {
+            // Sorted: the same teams in another order are the same visibility.
+            visible_teams: filter.visible_teams.as_ref().map(|teams| {
+                let mut teams = teams.clone();
+                teams.sort();
+                teams.dedup();
+                teams
+            }),
+            team: filter.team.clone(),
+            kind: filter.kind.clone(),
+            state: filter.state.clone(),
+            query: filter.query.clone(),
+            limit,
+            offset,
+        }
+    }
+}
+
+/// A page as read: when, in which generation, and the page.
+type Entry = (Instant, u64, Arc<CatalogPage>);
+
+/// The team names as read, likewise.
+type TeamNames = (Instant, u64, Arc<Vec<String>>);
+
+/// The shared pages (one per `AppState`).
+#[derive(Debug)]
+pub struct CatalogCache {
+    /// How long a page is reused ([`FRESH_FOR`]).
+    fresh_for: Duration,
+    pages: std::sync::Mutex<HashMap<Key, Entry>>,
+    /// Every team's name (the team filter's choices), as read.
+    teams: std::sync::Mutex<Option<TeamNames>>,
+    /// Moved on by `invalidate`; a page read in an older one is not reused.
+    generation: AtomicU64,
+}
+
+impl Default for CatalogCache {
+    fn default() -> Self {
+        Self::new(FRESH_FOR)
+    }
+}
+
+impl CatalogCache {
+    /// Pages reused for `fresh_for` (tests choose; the server uses [`FRESH_FOR`]).
+    pub fn new(fresh_for: Duration) -> Self {
+        CatalogCache {
+            fresh_for,
+            pages: std::sync::Mutex::default(),
+            teams: std::sync::Mutex::default(),
+            generation: AtomicU64::default(),
+        }
+    }
+
+    /// Drops every page: the next view of each reads the database.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn pages(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+        // A panic while holding the lock cannot leave a half-written entry.
+        self.pages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The page of `filter`, `limit` from `offset`: a shared one read less than
+    /// `fresh_for` ago in the current generation, or a fresh read.
+    pub async fn page(
+        &self,
+        db: &PgPool,
+        filter: &CatalogFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Arc<CatalogPage>, sqlx::Error> {
+        let key = Key::new(filter, limit, offset);
+        let now = Instant::now();
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((read_at, read_in, page)) = self.pages().get(&key)
+            && *read_in == generation
+            && now.duration_since(*read_at) < self.fresh_for
+        {
+            return Ok(page.clone());
+        }
+        // The generation was taken before the read: a write during it leaves
+        // this page stale, and the next view reads again.
+        let page = Arc::new(catalog::page(db, filter, limit, offset).await?);
+        let mut pages = self.pages();
+        if pages.len() >= MAX_PAGES {
+            let current = self.generation.load(Ordering::SeqCst);
+            pages.retain(|_, (read_at, read_in, _)| {
+                *read_in == current && read_at.elapsed() < self.fresh_for
+            });
+            if pages.len() >= MAX_PAGES {
+                pages.clear();
+            }
+        }
+        pages.insert(key, (Instant::now(), generation, page.clone()));
+        Ok(page)
+    }
+
+    /// Every team's name, sorted: shared like the pages (the page filters it
+    /// by what the viewer may see).
+    pub async fn team_names(&self, db: &PgPool) -> Result<Arc<Vec<String>>, sqlx::Error> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((read_at, read_in, names)) = self
+            .teams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && *read_in == generation
+            && read_at.elapsed() < self.fresh_for
+        {
+            return Ok(names.clone());
+        }
+        let names = Arc::new(crate::store::teams::names(db).await?);
+        *self
+            .teams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), generation, names.clone()));
+        Ok(names)
+    }
+
+    /// How many pages are held (for tests).
+    pub fn len(&self) -> usize {
+        self.pages().len()
+    }
+
+    /// Whether no page is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(teams: Option<&[&str]>) -> CatalogFilter {
+        CatalogFilter {
+            visible_teams: teams.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+            ..CatalogFilter::default()
+        }
+    }
+
+    #[test]
+    fn the_key_tells_visibilities_apart_but_not_the_order_of_teams() {
+        let admin = Key::new(&filter(None), 50, 0);
+        let shop = Key::new(&filter(Some(&["shop"])), 50, 0);
+        let none = Key::new(&filter(Some(&[])), 50, 0);
+        assert_ne!(admin, shop);
+        assert_ne!(admin, none, "no team at all is not everything");
+        assert_ne!(shop, none);
+        assert_eq!(
+            Key::new(&filter(Some(&["shop", "pricing"])), 50, 0),
+            Key::new(&filter(Some(&["pricing", "shop"])), 50, 0)
+        );
+        assert_ne!(shop, Key::new(&filter(Some(&["shop"])), 50, 50));
+        let search = CatalogFilter {
+            query: Some("web".into()),
+            ..filter(Some(&["shop"]))
+        };
+        assert_ne!(shop, Key::new(&search, 50, 0));
+    }
+}
