@@ -334,13 +334,19 @@ async fn run_case(client: &reqwest::Client, addr: &str, case: &Case, seconds: u6
     if case.htmx {
         wrk.args(["-H", "HX-Request: true"]);
     }
-    if let Some(below) = case.vary {
-        wrk.arg("-s").arg(varying_paths_script(&case.path, below));
+    let script = case
+        .vary
+        .map(|below| varying_paths_script(&case.path, below));
+    if let Some(script) = &script {
+        wrk.arg("-s").arg(script);
     }
     let out = wrk
         .arg(&url)
         .output()
         .expect("wrk (scripts/ensure-deps --bench)");
+    if let Some(script) = &script {
+        let _ = std::fs::remove_file(script);
+    }
     assert!(out.status.success(), "wrk failed on {url}");
     parse_wrk(&String::from_utf8_lossy(&out.stdout))
 }
