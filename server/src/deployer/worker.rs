@@ -77,7 +77,7 @@ struct Context {
 }
 
 /// The ids of the deploys a worker is working on; shared with its [`Worker`]
-/// so that the replica (its readiness, a test) can see what it holds.
+/// so that the code that started it (the tests do) can see what it holds.
 type InHand = Arc<std::sync::Mutex<BTreeSet<i64>>>;
 
 impl Context {
