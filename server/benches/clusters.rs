@@ -13,21 +13,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use kube::api::{Api, DeleteParams};
-use slipway::auth::CurrentUser;
 use slipway::cluster::{self, Fleet, KubeSource};
 use slipway::deployer::{DeployState, Worker, WorkerConfig};
 use slipway::domain::clusters::{self as registry, ConnectionInput};
 use slipway::domain::deploys::{self as domain, DeployRequest};
 use slipway::domain::environments::{self as environments, PolicyInput};
-use slipway::domain::services as editing;
 use slipway::secret::{SecretKey, SecretString};
 use slipway::store;
-use slipway::store::audit::Actor;
 use slipway::store::deploys::Trigger;
 use sqlx::PgPool;
 
 mod support;
-use support::ScratchDatabase;
+use support::{ScratchDatabase, bench_admin, django_service};
 
 /// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
 #[global_allocator]
@@ -152,22 +149,7 @@ async fn synced(member: &cluster::Member) -> anyhow::Result<()> {
 }
 
 async fn measure(pool: &PgPool, env: &Env, team: &str) -> anyhow::Result<Figures> {
-    let email = format!("bench@{team}.io");
-    let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
-    let team_row = store::teams::insert(pool, team, team).await?;
-    store::grants::ensure_host_grant(pool, team_row.id, "example.com", "bench").await?;
-    let current = CurrentUser {
-        id: user.id,
-        email: email.clone(),
-        is_admin: true,
-        teams: vec![team.to_owned()],
-        approves: Vec::new(),
-    };
-    let actor = Actor {
-        user_id: Some(user.id),
-        name: email,
-        client_addr: None,
-    };
+    let (current, actor) = bench_admin(pool, team).await?;
 
     // Baseline: the configured cluster, a fresh connection until synced.
     let started = Instant::now();
@@ -211,14 +193,7 @@ async fn measure(pool: &PgPool, env: &Env, team: &str) -> anyhow::Result<Figures
         .map_err(|e| anyhow::anyhow!("pointing {environment} at {cluster}: {e:?}"))?;
     }
 
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/django.yaml");
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {path}"))?
-        .replace("  team: shop\n", &format!("  team: {team}\n"));
-    let prepared = editing::prepare_text(&text).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let (service, _) = editing::create_service(pool, &current, &actor, team, &prepared, "bench")
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the service: {e:?}"))?;
+    let service = django_service(pool, &current, &actor, team).await?;
     let worker = Worker::start(pool.clone(), fleet.clone(), WorkerConfig::default());
 
     let request = |environment: &'static str, image: String| {

@@ -27,13 +27,12 @@ use slipway::cluster::{self, KubeSource};
 use slipway::deployer::{self, Worker, WorkerConfig};
 use slipway::domain::deploys::{self as domain, DeployRequest};
 use slipway::domain::services as editing;
-use slipway::store;
 use slipway::store::audit::Actor;
 use slipway::store::deploys::{self, Trigger};
 use sqlx::PgPool;
 
 mod support;
-use support::ScratchDatabase;
+use support::{ScratchDatabase, bench_admin, django_service};
 
 /// The server binary's allocator (see `src/main.rs`), so these figures are the server's.
 #[global_allocator]
@@ -195,32 +194,8 @@ async fn measure(
     kubeconfig: &Path,
     team: &str,
 ) -> anyhow::Result<(Vec<Row>, Vec<PushRound>, Timings)> {
-    let email = format!("bench@{team}.io");
-    let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
-    let team_row = store::teams::insert(pool, team, team).await?;
-    // The example routes hosts under example.com; a team may serve only the
-    // domains an administrator granted it (docs/exposure.md).
-    store::grants::ensure_host_grant(pool, team_row.id, "example.com", "bench").await?;
-    let current = CurrentUser {
-        id: user.id,
-        email: email.clone(),
-        is_admin: true,
-        teams: vec![team.to_owned()],
-        approves: Vec::new(),
-    };
-    let actor = Actor {
-        user_id: Some(user.id),
-        name: email,
-        client_addr: None,
-    };
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/django.yaml");
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {path}"))?
-        .replace("  team: shop\n", &format!("  team: {team}\n"));
-    let prepared = editing::prepare_text(&text).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let (service, _) = editing::create_service(pool, &current, &actor, team, &prepared, "bench")
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the service: {e:?}"))?;
+    let (current, actor) = bench_admin(pool, team).await?;
+    let service = django_service(pool, &current, &actor, team).await?;
 
     let handle = cluster::Handle::start(KubeSource::File(kubeconfig.to_owned()));
     if handle.wait_ready(Duration::from_secs(30)).await.is_none() {

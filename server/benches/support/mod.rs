@@ -242,3 +242,50 @@ pub async fn fresh_namespace(
         .expect("creating the namespace");
     namespaces
 }
+
+/// An administrator `bench@{team}.io` of a fresh team `team` (which may serve
+/// hosts under example.com, as the examples do: docs/exposure.md), as the
+/// domain sees them: who they are and how the audit log names them.
+pub async fn bench_admin(
+    pool: &sqlx::PgPool,
+    team: &str,
+) -> anyhow::Result<(slipway::auth::CurrentUser, slipway::store::audit::Actor)> {
+    use slipway::store;
+    let email = format!("bench@{team}.io");
+    let user = store::users::insert(pool, &email, "not-a-password-hash", true).await?;
+    let team_row = store::teams::insert(pool, team, team).await?;
+    store::grants::ensure_host_grant(pool, team_row.id, "example.com", "bench").await?;
+    let current = slipway::auth::CurrentUser {
+        id: user.id,
+        email: email.clone(),
+        is_admin: true,
+        teams: vec![team.to_owned()],
+        approves: Vec::new(),
+    };
+    let actor = store::audit::Actor {
+        user_id: Some(user.id),
+        name: email,
+        client_addr: None,
+    };
+    Ok((current, actor))
+}
+
+/// The Django example (`examples/django.yaml`) created as a service of `team`.
+pub async fn django_service(
+    pool: &sqlx::PgPool,
+    current: &slipway::auth::CurrentUser,
+    actor: &slipway::store::audit::Actor,
+    team: &str,
+) -> anyhow::Result<slipway::store::services::Service> {
+    use anyhow::Context as _;
+    use slipway::domain::services as editing;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/django.yaml");
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {path}"))?
+        .replace("  team: shop\n", &format!("  team: {team}\n"));
+    let prepared = editing::prepare_text(&text).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (service, _) = editing::create_service(pool, current, actor, team, &prepared, "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the service: {e:?}"))?;
+    Ok(service)
+}
