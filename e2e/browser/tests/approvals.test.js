@@ -6,37 +6,12 @@
 // they approved on the timeline. A second journey rejects with a comment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, assertNoHorizontalScroll, launch, login, shot } from './lib.js';
+import {
+  BASE, assertNoHorizontalScroll, launch, login, makeProductionReady, productionReadyService, requestProduction, shot,
+} from './lib.js';
 
 const MEMBER = ['dev@slipway.test', 'member-journey-pass-2'];
 const ADMIN = ['admin@slipway.test', 'browser-journey-pass-1'];
-
-/// Creates `shop/NAME` from the FastAPI preset as the member.
-async function productionReadyService(page, name) {
-  await page.goto(`${BASE}/services/new?team=shop`);
-  await page.fill('input[name=name]', name);
-  await page.check('input[value=fastapi]');
-  await Promise.all([page.waitForURL(`${BASE}/services/shop/${name}`), page.click('button:has-text("Create service")')]);
-}
-
-/// Saves revision 2 without the starter's DATABASE_URL (whose Secret
-/// production does not have): a service without a database.
-async function makeProductionReady(page, name) {
-  await page.goto(`${BASE}/services/shop/${name}/edit`);
-  const spec = await page.inputValue('textarea[name=spec]');
-  const ready = spec.replace(/  env:\n    - name: DATABASE_URL\n      secret: \{[^}]*\}\n/, '');
-  assert.notEqual(ready, spec, spec);
-  await page.fill('textarea[name=spec]', ready);
-  await page.fill('input[name=message]', 'No database yet');
-  await Promise.all([page.waitForURL(/\/diff\?from=1&to=2/), page.click('button:has-text("Save revision")')]);
-}
-
-async function requestProduction(page, name, image) {
-  await page.goto(`${BASE}/services/shop/${name}`);
-  await page.selectOption('#deploy-panel select[name=environment]', 'production');
-  await page.fill('#deploy-panel input[name=image]', image);
-  await page.click('#deploy-panel button:has-text("Deploy")');
-}
 
 test('a member requests production, an admin approves the plan from the queue, the member sees who approved', async () => {
   const member = await launch();

@@ -13,7 +13,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BASE, assertNoHorizontalScroll, launch, login, shot } from './lib.js';
+import {
+  BASE, assertNoHorizontalScroll, launch, login, makeProductionReady, productionReadyService, requestProduction, shot,
+} from './lib.js';
 
 // The browser suite's people; SLIPWAY_JOURNEY_ADMIN / _MEMBER ("email:password")
 // run the journey against another portal, e.g. the one `make run` started.
@@ -97,21 +99,12 @@ test('an admin registers a second cluster, points production at it, and the depl
     // The member's service, without the starter's database Secret (production has none).
     const m = member.page;
     await login(m, ...MEMBER);
-    await m.goto(`${BASE}/services/new?team=shop`);
-    await m.fill('input[name=name]', SERVICE);
-    await m.check('input[value=fastapi]');
-    await Promise.all([m.waitForURL(`${BASE}/services/shop/${SERVICE}`), m.click('button:has-text("Create service")')]);
-    await m.goto(`${BASE}/services/shop/${SERVICE}/edit`);
-    const spec = await m.inputValue('textarea[name=spec]');
-    const ready = spec.replace(/  env:\n    - name: DATABASE_URL\n      secret: \{[^}]*\}\n/, '');
-    assert.notEqual(ready, spec, spec);
-    await m.fill('textarea[name=spec]', ready);
-    await m.fill('input[name=message]', 'No database yet');
-    await Promise.all([m.waitForURL(/\/diff\?from=1&to=2/), m.click('button:has-text("Save revision")')]);
-    await m.goto(`${BASE}/services/shop/${SERVICE}`);
-    await m.selectOption('#deploy-panel select[name=environment]', 'production');
-    await m.fill('#deploy-panel input[name=image]', `registry.example.com/shop/${SERVICE}:1.0.0`);
-    await Promise.all([m.waitForURL(/\/deploys\/\d+$/), m.click('#deploy-panel button:has-text("Deploy")')]);
+    await productionReadyService(m, SERVICE);
+    await makeProductionReady(m, SERVICE);
+    await Promise.all([
+      m.waitForURL(/\/deploys\/\d+$/),
+      requestProduction(m, SERVICE, `registry.example.com/shop/${SERVICE}:1.0.0`),
+    ]);
     const deployUrl = m.url();
     assert.ok(await m.isVisible('text=on cluster eu'), 'the deploy page names the cluster it is planned for');
 

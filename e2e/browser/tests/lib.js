@@ -3,6 +3,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after } from 'node:test';
+import assert from 'node:assert/strict';
 
 export const BASE = process.env.SLIPWAY_URL;
 export const SHOTS = new URL('../screenshots/', import.meta.url).pathname;
@@ -100,4 +101,35 @@ export async function assertAccessible(page, what) {
 export async function shot(page, name) {
   await assertAccessible(page, name);
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+// The production journeys' steps (approvals, clusters): a FastAPI service of
+// shop that production can take, and its deploy request there.
+
+/// Creates `shop/NAME` from the FastAPI preset as the member.
+export async function productionReadyService(page, name) {
+  await page.goto(`${BASE}/services/new?team=shop`);
+  await page.fill('input[name=name]', name);
+  await page.check('input[value=fastapi]');
+  await Promise.all([page.waitForURL(`${BASE}/services/shop/${name}`), page.click('button:has-text("Create service")')]);
+}
+
+/// Saves revision 2 without the starter's DATABASE_URL (whose Secret
+/// production does not have): a service without a database.
+export async function makeProductionReady(page, name) {
+  await page.goto(`${BASE}/services/shop/${name}/edit`);
+  const spec = await page.inputValue('textarea[name=spec]');
+  const ready = spec.replace(/  env:\n    - name: DATABASE_URL\n      secret: \{[^}]*\}\n/, '');
+  assert.notEqual(ready, spec, spec);
+  await page.fill('textarea[name=spec]', ready);
+  await page.fill('input[name=message]', 'No database yet');
+  await Promise.all([page.waitForURL(/\/diff\?from=1&to=2/), page.click('button:has-text("Save revision")')]);
+}
+
+/// Asks for a deploy of `shop/NAME` to production from the service page's deploy panel.
+export async function requestProduction(page, name, image) {
+  await page.goto(`${BASE}/services/shop/${name}`);
+  await page.selectOption('#deploy-panel select[name=environment]', 'production');
+  await page.fill('#deploy-panel input[name=image]', image);
+  await page.click('#deploy-panel button:has-text("Deploy")');
 }
