@@ -50,6 +50,12 @@ pub struct AppState {
     pub pending: Arc<domain::approvals::PendingCounts>,
     /// The catalog's pages, shared for a second (`domain::catalog_cache`).
     pub catalog: Arc<domain::catalog_cache::CatalogCache>,
+    /// Signed-in sessions as loaded, kept while revocations are heard
+    /// (`store::identity`).
+    pub identity: Arc<store::identity::IdentityCache>,
+    /// Where `serve` listens for revocations: the pool's own database (tests
+    /// put a relay in between to cut it off).
+    pub revocations_from: sqlx::postgres::PgConnectOptions,
 }
 
 /// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
@@ -97,6 +103,8 @@ impl AppState {
                 None
             }
         };
+        let config_identity_fresh_for = config.identity_cache();
+        let revocations_from = (*db.connect_options()).clone();
         let password_gate = Arc::new(auth::throttle::PasswordGate::new(
             config.login_concurrency(),
             auth::throttle::GATE_WAIT,
@@ -113,6 +121,10 @@ impl AppState {
             oidc,
             pending: Arc::default(),
             catalog: Arc::default(),
+            identity: Arc::new(store::identity::IdentityCache::new(
+                config_identity_fresh_for,
+            )),
+            revocations_from,
         }
     }
 }
@@ -121,7 +133,10 @@ impl AppState {
 /// and `/metrics` unless `SLIPWAY_METRICS_ADDR` gives it a listener of its own.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    let sessions = SessionManagerLayer::new(store::sessions::PgSessionStore::new(state.db.clone()))
+    let sessions = SessionManagerLayer::new(store::sessions::PgSessionStore::new(
+        state.db.clone(),
+        state.identity.clone(),
+    ))
         .with_name(config.session_cookie_name())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -159,6 +174,7 @@ pub fn router(state: AppState) -> Router {
             web::layout::SharedReads {
                 pending: state.pending.clone(),
                 catalog: state.catalog.clone(),
+                identity: state.identity.clone(),
             },
             web::layout::fresh_reads_after_writes,
         ))
@@ -227,6 +243,12 @@ pub async fn serve(
         state.config.cluster_name().to_owned(),
         state.config.cluster_registry_poll,
     );
+    // Stops with this future (dropped at the end of `serve`).
+    let revocations = AbortOnDrop(tokio::spawn(store::identity::follow_revocations(
+        state.identity.clone(),
+        state.db.clone(),
+        state.revocations_from.clone(),
+    )));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -245,8 +267,18 @@ pub async fn serve(
     // A verdict cut off here rolls back; the delivery stays queued for the next judge.
     judge.abort();
     registry.abort();
+    drop(revocations);
     db.close().await;
     Ok(())
+}
+
+/// Aborts a task when dropped, also when `serve` returns early with an error.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

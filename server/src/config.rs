@@ -115,6 +115,11 @@ pub struct Config {
     #[arg(skip = crate::domain::hook_cache::TTL)]
     pub hook_cache_ttl: std::time::Duration,
 
+    /// Seconds a replica reuses a signed-in session it has loaded, with its
+    /// person (`store::identity`; revocations end it at once). 0 turns it off.
+    #[arg(long, env = "SLIPWAY_IDENTITY_CACHE_SECONDS", default_value_t = 10)]
+    pub identity_cache_secs: u64,
+
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "SLIPWAY_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -325,6 +330,7 @@ impl Config {
             body_limit: 1024 * 1024,
             hook_deliveries_per_minute: 120,
             hook_cache_ttl: crate::domain::hook_cache::TTL,
+            identity_cache_secs: 10,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             static_dir: None,
@@ -428,6 +434,11 @@ impl Config {
     /// Request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long a loaded session is reused (`SLIPWAY_IDENTITY_CACHE_SECONDS`).
+    pub fn identity_cache(&self) -> Duration {
+        Duration::from_secs(self.identity_cache_secs)
     }
 
     /// Checks values clap cannot check on its own, naming the variable at fault.

@@ -16,7 +16,7 @@ pub const EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// One pass: deletes expired sessions and old login attempts.
 pub async fn purge_once(db: &PgPool) -> anyhow::Result<u64> {
-    PgSessionStore::new(db.clone())
+    PgSessionStore::new(db.clone(), std::sync::Arc::default())
         .delete_expired()
         .await
         .map_err(|e| anyhow::anyhow!("deleting expired sessions: {e}"))?;

@@ -17,6 +17,7 @@ pub mod environment_quotas;
 pub mod environments;
 pub mod freeze_windows;
 pub mod grants;
+pub mod identity;
 pub mod hooks;
 pub mod login_attempts;
 pub mod namespaces;

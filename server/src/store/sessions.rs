@@ -7,9 +7,13 @@
 //! Loading a signed-in session also reads its person (`users`, their teams and
 //! approver environments) in the same statement and hands it to
 //! `auth::extract` under [`PERSON_KEY`]: a page view then needs one round trip
-//! to know who is asking, and the answer is the database's at that moment (a
-//! disabled user, a demotion or a removed membership counts at once; there is
-//! no cache to invalidate). The key is never written back.
+//! to know who is asking. The key is never written back. What was loaded is
+//! kept for a few seconds in `store::identity`, which forgets it the moment the
+//! database says it changed (a disabled user, a demotion or a removed
+//! membership counts at once, on every replica) and serves nothing while it
+//! cannot be sure to hear that.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -50,14 +54,18 @@ pub struct Person {
 #[derive(Clone, Debug)]
 pub struct PgSessionStore {
     pool: PgPool,
+    identity: Arc<super::identity::IdentityCache>,
 }
 
 impl PgSessionStore {
-    /// A store on this pool.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// A store on this pool, keeping what it loads in `identity`.
+    pub fn new(pool: PgPool, identity: Arc<super::identity::IdentityCache>) -> Self {
+        Self { pool, identity }
     }
 }
+
+/// The absolute timeout as a duration.
+const ABSOLUTE_TIMEOUT: time::Duration = time::Duration::hours(ABSOLUTE_TIMEOUT_HOURS as i64);
 
 fn backend(err: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
@@ -86,7 +94,7 @@ fn user_of(record: &Record) -> Option<i64> {
 /// The session with its person's columns, built once.
 static LOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "select s.data, s.user_id, u.id, u.email, u.is_admin, u.session_epoch,
+        "select s.data, s.user_id, s.created_at, u.id, u.email, u.is_admin, u.session_epoch,
                 {}
          from sessions s
          left join users u on u.id = s.user_id and u.disabled_at is null
@@ -101,6 +109,7 @@ static LOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 struct Loaded {
     data: Vec<u8>,
     user_id: Option<i64>,
+    created_at: OffsetDateTime,
     id: Option<i64>,
     email: Option<String>,
     is_admin: Option<bool>,
@@ -160,10 +169,15 @@ impl SessionStore for PgSessionStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
+        self.identity.forget_session(&record.id);
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = self.identity.get(id, ABSOLUTE_TIMEOUT) {
+            return Ok(Some(record));
+        }
+        let ticket = self.identity.begin_read();
         let loaded: Option<Loaded> = sqlx::query_as(sqlx::AssertSqlSafe(LOAD.as_str()))
             .bind(id.to_string())
             .bind(ABSOLUTE_TIMEOUT_HOURS)
@@ -175,10 +189,16 @@ impl SessionStore for PgSessionStore {
         };
         let mut record: Record = rmp_serde::from_slice(&loaded.data)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        if loaded.user_id.is_some() {
+        // Only signed-in sessions recorded as whose they are are kept: the
+        // notices name users, so no other session could be forgotten in time.
+        if let Some(user_id) = loaded.user_id {
+            let created_at = loaded.created_at;
             let person = serde_json::to_value(loaded.person())
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?;
             record.data.insert(PERSON_KEY.to_owned(), person);
+            // The store hands the record out under its key `id`.
+            record.id = *id;
+            self.identity.keep(ticket, &record, user_id, created_at);
         }
         Ok(Some(record))
     }
@@ -189,6 +209,7 @@ impl SessionStore for PgSessionStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
+        self.identity.forget_session(id);
         Ok(())
     }
 }

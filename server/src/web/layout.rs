@@ -182,6 +182,9 @@ pub struct SharedReads {
     pub pending: Arc<PendingCounts>,
     /// The catalog's pages.
     pub catalog: Arc<crate::domain::catalog_cache::CatalogCache>,
+    /// Signed-in sessions as loaded: a write here may have been a revocation,
+    /// which must count at the next request even before its notice is back.
+    pub identity: Arc<crate::store::identity::IdentityCache>,
 }
 
 impl SharedReads {
@@ -189,6 +192,7 @@ impl SharedReads {
     pub fn invalidate(&self) {
         self.pending.invalidate();
         self.catalog.invalidate();
+        self.identity.forget_all();
     }
 }
 

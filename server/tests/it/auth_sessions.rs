@@ -119,7 +119,7 @@ async fn page_views_do_not_write_the_session_until_a_minute_has_passed(pool: PgP
     .fetch_one(&pool)
     .await
     .unwrap();
-    let store = slipway::store::sessions::PgSessionStore::new(pool.clone());
+    let store = slipway::store::sessions::PgSessionStore::new(pool.clone(), std::sync::Arc::default());
     let mut record = store
         .load(&Id::from_str(&id).unwrap())
         .await
@@ -351,8 +351,8 @@ async fn the_audit_log_refuses_updates_and_deletes(pool: PgPool) {
 }
 
 /// A page view reads the session and its person in one statement: the person
-/// is the database's at that moment (a removed membership and a disabling count
-/// on the very next request, with no cache to go stale), it is never written
+/// is the database's (a removed membership and a disabling count on the next
+/// request once the database's notice is in, see `identity_cache`), it is never written
 /// into the stored session, and a session saved before sessions recorded their
 /// user (no `user_id` column value) is still signed in, read the old way.
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
@@ -381,6 +381,7 @@ async fn a_sessions_person_is_read_with_it_and_never_stored_in_it(pool: PgPool) 
         .unwrap();
     assert_eq!(recorded, Some(ann), "the session records whose it is");
 
+    let heard = app.identity().notices();
     sqlx::query(
         "delete from team_members where user_id = $1
          and team_id = (select id from teams where name = 'pay')",
@@ -389,6 +390,8 @@ async fn a_sessions_person_is_read_with_it_and_never_stored_in_it(pool: PgPool) 
     .execute(&pool)
     .await
     .unwrap();
+    // Another replica's write: what this server kept goes with the notice.
+    app.until_notice_after(heard).await;
     let account = app.page("/account").await;
     assert!(
         account.contains("shop") && !account.contains(">pay<"),
@@ -396,18 +399,22 @@ async fn a_sessions_person_is_read_with_it_and_never_stored_in_it(pool: PgPool) 
     );
 
     // A session from before the column: signed in all the same.
+    let heard = app.identity().notices();
     sqlx::query("update sessions set user_id = null")
         .execute(&pool)
         .await
         .unwrap();
+    app.until_notice_after(heard).await;
     assert_eq!(app.get("/account").await.status(), 200);
     assert!(app.page("/account").await.contains("ann@example.com"));
 
+    let heard = app.identity().notices();
     sqlx::query("update users set disabled_at = now() where id = $1")
         .bind(ann)
         .execute(&pool)
         .await
         .unwrap();
+    app.until_notice_after(heard).await;
     let res = app.get("/account").await;
     assert_eq!(res.status(), 303, "a disabled user's session is refused");
     sqlx::query("update sessions set user_id = $1")

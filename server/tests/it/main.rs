@@ -28,6 +28,7 @@ mod emulated_failures;
 mod foundation;
 mod freeze;
 mod grants;
+mod identity_cache;
 mod hooks;
 mod logging;
 mod login_hardening;

@@ -771,13 +771,16 @@ async fn shared_catalog_pages_never_cross_visibilities_and_writes_show_when_they
     assert!(admin.page("/").await.contains("/services/shop/shop-api"));
 
     // Access taken away elsewhere (another replica's change, here straight in
-    // the database: nothing tells this server) shows from the next request on.
+    // the database: only the database's notice tells this server) shows from
+    // the next request on.
+    let heard = shop.identity().notices();
     sqlx::query(
         "delete from team_members where user_id = (select id from users where email = 'dev@shop.io')",
     )
     .execute(&pool)
     .await
     .unwrap();
+    shop.until_notice_after(heard).await;
     let page = shop.page("/").await;
     assert!(
         !page.contains("/services/shop/shop-web") && !page.contains("/services/shop/shop-api"),

@@ -104,6 +104,21 @@ impl TestApp {
         )
     }
 
+    /// Serves with `tweak` applied to the config and `adjust` to the state
+    /// (e.g. where it listens for revocations).
+    pub async fn spawn_adjusted(
+        pool: PgPool,
+        tweak: impl FnOnce(&mut Config),
+        adjust: impl FnOnce(&mut AppState),
+    ) -> Self {
+        let mut config = Config::for_database("postgres://unused");
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut state = AppState::new(pool, ClusterHandle::disabled(), config);
+        adjust(&mut state);
+        Self::serve_state(listener, state)
+    }
+
     /// Serves the real router on `listener`.
     fn serve_on(
         listener: TcpListener,
@@ -111,11 +126,16 @@ impl TestApp {
         cluster: ClusterHandle,
         config: Config,
     ) -> Self {
+        Self::serve_state(listener, AppState::new(pool, cluster, config))
+    }
+
+    /// Serves `state` on `listener`.
+    fn serve_state(listener: TcpListener, state: AppState) -> Self {
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(pool.clone(), cluster, config);
         let shared = slipway::web::layout::SharedReads {
             pending: state.pending.clone(),
             catalog: state.catalog.clone(),
+            identity: state.identity.clone(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -138,6 +158,39 @@ impl TestApp {
     /// count) is read afresh. Tests of how the sharing behaves do not call it.
     pub fn wrote_behind_its_back(&self) {
         self.shared.invalidate();
+    }
+
+    /// The server's signed-in sessions as loaded (`store::identity`).
+    pub fn identity(&self) -> &slipway::store::identity::IdentityCache {
+        &self.shared.identity
+    }
+
+    /// Waits (at most 5 s) until the server has heard a revocation notice
+    /// after the `since`-th (`identity().notices()` taken before the write):
+    /// a write straight to PostgreSQL reaches the server through the
+    /// database's notice alone, and this waits for it to arrive.
+    pub async fn until_notice_after(&self, since: u64) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.identity().notices() <= since {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no revocation notice reached the server within 5 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits (bounded) until the server hears revocations, so that it keeps
+    /// what it loads; panics if it does not within 15 s.
+    pub async fn until_revocations_are_heard(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !self.identity().is_live() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never heard its revocation channel"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// A second browser (its own cookies, no one signed in) on the same
