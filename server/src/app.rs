@@ -24,6 +24,9 @@ use crate::{auth, cluster, domain, store, telemetry, web};
 /// Minutes of inactivity after which a session ends.
 pub const SESSION_IDLE_MINUTES: i64 = 120;
 
+/// How many service overviews (and, apart, status fragments) are shared at most.
+const SHARED_VIEWS: usize = 1024;
+
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -50,6 +53,14 @@ pub struct AppState {
     pub pending: Arc<domain::approvals::PendingCounts>,
     /// The catalog's pages, shared for a second (`domain::catalog_cache`).
     pub catalog: Arc<domain::catalog_cache::CatalogCache>,
+    /// Service overviews as read and rendered, shared for a second
+    /// (`web::services::ServiceView`).
+    pub service_views: Arc<
+        domain::shared_reads::Shared<web::services::ServiceViewKey, web::services::ServiceView>,
+    >,
+    /// Status fragments as rendered, shared for a second (`web::status`).
+    pub status_fragments:
+        Arc<domain::shared_reads::Shared<web::status::StatusKey, axum::body::Bytes>>,
     /// Signed-in sessions as loaded, kept while revocations are heard
     /// (`store::identity`).
     pub identity: Arc<store::identity::IdentityCache>,
@@ -121,6 +132,14 @@ impl AppState {
             oidc,
             pending: Arc::default(),
             catalog: Arc::default(),
+            service_views: Arc::new(domain::shared_reads::Shared::new(
+                domain::shared_reads::FRESH_FOR,
+                SHARED_VIEWS,
+            )),
+            status_fragments: Arc::new(domain::shared_reads::Shared::new(
+                domain::shared_reads::FRESH_FOR,
+                SHARED_VIEWS,
+            )),
             identity: Arc::new(store::identity::IdentityCache::new(
                 config_identity_fresh_for,
             )),
@@ -137,13 +156,13 @@ pub fn router(state: AppState) -> Router {
         state.db.clone(),
         state.identity.clone(),
     ))
-        .with_name(config.session_cookie_name())
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.cookies_secure())
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
-            SESSION_IDLE_MINUTES,
-        )));
+    .with_name(config.session_cookie_name())
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(state.config.cookies_secure())
+    .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+        SESSION_IDLE_MINUTES,
+    )));
 
     let csrf_cookie = auth::csrf::CookieSettings {
         name: config.csrf_cookie_name(),
@@ -171,11 +190,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .fallback(web::errors::not_found)
         .layer(middleware::from_fn_with_state(
-            web::layout::SharedReads {
-                pending: state.pending.clone(),
-                catalog: state.catalog.clone(),
-                identity: state.identity.clone(),
-            },
+            web::layout::SharedReads::of(&state),
             web::layout::fresh_reads_after_writes,
         ))
         .layer(DefaultBodyLimit::max(body_limit))

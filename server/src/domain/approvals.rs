@@ -160,11 +160,26 @@ pub async fn queue(
     user: &CurrentUser,
     filter: &QueueFilter,
 ) -> Result<Vec<QueueEntry>, AppError> {
+    Ok(queue_page(db, user, filter, 0, usize::MAX).await?.0)
+}
+
+/// [`queue`] from its `skip`-th entry, at most `take` of them, and how many
+/// wait in all: only the entries shown have their plans read.
+pub async fn queue_page(
+    db: &PgPool,
+    user: &CurrentUser,
+    filter: &QueueFilter,
+    skip: usize,
+    take: usize,
+) -> Result<(Vec<QueueEntry>, usize), AppError> {
     let waiting = waiting_for(db, user, filter).await?;
-    let ids: Vec<i64> = waiting.iter().map(|w| w.deploy.id).collect();
+    let total = waiting.len();
+    // Newest first from the store; the queue shows the oldest first.
+    let shown: Vec<Waiting> = waiting.into_iter().rev().skip(skip).take(take).collect();
+    let ids: Vec<i64> = shown.iter().map(|w| w.deploy.id).collect();
     let mut stored = deploys::plans(db, &ids).await?;
-    let mut out = Vec::new();
-    for w in waiting.into_iter().rev() {
+    let mut out = Vec::with_capacity(shown.len());
+    for w in shown {
         let approvals = w
             .decisions
             .iter()
@@ -185,7 +200,7 @@ pub async fn queue(
             deploy: w.deploy,
         });
     }
-    Ok(out)
+    Ok((out, total))
 }
 
 /// How long the navigation bar's list of waiting deploys is reused.

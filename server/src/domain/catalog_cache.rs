@@ -15,17 +15,13 @@
 //! someone who may not see all of it: a person whose access changed has a
 //! different key from the next request on, whatever replica made the change.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::shared_reads::{FRESH_FOR, Shared};
 use crate::store::catalog::{self, CatalogFilter, CatalogPage};
-
-/// How long a page is reused.
-pub const FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// How many pages are kept at most; past it, the expired ones are dropped,
 /// and if none was, all of them (a burst of distinct searches cannot grow it).
@@ -63,22 +59,12 @@ impl Key {
     }
 }
 
-/// A page as read: when, in which generation, and the page.
-type Entry = (Instant, u64, Arc<CatalogPage>);
-
-/// The team names as read, likewise.
-type TeamNames = (Instant, u64, Arc<Vec<String>>);
-
 /// The shared pages (one per `AppState`).
 #[derive(Debug)]
 pub struct CatalogCache {
-    /// How long a page is reused ([`FRESH_FOR`]).
-    fresh_for: Duration,
-    pages: std::sync::Mutex<HashMap<Key, Entry>>,
+    pages: Shared<Key, CatalogPage>,
     /// Every team's name (the team filter's choices), as read.
-    teams: std::sync::Mutex<Option<TeamNames>>,
-    /// Moved on by `invalidate`; a page read in an older one is not reused.
-    generation: AtomicU64,
+    teams: Shared<(), Vec<String>>,
 }
 
 impl Default for CatalogCache {
@@ -91,23 +77,15 @@ impl CatalogCache {
     /// Pages reused for `fresh_for` (tests choose; the server uses [`FRESH_FOR`]).
     pub fn new(fresh_for: Duration) -> Self {
         CatalogCache {
-            fresh_for,
-            pages: std::sync::Mutex::default(),
-            teams: std::sync::Mutex::default(),
-            generation: AtomicU64::default(),
+            pages: Shared::new(fresh_for, MAX_PAGES),
+            teams: Shared::new(fresh_for, 1),
         }
     }
 
     /// Drops every page: the next view of each reads the database.
     pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn pages(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
-        // A panic while holding the lock cannot leave a half-written entry.
-        self.pages
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pages.invalidate();
+        self.teams.invalidate();
     }
 
     /// The page of `filter`, `limit` from `offset`: a shared one read less than
@@ -119,58 +97,24 @@ impl CatalogCache {
         limit: i64,
         offset: i64,
     ) -> Result<Arc<CatalogPage>, sqlx::Error> {
-        let key = Key::new(filter, limit, offset);
-        let now = Instant::now();
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Some((read_at, read_in, page)) = self.pages().get(&key)
-            && *read_in == generation
-            && now.duration_since(*read_at) < self.fresh_for
-        {
-            return Ok(page.clone());
-        }
-        // The generation was taken before the read: a write during it leaves
-        // this page stale, and the next view reads again.
-        let page = Arc::new(catalog::page(db, filter, limit, offset).await?);
-        let mut pages = self.pages();
-        if pages.len() >= MAX_PAGES {
-            let current = self.generation.load(Ordering::SeqCst);
-            pages.retain(|_, (read_at, read_in, _)| {
-                *read_in == current && read_at.elapsed() < self.fresh_for
-            });
-            if pages.len() >= MAX_PAGES {
-                pages.clear();
-            }
-        }
-        pages.insert(key, (Instant::now(), generation, page.clone()));
-        Ok(page)
+        self.pages
+            .get_or_read(Key::new(filter, limit, offset), || {
+                catalog::page(db, filter, limit, offset)
+            })
+            .await
     }
 
     /// Every team's name, sorted: shared like the pages (the page filters it
     /// by what the viewer may see).
     pub async fn team_names(&self, db: &PgPool) -> Result<Arc<Vec<String>>, sqlx::Error> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Some((read_at, read_in, names)) = self
-            .teams
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            && *read_in == generation
-            && read_at.elapsed() < self.fresh_for
-        {
-            return Ok(names.clone());
-        }
-        let names = Arc::new(crate::store::teams::names(db).await?);
-        *self
-            .teams
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((Instant::now(), generation, names.clone()));
-        Ok(names)
+        self.teams
+            .get_or_read((), || crate::store::teams::names(db))
+            .await
     }
 
     /// How many pages are held (for tests).
     pub fn len(&self) -> usize {
-        self.pages().len()
+        self.pages.len()
     }
 
     /// Whether no page is held.

@@ -28,6 +28,7 @@ pub mod quotas;
 pub mod scaling;
 pub mod secrets;
 pub mod services;
+pub mod shared_reads;
 pub mod sso;
 pub mod tenancy;
 pub mod waiting;

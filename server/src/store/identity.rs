@@ -344,9 +344,15 @@ mod tests {
         cache.keep(ticket, &record(1), 7, OffsetDateTime::now_utc());
         assert!(cache.get(&Id(1), TWELVE_HOURS).is_some());
         cache.deaf();
-        assert!(cache.get(&Id(1), TWELVE_HOURS).is_none(), "served while deaf");
+        assert!(
+            cache.get(&Id(1), TWELVE_HOURS).is_none(),
+            "served while deaf"
+        );
         listening(&cache);
-        assert!(cache.get(&Id(1), TWELVE_HOURS).is_none(), "kept across deafness");
+        assert!(
+            cache.get(&Id(1), TWELVE_HOURS).is_none(),
+            "kept across deafness"
+        );
     }
 
     #[test]
@@ -387,7 +393,10 @@ mod tests {
         let ticket = cache.begin_read();
         let old = OffsetDateTime::now_utc() - time::Duration::hours(13);
         cache.keep(ticket, &record(2), 7, old);
-        assert!(cache.get(&Id(2), TWELVE_HOURS).is_none(), "absolute timeout");
+        assert!(
+            cache.get(&Id(2), TWELVE_HOURS).is_none(),
+            "absolute timeout"
+        );
     }
 
     #[test]

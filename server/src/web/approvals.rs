@@ -57,7 +57,15 @@ pub struct QueuePage {
     teams: Vec<String>,
     environment: String,
     team: String,
+    /// "Showing 51–100 of 200", when there is more than one page.
+    showing: Option<String>,
+    /// Links to the pages before and after this one (with the filters).
+    previous: Option<String>,
+    next: Option<String>,
 }
+
+/// Deploys the queue shows per page: each comes with its plan.
+pub const QUEUE_PAGE: usize = 50;
 
 /// Query of the queue page.
 #[derive(Debug, Default, Deserialize)]
@@ -66,6 +74,24 @@ pub struct QueueQuery {
     environment: String,
     #[serde(default)]
     team: String,
+    /// 1-based; past the end shows the last page.
+    page: Option<usize>,
+}
+
+impl QueueQuery {
+    fn link(&self, page: usize) -> String {
+        let page = page.to_string();
+        let pairs: Vec<(&str, &str)> = [
+            ("environment", self.environment.as_str()),
+            ("team", self.team.as_str()),
+            ("page", page.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        format!("/approvals?{query}")
+    }
 }
 
 /// `GET /approvals`: any signed-in user; the queue holds only what they may
@@ -81,7 +107,32 @@ async fn show_queue(
         team: Some(query.team.clone()),
     };
     let now = OffsetDateTime::now_utc();
-    let entries = domain::queue(&app.db, &user, &filter).await?;
+    let asked = query.page.unwrap_or(1).max(1);
+    let (mut entries, total) = domain::queue_page(
+        &app.db,
+        &user,
+        &filter,
+        (asked - 1) * QUEUE_PAGE,
+        QUEUE_PAGE,
+    )
+    .await?;
+    let pages = total.div_ceil(QUEUE_PAGE).max(1);
+    // A page past the end (deploys were decided meanwhile) shows the last one.
+    let page = asked.min(pages);
+    if page < asked {
+        entries = domain::queue_page(&app.db, &user, &filter, (page - 1) * QUEUE_PAGE, QUEUE_PAGE)
+            .await?
+            .0;
+    }
+    let first = (page - 1) * QUEUE_PAGE + 1;
+    let showing = (pages > 1).then(|| {
+        format!(
+            "Showing {first}–{} of {total}, oldest first",
+            first + entries.len().saturating_sub(1)
+        )
+    });
+    let previous = (page > 1).then(|| query.link(page - 1));
+    let next = (page < pages).then(|| query.link(page + 1));
     let rows = entries
         .into_iter()
         .map(|e| {
@@ -127,6 +178,9 @@ async fn show_queue(
         teams,
         environment: query.environment,
         team: query.team,
+        showing,
+        previous,
+        next,
     })
 }
 

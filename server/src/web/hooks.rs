@@ -271,6 +271,7 @@ pub struct HookRow {
 }
 
 /// A delivery as the pages show it.
+#[derive(Clone, Debug)]
 pub struct DeliveryRow {
     pub(crate) id: i64,
     pub(crate) redeliverable: bool,

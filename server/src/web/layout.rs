@@ -185,14 +185,37 @@ pub struct SharedReads {
     /// Signed-in sessions as loaded: a write here may have been a revocation,
     /// which must count at the next request even before its notice is back.
     pub identity: Arc<crate::store::identity::IdentityCache>,
+    /// Service overviews.
+    pub service_views: Arc<
+        crate::domain::shared_reads::Shared<
+            crate::web::services::ServiceViewKey,
+            crate::web::services::ServiceView,
+        >,
+    >,
+    /// Status fragments.
+    pub status_fragments:
+        Arc<crate::domain::shared_reads::Shared<crate::web::status::StatusKey, axum::body::Bytes>>,
 }
 
 impl SharedReads {
+    /// What `state` shares.
+    pub fn of(state: &crate::app::AppState) -> Self {
+        SharedReads {
+            pending: state.pending.clone(),
+            catalog: state.catalog.clone(),
+            identity: state.identity.clone(),
+            service_views: state.service_views.clone(),
+            status_fragments: state.status_fragments.clone(),
+        }
+    }
+
     /// Drops what is shared: the next page reads the database.
     pub fn invalidate(&self) {
         self.pending.invalidate();
         self.catalog.invalidate();
         self.identity.forget_all();
+        self.service_views.invalidate();
+        self.status_fragments.invalidate();
     }
 }
 

@@ -241,18 +241,35 @@ pub struct EnvQuery {
     revision: Option<i32>,
 }
 
-/// `GET /services/{team}/{service}`: what it is, its readiness per environment.
-async fn show_service(
-    State(app): State<AppState>,
-    user: CurrentUser,
-    layout: Layout,
-    Path((team, name)): Path<(String, String)>,
-    Query(q): Query<EnvQuery>,
-) -> Result<ServicePage, AppError> {
-    let service = load_service(&app, &user, &team, &name).await?;
-    let (revision, spec) = editing::current_spec(&app.db, &service).await?;
-    let targets = editing::targets(&app.db, &service).await?;
-    let (target, context) = page_target(&targets, q.env.as_deref(), &team)?;
+/// What the overview shows of a service's current revision in one
+/// environment: the same for everyone who may see the service, so it is read
+/// and rendered once and shared for a second (`AppState::service_views`).
+#[derive(Debug)]
+pub struct ServiceView {
+    revision: Revision,
+    spec: spec::ServiceSpec,
+    environments: Vec<String>,
+    environment: String,
+    checklist: Checklist,
+    objects: Vec<(&'static str, String)>,
+    render_error: Option<String>,
+    last_delivery: Option<crate::web::hooks::DeliveryRow>,
+    links: Vec<(&'static str, String)>,
+}
+
+/// What a [`ServiceView`] is read for: the service, its current revision
+/// (a new one is another view at once) and the environment asked for.
+pub type ServiceViewKey = (i64, i32, Option<String>);
+
+/// Reads and renders [`ServiceView`] of `service` in environment `asked`.
+async fn read_service_view(
+    app: &AppState,
+    service: &Service,
+    asked: Option<&str>,
+) -> Result<ServiceView, AppError> {
+    let (revision, spec) = editing::current_spec(&app.db, service).await?;
+    let targets = editing::targets(&app.db, service).await?;
+    let (target, context) = page_target(&targets, asked, &service.team)?;
     let (checklist, objects, render_error) = match context {
         Ok((ctx, rules)) => {
             let checklist = checklist::check(&spec, &ctx, rules);
@@ -267,10 +284,6 @@ async fn show_service(
         .await?
         .as_ref()
         .map(crate::web::hooks::DeliveryRow::from);
-    let may_scale = policy::can_edit_service(&user, &team).is_ok()
-        && policy::can_request_deploy(&user, &team).is_ok()
-        && spec.workload_kind() != crate::spec::WorkloadKind::Cron;
-    let scaling = may_scale.then(|| crate::domain::scaling::current(&spec, &target.environment));
     let links = spec
         .metadata
         .links
@@ -282,11 +295,7 @@ async fn show_service(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(ServicePage {
-        links,
-        scaling,
-        layout,
-        service,
+    Ok(ServiceView {
         revision,
         environments: targets.names(),
         environment: target.environment,
@@ -294,6 +303,42 @@ async fn show_service(
         objects,
         render_error,
         last_delivery,
+        links,
+        spec,
+    })
+}
+
+/// `GET /services/{team}/{service}`: what it is, its readiness per environment.
+async fn show_service(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path((team, name)): Path<(String, String)>,
+    Query(q): Query<EnvQuery>,
+) -> Result<ServicePage, AppError> {
+    // Access is decided here, for this viewer, before anything shared is used.
+    let service = load_service(&app, &user, &team, &name).await?;
+    let key = (service.id, service.current_revision, q.env.clone());
+    let view = app
+        .service_views
+        .get_or_read(key, || read_service_view(&app, &service, q.env.as_deref()))
+        .await?;
+    let may_scale = policy::can_edit_service(&user, &team).is_ok()
+        && policy::can_request_deploy(&user, &team).is_ok()
+        && view.spec.workload_kind() != crate::spec::WorkloadKind::Cron;
+    let scaling = may_scale.then(|| crate::domain::scaling::current(&view.spec, &view.environment));
+    Ok(ServicePage {
+        links: view.links.clone(),
+        scaling,
+        layout,
+        service,
+        revision: view.revision.clone(),
+        environments: view.environments.clone(),
+        environment: view.environment.clone(),
+        checklist: view.checklist.clone(),
+        objects: view.objects.clone(),
+        render_error: view.render_error.clone(),
+        last_delivery: view.last_delivery.clone(),
     })
 }
 

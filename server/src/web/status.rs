@@ -5,7 +5,9 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::response::Html;
 use axum::routing::get;
 
 use crate::app::AppState;
@@ -59,19 +61,38 @@ impl StatusFragment {
     }
 }
 
-/// `GET /services/{team}/{service}/status?env=E`: the fragment.
+/// What a rendered fragment is shared under: the service and the
+/// environment asked for. Every open overview of the service polls it.
+pub type StatusKey = (i64, Option<String>);
+
+/// `GET /services/{team}/{service}/status?env=E`: the fragment, rendered once
+/// a second for everyone who may see the service (`AppState::status_fragments`;
+/// the watch cache it reads moves on its own, so a second is what a poll sees).
 async fn show_status(
     State(app): State<AppState>,
     user: CurrentUser,
     Path((team, name)): Path<(String, String)>,
     Query(q): Query<EnvironmentParam>,
-) -> Result<StatusFragment, AppError> {
+) -> Result<Html<Bytes>, AppError> {
+    // Access is decided here, for this viewer, before anything shared is used.
     let service = load_service(&app, &user, &team, &name).await?;
-    let (environment, status) = status_of(&app, &service, q.get()).await?;
-    Ok(StatusFragment {
-        service,
-        environment,
-        status,
-        now: jiff::Timestamp::now().as_second(),
-    })
+    let asked = q.get().map(str::to_owned);
+    let html = app
+        .status_fragments
+        .get_or_read((service.id, asked.clone()), || async {
+            let (environment, status) = status_of(&app, &service, asked.as_deref()).await?;
+            let fragment = StatusFragment {
+                service: service.clone(),
+                environment,
+                status,
+                now: jiff::Timestamp::now().as_second(),
+            };
+            let html = fragment
+                .render()
+                .map_err(|e| AppError::Internal(e.into()))?;
+            Ok::<_, AppError>(Bytes::from(html))
+        })
+        .await?;
+    // The bytes are shared, not copied, by every response.
+    Ok(Html(html.as_ref().clone()))
 }

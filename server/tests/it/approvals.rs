@@ -924,3 +924,60 @@ async fn an_admin_releases_a_held_deploy_early_with_a_reason(pool: PgPool) {
     let ok = try_decide(&pool, "a1@ops.io", held.id, Decision::Approve).await;
     assert_eq!(ok.unwrap().state, DeployState::Queued);
 }
+
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_long_queue_is_paged_oldest_first_and_its_links_keep_the_filters(pool: PgPool) {
+    shop_with_three_admins(&pool).await;
+    let mut waiting = Vec::new();
+    for n in 0..55 {
+        let service = create_service(
+            &pool,
+            "dev@shop.io",
+            "shop",
+            &SpecBuilder::web(&format!("svc-{n}"))
+                .production_ready()
+                .to_yaml(),
+        )
+        .await;
+        waiting.push(request(&pool, "dev@shop.io", &service, "production", "x/api:1").await);
+    }
+    let admin = TestApp::signed_in(&pool, "a1@ops.io").await;
+    let entries = |page: &str| page.matches("class=\"card queue-entry\"").count();
+
+    let first = admin.page("/approvals").await;
+    assert!(
+        first.contains("Showing 1–50 of 55, oldest first"),
+        "{first}"
+    );
+    assert_eq!(entries(&first), 50);
+    assert!(first.contains(&format!("id=\"queue-{}\"", waiting[0].id)));
+    assert!(first.contains(&format!("id=\"queue-{}\"", waiting[49].id)));
+    assert!(!first.contains(&format!("id=\"queue-{}\"", waiting[50].id)));
+    assert!(!first.contains("Previous page"));
+    assert!(
+        first.contains("href=\"/approvals?page=2\" rel=\"next\""),
+        "{first}"
+    );
+
+    let second = admin.page("/approvals?page=2").await;
+    assert!(
+        second.contains("Showing 51–55 of 55, oldest first"),
+        "{second}"
+    );
+    assert_eq!(entries(&second), 5);
+    assert!(second.contains(&format!("id=\"queue-{}\"", waiting[54].id)));
+    assert!(!second.contains(&format!("id=\"queue-{}\"", waiting[49].id)));
+    assert!(second.contains("Previous page") && !second.contains("Next page"));
+
+    // Past the end (decided meanwhile): the last page, not an empty one.
+    let past = admin.page("/approvals?page=9").await;
+    assert_eq!(entries(&past), 5, "{past}");
+    // The filters are kept in the links; a short queue has no pages at all.
+    let filtered = admin.page("/approvals?environment=production").await;
+    assert!(
+        filtered.contains("href=\"/approvals?environment=production&#38;page=2\""),
+        "{filtered}"
+    );
+    let other_team = admin.page("/approvals?team=billing").await;
+    assert!(other_team.contains("id=\"queue-empty\"") && !other_team.contains("Showing"));
+}

@@ -119,7 +119,8 @@ async fn page_views_do_not_write_the_session_until_a_minute_has_passed(pool: PgP
     .fetch_one(&pool)
     .await
     .unwrap();
-    let store = slipway::store::sessions::PgSessionStore::new(pool.clone(), std::sync::Arc::default());
+    let store =
+        slipway::store::sessions::PgSessionStore::new(pool.clone(), std::sync::Arc::default());
     let mut record = store
         .load(&Id::from_str(&id).unwrap())
         .await

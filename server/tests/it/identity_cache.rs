@@ -113,7 +113,10 @@ async fn a_revocation_written_anywhere_ends_a_kept_session_at_once(pool: PgPool)
         .execute(&pool)
         .await
         .unwrap();
-    let took = until(&admin, "/admin/users", "demotion", |status, _| status == 403).await;
+    let took = until(&admin, "/admin/users", "demotion", |status, _| {
+        status == 403
+    })
+    .await;
     eprintln!("demotion showed after {took:?}");
 
     // Disabled.
@@ -166,7 +169,11 @@ async fn while_revocations_cannot_be_heard_every_request_reads_the_database(pool
     let reads = app.identity().reads();
     assert_eq!(app.get("/account").await.status(), 200);
     assert_eq!(app.get("/account").await.status(), 200);
-    assert_eq!(app.identity().reads(), reads + 2, "a view was served from memory");
+    assert_eq!(
+        app.identity().reads(),
+        reads + 2,
+        "a view was served from memory"
+    );
     // So a revocation the server cannot hear of counts at the very next request.
     sqlx::query("update users set disabled_at = now() where id = $1")
         .bind(dev.id)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use slipway::domain::catalog_cache::CatalogCache;
 use slipway::store::catalog::CatalogFilter;
 
-use crate::harness::{PASSWORD, TestApp, create_user, eventually, extract_csrf};
+use crate::harness::{PASSWORD, TestApp, create_user, eventually, extract_csrf, save_revision};
 
 async fn signed_in_member(pool: &PgPool) -> TestApp {
     create_user(pool, "ann@example.com", false, &["shop"]).await;
@@ -838,4 +838,81 @@ async fn a_shared_catalog_page_is_read_once_until_a_write_invalidates_it(pool: P
     assert_eq!(after.total, 2);
     let names = cache.team_names(&pool).await.unwrap();
     assert_eq!(names.as_slice(), ["shop".to_owned()]);
+}
+
+/// The service overview and its status fragment are read and rendered once a
+/// second for everyone who may see the service (`ServiceView`, the status
+/// fragments): each viewer's access is still decided on every request, a
+/// new revision shows at once wherever it was saved, and a write through
+/// this server shows at once.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn shared_overviews_never_reach_someone_who_may_not_see_them_and_new_revisions_show_at_once(
+    pool: PgPool,
+) {
+    create_user(&pool, "root@shop.io", true, &[]).await;
+    create_user(&pool, "bob@billing.io", false, &["billing"]).await;
+    let ann = signed_in_member(&pool).await;
+    create_django(&ann, "web").await;
+    let admin = ann.another_browser();
+    admin.login_as("root@shop.io", PASSWORD).await;
+    let bob = ann.another_browser();
+    bob.login_as("bob@billing.io", PASSWORD).await;
+
+    // Shared now: read by a member and by an administrator.
+    let page = ann.page("/services/shop/web").await;
+    assert!(page.contains("Revision 1"), "{page}");
+    assert!(
+        admin
+            .page("/services/shop/web")
+            .await
+            .contains("Revision 1")
+    );
+    assert_eq!(ann.get("/services/shop/web/status").await.status(), 200);
+    // A member of another team is refused as without any sharing, however often.
+    for _ in 0..3 {
+        let res = bob.get("/services/shop/web").await;
+        assert_eq!(res.status(), 403);
+        assert!(!res.text().await.unwrap().contains("Revision 1"));
+        let res = bob.get("/services/shop/web/status").await;
+        assert_eq!(res.status(), 403);
+        assert!(!res.text().await.unwrap().contains("web"));
+    }
+
+    // A revision saved elsewhere (the domain, straight on the database, as
+    // another replica would) shows on the next view: the service is read on
+    // every request, and a new revision is another overview.
+    let service = slipway::store::services::find(&pool, "shop", "web")
+        .await
+        .unwrap()
+        .unwrap();
+    let (text, _, _) = editor(&ann, "web").await;
+    let yaml = text.replace(
+        "image: registry.example.com/web:0.1.0",
+        "image: registry.example.com/web:0.2.0",
+    );
+    assert_ne!(yaml, text, "starter spec has the expected image line");
+    save_revision(&pool, "ann@example.com", &service, &yaml).await;
+    let page = admin.page("/services/shop/web").await;
+    assert!(
+        page.contains("Revision 2"),
+        "the new revision at once: {page}"
+    );
+    assert!(ann.page("/services/shop/web").await.contains("Revision 2"));
+
+    // Access taken away: the former member is refused at the next request,
+    // though the overview is still shared with others.
+    let heard = ann.identity().notices();
+    sqlx::query("delete from team_members where user_id = (select id from users where email = 'ann@example.com')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    ann.until_notice_after(heard).await;
+    assert_eq!(ann.get("/services/shop/web").await.status(), 403);
+    assert_eq!(ann.get("/services/shop/web/status").await.status(), 403);
+    assert!(
+        admin
+            .page("/services/shop/web")
+            .await
+            .contains("Revision 2")
+    );
 }

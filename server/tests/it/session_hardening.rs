@@ -143,7 +143,8 @@ fn record() -> Record {
 
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_late_save_neither_resurrects_a_session_nor_restarts_its_clock(pool: PgPool) {
-    let store = slipway::store::sessions::PgSessionStore::new(pool.clone(), std::sync::Arc::default());
+    let store =
+        slipway::store::sessions::PgSessionStore::new(pool.clone(), std::sync::Arc::default());
     // A request still in flight at logout saves the session it loaded.
     let mut gone = record();
     store.create(&mut gone).await.unwrap();

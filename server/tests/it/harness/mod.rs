@@ -132,11 +132,7 @@ impl TestApp {
     /// Serves `state` on `listener`.
     fn serve_state(listener: TcpListener, state: AppState) -> Self {
         let addr = listener.local_addr().unwrap();
-        let shared = slipway::web::layout::SharedReads {
-            pending: state.pending.clone(),
-            catalog: state.catalog.clone(),
-            identity: state.identity.clone(),
-        };
+        let shared = slipway::web::layout::SharedReads::of(&state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = app::serve(listener, state, async {
