@@ -592,11 +592,19 @@ async fn main() {
             vary: None,
         },
         Case {
-            name: "approvals queue (200 waiting)",
+            name: "approvals queue (200 waiting, first page of 50)",
             path: "/approvals".into(),
             cookie: as_admin(),
             htmx: false,
-            shows: "storefront:2.200",
+            shows: "storefront:2.50</code>",
+            vary: None,
+        },
+        Case {
+            name: "approvals queue (200 waiting, last page)",
+            path: "/approvals?page=4".into(),
+            cookie: as_admin(),
+            htmx: false,
+            shows: "storefront:2.200</code>",
             vary: None,
         },
         Case {

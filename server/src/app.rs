@@ -258,12 +258,11 @@ pub async fn serve(
         state.config.cluster_name().to_owned(),
         state.config.cluster_registry_poll,
     );
-    // Stops with this future (dropped at the end of `serve`).
-    let revocations = AbortOnDrop(tokio::spawn(store::identity::follow_revocations(
+    let revocations = tokio::spawn(store::identity::follow_revocations(
         state.identity.clone(),
         state.db.clone(),
         state.revocations_from.clone(),
-    )));
+    ));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -282,18 +281,9 @@ pub async fn serve(
     // A verdict cut off here rolls back; the delivery stays queued for the next judge.
     judge.abort();
     registry.abort();
-    drop(revocations);
+    revocations.abort();
     db.close().await;
     Ok(())
-}
-
-/// Aborts a task when dropped, also when `serve` returns early with an error.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
