@@ -8,7 +8,9 @@
 //! through this server (`invalidate`, from the same middleware that refreshes
 //! the navigation bar's count) makes the next view read the database again, so
 //! whoever changed something sees it at once. A deploy moving on in the worker
-//! or a write on another replica shows within the second.
+//! or a write on another replica shows within the second, or two while the
+//! page is being re-read (`shared_reads::Shared`: one view re-reads, the
+//! others meanwhile get the page of a moment ago).
 //!
 //! The key holds the teams the viewer may see (`None` only for
 //! administrators) as well as every filter, so a page is never shown to
