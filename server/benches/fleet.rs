@@ -369,10 +369,46 @@ async fn session_cookie(addr: &str, email: &str) -> String {
 }
 
 /// Creates the busy service's 1,000 pods in staging on kwok's nodes.
-async fn create_pods(kubeconfig: &str) -> (Api<Namespace>, String) {
+/// The namespace of the busy service's pods, deleted when dropped: also when
+/// a case panics, so a failed run does not leave 1,000 pods filling the local
+/// cluster's nodes for the tests that come after it.
+struct PodsNamespace {
+    kubeconfig: String,
+    name: String,
+}
+
+impl Drop for PodsNamespace {
+    fn drop(&mut self) {
+        let (kubeconfig, name) = (self.kubeconfig.clone(), self.name.clone());
+        // A runtime of its own: this may run while the bench's unwinds.
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let namespaces: Api<Namespace> = Api::all(kube_client(&kubeconfig).await);
+                let _ = namespaces.delete(&name, &DeleteParams::default()).await;
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+        if !matches!(deleted, Ok(Ok(()))) {
+            eprintln!(
+                "could not delete namespace {}: delete it by hand",
+                self.name
+            );
+        }
+    }
+}
+
+async fn create_pods(kubeconfig: &str) -> PodsNamespace {
     let kube = kube_client(kubeconfig).await;
     let ns = format!("{BUSY_TEAM}-staging");
-    let namespaces = fresh_namespace(&kube, &ns).await;
+    fresh_namespace(&kube, &ns).await;
+    let made = PodsNamespace {
+        kubeconfig: kubeconfig.to_owned(),
+        name: ns.clone(),
+    };
     let pods: Api<Pod> = Api::namespaced(kube, &ns);
     futures::stream::iter(0..PODS)
         .for_each_concurrent(16, |n| {
@@ -384,7 +420,7 @@ async fn create_pods(kubeconfig: &str) -> (Api<Namespace>, String) {
             }
         })
         .await;
-    (namespaces, ns)
+    made
 }
 
 #[tokio::main]
@@ -672,8 +708,6 @@ async fn main() {
     );
 
     drop(server);
-    if let Some((namespaces, ns)) = pods {
-        let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
-    }
+    drop(pods);
     scratch.drop_now().await;
 }

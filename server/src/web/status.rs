@@ -3,7 +3,6 @@
 //! never from a list call. The overview page polls the fragment with htmx.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -41,8 +40,8 @@ pub(crate) async fn status_of(
     Ok((target.environment.clone(), status))
 }
 
-/// The status fragment of the overview page.
-#[derive(Template, WebTemplate)]
+/// The status fragment of the overview page (rendered to shared bytes).
+#[derive(Template)]
 #[template(path = "services/_status.html")]
 pub struct StatusFragment {
     service: Service,

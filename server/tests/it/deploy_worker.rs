@@ -426,17 +426,11 @@ async fn a_replica_cut_off_from_the_database_stops_applying_before_another_takes
     // Replica A reaches PostgreSQL through a relay the test cuts. Its pool
     // waits the usual 30 s for a connection: a renewal stuck in that wait
     // must not keep A working past its lease.
-    let options = (*pool.connect_options()).clone();
-    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .expect("the database's address")
-        .next()
-        .expect("an address");
-    let relay = Relay::start(upstream).await;
+    let (relay, through_relay) = Relay::in_front_of(&pool).await;
     let a_pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options.port(relay.addr.port()))
+        .connect_with(through_relay)
         .await
         .expect("replica A's pool");
     let service = t.service(SpecBuilder::web("api")).await;

@@ -148,14 +148,7 @@ async fn while_revocations_cannot_be_heard_every_request_reads_the_database(pool
     let dev = create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     create_user(&pool, "ops@shop.io", false, &["shop"]).await;
     // The server hears revocations through a relay that the test cuts.
-    let options = (*pool.connect_options()).clone();
-    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .expect("the database's address")
-        .next()
-        .expect("an address");
-    let relay = Relay::start(upstream).await;
-    let through_relay = options.port(relay.addr.port());
+    let (relay, through_relay) = Relay::in_front_of(&pool).await;
     let app = keeping_for_an_hour(&pool, |state| state.revocations_from = through_relay).await;
     app.login_as("dev@shop.io", PASSWORD).await;
     assert_kept(&app, "/account").await;

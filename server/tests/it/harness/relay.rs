@@ -60,6 +60,20 @@ impl Relay {
         }
     }
 
+    /// A relay in front of the test's database, and the connect options that
+    /// reach the database through it.
+    pub async fn in_front_of(pool: &sqlx::PgPool) -> (Self, sqlx::postgres::PgConnectOptions) {
+        let options = (*pool.connect_options()).clone();
+        let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .expect("the database's address")
+            .next()
+            .expect("an address");
+        let relay = Self::start(upstream).await;
+        let through = options.port(relay.addr.port());
+        (relay, through)
+    }
+
     /// Cuts it off: every relayed connection closes; new ones hang.
     pub async fn cut(&self) {
         self.forwarding.store(false, Ordering::SeqCst);
