@@ -65,8 +65,10 @@ pub struct AppState {
     /// (`store::identity`).
     pub identity: Arc<store::identity::IdentityCache>,
     /// Where `serve` listens for revocations: the pool's own database (tests
-    /// put a relay in between to cut it off).
-    pub revocations_from: sqlx::postgres::PgConnectOptions,
+    /// put a relay in between to cut it off). Behind an `Arc`: the state is
+    /// cloned by every extractor of every request, and these options are not
+    /// cheap to copy.
+    pub revocations_from: Arc<sqlx::postgres::PgConnectOptions>,
 }
 
 /// Extractors that only need the database (`CurrentUser`, `ApiUser`, `Layout`)
@@ -115,7 +117,7 @@ impl AppState {
             }
         };
         let config_identity_fresh_for = config.identity_cache();
-        let revocations_from = (*db.connect_options()).clone();
+        let revocations_from = Arc::new((*db.connect_options()).clone());
         let password_gate = Arc::new(auth::throttle::PasswordGate::new(
             config.login_concurrency(),
             auth::throttle::GATE_WAIT,
@@ -261,7 +263,7 @@ pub async fn serve(
     let revocations = tokio::spawn(store::identity::follow_revocations(
         state.identity.clone(),
         state.db.clone(),
-        state.revocations_from.clone(),
+        (*state.revocations_from).clone(),
     ));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

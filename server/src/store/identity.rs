@@ -29,6 +29,14 @@
 //! (the generation it started in has passed), so a stale answer can never be
 //! stored by a slow read. What is kept is checked on every use against the
 //! session's idle and absolute timeouts, exactly as the statement would.
+//!
+//! The same rules keep the service rows that the most polled pages name in
+//! their URL (`/services/{team}/{service}` and its status fragment): which
+//! row `team/service` is, and its current revision. A trigger (migration
+//! `20261212000100`) sends `s:<service id>` whenever a service row is updated
+//! (a new revision) or deleted, and that row is forgotten. A name that finds
+//! no service is never kept, so a service created on another replica shows at
+//! once. Writes always read the row itself (`store::services::find`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +47,8 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
+
+use crate::store::services::Service;
 
 /// The channel the triggers notify.
 pub const CHANNEL: &str = "slipway_identity";
@@ -52,6 +62,8 @@ pub const LIVE_FOR: Duration = Duration::from_secs(6);
 const PING: &str = "ping";
 /// Sessions kept at most; past it the stale ones go, and if none was, all.
 const MAX_SESSIONS: usize = 10_000;
+/// Service rows kept at most, the same way.
+const MAX_SERVICES: usize = 10_000;
 
 /// A session as loaded.
 #[derive(Debug)]
@@ -63,17 +75,29 @@ struct Entry {
     read_at: Instant,
 }
 
-/// The sessions kept (one per `AppState`, shared with its session store).
+/// A service row as read, under its team's and its own name.
+#[derive(Debug)]
+struct KeptService {
+    service: Service,
+    read_at: Instant,
+}
+
+/// The sessions kept (one per `AppState`, shared with its session store), and
+/// the service rows.
 #[derive(Debug)]
 pub struct IdentityCache {
     fresh_for: Duration,
     entries: Mutex<HashMap<Id, Entry>>,
+    /// Locked after `entries` when both are.
+    services: Mutex<HashMap<(String, String), KeptService>>,
     /// Moved on by every forgetting: a read begun in an older one is not kept.
     generation: AtomicU64,
     /// When the listener last heard a notice; `None` while it is not listening.
     heard_at: Mutex<Option<Instant>>,
     /// Sessions read from the database rather than from here (tests).
     reads: AtomicU64,
+    /// Service rows read from the database rather than from here (tests).
+    service_reads: AtomicU64,
     /// Revocation notices heard (tests wait for one).
     notices: AtomicU64,
 }
@@ -94,9 +118,11 @@ impl IdentityCache {
         IdentityCache {
             fresh_for,
             entries: Mutex::default(),
+            services: Mutex::default(),
             generation: AtomicU64::default(),
             heard_at: Mutex::default(),
             reads: AtomicU64::default(),
+            service_reads: AtomicU64::default(),
             notices: AtomicU64::default(),
         }
     }
@@ -104,6 +130,10 @@ impl IdentityCache {
     fn entries(&self) -> MutexGuard<'_, HashMap<Id, Entry>> {
         // A panic while holding the lock cannot leave a half-written entry.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn services(&self) -> MutexGuard<'_, HashMap<(String, String), KeptService>> {
+        self.services.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn heard_at(&self) -> MutexGuard<'_, Option<Instant>> {
@@ -120,6 +150,11 @@ impl IdentityCache {
     /// Sessions read from the database so far (each miss counts one).
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::SeqCst)
+    }
+
+    /// Service rows read from the database so far (each miss counts one).
+    pub fn service_reads(&self) -> u64 {
+        self.service_reads.load(Ordering::SeqCst)
     }
 
     /// Revocation notices heard so far (the liveness notice does not count).
@@ -182,6 +217,54 @@ impl IdentityCache {
         );
     }
 
+    /// Service `team/name` as read less than `fresh_for` ago, if it is kept
+    /// and the listener hears.
+    pub fn service(&self, team: &str, name: &str) -> Option<Service> {
+        if self.fresh_for.is_zero() || !self.is_live() {
+            return None;
+        }
+        let services = self.services();
+        let kept = services.get(&(team.to_owned(), name.to_owned()))?;
+        (kept.read_at.elapsed() < self.fresh_for).then(|| kept.service.clone())
+    }
+
+    /// Called before reading a service row from the database.
+    pub fn begin_service_read(&self) -> ReadTicket {
+        self.service_reads.fetch_add(1, Ordering::SeqCst);
+        ReadTicket(self.generation.load(Ordering::SeqCst))
+    }
+
+    /// Keeps a service row read since `ticket`, on the terms of [`Self::keep`].
+    pub fn keep_service(&self, ticket: ReadTicket, service: &Service) {
+        if self.fresh_for.is_zero() || !self.is_live() {
+            return;
+        }
+        let mut services = self.services();
+        if self.generation.load(Ordering::SeqCst) != ticket.0 {
+            return;
+        }
+        if services.len() >= MAX_SERVICES {
+            services.retain(|_, kept| kept.read_at.elapsed() < self.fresh_for);
+            if services.len() >= MAX_SERVICES {
+                services.clear();
+            }
+        }
+        services.insert(
+            (service.team.clone(), service.name.clone()),
+            KeptService {
+                service: service.clone(),
+                read_at: Instant::now(),
+            },
+        );
+    }
+
+    /// Forgets the row of service `id` (it was updated or deleted).
+    fn forget_service(&self, id: i64) {
+        let mut services = self.services();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        services.retain(|_, kept| kept.service.id != id);
+    }
+
     /// Forgets one session (this replica saved or deleted it).
     pub fn forget_session(&self, id: &Id) {
         let mut entries = self.entries();
@@ -196,11 +279,13 @@ impl IdentityCache {
         entries.retain(|_, entry| entry.user_id != user_id);
     }
 
-    /// Forgets every session.
+    /// Forgets every session and service row.
     pub fn forget_all(&self) {
         let mut entries = self.entries();
+        let mut services = self.services();
         self.generation.fetch_add(1, Ordering::SeqCst);
         entries.clear();
+        services.clear();
     }
 
     /// A notice arrived on [`CHANNEL`].
@@ -208,11 +293,15 @@ impl IdentityCache {
         match payload {
             PING => {}
             "*" => self.forget_all(),
-            other => match other.strip_prefix("u:").and_then(|id| id.parse().ok()) {
-                Some(user_id) => self.forget_user(user_id),
-                // Not ours to understand: forgetting everything is always safe.
-                None => self.forget_all(),
-            },
+            other => {
+                let id = |prefix| other.strip_prefix(prefix).and_then(|id| id.parse().ok());
+                match (id("u:"), id("s:")) {
+                    (Some(user_id), _) => self.forget_user(user_id),
+                    (_, Some(service_id)) => self.forget_service(service_id),
+                    // Not ours to understand: forgetting everything is always safe.
+                    _ => self.forget_all(),
+                }
+            }
         }
         if payload != PING {
             self.notices.fetch_add(1, Ordering::SeqCst);

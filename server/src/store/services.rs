@@ -110,6 +110,26 @@ pub async fn find(
     .await
 }
 
+/// [`find`], answered from the rows `kept` holds while it hears every change
+/// to them (`store::identity`): for the pages that crowds keep polling. Never
+/// for a write, which must read the row itself.
+pub async fn find_kept(
+    db: &sqlx::PgPool,
+    kept: &crate::store::identity::IdentityCache,
+    team: &str,
+    name: &str,
+) -> Result<Option<Service>, sqlx::Error> {
+    if let Some(service) = kept.service(team, name) {
+        return Ok(Some(service));
+    }
+    let ticket = kept.begin_service_read();
+    let found = find(db, team, name).await?;
+    if let Some(service) = &found {
+        kept.keep_service(ticket, service);
+    }
+    Ok(found)
+}
+
 /// Creates a service with its first revision, in the caller's transaction.
 pub async fn create(
     conn: &mut PgConnection,

@@ -26,6 +26,21 @@ pub async fn load_service(
         .ok_or(AppError::NotFound)
 }
 
+/// [`load_service`] for the pages a crowd keeps open (the overview and its
+/// status fragment): the same decision, the row as kept while every change to
+/// it is heard (`store::services::find_kept`). Never for a write.
+pub async fn load_service_to_show(
+    app: &AppState,
+    user: &CurrentUser,
+    team: &str,
+    name: &str,
+) -> Result<Service, AppError> {
+    policy::can_view_team(user, team)?;
+    store::services::find_kept(&app.db, &app.identity, team, name)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 /// Loads a deploy the user may see (its team's members and admins); a missing
 /// id is refused like another team's deploy (`policy::missing_deploy`).
 pub async fn load_deploy(app: &AppState, user: &CurrentUser, id: i64) -> Result<Deploy, AppError> {

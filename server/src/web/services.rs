@@ -25,7 +25,7 @@ use crate::store::services::{Revision, Service};
 use crate::web::diff::{self, DiffLine};
 use crate::web::htmx::{self, HxRequest};
 use crate::web::layout::{Layout, flash};
-use crate::web::loaders::load_service;
+use crate::web::loaders::{load_service, load_service_to_show};
 use tower_sessions::Session;
 
 /// Service routes.
@@ -232,6 +232,8 @@ pub struct ServicePage {
     scaling: Option<crate::domain::scaling::ScaleChange>,
     /// `metadata.links` of the current revision: (label, URL).
     links: Vec<(&'static str, String)>,
+    /// Whether the status fragment lists every pod (`?pods=all`).
+    all_pods: bool,
 }
 
 /// Query naming an environment.
@@ -239,6 +241,8 @@ pub struct ServicePage {
 pub struct EnvQuery {
     env: Option<String>,
     revision: Option<i32>,
+    /// `all` for every pod row in the status fragment.
+    pods: Option<String>,
 }
 
 /// What the overview shows of a service's current revision in one
@@ -317,7 +321,7 @@ async fn show_service(
     Query(q): Query<EnvQuery>,
 ) -> Result<ServicePage, AppError> {
     // Access is decided here, for this viewer, before anything shared is used.
-    let service = load_service(&app, &user, &team, &name).await?;
+    let service = load_service_to_show(&app, &user, &team, &name).await?;
     let key = (service.id, service.current_revision, q.env.clone());
     let view = app
         .service_views
@@ -339,6 +343,7 @@ async fn show_service(
         objects: view.objects.clone(),
         render_error: view.render_error.clone(),
         last_delivery: view.last_delivery.clone(),
+        all_pods: q.pods.as_deref() == Some("all"),
     })
 }
 

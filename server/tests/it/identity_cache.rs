@@ -1,6 +1,6 @@
-//! The signed-in sessions a replica keeps in memory (`store::identity`): a
-//! revocation written anywhere ends what it kept at once, and while it cannot
-//! hear revocations it keeps nothing.
+//! The signed-in sessions and service rows a replica keeps in memory
+//! (`store::identity`): a revocation or a new revision written anywhere ends
+//! what it kept at once, and while it cannot hear them it keeps nothing.
 //!
 //! The writes below are SQL straight to PostgreSQL, as another replica, the
 //! CLI or an operator would make them, and the server is never told
@@ -147,9 +147,17 @@ async fn a_revocation_written_anywhere_ends_a_kept_session_at_once(pool: PgPool)
 async fn while_revocations_cannot_be_heard_every_request_reads_the_database(pool: PgPool) {
     let dev = create_user(&pool, "dev@shop.io", false, &["shop"]).await;
     create_user(&pool, "ops@shop.io", false, &["shop"]).await;
+    create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").team("shop").to_yaml(),
+    )
+    .await;
     // The server hears revocations through a relay that the test cuts.
     let (relay, through_relay) = Relay::in_front_of(&pool).await;
-    let app = keeping_for_an_hour(&pool, |state| state.revocations_from = through_relay).await;
+    let app =
+        keeping_for_an_hour(&pool, |state| state.revocations_from = through_relay.into()).await;
     app.login_as("dev@shop.io", PASSWORD).await;
     assert_kept(&app, "/account").await;
 
@@ -158,7 +166,8 @@ async fn while_revocations_cannot_be_heard_every_request_reads_the_database(pool
         eventually(15, || async { !app.identity().is_live() }).await,
         "the server still trusts what it keeps with its listener cut off"
     );
-    // Every view reads the session from the database now.
+    // Every view reads the session from the database now, and the overview
+    // the service row its URL names.
     let reads = app.identity().reads();
     assert_eq!(app.get("/account").await.status(), 200);
     assert_eq!(app.get("/account").await.status(), 200);
@@ -166,6 +175,14 @@ async fn while_revocations_cannot_be_heard_every_request_reads_the_database(pool
         app.identity().reads(),
         reads + 2,
         "a view was served from memory"
+    );
+    let service_reads = app.identity().service_reads();
+    assert_eq!(app.get("/services/shop/api").await.status(), 200);
+    assert_eq!(app.get("/services/shop/api").await.status(), 200);
+    assert_eq!(
+        app.identity().service_reads(),
+        service_reads + 2,
+        "a service row was served from memory"
     );
     // So a revocation the server cannot hear of counts at the very next request.
     sqlx::query("update users set disabled_at = now() where id = $1")
@@ -192,4 +209,47 @@ async fn while_revocations_cannot_be_heard_every_request_reads_the_database(pool
         to_login(app.get("/account").await.status()),
         "the disabled user is still refused"
     );
+}
+
+/// The overview and its status fragment, which crowds poll, read the service
+/// row their URL names from memory. A revision saved by another replica (the
+/// domain layer on the same database; this server is never told) shows on
+/// both at once.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_revision_saved_anywhere_shows_on_a_kept_overview_at_once(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    let spec = |replicas| {
+        SpecBuilder::web("api")
+            .team("shop")
+            .replicas(replicas)
+            .to_yaml()
+    };
+    let service = create_service(&pool, "dev@shop.io", "shop", &spec(2)).await;
+    let app = keeping_for_an_hour(&pool, |_| {}).await;
+    app.login_as("dev@shop.io", PASSWORD).await;
+    let (overview, fragment) = ("/services/shop/api", "/services/shop/api/status");
+    for path in [overview, fragment] {
+        assert_eq!(app.get(path).await.status(), 200, "GET {path}");
+        let reads = app.identity().service_reads();
+        assert_eq!(app.get(path).await.status(), 200, "GET {path}");
+        assert_eq!(
+            app.identity().service_reads(),
+            reads,
+            "the second view of {path} read the service row again: nothing is kept"
+        );
+    }
+    assert!(app.page(overview).await.contains("revision 1 ·"));
+
+    let since = app.identity().notices();
+    save_revision(&pool, "dev@shop.io", &service, &spec(3)).await;
+    let took = until(&app, overview, "a new revision", |status, body| {
+        status == 200 && body.contains("revision 2 ·") && body.contains(">Revision 2</a>")
+    })
+    .await;
+    eprintln!("a revision saved elsewhere showed after {took:?}");
+    app.until_notice_after(since).await;
+    // Read once more, and kept again.
+    let reads = app.identity().service_reads();
+    assert!(app.page(overview).await.contains("revision 2 ·"));
+    assert_eq!(app.identity().service_reads(), reads);
 }

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::harness::{
     ClusterTest, PASSWORD, SpecBuilder, TestApp, api_token, cluster_handle, current_user,
-    eventually, slipway_kubeconfig, with_token,
+    eventually, managed_namespace, slipway_kubeconfig, with_token,
 };
 
 /// A web service that autoscales on CPU between 2 and 4 pods, on kwok's nodes.
@@ -465,5 +465,123 @@ async fn scaling_from_the_portal_is_a_revision_and_a_deploy(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(hpa.spec.max_replicas, 6);
+    t.finish().await;
+}
+
+/// A pod of service `name` in `t`'s namespace, on a kwok node, or pinned to a
+/// node that does not exist (it stays Pending: unschedulable).
+fn bare_pod(t: &ClusterTest, name: &str, n: usize, schedulable: bool) -> Pod {
+    let node = if schedulable {
+        serde_json::json!({"nodeName": format!("kwok-node-{}", 1 + n % 3)})
+    } else {
+        serde_json::json!({"nodeSelector": {"slipway.dev/no-such-node": "true"}})
+    };
+    let mut spec = serde_json::json!({
+        "containers": [{
+            "name": "app",
+            "image": format!("registry.example.com/{}/{name}:1.0.0", t.team),
+            // What the namespace's Pod Security level (restricted) asks.
+            "securityContext": {
+                "runAsNonRoot": true,
+                "runAsUser": 10001,
+                "allowPrivilegeEscalation": false,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+        }],
+    });
+    spec.as_object_mut()
+        .unwrap()
+        .extend(node.as_object().unwrap().clone());
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{name}-{n:03}"),
+            "labels": {
+                "app.kubernetes.io/name": name,
+                "app.kubernetes.io/instance": format!("{name}-{}", t.environment()),
+                "app.kubernetes.io/part-of": t.team,
+                "app.kubernetes.io/managed-by": "slipway",
+                "app.kubernetes.io/component": "web",
+                "slipway.dev/team": t.team,
+                "slipway.dev/environment": t.environment(),
+            },
+        },
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+/// The fragment that every open overview polls lists 50 pod rows, those in
+/// trouble first, and says how many there are; all of them only when asked,
+/// and then its polling keeps asking.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_crowd_of_pods_is_listed_fifty_at_a_time_those_in_trouble_first(pool: PgPool) {
+    let t = ClusterTest::without_worker(&pool, &["staging"]).await;
+    let team = t.team.clone();
+    t.service_yaml(&SpecBuilder::web("crowd").team(&team).replicas(60).to_yaml())
+        .await;
+    managed_namespace(&t.ns(), &team, "staging").await;
+    let pods: Api<Pod> = Api::namespaced(t.client.clone(), &t.ns());
+    let mut created = JoinSet::new();
+    for n in 0..60 {
+        let (pods, pod) = (pods.clone(), bare_pod(&t, "crowd", n, n != 59));
+        created.spawn(async move { pods.create(&Default::default(), &pod).await });
+    }
+    while let Some(made) = created.join_next().await {
+        made.unwrap().unwrap();
+    }
+    let app = TestApp::spawn_with(pool.clone(), cluster_handle().await, |_| {}).await;
+    app.login_as(&t.email, PASSWORD).await;
+
+    let path = format!("/services/{team}/crowd/status?env=staging");
+    let rows = |page: &str| {
+        page.matches(&format!("/services/{team}/crowd/logs?env=staging&amp;pod="))
+            .count()
+    };
+    let (settled, page) = until(
+        60,
+        || app.page(&path),
+        |page: &String| {
+            page.contains("Showing 50 of 60 pods, the 1 not ready, restarted or stuck first.")
+        },
+    )
+    .await;
+    assert!(settled, "not 59 ready and one stuck: {page}");
+    assert_eq!(rows(&page), 50, "{page}");
+    let first_row = page.find("<table class=\"list pods\">").unwrap();
+    assert!(
+        page[first_row..].find("crowd-059").unwrap() < page[first_row..].find("crowd-000").unwrap(),
+        "the stuck pod is not listed first: {page}"
+    );
+    assert!(!page.contains("crowd-049"), "51 rows: {page}");
+    assert!(page.contains(&format!(
+        "href=\"/services/{team}/crowd?env=staging&amp;pods=all\">Show all 60 pods</a>"
+    )));
+    assert!(
+        !page.contains("pods=all\" hx-trigger"),
+        "polls for all: {page}"
+    );
+
+    // Asked for all: every row, and the page and its polling keep asking.
+    let all = app.page(&format!("{path}&pods=all")).await;
+    assert_eq!(rows(&all), 60, "{all}");
+    assert!(all.contains("All 60 pods."), "{all}");
+    assert!(
+        all.contains(&format!(
+            "/services/{team}/crowd/status?env=staging&amp;pods=all\" hx-trigger=\"every 5s\""
+        )),
+        "{all}"
+    );
+    let overview = app
+        .page(&format!("/services/{team}/crowd?env=staging&pods=all"))
+        .await;
+    assert!(
+        overview.contains(&format!(
+            "/services/{team}/crowd/status?env=staging&amp;pods=all\" hx-trigger=\"load\""
+        )),
+        "{overview}"
+    );
     t.finish().await;
 }

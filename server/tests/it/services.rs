@@ -879,8 +879,9 @@ async fn shared_overviews_never_reach_someone_who_may_not_see_them_and_new_revis
     }
 
     // A revision saved elsewhere (the domain, straight on the database, as
-    // another replica would) shows on the next view: the service is read on
-    // every request, and a new revision is another overview.
+    // another replica would) shows once its notice is heard: the service row
+    // is kept only until the database says it changed (`store::identity`),
+    // and a new revision is another overview.
     let service = slipway::store::services::find(&pool, "shop", "web")
         .await
         .unwrap()
@@ -891,7 +892,9 @@ async fn shared_overviews_never_reach_someone_who_may_not_see_them_and_new_revis
         "image: registry.example.com/web:0.2.0",
     );
     assert_ne!(yaml, text, "starter spec has the expected image line");
+    let heard = admin.identity().notices();
     save_revision(&pool, "ann@example.com", &service, &yaml).await;
+    admin.until_notice_after(heard).await;
     let page = admin.page("/services/shop/web").await;
     assert!(
         page.contains("Revision 2"),
