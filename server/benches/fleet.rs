@@ -596,11 +596,23 @@ async fn main() {
             vary: None,
         },
         Case {
-            name: "status fragment (htmx, staging)",
+            name: "status fragment (htmx, staging: 50 of the 1,000 pods)",
             path: format!("{service}/status?env=staging"),
             cookie: as_admin(),
             htmx: true,
-            shows: if pods.is_some() { "storefront-001" } else { "" },
+            shows: if pods.is_some() {
+                "Showing 50 of 1000 pods"
+            } else {
+                ""
+            },
+            vary: None,
+        },
+        Case {
+            name: "status fragment, all 1,000 pods asked for (?pods=all)",
+            path: format!("{service}/status?env=staging&pods=all"),
+            cookie: as_admin(),
+            htmx: true,
+            shows: if pods.is_some() { "storefront-999" } else { "" },
             vary: None,
         },
         Case {
