@@ -61,6 +61,11 @@ pub struct AppState {
     /// Status fragments as rendered, shared for a second (`web::status`).
     pub status_fragments:
         Arc<domain::shared_reads::Shared<web::status::StatusKey, axum::body::Bytes>>,
+    /// The approvals queue page's waiting deploys per filter, shared for a
+    /// second (`domain::approvals::WaitingList`).
+    pub approval_queues: Arc<
+        domain::shared_reads::Shared<domain::approvals::WaitingKey, domain::approvals::WaitingList>,
+    >,
     /// Signed-in sessions as loaded, kept while revocations are heard
     /// (`store::identity`).
     pub identity: Arc<store::identity::IdentityCache>,
@@ -139,6 +144,10 @@ impl AppState {
                 SHARED_VIEWS,
             )),
             status_fragments: Arc::new(domain::shared_reads::Shared::new(
+                domain::shared_reads::FRESH_FOR,
+                SHARED_VIEWS,
+            )),
+            approval_queues: Arc::new(domain::shared_reads::Shared::new(
                 domain::shared_reads::FRESH_FOR,
                 SHARED_VIEWS,
             )),

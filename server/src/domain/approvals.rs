@@ -15,6 +15,7 @@ use crate::auth::{CurrentUser, policy};
 use crate::deploy_model::{Decision, DeployState};
 use crate::domain::deploys::{self as domain, Seen};
 use crate::domain::plans;
+use crate::domain::shared_reads::Shared;
 use crate::error::AppError;
 use crate::plan::Plan;
 use crate::store::audit::Actor;
@@ -91,34 +92,54 @@ fn waits_for(
     !has_decided && policy::can_approve(user, approvers, parties).is_ok()
 }
 
-/// A waiting deploy `user` may decide and has not decided yet, with its
-/// environment's required count and its decisions so far.
-struct Waiting {
+/// A deploy waiting for approval as every viewer's queue starts from: its
+/// environment's rules, its decisions so far and its plan. Which of them wait
+/// for one viewer is decided from these on every view (`narrowed_to`).
+#[derive(Debug)]
+struct Candidate {
     deploy: Deploy,
-    approvals_required: i32,
+    environment: Environment,
     decisions: Vec<approvals::Approval>,
+    plan: Option<Plan>,
 }
 
-/// Waiting deploys `user` may decide and has not decided yet, newest first:
-/// the one rule behind the queue and the navigation bar's count.
-async fn waiting_for(
-    db: &PgPool,
-    user: &CurrentUser,
-    filter: &QueueFilter,
-) -> Result<Vec<Waiting>, AppError> {
+/// The deploys waiting for approval that one [`QueueFilter`] selects, newest
+/// first, before they are narrowed to one viewer: the same for everyone, so
+/// the portal's queue page shares it for a second
+/// (`AppState::approval_queues`, dropped by any write through this server).
+#[derive(Debug, Default)]
+pub struct WaitingList {
+    candidates: Vec<Candidate>,
+}
+
+/// What a [`WaitingList`] is read for: the environment and the team asked
+/// for (none: all).
+pub type WaitingKey = (Option<String>, Option<String>);
+
+impl QueueFilter {
+    /// The filter as a [`WaitingKey`]: an empty value asks for nothing.
+    pub fn key(&self) -> WaitingKey {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        (given(&self.environment), given(&self.team))
+    }
+}
+
+/// Reads the [`WaitingList`] of `key`: four statements, whoever asks.
+pub async fn read_waiting(db: &PgPool, key: &WaitingKey) -> Result<WaitingList, AppError> {
+    let (environment, team) = key.clone();
     let waiting = deploys::list(
         db,
         &Filter {
             state: Some(DeployState::AwaitingApproval),
-            environment: filter.environment.clone().filter(|e| !e.is_empty()),
-            team: filter.team.clone().filter(|t| !t.is_empty()),
+            environment,
+            team,
             limit: QUEUE_LIMIT,
             ..Filter::default()
         },
     )
     .await?;
     if waiting.is_empty() {
-        return Ok(Vec::new());
+        return Ok(WaitingList::default());
     }
     let environments: HashMap<i64, Environment> = store::environments::list(db)
         .await?
@@ -127,80 +148,102 @@ async fn waiting_for(
         .collect();
     let ids: Vec<i64> = waiting.iter().map(|d| d.id).collect();
     let mut decisions = approvals::for_deploys(db, &ids).await?;
-    let mut out = Vec::new();
+    let mut stored = deploys::plans(db, &ids).await?;
+    let mut candidates = Vec::with_capacity(waiting.len());
     for deploy in waiting {
         let Some(environment) = environments.get(&deploy.environment_id) else {
             continue;
         };
-        let decided = decisions.remove(&deploy.id).unwrap_or_default();
-        let has_decided = decided
-            .iter()
-            .any(|a| a.is_current() && a.user_id == Some(user.id));
-        if !waits_for(
-            user,
-            &policy::Approvers::of(environment),
-            &policy::Parties::of(&deploy),
-            has_decided,
-        ) {
-            continue;
-        }
-        out.push(Waiting {
-            approvals_required: environment.approvals_required,
-            decisions: decided,
+        let plan = stored
+            .remove(&deploy.id)
+            .map(|json| plans::read(deploy.id, json))
+            .transpose()?;
+        candidates.push(Candidate {
+            decisions: decisions.remove(&deploy.id).unwrap_or_default(),
+            environment: environment.clone(),
+            plan,
             deploy,
         });
     }
-    Ok(out)
+    Ok(WaitingList { candidates })
 }
 
-/// Waiting deploys `user` may decide and has not decided yet, oldest first,
-/// with their plans.
+impl WaitingList {
+    /// The deploys of this list that wait for `user` (`waits_for`), oldest
+    /// first, from the `skip`-th, at most `take`; and how many wait in all.
+    pub fn narrowed_to(
+        &self,
+        user: &CurrentUser,
+        skip: usize,
+        take: usize,
+    ) -> (Vec<QueueEntry>, usize) {
+        let mine: Vec<&Candidate> = self
+            .candidates
+            .iter()
+            .filter(|c| {
+                let has_decided = c
+                    .decisions
+                    .iter()
+                    .any(|a| a.is_current() && a.user_id == Some(user.id));
+                waits_for(
+                    user,
+                    &policy::Approvers::of(&c.environment),
+                    &policy::Parties::of(&c.deploy),
+                    has_decided,
+                )
+            })
+            .collect();
+        let total = mine.len();
+        // Newest first from the store; the queue shows the oldest first.
+        let shown = mine.into_iter().rev().skip(skip).take(take);
+        let entries = shown
+            .map(|c| QueueEntry {
+                approvals_required: c.environment.approvals_required,
+                approvals: c
+                    .decisions
+                    .iter()
+                    .filter(|a| {
+                        a.is_current()
+                            && a.decision == Decision::Approve
+                            && a.digest == c.deploy.content_digest
+                    })
+                    .count(),
+                plan: c.plan.clone(),
+                deploy: c.deploy.clone(),
+            })
+            .collect();
+        (entries, total)
+    }
+}
+
+/// Every deploy waiting for `user`'s decision under `filter`, oldest first,
+/// read from the database now (the API, the cluster overview).
 pub async fn queue(
     db: &PgPool,
     user: &CurrentUser,
     filter: &QueueFilter,
 ) -> Result<Vec<QueueEntry>, AppError> {
-    Ok(queue_page(db, user, filter, 0, usize::MAX).await?.0)
+    let list = read_waiting(db, &filter.key()).await?;
+    Ok(list.narrowed_to(user, 0, usize::MAX).0)
 }
 
 /// [`queue`] from its `skip`-th entry, at most `take` of them, and how many
-/// wait in all: only the entries shown have their plans read.
+/// wait in all, from the list `shared` holds for the filter (read at most a
+/// second ago, never before a write through this server): the portal's
+/// queue page, which approvers keep open. Each decision reads the database.
 pub async fn queue_page(
+    shared: &Shared<WaitingKey, WaitingList>,
     db: &PgPool,
     user: &CurrentUser,
     filter: &QueueFilter,
     skip: usize,
     take: usize,
 ) -> Result<(Vec<QueueEntry>, usize), AppError> {
-    let waiting = waiting_for(db, user, filter).await?;
-    let total = waiting.len();
-    // Newest first from the store; the queue shows the oldest first.
-    let shown: Vec<Waiting> = waiting.into_iter().rev().skip(skip).take(take).collect();
-    let ids: Vec<i64> = shown.iter().map(|w| w.deploy.id).collect();
-    let mut stored = deploys::plans(db, &ids).await?;
-    let mut out = Vec::with_capacity(shown.len());
-    for w in shown {
-        let approvals = w
-            .decisions
-            .iter()
-            .filter(|a| {
-                a.is_current()
-                    && a.decision == Decision::Approve
-                    && a.digest == w.deploy.content_digest
-            })
-            .count();
-        let plan = stored
-            .remove(&w.deploy.id)
-            .map(|json| plans::read(w.deploy.id, json))
-            .transpose()?;
-        out.push(QueueEntry {
-            approvals_required: w.approvals_required,
-            approvals,
-            plan,
-            deploy: w.deploy,
-        });
-    }
-    Ok((out, total))
+    let key = filter.key();
+    let list = shared
+        .get_or_read(key.clone(), || read_waiting(db, &key))
+        .await?;
+    Ok(list.narrowed_to(user, skip, take))
 }
 
 /// How long the navigation bar's list of waiting deploys is reused.

@@ -95,7 +95,9 @@ impl QueueQuery {
 }
 
 /// `GET /approvals`: any signed-in user; the queue holds only what they may
-/// decide (`policy::can_approve` per deploy, in `domain::approvals::queue`).
+/// decide (`policy::can_approve` per deploy and per view, in
+/// `domain::approvals::WaitingList::narrowed_to`), from the list of waiting
+/// deploys shared for a second.
 async fn show_queue(
     State(app): State<AppState>,
     user: CurrentUser,
@@ -109,6 +111,7 @@ async fn show_queue(
     let now = OffsetDateTime::now_utc();
     let asked = query.page.unwrap_or(1).max(1);
     let (mut entries, total) = domain::queue_page(
+        &app.approval_queues,
         &app.db,
         &user,
         &filter,
@@ -120,9 +123,16 @@ async fn show_queue(
     // A page past the end (deploys were decided meanwhile) shows the last one.
     let page = asked.min(pages);
     if page < asked {
-        entries = domain::queue_page(&app.db, &user, &filter, (page - 1) * QUEUE_PAGE, QUEUE_PAGE)
-            .await?
-            .0;
+        entries = domain::queue_page(
+            &app.approval_queues,
+            &app.db,
+            &user,
+            &filter,
+            (page - 1) * QUEUE_PAGE,
+            QUEUE_PAGE,
+        )
+        .await?
+        .0;
     }
     let first = (page - 1) * QUEUE_PAGE + 1;
     let showing = (pages > 1).then(|| {

@@ -195,6 +195,13 @@ pub struct SharedReads {
     /// Status fragments.
     pub status_fragments:
         Arc<crate::domain::shared_reads::Shared<crate::web::status::StatusKey, axum::body::Bytes>>,
+    /// The approvals queue page's waiting deploys.
+    pub approval_queues: Arc<
+        crate::domain::shared_reads::Shared<
+            crate::domain::approvals::WaitingKey,
+            crate::domain::approvals::WaitingList,
+        >,
+    >,
 }
 
 impl SharedReads {
@@ -206,6 +213,7 @@ impl SharedReads {
             identity: state.identity.clone(),
             service_views: state.service_views.clone(),
             status_fragments: state.status_fragments.clone(),
+            approval_queues: state.approval_queues.clone(),
         }
     }
 
@@ -216,6 +224,7 @@ impl SharedReads {
         self.identity.forget_all();
         self.service_views.invalidate();
         self.status_fragments.invalidate();
+        self.approval_queues.invalidate();
     }
 }
 

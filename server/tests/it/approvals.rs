@@ -19,9 +19,9 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::harness::{
-    SpecBuilder, TestApp, api_token, create_service, create_user, current_user, find_deploy,
-    mark_succeeded, request, save_revision, set_approval_policy, try_decide, try_request,
-    wait_finished,
+    PASSWORD, SpecBuilder, TestApp, api_token, create_service, create_user, current_user,
+    eventually, find_deploy, mark_succeeded, request, save_revision, set_approval_policy,
+    try_decide, try_request, wait_finished,
 };
 
 /// `dev@shop.io` (member, author of `shop/api`), admins `a1`, `a2`, `a3`.
@@ -980,4 +980,87 @@ async fn a_long_queue_is_paged_oldest_first_and_its_links_keep_the_filters(pool:
     );
     let other_team = admin.page("/approvals?team=billing").await;
     assert!(other_team.contains("id=\"queue-empty\"") && !other_team.contains("Showing"));
+}
+
+/// The queue page's list of waiting deploys is read once a second for every
+/// viewer of the same filter (`domain::approvals::WaitingList`); who each
+/// deploy waits for is still decided per viewer and per view. A decision
+/// through this server shows at once, one made elsewhere (another replica:
+/// the domain on the same database, this server never told) within two
+/// seconds.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_shared_queue_shows_each_viewer_only_what_waits_for_them(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "rel@x.io", false, &["release"]).await;
+    create_user(&pool, "other@x.io", false, &["billing"]).await;
+    create_user(&pool, "a1@ops.io", true, &[]).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").production_ready().to_yaml(),
+    )
+    .await;
+    set_approval_policy(&pool, "production", 2, &["release"]).await;
+    let first = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
+    let second = request(&pool, "dev@shop.io", &service, "production", "x/api:2").await;
+    let admin = TestApp::signed_in(&pool, "a1@ops.io").await;
+    let browser = |email: &'static str| {
+        let app = admin.another_browser();
+        async move {
+            app.login_as(email, PASSWORD).await;
+            app
+        }
+    };
+    let (rel, dev, other) = (
+        browser("rel@x.io").await,
+        browser("dev@shop.io").await,
+        browser("other@x.io").await,
+    );
+    let lists = |page: &str, id: i64| page.contains(&format!("id=\"queue-{id}\""));
+
+    // Within one second, on one server: each sees what waits for them.
+    let page = admin.page("/approvals").await;
+    assert!(lists(&page, first.id) && lists(&page, second.id), "{page}");
+    let page = rel.page("/approvals").await;
+    assert!(lists(&page, first.id) && lists(&page, second.id), "{page}");
+    for (who, app) in [("the requester", &dev), ("another team", &other)] {
+        let page = app.page("/approvals").await;
+        assert!(
+            page.contains("id=\"queue-empty\"") && !lists(&page, first.id),
+            "{who} was shown a shared queue entry: {page}"
+        );
+    }
+
+    // A decision through this server: at once, for the one who decided and
+    // for everyone else.
+    let res = rel
+        .post_form(&format!("/deploys/{}/approve", first.id), &[])
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert!(!lists(&rel.page("/approvals").await, first.id));
+    let page = admin.page("/approvals").await;
+    assert!(lists(&page, first.id), "still one approval short: {page}");
+
+    // A decision elsewhere: within two seconds.
+    try_decide(&pool, "rel@x.io", second.id, Decision::Approve)
+        .await
+        .unwrap();
+    assert!(
+        eventually(5, || async {
+            !lists(&rel.page("/approvals").await, second.id)
+        })
+        .await,
+        "a decision made elsewhere never showed"
+    );
+    try_decide(&pool, "a1@ops.io", second.id, Decision::Approve)
+        .await
+        .unwrap();
+    assert!(
+        eventually(5, || async {
+            !lists(&admin.page("/approvals").await, second.id)
+        })
+        .await,
+        "a deploy approved elsewhere stayed in the queue"
+    );
 }
