@@ -54,6 +54,47 @@ struct Row {
     case: String,
     slipway: Duration,
     kubectl: Duration,
+    /// Slipway: request → every object applied (from the deploy's records).
+    slipway_applied: Duration,
+    /// kubectl: `apply --server-side` alone.
+    kubectl_applied: Duration,
+}
+
+/// Request → the "applied N objects" note, from the deploy's own records
+/// (PostgreSQL's clock at both ends).
+async fn applied_after(pool: &PgPool, deploy: &deploys::Deploy) -> anyhow::Result<Duration> {
+    let applied = deploys::events(pool, deploy.id)
+        .await?
+        .into_iter()
+        .find(|e| e.message.starts_with("applied "))
+        .context("no applied note")?;
+    let secs = (applied.created_at - deploy.created_at).as_seconds_f64();
+    Ok(Duration::from_secs_f64(secs.max(0.0)))
+}
+
+/// Prints one comparison table, with where each side's time went.
+fn print_rows(rows: &[Row]) {
+    println!(
+        "{:<28} {:>12} {:>26} {:>8}   {:>22} {:>22}",
+        "case",
+        "slipway (s)",
+        "kubectl --server-side (s)",
+        "ratio",
+        "to applied: slipway",
+        "kubectl apply (s)"
+    );
+    for row in rows {
+        let ratio = row.slipway.as_secs_f64() / row.kubectl.as_secs_f64().max(1e-3);
+        println!(
+            "{:<28} {:>12.2} {:>26.2} {:>8.2}   {:>22.3} {:>22.3}",
+            row.case,
+            row.slipway.as_secs_f64(),
+            row.kubectl.as_secs_f64(),
+            ratio,
+            row.slipway_applied.as_secs_f64(),
+            row.kubectl_applied.as_secs_f64(),
+        );
+    }
 }
 
 fn main() {
@@ -93,20 +134,7 @@ async fn run() -> anyhow::Result<()> {
     println!(
         "Django example to staging: request → rollout complete, PostgreSQL + local control plane"
     );
-    println!(
-        "{:<28} {:>12} {:>26} {:>8}",
-        "case", "slipway (s)", "kubectl --server-side (s)", "ratio"
-    );
-    for row in &rows {
-        let ratio = row.slipway.as_secs_f64() / row.kubectl.as_secs_f64().max(1e-3);
-        println!(
-            "{:<28} {:>12.2} {:>26.2} {:>8.2}",
-            row.case,
-            row.slipway.as_secs_f64(),
-            row.kubectl.as_secs_f64(),
-            ratio
-        );
-    }
+    print_rows(&rows);
     println!(
         "(slipway: render, store, worker claim (woken by NOTIFY), dry-run diff, apply, prune, rollout watch, records;"
     );
@@ -157,20 +185,7 @@ async fn run() -> anyhow::Result<()> {
     );
     match &timings.real {
         RealNode::Measured(rows) => {
-            println!(
-                "{:<28} {:>12} {:>26} {:>8}",
-                "case", "slipway (s)", "kubectl --server-side (s)", "ratio"
-            );
-            for row in rows {
-                let ratio = row.slipway.as_secs_f64() / row.kubectl.as_secs_f64().max(1e-3);
-                println!(
-                    "{:<28} {:>12.2} {:>26.2} {:>8.2}",
-                    row.case,
-                    row.slipway.as_secs_f64(),
-                    row.kubectl.as_secs_f64(),
-                    ratio
-                );
-            }
+            print_rows(rows);
             println!("(2 replicas; each round waits for real readiness probes of new pods)");
         }
         RealNode::Unavailable(reason) => {
@@ -266,6 +281,7 @@ async fn measure(
                 &file.to_string_lossy(),
             ],
         )?;
+        let kubectl_applied = started.elapsed();
         kubectl(
             kubeconfig,
             &[
@@ -288,6 +304,8 @@ async fn measure(
             },
             slipway,
             kubectl: kubectl_time,
+            slipway_applied: applied_after(pool, &done).await?,
+            kubectl_applied,
         });
     }
     let pushes = push_rounds(pool, &fleet, &service, &actor).await?;
@@ -441,6 +459,7 @@ async fn real_node_rounds(
                 &file.to_string_lossy(),
             ],
         )?;
+        let kubectl_applied = started.elapsed();
         kubectl(
             kubeconfig,
             &[
@@ -462,6 +481,8 @@ async fn real_node_rounds(
             },
             slipway,
             kubectl: kubectl_time,
+            slipway_applied: applied_after(pool, &done).await?,
+            kubectl_applied,
         });
     }
     Ok(rows)

@@ -632,6 +632,14 @@ async fn main() {
             vary: None,
         },
         Case {
+            name: "one deploy's live fragment (htmx, what its open page polls)",
+            path: format!("/deploys/{busy_deploy}"),
+            cookie: as_admin(),
+            htmx: true,
+            shows: "id=\"deploy-live\"",
+            vary: None,
+        },
+        Case {
             name: "all deploys (/deploys, 100,000)",
             path: "/deploys".into(),
             cookie: as_admin(),

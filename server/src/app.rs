@@ -27,6 +27,10 @@ pub const SESSION_IDLE_MINUTES: i64 = 120;
 /// How many service overviews (and, apart, status fragments) are shared at most.
 const SHARED_VIEWS: usize = 1024;
 
+/// How many deploys' pages are shared at most: fewer than overviews, as each
+/// holds its manifests and diff.
+const SHARED_DEPLOYS: usize = 256;
+
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -61,6 +65,16 @@ pub struct AppState {
     /// Status fragments as rendered, shared for a second (`web::status`).
     pub status_fragments:
         Arc<domain::shared_reads::Shared<web::status::StatusKey, axum::body::Bytes>>,
+    /// Services' deploy histories by environment, shared for a second
+    /// (`web::deploys::HistoryKey`).
+    pub deploy_histories: Arc<
+        domain::shared_reads::Shared<
+            web::deploys::HistoryKey,
+            Vec<web::deploys::view::EnvironmentHistory>,
+        >,
+    >,
+    /// Deploys' pages as read, shared for a second (`web::deploys::DeployRecord`).
+    pub deploy_records: Arc<domain::shared_reads::Shared<i64, web::deploys::DeployRecord>>,
     /// The approvals queue page's waiting deploys per filter, shared for a
     /// second (`domain::approvals::WaitingList`).
     pub approval_queues: Arc<
@@ -146,6 +160,14 @@ impl AppState {
             status_fragments: Arc::new(domain::shared_reads::Shared::new(
                 domain::shared_reads::FRESH_FOR,
                 SHARED_VIEWS,
+            )),
+            deploy_histories: Arc::new(domain::shared_reads::Shared::new(
+                domain::shared_reads::FRESH_FOR,
+                SHARED_VIEWS,
+            )),
+            deploy_records: Arc::new(domain::shared_reads::Shared::new(
+                domain::shared_reads::FRESH_FOR,
+                SHARED_DEPLOYS,
             )),
             approval_queues: Arc::new(domain::shared_reads::Shared::new(
                 domain::shared_reads::FRESH_FOR,

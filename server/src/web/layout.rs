@@ -195,6 +195,16 @@ pub struct SharedReads {
     /// Status fragments.
     pub status_fragments:
         Arc<crate::domain::shared_reads::Shared<crate::web::status::StatusKey, axum::body::Bytes>>,
+    /// Services' deploy histories.
+    pub deploy_histories: Arc<
+        crate::domain::shared_reads::Shared<
+            crate::web::deploys::HistoryKey,
+            Vec<crate::web::deploys::view::EnvironmentHistory>,
+        >,
+    >,
+    /// Deploys' pages.
+    pub deploy_records:
+        Arc<crate::domain::shared_reads::Shared<i64, crate::web::deploys::DeployRecord>>,
     /// The approvals queue page's waiting deploys.
     pub approval_queues: Arc<
         crate::domain::shared_reads::Shared<
@@ -213,6 +223,8 @@ impl SharedReads {
             identity: state.identity.clone(),
             service_views: state.service_views.clone(),
             status_fragments: state.status_fragments.clone(),
+            deploy_histories: state.deploy_histories.clone(),
+            deploy_records: state.deploy_records.clone(),
             approval_queues: state.approval_queues.clone(),
         }
     }
@@ -224,6 +236,8 @@ impl SharedReads {
         self.identity.forget_all();
         self.service_views.invalidate();
         self.status_fragments.invalidate();
+        self.deploy_histories.invalidate();
+        self.deploy_records.invalidate();
         self.approval_queues.invalidate();
     }
 }

@@ -9,6 +9,7 @@ use crate::auth::{CurrentUser, policy};
 use crate::deploy_model::DeployState;
 use crate::error::AppError;
 use crate::store::deploys::{self as deploys, Deploy};
+use crate::store::environments::Environment;
 use crate::store::services::Service;
 use crate::store::{self};
 
@@ -21,9 +22,7 @@ pub async fn load_service(
     name: &str,
 ) -> Result<Service, AppError> {
     policy::can_view_team(user, team)?;
-    store::services::find(&app.db, team, name)
-        .await?
-        .ok_or(AppError::NotFound)
+    found(store::services::find(&app.db, team, name).await?)
 }
 
 /// [`load_service`] for the pages a crowd keeps open (the overview and its
@@ -36,9 +35,12 @@ pub async fn load_service_to_show(
     name: &str,
 ) -> Result<Service, AppError> {
     policy::can_view_team(user, team)?;
-    store::services::find_kept(&app.db, &app.identity, team, name)
-        .await?
-        .ok_or(AppError::NotFound)
+    found(store::services::find_kept(&app.db, &app.identity, team, name).await?)
+}
+
+/// A service that was looked up after the access check: missing is 404.
+fn found(service: Option<Service>) -> Result<Service, AppError> {
+    service.ok_or(AppError::NotFound)
 }
 
 /// Loads a deploy the user may see (its team's members and admins); a missing
@@ -50,10 +52,20 @@ pub async fn load_deploy(app: &AppState, user: &CurrentUser, id: i64) -> Result<
     if policy::can_view_team(user, &deploy.team).is_err() {
         // Only then is the environment read: an approver from outside the team.
         let environment = store::environments::find(&app.db, deploy.environment_id).await?;
-        let approvers = environment.as_ref().map(policy::Approvers::of);
-        policy::can_view_deploy(user, &deploy.team, approvers.as_ref())?;
+        may_view_deploy(user, &deploy, environment.as_ref())?;
     }
     Ok(deploy)
+}
+
+/// Whether `user` may see `deploy`, in `environment`: its team's members,
+/// admins, and the environment's approvers (`policy::can_view_deploy`).
+pub fn may_view_deploy(
+    user: &CurrentUser,
+    deploy: &Deploy,
+    environment: Option<&Environment>,
+) -> Result<(), AppError> {
+    let approvers = environment.map(policy::Approvers::of);
+    policy::can_view_deploy(user, &deploy.team, approvers.as_ref())
 }
 
 /// Query naming an environment: `env` in the portal (the env picker),

@@ -1064,3 +1064,93 @@ async fn a_shared_queue_shows_each_viewer_only_what_waits_for_them(pool: PgPool)
         "a deploy approved elsewhere stayed in the queue"
     );
 }
+
+/// A deploy's page is read once and shared for a second between everyone
+/// who opens it (`web::deploys::DeployRecord`); what each viewer may do is
+/// still decided per view, an outsider is refused however often the record
+/// was read for others, a decision through this server shows at once and one
+/// made elsewhere within moments.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_shared_deploy_page_shows_each_viewer_what_they_may_do(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "rel@x.io", false, &["release"]).await;
+    create_user(&pool, "other@x.io", false, &["billing"]).await;
+    create_user(&pool, "a1@ops.io", true, &[]).await;
+    let service = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").production_ready().to_yaml(),
+    )
+    .await;
+    set_approval_policy(&pool, "production", 2, &["release"]).await;
+    let deploy = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
+    let admin = TestApp::signed_in(&pool, "a1@ops.io").await;
+    let browser = |email: &'static str| {
+        let app = admin.another_browser();
+        async move {
+            app.login_as(email, PASSWORD).await;
+            app
+        }
+    };
+    let (rel, dev, other) = (
+        browser("rel@x.io").await,
+        browser("dev@shop.io").await,
+        browser("other@x.io").await,
+    );
+    let path = format!("/deploys/{}", deploy.id);
+    let refused = "You cannot decide";
+
+    // Within a second, one record: the approvers may decide, the requester
+    // sees why not, another team is refused.
+    for (who, app) in [("the admin", &admin), ("the approver team", &rel)] {
+        let page = app.page(&path).await;
+        assert!(page.contains("Approvals"), "{who}: {page}");
+        assert!(!page.contains(refused), "{who} was refused: {page}");
+    }
+    let page = dev.page(&path).await;
+    assert!(
+        page.contains(&format!("{refused}: ")),
+        "the requester was offered the decision: {page}"
+    );
+    for _ in 0..3 {
+        let res = other.get(&path).await;
+        assert_eq!(res.status(), 403);
+        assert!(!res.text().await.unwrap().contains("x/api:1"));
+        let res = other
+            .client
+            .get(other.url(&path))
+            .header("hx-request", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
+
+    // A decision through this server: at once, on every viewer's page.
+    let res = rel
+        .post_form(&format!("/deploys/{}/approve", deploy.id), &[])
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let decided = "approved</span> by <strong>rel@x.io</strong>";
+    let page = rel.page(&path).await;
+    assert!(
+        page.contains(decided) && page.contains("you already decided"),
+        "{page}"
+    );
+    assert!(dev.page(&path).await.contains(decided));
+
+    // A decision elsewhere (another replica): within moments.
+    try_decide(&pool, "a1@ops.io", deploy.id, Decision::Approve)
+        .await
+        .unwrap();
+    assert!(
+        eventually(5, || async {
+            dev.page(&path)
+                .await
+                .contains("approved</span> by <strong>a1@ops.io</strong>")
+        })
+        .await,
+        "a decision made elsewhere never showed on the deploy's page"
+    );
+}

@@ -17,18 +17,44 @@ use crate::store::deploys::{self as deploys, Filter};
 use crate::store::services::Service;
 use crate::store::{self, pins};
 use crate::web::layout::Layout;
-use crate::web::loaders::{load_service, service_filter, state_filter};
+use crate::web::loaders::{load_service_to_show, service_filter, state_filter};
 
-/// Loads the history of `service` for `user` (who may see it: checked by the caller).
+/// What a service's history shows is read for: the service and how many
+/// deploys per environment.
+pub type HistoryKey = (i64, i64);
+
+/// Loads the history of `service` for `user` (who may see it: checked by the
+/// caller). The environments' part is the same for every viewer, so it is read
+/// once and shared for a second; only what the viewer may do is theirs.
 pub async fn load_history(
     app: &AppState,
     user: &CurrentUser,
     service: &Service,
     per_environment: i64,
 ) -> Result<ServiceHistory, AppError> {
+    let environments = app
+        .deploy_histories
+        .get_or_read((service.id, per_environment), || {
+            read_environments(app, service.id, per_environment)
+        })
+        .await?;
+    Ok(ServiceHistory {
+        team: service.team.clone(),
+        service: service.name.clone(),
+        can_deploy: policy::can_request_deploy(user, &service.team).is_ok(),
+        environments,
+    })
+}
+
+/// Reads a service's recent deploys and pins, by environment.
+async fn read_environments(
+    app: &AppState,
+    service_id: i64,
+    per_environment: i64,
+) -> Result<Vec<EnvironmentHistory>, AppError> {
     let now = OffsetDateTime::now_utc();
-    let pins = pins::active_pins(&app.db, service.id).await?;
-    let recent = deploys::recent_per_environment(&app.db, service.id, per_environment).await?;
+    let pins = pins::active_pins(&app.db, service_id).await?;
+    let recent = deploys::recent_per_environment(&app.db, service_id, per_environment).await?;
     let mut environments = Vec::new();
     for env in store::environments::list(&app.db).await? {
         let list: Vec<_> = recent
@@ -45,12 +71,7 @@ pub async fn load_history(
             deploys: list.iter().map(|d| DeployRow::of(d, now)).collect(),
         });
     }
-    Ok(ServiceHistory {
-        team: service.team.clone(),
-        service: service.name.clone(),
-        can_deploy: policy::can_request_deploy(user, &service.team).is_ok(),
-        environments,
-    })
+    Ok(environments)
 }
 
 /// A service's deploy history by environment.
@@ -69,7 +90,8 @@ pub(super) async fn show_history(
     layout: Layout,
     Path((team, name)): Path<(String, String)>,
 ) -> Result<HistoryPage, AppError> {
-    let service = load_service(&app, &user, &team, &name).await?;
+    // Access is decided here, for this viewer, before anything shared is used.
+    let service = load_service_to_show(&app, &user, &team, &name).await?;
     let history = load_history(&app, &user, &service, HISTORY_PER_ENVIRONMENT).await?;
     Ok(HistoryPage {
         layout,

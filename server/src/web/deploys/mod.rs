@@ -10,6 +10,9 @@ mod request;
 mod show;
 pub mod view;
 
+pub use history::HistoryKey;
+pub use show::DeployRecord;
+
 use axum::Router;
 use axum::routing::{get, post};
 

@@ -24,7 +24,7 @@ use crate::web::diff::{self, DiffLine};
 use crate::web::format::display_time;
 use crate::web::htmx::HxRequest;
 use crate::web::layout::{Layout, flash};
-use crate::web::loaders::{load_deploy, load_service};
+use crate::web::loaders::{load_deploy, load_service, may_view_deploy};
 
 /// The part of a deploy's page that changes while it runs (polled every 2 s).
 pub struct DeployLive {
@@ -73,26 +73,57 @@ pub struct DeployLiveFragment {
     live: DeployLive,
 }
 
-async fn load_live(
-    app: &AppState,
-    user: &CurrentUser,
-    deploy: &Deploy,
-    csrf: String,
-    diff: Option<String>,
-) -> Result<DeployLive, AppError> {
+/// What a deploy's page shows that is the same for everyone who may see it:
+/// the deploy, its documents, timeline, kept cluster events, decisions,
+/// environment, pin, plan and rollback offer. Read once and shared for a
+/// second (`AppState::deploy_records`): a crowd watching a rollout polls the
+/// live part every 2 s. What the viewer may do is decided per view.
+#[derive(Debug)]
+pub struct DeployRecord {
+    deploy: Deploy,
+    documents: deploys::Documents,
+    events: Vec<deploys::Event>,
+    cluster_events: Vec<store::cluster_events::Stored>,
+    approvals: Vec<approvals::Approval>,
+    environment: Option<store::environments::Environment>,
+    pin: Option<pins::Pin>,
+    plan: Option<crate::plan::Plan>,
+    rollback: Option<RollbackOffer>,
+}
+
+impl DeployRecord {
+    /// Reads deploy `id`'s record; a missing deploy is `AppError::NotFound`
+    /// (never kept, so a deploy made a moment later is found).
+    async fn read(app: &AppState, id: i64) -> Result<Self, AppError> {
+        let deploy = deploys::find(&app.db, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(DeployRecord {
+            documents: deploys::documents(&app.db, id).await?,
+            events: deploys::events(&app.db, id).await?,
+            cluster_events: store::cluster_events::of_deploy(&app.db, id).await?,
+            approvals: approvals::for_deploy(&app.db, id).await?,
+            environment: store::environments::find(&app.db, deploy.environment_id).await?,
+            pin: pins::active_pin(&app.db, deploy.service_id, deploy.environment_id).await?,
+            plan: plans::load(&app.db, id).await?,
+            rollback: domain::rollback_offer(&app.db, &deploy).await?,
+            deploy,
+        })
+    }
+}
+
+/// The live part of `record`'s page as `user` sees it.
+fn live_view(user: &CurrentUser, record: &DeployRecord, csrf: String) -> DeployLive {
     let now = OffsetDateTime::now_utc();
-    let events = deploys::events(&app.db, deploy.id).await?;
-    let cluster_events = store::cluster_events::of_deploy(&app.db, deploy.id).await?;
-    let approvals = approvals::for_deploy(&app.db, deploy.id).await?;
-    let environment = store::environments::find(&app.db, deploy.environment_id).await?;
-    let pin = pins::active_pin(&app.db, deploy.service_id, deploy.environment_id).await?;
+    let deploy = &record.deploy;
+    let environment = record.environment.as_ref();
     let can_deploy = policy::can_request_deploy(user, &deploy.team).is_ok();
-    let decided = approvals
+    let decided = record
+        .approvals
         .iter()
         .any(|a| a.is_current() && a.user_id == Some(user.id));
     let no_teams = Vec::new();
     let approvers = environment
-        .as_ref()
         .map(policy::Approvers::of)
         .unwrap_or(policy::Approvers {
             environment: &deploy.environment,
@@ -105,43 +136,48 @@ async fn load_live(
         _ if decided => "you already decided".to_owned(),
         _ => String::new(),
     };
-    let plan = plans::load(&app.db, deploy.id).await?;
-    let approvals_counted = approvals
+    let approvals_counted = record
+        .approvals
         .iter()
         .filter(|a| {
             a.is_current() && a.decision == Decision::Approve && a.digest == deploy.content_digest
         })
         .count();
-    let rollback = domain::rollback_offer(&app.db, deploy).await?;
-    Ok(DeployLive {
+    DeployLive {
         deploy: DeployRow::of(deploy, now),
         revision_hash: deploy.revision_hash.clone(),
         namespace: deploy.namespace.clone(),
         started: deploy.started_at.map(display_time).unwrap_or_default(),
         finished_at: deploy.finished_at.map(display_time).unwrap_or_default(),
         attempts: deploy.attempts,
-        events: events
-            .into_iter()
+        events: record
+            .events
+            .iter()
             .map(|e| EventRow {
                 at: display_time(e.created_at),
                 is_note: e.is_note(),
                 from: e.from_state.map(DeployState::as_str).unwrap_or_default(),
                 to: e.to_state.as_str(),
-                actor: e.actor,
-                message: e.message,
+                actor: e.actor.clone(),
+                message: e.message.clone(),
             })
             .collect(),
-        cluster_events,
-        approvals: approvals.into_iter().map(ApprovalRow::of).collect(),
-        requires_approval: environment.as_ref().is_some_and(|e| e.requires_approval()),
-        approvals_required: environment.as_ref().map_or(0, |e| e.approvals_required),
+        cluster_events: record.cluster_events.clone(),
+        approvals: record
+            .approvals
+            .iter()
+            .cloned()
+            .map(ApprovalRow::of)
+            .collect(),
+        requires_approval: environment.is_some_and(|e| e.requires_approval()),
+        approvals_required: environment.map_or(0, |e| e.approvals_required),
         approvals_counted,
         decision_deadline: deploy
             .decision_deadline
             .map(display_time)
             .unwrap_or_default(),
         held_until: deploy.held_until.map(display_time).unwrap_or_default(),
-        plan: plan.as_ref().map(PlanView::of),
+        plan: record.plan.as_ref().map(PlanView::of),
         plan_computed_at: deploy
             .plan_computed_at
             .map(crate::web::format::iso_time)
@@ -149,17 +185,17 @@ async fn load_live(
         can_decide,
         can_release: deploy.state == DeployState::Held && policy::can_override_policy(user).is_ok(),
         why_not_decide,
-        diff: diff.map(|d| diff::lines(&d)),
-        rollback,
-        pin: pin.as_ref().map(PinView::of),
+        diff: record.documents.diff.as_deref().map(diff::lines),
+        rollback: record.rollback.clone(),
+        pin: record.pin.as_ref().map(PinView::of),
         can_deploy,
         csrf,
-    })
+    }
 }
 
-/// `GET /deploys/{id}`: the deploy's page for its team's members and admins; with
-/// `HX-Request`, only the live fragment (the page polls it every 2 s until the
-/// deploy is finished).
+/// `GET /deploys/{id}`: the deploy's page for its team's members, its
+/// environment's approvers and admins; with `HX-Request`, only the live
+/// fragment (the page polls it every 2 s until the deploy is finished).
 pub(super) async fn show_deploy(
     State(app): State<AppState>,
     user: CurrentUser,
@@ -167,16 +203,24 @@ pub(super) async fn show_deploy(
     hx: HxRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let deploy = load_deploy(&app, &user, id).await?;
-    let documents = deploys::documents(&app.db, id).await?;
-    let live = load_live(&app, &user, &deploy, layout.csrf.clone(), documents.diff).await?;
+    let record = match app
+        .deploy_records
+        .get_or_read(id, || DeployRecord::read(&app, id))
+        .await
+    {
+        Err(AppError::NotFound) => return Err(policy::missing_deploy(&user)),
+        read => read?,
+    };
+    // Access is decided here, for this viewer, before anything of it is shown.
+    may_view_deploy(&user, &record.deploy, record.environment.as_ref())?;
+    let live = live_view(&user, &record, layout.csrf.clone());
     if hx.0 {
         return Ok(DeployLiveFragment { live }.into_response());
     }
     Ok(DeployPage {
         layout,
         live,
-        manifests: documents.manifests,
+        manifests: record.documents.manifests.clone(),
     }
     .into_response())
 }

@@ -147,8 +147,9 @@ pub struct ServiceHistory {
     pub service: String,
     /// May the viewer deploy, roll back and unpin.
     pub can_deploy: bool,
-    /// Per environment, in listing order.
-    pub environments: Vec<EnvironmentHistory>,
+    /// Per environment, in listing order: the same for every viewer, shared
+    /// for a second (`AppState::deploy_histories`).
+    pub environments: std::sync::Arc<Vec<EnvironmentHistory>>,
 }
 
 /// One timeline entry.
