@@ -73,6 +73,10 @@ pub struct AppState {
             Vec<web::deploys::view::EnvironmentHistory>,
         >,
     >,
+    /// `/deploys` per filter and visible teams, shared for a second
+    /// (`web::deploys::DeployList`).
+    pub deploy_lists:
+        Arc<domain::shared_reads::Shared<store::deploys::Filter, web::deploys::DeployList>>,
     /// Deploys' pages as read, shared for a second (`web::deploys::DeployRecord`).
     pub deploy_records: Arc<domain::shared_reads::Shared<i64, web::deploys::DeployRecord>>,
     /// The approvals queue page's waiting deploys per filter, shared for a
@@ -162,6 +166,10 @@ impl AppState {
                 SHARED_VIEWS,
             )),
             deploy_histories: Arc::new(domain::shared_reads::Shared::new(
+                domain::shared_reads::FRESH_FOR,
+                SHARED_VIEWS,
+            )),
+            deploy_lists: Arc::new(domain::shared_reads::Shared::new(
                 domain::shared_reads::FRESH_FOR,
                 SHARED_VIEWS,
             )),

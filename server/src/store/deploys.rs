@@ -559,8 +559,8 @@ pub async fn documents(db: impl PgExecutor<'_>, id: i64) -> Result<Documents, sq
         .await
 }
 
-/// Filter of the deploy history.
-#[derive(Clone, Debug, Default)]
+/// Filter of the deploy history (also the key `/deploys` shares a page under).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
     /// Only these teams' services (`None`: every team).
     pub teams: Option<Vec<String>>,

@@ -202,6 +202,13 @@ pub struct SharedReads {
             Vec<crate::web::deploys::view::EnvironmentHistory>,
         >,
     >,
+    /// `/deploys` by filter.
+    pub deploy_lists: Arc<
+        crate::domain::shared_reads::Shared<
+            crate::store::deploys::Filter,
+            crate::web::deploys::DeployList,
+        >,
+    >,
     /// Deploys' pages.
     pub deploy_records:
         Arc<crate::domain::shared_reads::Shared<i64, crate::web::deploys::DeployRecord>>,
@@ -224,6 +231,7 @@ impl SharedReads {
             service_views: state.service_views.clone(),
             status_fragments: state.status_fragments.clone(),
             deploy_histories: state.deploy_histories.clone(),
+            deploy_lists: state.deploy_lists.clone(),
             deploy_records: state.deploy_records.clone(),
             approval_queues: state.approval_queues.clone(),
         }
@@ -237,6 +245,7 @@ impl SharedReads {
         self.service_views.invalidate();
         self.status_fragments.invalidate();
         self.deploy_histories.invalidate();
+        self.deploy_lists.invalidate();
         self.deploy_records.invalidate();
         self.approval_queues.invalidate();
     }

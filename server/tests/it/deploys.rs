@@ -12,8 +12,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::harness::{
-    SpecBuilder, TestApp, api_token, create_service, create_user, current_user, request,
-    save_revision, shop_member_with_api, try_request,
+    PASSWORD, SpecBuilder, TestApp, api_token, create_service, create_user, current_user,
+    eventually, request, save_revision, shop_member_with_api, try_request,
 };
 
 /// Plays a worker that succeeds without a cluster: claim, applied, rolled out.
@@ -814,4 +814,97 @@ async fn admins_edit_environments_and_new_deploys_follow_them(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(audit, 2);
+}
+
+/// `/deploys` and a service's history are read once a second and shared
+/// (`web::deploys::DeployList`, `HistoryKey`): `/deploys` only between viewers
+/// who may see the same teams, the history only after the viewer's access to
+/// the team was decided. A deploy requested through this server shows at once;
+/// a step the worker records shows within moments.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn shared_deploy_lists_keep_each_team_to_its_own_and_show_new_deploys(pool: PgPool) {
+    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(&pool, "eve@billing.io", false, &["billing"]).await;
+    create_user(&pool, "root@ops.io", true, &[]).await;
+    let api = create_service(
+        &pool,
+        "dev@shop.io",
+        "shop",
+        &SpecBuilder::web("api").to_yaml(),
+    )
+    .await;
+    let pay = create_service(
+        &pool,
+        "eve@billing.io",
+        "billing",
+        &SpecBuilder::web("pay").team("billing").to_yaml(),
+    )
+    .await;
+    let shop_deploy = request(&pool, "dev@shop.io", &api, "staging", "x/api:1").await;
+    let billing_deploy = request(&pool, "eve@billing.io", &pay, "staging", "x/pay:1").await;
+    let admin = TestApp::signed_in(&pool, "root@ops.io").await;
+    let dev = admin.another_browser();
+    dev.login_as("dev@shop.io", PASSWORD).await;
+    let eve = admin.another_browser();
+    eve.login_as("eve@billing.io", PASSWORD).await;
+    let lists = |page: &str, id: i64| page.contains(&format!("href=\"/deploys/{id}\""));
+
+    let page = admin.page("/deploys").await;
+    assert!(
+        lists(&page, shop_deploy.id) && lists(&page, billing_deploy.id),
+        "{page}"
+    );
+    for _ in 0..3 {
+        let page = dev.page("/deploys").await;
+        assert!(lists(&page, shop_deploy.id), "{page}");
+        assert!(
+            !lists(&page, billing_deploy.id),
+            "another team's deploy: {page}"
+        );
+        let page = eve.page("/deploys").await;
+        assert!(lists(&page, billing_deploy.id), "{page}");
+        assert!(
+            !lists(&page, shop_deploy.id),
+            "another team's deploy: {page}"
+        );
+    }
+    let history = dev.page("/services/shop/api/history").await;
+    assert!(lists(&history, shop_deploy.id), "{history}");
+    for _ in 0..3 {
+        let res = eve.get("/services/shop/api/history").await;
+        assert_eq!(res.status(), 403);
+        assert!(!res.text().await.unwrap().contains("x/api:1"));
+    }
+
+    // The worker's steps (here played straight on the database): within moments.
+    succeed_without_cluster(&pool, shop_deploy.id).await;
+    let succeeded = format!("href=\"/deploys/{}\"", shop_deploy.id);
+    assert!(
+        eventually(5, || async {
+            let history = dev.page("/services/shop/api/history").await;
+            history
+                .split(&succeeded)
+                .nth(1)
+                .and_then(|row| row.split("</tr>").next())
+                .is_some_and(|row| row.contains("succeeded"))
+        })
+        .await,
+        "the worker's success never showed on the shared history"
+    );
+
+    // Requested through this server: on the next page, for everyone.
+    let res = dev
+        .post_form(
+            "/services/shop/api/deploys",
+            &[("environment", "staging"), ("image", "x/api:2")],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let newest: i64 = sqlx::query_scalar("select max(id) from deploys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(lists(&dev.page("/deploys").await, newest));
+    assert!(lists(&admin.page("/deploys").await, newest));
+    assert!(lists(&dev.page("/services/shop/api/history").await, newest));
 }

@@ -1,6 +1,8 @@
 //! A service's deploy history by environment, and `/deploys`: every deploy the
 //! user may see, filterable.
 
+use std::sync::Arc;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -133,10 +135,37 @@ impl ListQuery {
 pub struct DeploysPage {
     layout: Layout,
     query: ListQuery,
-    environments: Vec<String>,
     states: Vec<&'static str>,
-    rows: Vec<DeployRow>,
+    list: Arc<DeployList>,
     next: Option<String>,
+}
+
+/// What `/deploys` shows for one filter: the same for every viewer who may see
+/// the same teams (the filter, the key it is shared under, holds them), so
+/// read once and shared for a second (`AppState::deploy_lists`).
+#[derive(Debug)]
+pub struct DeployList {
+    rows: Vec<DeployRow>,
+    /// The oldest deploy listed, when the page is full (older ones may follow).
+    full_down_to: Option<i64>,
+    /// Every environment's name, for the filter.
+    environments: Vec<String>,
+}
+
+async fn read_deploy_list(app: &AppState, filter: &Filter) -> Result<DeployList, AppError> {
+    let list = deploys::list(&app.db, filter).await?;
+    let now = OffsetDateTime::now_utc();
+    Ok(DeployList {
+        full_down_to: (list.len() as i64 == filter.limit)
+            .then(|| list.last().map(|d| d.id))
+            .flatten(),
+        rows: list.iter().map(|d| DeployRow::of(d, now)).collect(),
+        environments: store::environments::list(&app.db)
+            .await?
+            .into_iter()
+            .map(|e| e.name)
+            .collect(),
+    })
 }
 
 /// `GET /deploys`: the history across every service the user may see
@@ -159,21 +188,15 @@ pub(super) async fn list_deploys(
         limit: PAGE,
         ..Filter::default()
     };
-    let list = deploys::list(&app.db, &filter).await?;
-    let now = OffsetDateTime::now_utc();
-    let next = (list.len() as i64 == PAGE)
-        .then(|| list.last().map(|d| query.next_page(d.id)))
-        .flatten();
+    let list = app
+        .deploy_lists
+        .get_or_read(filter.clone(), || read_deploy_list(&app, &filter))
+        .await?;
     Ok(DeploysPage {
         layout,
-        environments: store::environments::list(&app.db)
-            .await?
-            .into_iter()
-            .map(|e| e.name)
-            .collect(),
         states: DeployState::ALL.iter().map(|s| s.as_str()).collect(),
-        rows: list.iter().map(|d| DeployRow::of(d, now)).collect(),
-        next,
+        next: list.full_down_to.map(|id| query.next_page(id)),
+        list,
         query,
     })
 }

@@ -10,7 +10,7 @@ mod request;
 mod show;
 pub mod view;
 
-pub use history::HistoryKey;
+pub use history::{DeployList, HistoryKey};
 pub use show::DeployRecord;
 
 use axum::Router;
