@@ -38,14 +38,16 @@ pub struct QueueFilter {
 /// One deploy in the queue.
 #[derive(Clone, Debug)]
 pub struct QueueEntry {
-    /// The deploy.
-    pub deploy: Deploy,
+    /// The deploy (shared with the list it came from: a page of the queue
+    /// is cut from a shared list on every view, and a deploy with its plan is
+    /// a lot to copy).
+    pub deploy: Arc<Deploy>,
     /// Approvals its environment requires.
     pub approvals_required: i32,
     /// Current approvals of its digest.
     pub approvals: usize,
     /// Its plan, once computed.
-    pub plan: Option<Plan>,
+    pub plan: Option<Arc<Plan>>,
 }
 
 impl QueueEntry {
@@ -97,19 +99,24 @@ fn waits_for(
 /// for one viewer is decided from these on every view (`narrowed_to`).
 #[derive(Debug)]
 struct Candidate {
-    deploy: Deploy,
+    deploy: Arc<Deploy>,
     environment: Environment,
     decisions: Vec<approvals::Approval>,
-    plan: Option<Plan>,
+    plan: Option<Arc<Plan>>,
 }
 
 /// The deploys waiting for approval that one [`QueueFilter`] selects, newest
-/// first, before they are narrowed to one viewer: the same for everyone, so
-/// the portal's queue page shares it for a second
-/// (`AppState::approval_queues`, dropped by any write through this server).
+/// first, before they are narrowed to one viewer, with what the queue page's
+/// filters offer: the same for everyone, so the portal's queue page shares it
+/// for a second (`AppState::approval_queues`, dropped by any write through
+/// this server).
 #[derive(Debug, Default)]
 pub struct WaitingList {
     candidates: Vec<Candidate>,
+    /// The environments that require approval, in listing order.
+    pub approval_environments: Vec<String>,
+    /// Every team's name.
+    pub teams: Vec<String>,
 }
 
 /// What a [`WaitingList`] is read for: the environment and the team asked
@@ -124,7 +131,7 @@ impl QueueFilter {
     }
 }
 
-/// Reads the [`WaitingList`] of `key`: four statements, whoever asks.
+/// Reads the [`WaitingList`] of `key`: five statements, whoever asks.
 pub async fn read_waiting(db: &PgPool, key: &WaitingKey) -> Result<WaitingList, AppError> {
     let (environment, team) = key.clone();
     let waiting = deploys::list(
@@ -138,17 +145,27 @@ pub async fn read_waiting(db: &PgPool, key: &WaitingKey) -> Result<WaitingList, 
         },
     )
     .await?;
-    if waiting.is_empty() {
-        return Ok(WaitingList::default());
-    }
-    let environments: HashMap<i64, Environment> = store::environments::list(db)
+    let listed = store::environments::list(db).await?;
+    let approval_environments = listed
+        .iter()
+        .filter(|e| e.requires_approval())
+        .map(|e| e.name.clone())
+        .collect();
+    let teams = store::teams::list(db)
         .await?
         .into_iter()
-        .map(|e| (e.id, e))
+        .map(|t| t.name)
         .collect();
+    let environments: HashMap<i64, Environment> = listed.into_iter().map(|e| (e.id, e)).collect();
     let ids: Vec<i64> = waiting.iter().map(|d| d.id).collect();
-    let mut decisions = approvals::for_deploys(db, &ids).await?;
-    let mut stored = deploys::plans(db, &ids).await?;
+    let (mut decisions, mut stored) = if ids.is_empty() {
+        Default::default()
+    } else {
+        (
+            approvals::for_deploys(db, &ids).await?,
+            deploys::plans(db, &ids).await?,
+        )
+    };
     let mut candidates = Vec::with_capacity(waiting.len());
     for deploy in waiting {
         let Some(environment) = environments.get(&deploy.environment_id) else {
@@ -156,16 +173,20 @@ pub async fn read_waiting(db: &PgPool, key: &WaitingKey) -> Result<WaitingList, 
         };
         let plan = stored
             .remove(&deploy.id)
-            .map(|json| plans::read(deploy.id, json))
+            .map(|json| plans::read(deploy.id, json).map(Arc::new))
             .transpose()?;
         candidates.push(Candidate {
             decisions: decisions.remove(&deploy.id).unwrap_or_default(),
             environment: environment.clone(),
             plan,
-            deploy,
+            deploy: Arc::new(deploy),
         });
     }
-    Ok(WaitingList { candidates })
+    Ok(WaitingList {
+        candidates,
+        approval_environments,
+        teams,
+    })
 }
 
 impl WaitingList {
@@ -227,23 +248,19 @@ pub async fn queue(
     Ok(list.narrowed_to(user, 0, usize::MAX).0)
 }
 
-/// [`queue`] from its `skip`-th entry, at most `take` of them, and how many
-/// wait in all, from the list `shared` holds for the filter (read at most a
-/// second ago, never before a write through this server): the portal's
-/// queue page, which approvers keep open. Each decision reads the database.
-pub async fn queue_page(
+/// The [`WaitingList`] of `filter` that `shared` holds (read at most a
+/// second ago, never before a write through this server), for the portal's
+/// queue page, which approvers keep open; the page narrows it to its viewer
+/// with [`WaitingList::narrowed_to`]. Each decision reads the database.
+pub async fn shared_waiting(
     shared: &Shared<WaitingKey, WaitingList>,
     db: &PgPool,
-    user: &CurrentUser,
     filter: &QueueFilter,
-    skip: usize,
-    take: usize,
-) -> Result<(Vec<QueueEntry>, usize), AppError> {
+) -> Result<Arc<WaitingList>, AppError> {
     let key = filter.key();
-    let list = shared
+    shared
         .get_or_read(key.clone(), || read_waiting(db, &key))
-        .await?;
-    Ok(list.narrowed_to(user, skip, take))
+        .await
 }
 
 /// How long the navigation bar's list of waiting deploys is reused.

@@ -20,7 +20,6 @@ use crate::auth::extract::ClientAddr;
 use crate::deploy_model::Decision;
 use crate::domain::approvals::{self as domain, QueueFilter, Selected};
 use crate::error::AppError;
-use crate::store;
 use crate::web::deploys::plan::PlanView;
 use crate::web::deploys::view::DeployRow;
 use crate::web::layout::{Layout, flash};
@@ -110,29 +109,15 @@ async fn show_queue(
     };
     let now = OffsetDateTime::now_utc();
     let asked = query.page.unwrap_or(1).max(1);
-    let (mut entries, total) = domain::queue_page(
-        &app.approval_queues,
-        &app.db,
-        &user,
-        &filter,
-        (asked - 1) * QUEUE_PAGE,
-        QUEUE_PAGE,
-    )
-    .await?;
+    let list = domain::shared_waiting(&app.approval_queues, &app.db, &filter).await?;
+    let (mut entries, total) = list.narrowed_to(&user, (asked - 1) * QUEUE_PAGE, QUEUE_PAGE);
     let pages = total.div_ceil(QUEUE_PAGE).max(1);
     // A page past the end (deploys were decided meanwhile) shows the last one.
     let page = asked.min(pages);
     if page < asked {
-        entries = domain::queue_page(
-            &app.approval_queues,
-            &app.db,
-            &user,
-            &filter,
-            (page - 1) * QUEUE_PAGE,
-            QUEUE_PAGE,
-        )
-        .await?
-        .0;
+        entries = list
+            .narrowed_to(&user, (page - 1) * QUEUE_PAGE, QUEUE_PAGE)
+            .0;
     }
     let first = (page - 1) * QUEUE_PAGE + 1;
     let showing = (pages > 1).then(|| {
@@ -160,7 +145,7 @@ async fn show_queue(
                             .ok()
                     })
                     .unwrap_or_default(),
-                plan: e.plan.as_ref().map(PlanView::of),
+                plan: e.plan.as_deref().map(PlanView::of),
                 attention,
                 deadline: e
                     .deploy
@@ -170,22 +155,11 @@ async fn show_queue(
             }
         })
         .collect();
-    let environments = store::environments::list(&app.db)
-        .await?
-        .into_iter()
-        .filter(|e| e.requires_approval())
-        .map(|e| e.name)
-        .collect();
-    let teams = store::teams::list(&app.db)
-        .await?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
     Ok(QueuePage {
         layout,
         rows,
-        environments,
-        teams,
+        environments: list.approval_environments.clone(),
+        teams: list.teams.clone(),
         environment: query.environment,
         team: query.team,
         showing,
