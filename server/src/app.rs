@@ -31,6 +31,16 @@ const SHARED_VIEWS: usize = 1024;
 /// holds its manifests and diff.
 const SHARED_DEPLOYS: usize = 256;
 
+/// Answers shared for [`domain::shared_reads::FRESH_FOR`], at most `max` of them.
+fn shared_for_a_second<K: Eq + std::hash::Hash + Clone, V>(
+    max: usize,
+) -> Arc<domain::shared_reads::Shared<K, V>> {
+    Arc::new(domain::shared_reads::Shared::new(
+        domain::shared_reads::FRESH_FOR,
+        max,
+    ))
+}
+
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -157,30 +167,12 @@ impl AppState {
             oidc,
             pending: Arc::default(),
             catalog: Arc::default(),
-            service_views: Arc::new(domain::shared_reads::Shared::new(
-                domain::shared_reads::FRESH_FOR,
-                SHARED_VIEWS,
-            )),
-            status_fragments: Arc::new(domain::shared_reads::Shared::new(
-                domain::shared_reads::FRESH_FOR,
-                SHARED_VIEWS,
-            )),
-            deploy_histories: Arc::new(domain::shared_reads::Shared::new(
-                domain::shared_reads::FRESH_FOR,
-                SHARED_VIEWS,
-            )),
-            deploy_lists: Arc::new(domain::shared_reads::Shared::new(
-                domain::shared_reads::FRESH_FOR,
-                SHARED_VIEWS,
-            )),
-            deploy_records: Arc::new(domain::shared_reads::Shared::new(
-                domain::shared_reads::FRESH_FOR,
-                SHARED_DEPLOYS,
-            )),
-            approval_queues: Arc::new(domain::shared_reads::Shared::new(
-                domain::shared_reads::FRESH_FOR,
-                SHARED_VIEWS,
-            )),
+            service_views: shared_for_a_second(SHARED_VIEWS),
+            status_fragments: shared_for_a_second(SHARED_VIEWS),
+            deploy_histories: shared_for_a_second(SHARED_VIEWS),
+            deploy_lists: shared_for_a_second(SHARED_VIEWS),
+            deploy_records: shared_for_a_second(SHARED_DEPLOYS),
+            approval_queues: shared_for_a_second(SHARED_VIEWS),
             identity: Arc::new(store::identity::IdentityCache::new(
                 config_identity_fresh_for,
             )),

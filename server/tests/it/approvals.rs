@@ -982,29 +982,31 @@ async fn a_long_queue_is_paged_oldest_first_and_its_links_keep_the_filters(pool:
     assert!(other_team.contains("id=\"queue-empty\"") && !other_team.contains("Showing"));
 }
 
-/// The queue page's list of waiting deploys is read once a second for every
-/// viewer of the same filter (`domain::approvals::WaitingList`); who each
-/// deploy waits for is still decided per viewer and per view. A decision
-/// through this server shows at once, one made elsewhere (another replica:
-/// the domain on the same database, this server never told) within two
-/// seconds.
-#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
-async fn a_shared_queue_shows_each_viewer_only_what_waits_for_them(pool: PgPool) {
-    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    create_user(&pool, "rel@x.io", false, &["release"]).await;
-    create_user(&pool, "other@x.io", false, &["billing"]).await;
-    create_user(&pool, "a1@ops.io", true, &[]).await;
+/// Who looks at shop/api's production deploys, which need two approvals
+/// with the release team's among them: an admin, the release team's `rel`,
+/// the requester `dev` (shop) and `other` (billing), signed in on one server.
+struct Viewers {
+    service: slipway::store::services::Service,
+    admin: TestApp,
+    rel: TestApp,
+    dev: TestApp,
+    other: TestApp,
+}
+
+async fn production_viewers(pool: &PgPool) -> Viewers {
+    create_user(pool, "dev@shop.io", false, &["shop"]).await;
+    create_user(pool, "rel@x.io", false, &["release"]).await;
+    create_user(pool, "other@x.io", false, &["billing"]).await;
+    create_user(pool, "a1@ops.io", true, &[]).await;
     let service = create_service(
-        &pool,
+        pool,
         "dev@shop.io",
         "shop",
         &SpecBuilder::web("api").production_ready().to_yaml(),
     )
     .await;
-    set_approval_policy(&pool, "production", 2, &["release"]).await;
-    let first = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
-    let second = request(&pool, "dev@shop.io", &service, "production", "x/api:2").await;
-    let admin = TestApp::signed_in(&pool, "a1@ops.io").await;
+    set_approval_policy(pool, "production", 2, &["release"]).await;
+    let admin = TestApp::signed_in(pool, "a1@ops.io").await;
     let browser = |email: &'static str| {
         let app = admin.another_browser();
         async move {
@@ -1017,6 +1019,32 @@ async fn a_shared_queue_shows_each_viewer_only_what_waits_for_them(pool: PgPool)
         browser("dev@shop.io").await,
         browser("other@x.io").await,
     );
+    Viewers {
+        service,
+        admin,
+        rel,
+        dev,
+        other,
+    }
+}
+
+/// The queue page's list of waiting deploys is read once a second for every
+/// viewer of the same filter (`domain::approvals::WaitingList`); who each
+/// deploy waits for is still decided per viewer and per view. A decision
+/// through this server shows at once, one made elsewhere (another replica:
+/// the domain on the same database, this server never told) within two
+/// seconds.
+#[sqlx::test(migrator = "slipway::store::MIGRATOR")]
+async fn a_shared_queue_shows_each_viewer_only_what_waits_for_them(pool: PgPool) {
+    let Viewers {
+        service,
+        admin,
+        rel,
+        dev,
+        other,
+    } = production_viewers(&pool).await;
+    let first = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
+    let second = request(&pool, "dev@shop.io", &service, "production", "x/api:2").await;
     let lists = |page: &str, id: i64| page.contains(&format!("id=\"queue-{id}\""));
 
     // Within one second, on one server: each sees what waits for them.
@@ -1072,32 +1100,14 @@ async fn a_shared_queue_shows_each_viewer_only_what_waits_for_them(pool: PgPool)
 /// made elsewhere within moments.
 #[sqlx::test(migrator = "slipway::store::MIGRATOR")]
 async fn a_shared_deploy_page_shows_each_viewer_what_they_may_do(pool: PgPool) {
-    create_user(&pool, "dev@shop.io", false, &["shop"]).await;
-    create_user(&pool, "rel@x.io", false, &["release"]).await;
-    create_user(&pool, "other@x.io", false, &["billing"]).await;
-    create_user(&pool, "a1@ops.io", true, &[]).await;
-    let service = create_service(
-        &pool,
-        "dev@shop.io",
-        "shop",
-        &SpecBuilder::web("api").production_ready().to_yaml(),
-    )
-    .await;
-    set_approval_policy(&pool, "production", 2, &["release"]).await;
+    let Viewers {
+        service,
+        admin,
+        rel,
+        dev,
+        other,
+    } = production_viewers(&pool).await;
     let deploy = request(&pool, "dev@shop.io", &service, "production", "x/api:1").await;
-    let admin = TestApp::signed_in(&pool, "a1@ops.io").await;
-    let browser = |email: &'static str| {
-        let app = admin.another_browser();
-        async move {
-            app.login_as(email, PASSWORD).await;
-            app
-        }
-    };
-    let (rel, dev, other) = (
-        browser("rel@x.io").await,
-        browser("dev@shop.io").await,
-        browser("other@x.io").await,
-    );
     let path = format!("/deploys/{}", deploy.id);
     let refused = "You cannot decide";
 
