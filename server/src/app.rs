@@ -27,9 +27,11 @@ pub const SESSION_IDLE_MINUTES: i64 = 120;
 /// How many service overviews (and, apart, status fragments) are shared at most.
 const SHARED_VIEWS: usize = 1024;
 
-/// How many deploys' pages are shared at most: fewer than overviews, as each
-/// holds its manifests and diff.
-const SHARED_DEPLOYS: usize = 256;
+/// How many deploy histories, `/deploys` pages and deploys' pages are shared
+/// at most (each kind apart): fewer than overviews, since each holds dozens of
+/// rows or a deploy's manifests and diff, and stale answers stay until the
+/// map is full. Only what many open at the same moment gains from sharing.
+const SHARED_DEPLOYS: usize = 128;
 
 /// Answers shared for [`domain::shared_reads::FRESH_FOR`], at most `max` of them.
 fn shared_for_a_second<K: Eq + std::hash::Hash + Clone, V>(
@@ -169,8 +171,8 @@ impl AppState {
             catalog: Arc::default(),
             service_views: shared_for_a_second(SHARED_VIEWS),
             status_fragments: shared_for_a_second(SHARED_VIEWS),
-            deploy_histories: shared_for_a_second(SHARED_VIEWS),
-            deploy_lists: shared_for_a_second(SHARED_VIEWS),
+            deploy_histories: shared_for_a_second(SHARED_DEPLOYS),
+            deploy_lists: shared_for_a_second(SHARED_DEPLOYS),
             deploy_records: shared_for_a_second(SHARED_DEPLOYS),
             approval_queues: shared_for_a_second(SHARED_VIEWS),
             identity: Arc::new(store::identity::IdentityCache::new(
