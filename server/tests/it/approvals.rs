@@ -1127,13 +1127,7 @@ async fn a_shared_deploy_page_shows_each_viewer_what_they_may_do(pool: PgPool) {
         let res = other.get(&path).await;
         assert_eq!(res.status(), 403);
         assert!(!res.text().await.unwrap().contains("x/api:1"));
-        let res = other
-            .client
-            .get(other.url(&path))
-            .header("hx-request", "true")
-            .send()
-            .await
-            .unwrap();
+        let res = other.htmx_get(&path).await;
         assert_eq!(res.status(), 403);
     }
 

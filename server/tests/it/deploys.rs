@@ -149,12 +149,8 @@ async fn a_member_requests_a_deploy_from_the_portal_and_sees_its_page(pool: PgPo
 
     // The live fragment alone, for htmx.
     let fragment = app
-        .client
-        .get(app.url(&format!("/deploys/{id}")))
-        .header("hx-request", "true")
-        .send()
+        .htmx_get(&format!("/deploys/{id}"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -89,16 +89,7 @@ async fn a_change_outside_slipway_shows_with_the_manager_that_made_it(pool: PgPo
         assert!(page.contains(needle), "the drift lacks {needle:?}: {page}");
     }
     // The htmx card alone, for the service page's button.
-    let card = app
-        .client
-        .get(app.url(&path))
-        .header("hx-request", "true")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let card = app.htmx_get(&path).await.text().await.unwrap();
     assert!(
         card.starts_with("<div class=\"card\" id=\"drift\">") && card.contains("kubectl-edit"),
         "{card}"

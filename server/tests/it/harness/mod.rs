@@ -264,6 +264,16 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// GETs `path` as htmx does (`HX-Request: true`): the fragment alone.
+    pub async fn htmx_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("hx-request", "true")
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GETs a page, asserts 200 and returns its body.
     pub async fn page(&self, path: &str) -> String {
         let res = self.get(path).await;
